@@ -1,0 +1,239 @@
+"""The nouns of notedraft: Facts read from text, the ValidationReport on a note, and the Draft.
+
+Every fact carries the span of text it was read from, so a verdict can always point at its evidence.
+These models are also the contract with an LLM (llm-extract returns `ExtractedFacts`) and the JSON the CLI prints.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Guidance = Literal["fluoroscopy", "ct", "ultrasound", "none", "unstated"]
+Side = Literal["left", "right", "bilateral", "unstated"]
+Procedure = Literal[
+    "si_joint_injection",
+    "si_nerve_block",
+    "si_rfa",
+    "trigger_point_injection",
+    "epidural_injection",
+    "facet_injection",
+    "joint_injection",
+    "other",
+    "unstated",
+]
+Purpose = Literal["diagnostic", "therapeutic", "diagnostic_and_therapeutic", "unstated"]
+Severity = Literal["error", "warning"]
+
+
+class Span(BaseModel):
+    """A half-open character range [start, end) of the text a fact was read from."""
+
+    model_config = ConfigDict(frozen=True)
+    start: int
+    end: int
+    text: str
+
+
+class Medication(BaseModel):
+    name: str = Field(description="generic name, lower case, e.g. triamcinolone")
+    as_written: str = Field(description="the name as the text wrote it, e.g. Kenalog")
+    dose: str | None = Field(default=None, description="amount as written, e.g. '40 mg'")
+    concentration: str | None = Field(default=None, description="e.g. '0.25%'")
+    volume: str | None = Field(default=None, description="e.g. '2 mL'")
+    role: Literal["steroid", "anesthetic", "contrast", "other"] = "other"
+    span: Span | None = None
+
+    @property
+    def dosed(self) -> bool:
+        """A drug is dosed when the text gives an amount: mg, or a volume, or a concentration and a volume."""
+        return bool(self.dose or self.volume)
+
+    def dose_text(self) -> str | None:
+        """The amount as one phrase: '40 mg', '2 mL of 0.25%', '40 mg in 1 mL'; None when undosed."""
+        volume = f"{self.volume} of {self.concentration}" if self.volume and self.concentration else self.volume
+        parts = [p for p in (self.dose, volume) if p]
+        return " in ".join(parts) if parts else None
+
+
+class Diagnosis(BaseModel):
+    code: str | None = None
+    text: str | None = None
+    billable: bool | None = Field(default=None, description="False for a known non-billable parent such as M54.5")
+    span: Span | None = None
+
+
+class Fact(BaseModel):
+    """One scalar fact with the span that supports it (None when the text does not state it)."""
+
+    value: str
+    span: Span | None = None
+
+
+class Facts(BaseModel):
+    """What a dictation or a note documents. The same extractor fills it from either."""
+
+    procedure: Procedure = "unstated"
+    procedure_span: Span | None = None
+    side: Side = "unstated"
+    side_spans: list[Span] = Field(default_factory=list)
+    guidance: Guidance = "unstated"
+    guidance_spans: list[Span] = Field(default_factory=list)
+    needle_confirmation: Span | None = None
+    contrast: Span | None = None
+    images_recorded: Span | None = None
+    guidance_description: Span | None = None
+    medications: list[Medication] = Field(default_factory=list)
+    diagnoses: list[Diagnosis] = Field(default_factory=list)
+    purpose: Purpose = "unstated"
+    purpose_span: Span | None = None
+    pain_pre: Fact | None = None
+    pain_post: Fact | None = None
+    complications: Fact | None = None
+    levels: list[Fact] = Field(default_factory=list)
+    muscles: list[Fact] = Field(default_factory=list)
+    setting: Literal["facility", "office", "unstated"] = "unstated"
+    # Mentions that were read but do not count, kept so a scribe sees why ("fluoroscopy was not used").
+    discounted: list[Discounted] = Field(default_factory=list)
+
+    def summary(self) -> dict:
+        """The compact shape the CLI and API print under `facts`."""
+        return {
+            "procedure": self.procedure,
+            "guidance": self.guidance,
+            "side": self.side,
+            "purpose": self.purpose,
+            "medications": [
+                {"name": m.name, "as_written": m.as_written, "dose": m.dose_text(), "role": m.role}
+                for m in self.medications
+            ],
+            "diagnoses": [{"code": d.code, "text": d.text, "billable": d.billable} for d in self.diagnoses],
+            "needle_confirmation": self.needle_confirmation is not None,
+            "contrast": self.contrast is not None,
+            "images_recorded": self.images_recorded is not None,
+            "levels": [f.value for f in self.levels],
+            "muscles": [f.value for f in self.muscles],
+            "pain_pre": self.pain_pre.value if self.pain_pre else None,
+            "pain_post": self.pain_post.value if self.pain_post else None,
+            "complications": self.complications.value if self.complications else None,
+        }
+
+
+class Discounted(BaseModel):
+    """A mention the extractor read and set aside, with the reason: negated, planned, historical, declined."""
+
+    kind: str
+    reason: Literal["negated", "planned", "historical", "declined", "conditional"]
+    span: Span
+
+
+Facts.model_rebuild()
+
+
+class CodeLine(BaseModel):
+    """One billing line: a CPT/HCPCS code and its modifiers, e.g. 27096-50 or 20552-LT."""
+
+    model_config = ConfigDict(frozen=True)
+    code: str
+    modifiers: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return "-".join((self.code, *self.modifiers))
+
+
+class Finding(BaseModel):
+    rule: str
+    severity: Severity
+    message: str
+    fix: str
+    code: str | None = Field(default=None, description="the code line the finding is about")
+    source: str | None = None
+    evidence: list[Span] = Field(default_factory=list)
+
+
+class Requirement(BaseModel):
+    """A requirement of a code line that the note satisfies, with the text that satisfies it."""
+
+    rule: str
+    code: str
+    description: str
+    evidence: list[Span] = Field(default_factory=list)
+
+
+class ValidationReport(BaseModel):
+    supported: bool
+    codes: list[str]
+    findings: list[Finding]
+    satisfied: list[Requirement]
+    suggested_codes: list[str]
+    facts: Facts
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def as_json(self) -> dict:
+        return {
+            "supported": self.supported,
+            "codes": self.codes,
+            "findings": [f.model_dump() for f in self.findings],
+            "satisfied": [r.model_dump() for r in self.satisfied],
+            "suggested_codes": self.suggested_codes,
+            "facts": self.facts.summary(),
+        }
+
+
+class Attempt(BaseModel):
+    """One call to an LLM, recorded whatever its outcome: the eval harness and the audit trail read these."""
+
+    purpose: Literal["extract", "compose", "repair"]
+    model: str
+    base_url: str | None = None
+    prompt_version: str
+    latency_ms: float
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    outcome: Literal["ok", "invalid", "refused", "truncated", "error"]
+    error: str | None = None
+    transport_retries: int = 0
+    finish_reason: str | None = None
+    cached: bool = False
+    raw: str | None = Field(default=None, description="the model's text, kept so logs can be re-scored")
+
+
+class Draft(BaseModel):
+    """A drafted note, the facts behind it, the code lines, the physician queries and every LLM attempt."""
+
+    dictation: str
+    note: str
+    strategy: str
+    model: str | None = None
+    facts: Facts
+    codes: list[str]
+    report: ValidationReport
+    queries: list[str] = Field(default_factory=list)
+    attempts: list[Attempt] = Field(default_factory=list)
+    refused: bool = False
+    notes: list[str] = Field(default_factory=list, description="what the tool did and why, e.g. a fallback")
+
+    @property
+    def supported(self) -> bool:
+        return self.report.supported and not self.refused
+
+    def as_json(self) -> dict:
+        report = self.report.as_json()
+        return {
+            "note": self.note,
+            "codes": self.codes,
+            "supported": self.supported,
+            "refused": self.refused,
+            "findings": report["findings"],
+            "suggested_codes": report["suggested_codes"],
+            "facts": report["facts"],
+            "queries": self.queries,
+            "attempts": [a.model_dump(exclude={"raw"}) for a in self.attempts],
+            "strategy": self.strategy,
+            "model": self.model,
+            "notes": self.notes,
+        }
