@@ -1,0 +1,217 @@
+"""One lexicon for dictations and finished notes: the words that name guidance, sides, drugs and context.
+
+Everything the extractor recognises is taught here, so "C-arm", "Kenalog" or "bilat" is taught once.
+Patterns are compiled once at import; they are plain `re` so the validator stays dependency-free and fast.
+"""
+
+from __future__ import annotations
+
+import re
+
+I = re.IGNORECASE
+
+# --- Guidance -------------------------------------------------------------------------------------------------
+# Case-sensitive "US" and "CT" (upper case only) so "us" the pronoun and "ct" in words never count.
+GUIDANCE_TERMS: dict[str, re.Pattern[str]] = {
+    "fluoroscopy": re.compile(
+        r"\bfl(?:u|ou)or(?:o|oscop(?:y|ic|ically|e))?\b|\bfluoro-?guid\w*|\bc[- ]?arm\b|\bimage[- ]intensifier\b"
+        r"|\bfluoroscopy\b",
+        I,
+    ),
+    "ct": re.compile(
+        r"\bCT[- ]?(?:guid\w*|fluoro\w*)|\b(?:under|with|using|via)\s+CT\b|\bCT\s+(?:imaging\s+)?guidance\b"
+        r"|\bcomputed tomograph\w*\s+guid\w*|\bguided\s+by\s+CT\b"
+    ),
+    "ultrasound": re.compile(
+        r"\bultra-?sound\w*|\bsonograph\w*|\bUS\b(?=[- ]?(?:guid|probe|imag|visuali))|\b(?:under|with|using|via)\s+US\b"
+        r"|\bin-?plane\b|\bout-?of-?plane\b|\b(?:linear|curvilinear|high-frequency)\s+(?:array\s+)?(?:probe|transducer)\b",
+    ),
+}
+# Lower-case variants of the ultrasound words (the case-sensitive "US" must stay upper case).
+_US_WORDS = re.compile(r"\bultra-?sound\w*|\bsonograph\w*|\bin-?plane\b|\bout-?of-?plane\b|\b(?:linear|curvilinear)\s+(?:probe|transducer)\b", I)
+
+# Stating that no imaging guided the needle.
+NO_IMAGING = re.compile(
+    r"\b(?:no|without|w/o)\s+(?:image|imaging)(?:\s+guidance)?\b|\blandmark(?:s|-guided|\s+guided|\s+technique)?\b"
+    r"|\bby\s+palpation\b|\bpalpation[- ]guided\b|\bblind(?:ly)?\b(?=.{0,20}inj)",
+    I,
+)
+
+# --- Sides ----------------------------------------------------------------------------------------------------
+SIDE_WORDS = re.compile(
+    r"\b(?P<bilateral>bilateral(?:ly)?|bilat\.?|b/l|both\s+sides|each\s+side|both\s+(?:SI\s*|sacroiliac\s+)?joints"
+    r"|(?:the\s+)?other\s+side|opposite\s+side|contralateral(?=\s+(?:SI|sacroiliac|side|joint)))"
+    r"|\b(?P<left>left|lt\.?)\b|\b(?P<right>right|rt\.?)\b",
+    I,
+)
+# Dictation shorthand: a bare upper-case L or R before the joint or procedure ("L SIJ inj", "R SI joint").
+SIDE_LETTER = re.compile(r"\b(?P<letter>[LR])(?=\s*(?:SIJ|SI\b|S\.I\.|sacroiliac|knee|hip|shoulder|side)|\s*\)|$)")
+# Words that make a side mention anatomical or procedural rather than the procedure's side.
+SIDE_NOT_PROCEDURAL = re.compile(
+    r"\b(?:lateral\s+decubitus|(?:upper|lower)\s+extremit\w*|arm|hand|leg|wrist|antecubital|ear|eye|heart"
+    r"|greater\s+than|than\s+(?:left|right)|radiat\w*|radicul\w*|paramedian\s+approach\s+from"
+    r"|spread|flow\w*|filling|run-?off|(?:(?:left|right)\s+)?(?:anterior\s+|posterior\s+)?oblique\w*)\b",
+    I,
+)
+# A side word describing contrast ("bilateral spread", "flowing ... at both sides") is not the procedure's side.
+SIDE_AFTER_CONTRAST = re.compile(r"\b(?:spread|flow\w*|filling|defect|dye|contrast|outlin\w*)\b[^.;,]{0,40}$", I)
+# A side counts only in a sentence about the procedure itself.
+PROCEDURE_ANCHOR = re.compile(
+    r"\binj\w*|\bneedle|\bblock|\bprocedure|\brepeated|\bplace(?:d|ment)|\bcatheter|\bjoint|\bforam\w*|\binsert\w*"
+    r"|\bapproach|\bdecompression|\bnerve|\bram(?:us|i)\b|\bbranch|\bSIJ?\b|\bsacroiliac|\bknee|\bhip\b|\bshoulder|\bfacet"
+    r"|\bepidural|\btransforaminal|\bablat\w*|\bRF|\blesion|\btrigger|\bmuscle|\bnotch|\blamina|\b[CTLS]\d|\bcarried\s+out"
+    r"|\bperformed|\bbilat|\bfluoro|\bultrasound|\bUS\b|\bCT\b|\btrapezius|\bparaspinal|\bmg\b|\bcc\b|\bml\b",
+    I,
+)
+
+# --- Procedures -----------------------------------------------------------------------------------------------
+SI_JOINT = re.compile(r"\bsacro-?ili(?:a|)c\b|\bsacroilac\b|\bSIJ\b|\bS\.?I\.?\s*(?:jt|joint)s?\b|\bSI\b(?=\s+(?:inj|joint|jt))", I)
+SI_RFA = re.compile(r"\bradio-?frequency\b|\bRFA?\b|\bRFTC\b|\bthermocoagulation\b|\bablation\b|\bneurotomy\b|\bdenervation\b|\brhizotomy\b", I)
+SI_NERVE = re.compile(r"\blateral\s+branch\w*\b|\bdorsal\s+ram(?:us|i)\b|\bnerve\s+block\b|\bS[1-3]\b.{0,30}\bbranch", I)
+INJECTION = re.compile(r"\binj(?:ection|ected|ect|s|\.)?\b|\bintra-?articular\b|\bIA\b|\barthrogra\w*|\binstill\w*", I)
+OTHER_PROCEDURES: list[tuple[str, re.Pattern[str]]] = [
+    ("trigger_point_injection", re.compile(r"\btrigger[- ]?points?\b|\bTPIs?\b", I)),
+    ("epidural_injection", re.compile(r"\bepidural\b|\bESI\b|\btransforaminal\b|\bcaudal\b|\binterlaminar\b|\bintralaminar\b|\bneuroplasty\b", I)),
+    ("facet_injection", re.compile(r"\bfacet\b|\bmedial\s+branch\b|\bzygapophyseal\b", I)),
+    ("joint_injection", re.compile(r"\bknee\b|\bhip\s+joint\b|\bshoulder\b|\bacromioclavicular\b|\bAC\s+joint\b|\bbursa\b|\bglenohumeral\b", I)),
+    ("other", re.compile(r"\bsympathetic\b|\bplexus\b|\bstellate\b|\bdiscogra\w*|\bepidurogra\w*|\bganglion\b", I)),
+]
+
+# --- Drugs ----------------------------------------------------------------------------------------------------
+# written form → (generic name, role). Longest alternatives first so "depo-medrol" wins over "medrol".
+DRUGS: dict[str, tuple[str, str]] = {
+    "kenalog": ("triamcinolone", "steroid"),
+    "triamcinolone": ("triamcinolone", "steroid"),
+    "aristospan": ("triamcinolone hexacetonide", "steroid"),
+    "depo-medrol": ("methylprednisolone", "steroid"),
+    "depo medrol": ("methylprednisolone", "steroid"),
+    "depomedrol": ("methylprednisolone", "steroid"),
+    "methylprednisolone": ("methylprednisolone", "steroid"),
+    "celestone": ("betamethasone", "steroid"),
+    "betamethasone": ("betamethasone", "steroid"),
+    "decadron": ("dexamethasone", "steroid"),
+    "dexamethasone": ("dexamethasone", "steroid"),
+    "marcaine": ("bupivacaine", "anesthetic"),
+    "sensorcaine": ("bupivacaine", "anesthetic"),
+    "bupivacaine": ("bupivacaine", "anesthetic"),
+    "bupi": ("bupivacaine", "anesthetic"),
+    "bupiv": ("bupivacaine", "anesthetic"),
+    "naropin": ("ropivacaine", "anesthetic"),
+    "ropivacaine": ("ropivacaine", "anesthetic"),
+    "ropi": ("ropivacaine", "anesthetic"),
+    "xylocaine": ("lidocaine", "anesthetic"),
+    "lidocaine": ("lidocaine", "anesthetic"),
+    "lido": ("lidocaine", "anesthetic"),
+    "omnipaque": ("iohexol", "contrast"),
+    "iohexol": ("iohexol", "contrast"),
+    "isovue": ("iopamidol", "contrast"),
+    "iopamidol": ("iopamidol", "contrast"),
+    "wydase": ("hyaluronidase", "other"),
+    "hyaluronidase": ("hyaluronidase", "other"),
+}
+DRUG_PATTERN = re.compile(
+    r"\b(?P<drug>" + "|".join(sorted((re.escape(k) for k in DRUGS), key=len, reverse=True)) + r")\b", I
+)
+CONTRAST = re.compile(r"\bcontrast\b|\bdye\b|\bomnipaque\b|\bisovue\b|\barthrogra(?:m|phy|phic)\b|\bepidurogra\w*", I)
+
+# Amounts, read next to a drug in the same clause.
+MASS = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>mg|mcg|milligrams?|micrograms?|units?)\b(?!\s*/)", I)
+VOLUME = re.compile(r"(?P<n>\d*\.?\d+)\s*(?P<unit>cc|ml|mL|milliliters?|millilitres?)\b", I)
+PERCENT = re.compile(r"(?P<n>\d*\.?\d+)\s*%")
+PER_ML = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*mg\s*/\s*(?:ml|cc)\b", I)
+BARE_NUMBER = re.compile(r"(?<![\w.%/])(?P<n>\d*\.?\d+)(?![\w.%/])")
+
+# --- Context cues ---------------------------------------------------------------------------------------------
+NEGATION_BEFORE = re.compile(
+    r"\b(?:no|not|without|w/o|never|denies|denied|declined|declines|refused|refuses|absent|negative\s+for|non)\b"
+    r"|\bwas\s+not\b|\bn't\b",
+    I,
+)
+NEGATION_AFTER = re.compile(
+    r"^\W*(?:\w+\s+){0,3}?(?:was|were|is|are)?\s*(?:not|never)\s+(?:used|utilized|employed|performed|available|obtained|done)\b"
+    r"|^\W*(?:\w+\s+){0,2}?(?:was|were)\s+(?:declined|refused|deferred|unavailable)\b"
+    r"|^\W*(?:\w+\s+){0,2}?(?:declined|refused|deferred)\b",
+    I,
+)
+DECLINED = re.compile(r"\b(?:declined|declines|refused|refuses|deferred)\b", I)
+PLANNED = re.compile(
+    r"\b(?:will|would|plan(?:s|ned|ning)?|schedul\w*|consider\w*|recommend\w*|future|next\s+(?:time|visit|step)"
+    r"|candidate\s+for|may\s+(?:need|benefit|require)|if\s+(?:no|not|pain|symptoms)|should|to\s+be\s+(?:done|performed)"
+    r"|request(?:ed|ing)?|authoriz\w*|return\s+for|follow[- ]up\s+for)\b",
+    I,
+)
+HISTORICAL = re.compile(
+    r"\b(?:prior|previous(?:ly)?|history\s+of|hx\s+of|h/o|s/p|status\s+post|in\s+the\s+past|last\s+(?:time|year|month|week|injection)"
+    r"|\d+\s+(?:days?|weeks?|months?|years?)\s+ago|ago|had\s+(?:a|an|had)|underwent|previously|earlier\s+this\s+year)\b",
+    I,
+)
+# Consent and risk discussions list things that may happen, not what was done.
+HYPOTHETICAL_SENTENCE = re.compile(
+    r"\b(?:risks?|side\s+effects?|reactions?\s+to|informed\s+(?:consent|of|the\s+patient)|were\s+discussed|discussed\s+with"
+    r"|alternatives|benefits)\b",
+    I,
+)
+
+# --- Other facts ----------------------------------------------------------------------------------------------
+NEEDLE_CONFIRMATION = re.compile(
+    r"\b(?:confirm\w*|verif\w*|document(?:ed|ing)\s+(?:intra|needle)|ensur\w*)\b[^.;]{0,80}?\b(?:needle|placement|position\w*|intra-?articular|IA|joint|spread|location)\b"
+    r"|\b(?:needle|placement|position|intra-?articular\s+(?:placement|spread|position|location)|IA)\b[^.;]{0,60}?\b(?:confirm\w*|verif\w*)\b"
+    r"|\boutlin\w*\s+(?:the\s+)?(?:joint|recess\w*)|\barthrogra(?:m|phy)\s+(?:confirm|show|demonstrat|c/w)\w*"
+    r"|\bcontrast\s+(?:spread|flow)\w*\s+(?:within|into|in)\s+(?:the\s+)?joint|\bintra-?articular\s+(?:spread|flow|placement)"
+    r"|\bIA\s+(?:placement|spread|confirmed|position)|\bneedle\s+(?:tip\s+)?(?:was\s+)?(?:seen|visuali[sz]ed)\b[^.;]{0,60}\b(?:joint|IA|intra-?articular)",
+    I,
+)
+IMAGES_RECORDED = re.compile(
+    r"\bimages?\b[^.;]{0,40}?\b(?:saved|stored|recorded|archived|retained|printed|captured|kept)\b|\bPACS\b"
+    r"|\bpermanent(?:ly)?\s+(?:record\w*|image\w*|stor\w*)|\b(?:saved|stored|recorded|archived|captured)\b[^.;]{0,30}?\bimages?\b"
+    r"|\bhard\s+cop(?:y|ies)\b",
+    I,
+)
+GUIDANCE_DESCRIPTION = re.compile(
+    r"\breal[- ]time\b|\bin-?plane\b|\bout-?of-?plane\b|\b(?:probe|transducer)\b|\bneedle\s+(?:tip\s+)?(?:was\s+)?(?:visuali[sz]ed|seen|tracked|observed)"
+    r"|\bvisuali[sz](?:ed|ation)\s+of\s+the\s+needle|\bunder\s+direct\s+(?:ultrasound|sonographic)\s+visuali[sz]ation",
+    I,
+)
+ICD10 = re.compile(r"\b(?P<code>[A-TV-Z][0-9][0-9AB]\.[0-9A-Z]{1,4})\b")
+DIAGNOSIS_LABEL = re.compile(
+    r"\b(?:dx|diagnos[ie]s|impression|indications?|assessment|pre-?(?:operative|procedure)\s+diagnosis|post-?(?:operative|procedure)\s+diagnosis)\b\s*[:#-]?\s*",
+    I,
+)
+DIAGNOSIS_TERMS = re.compile(
+    r"\bsacroiliitis\b|\bsacroiliac\s+(?:joint\s+)?(?:pain|dysfunction|arthropathy|syndrome|arthritis|strain|sprain)\b"
+    r"|\bSIJ?\s+(?:joint\s+)?(?:pain|dysfunction|arthropathy|syndrome)\b|\bSI\s+joint\s+(?:pain|dysfunction|arthropathy|syndrome)\b"
+    r"|\b(?:low|lower)\s+back\s+pain\b|\blumbago\b|\bspondylo(?:sis|arthropathy)\b|\bankylosing\s+spondylitis\b"
+    r"|\bmyofascial\s+pain\b|\bmyalgia\b|\bradiculopathy\b|\bosteoarthritis\b|\bbuttock\s+pain\b",
+    I,
+)
+PURPOSE_DIAGNOSTIC = re.compile(r"\bdiagnostic\b|\bdiag\.?\b|\bdx\s*(?:\+|&|and|/)\s*(?=ther|tx)|\bdx\s+block\b", I)
+PURPOSE_THERAPEUTIC = re.compile(r"\btherapeutic\b|\btherap\.?\b|\bther\b|\btx\b(?=\s*(?:inj|block|$|,))", I)
+PAIN_SCORE = re.compile(r"\b(?P<score>\d{1,2})\s*/\s*10\b")
+PAIN_PRE = re.compile(r"\bpre(?:-?(?:procedure|procedural|injection|op))?\b|\bbefore\b|\bbaseline\b", I)
+PAIN_POST = re.compile(r"\bpost(?:-?(?:procedure|procedural|injection|op))?\b|\bafter\b|->|→|\bto\b", I)
+COMPLICATIONS_NONE = re.compile(
+    r"\bno\s+(?:immediate\s+|apparent\s+|acute\s+)?complications?\b|\bcomplications?\s*[:,-]?\s*(?:none|nil|no)\b"
+    r"|\bwithout\s+(?:any\s+)?(?:immediate\s+|apparent\s+)?complications?\b|\bno\s+comp?s?\b|\bcomplications?\s*:\s*,?\s*none",
+    I,
+)
+COMPLICATION_EVENT = re.compile(r"\b(?:vasovagal|hematoma|dural\s+puncture\s+occurred|bleeding\s+occurred|syncope|paresthesia\s+occurred)\b", I)
+SPINE_LEVEL = re.compile(r"\b(?P<level>[CTLS]\d{1,2}(?:\s*-\s*[CTLS]?\d{1,2})?)\b")
+MUSCLES = re.compile(
+    r"\b(?P<muscle>trapezius|levator\s+scapulae|rhomboids?|splenius\s+capitis|splenius\s+cervicis|piriformis"
+    r"|gluteus\s+(?:medius|maximus|minimus)|quadratus\s+lumborum|(?:lumbar\s+|cervical\s+|thoracic\s+)?paraspinals?"
+    r"|erector\s+spinae|infraspinatus|supraspinatus|sternocleidomastoid|scalenes?|multifidus|iliopsoas"
+    r"|tensor\s+fasciae\s+latae|semispinalis\s+capitis)\b",
+    I,
+)
+FACILITY = re.compile(r"\b(?:ASC|ambulatory\s+surgery\s+cent(?:er|re)|hospital\s+outpatient|HOPD|OPPS)\b")
+OFFICE = re.compile(r"\b(?:in\s+the\s+office|office\s+(?:procedure|visit|setting))\b", I)
+
+
+def ultrasound_mentions(text: str):
+    """Ultrasound is special: the upper-case abbreviation "US" is case-sensitive, the words are not."""
+    seen: set[int] = set()
+    for pattern in (GUIDANCE_TERMS["ultrasound"], _US_WORDS):
+        for m in pattern.finditer(text):
+            if m.start() not in seen:
+                seen.add(m.start())
+                yield m
