@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 import re
 import tempfile
 import time
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "gpt-4o-mini"
 # Local OpenAI-compatible servers (llama.cpp, vLLM, Ollama) ignore the key, but the SDK insists on one.
 LOCAL_API_KEY = "not-needed"
-# A Retry-After we obey is capped: a misbehaving proxy asking for an hour should fail the call, not hang it.
+# Retry-After is obeyed up to this cap, so a misbehaving proxy asking for an hour cannot stall a call that long.
 MAX_RETRY_AFTER_S = 60.0
 # Error text goes into the audit trail; bodies of 4xx answers can echo the request, so keep only the head.
 MAX_ERROR_CHARS = 300
@@ -41,7 +42,7 @@ Purpose = Literal["extract", "compose", "repair"]
 
 class LLMConfig(BaseModel):
     base_url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = Field(default=None, repr=False)  # configs get printed; keys must not
     model: str = DEFAULT_MODEL
     timeout: float = 60
     max_transport_retries: int = 4
@@ -175,7 +176,7 @@ class LLMClient:
             timeout=config.timeout,
             max_retries=0,
         )
-        self.base_url = str(self._client.base_url)
+        self.base_url = str(self._client.base_url).rstrip("/")
 
     def complete(
         self,
@@ -210,7 +211,9 @@ class LLMClient:
             reraise=True,
         )
         try:
-            completion = retrying(self._client.chat.completions.create, model=self.config.model, messages=messages, **params)
+            completion = retrying(
+                self._client.chat.completions.create, model=self.config.model, messages=messages, **params
+            )
         except openai.OpenAIError as exc:
             error = _describe(exc)
             attempt = Attempt(
@@ -334,12 +337,16 @@ class _Wait:
     """Exponential backoff with jitter, unless the server said how long to wait (Retry-After)."""
 
     def __init__(self, initial: float, maximum: float):
-        self._backoff = tenacity.wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+        self.initial, self.maximum = initial, maximum
 
     def __call__(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         asked = _retry_after(exc)
-        return min(asked, MAX_RETRY_AFTER_S) if asked is not None else self._backoff(state)
+        if asked is not None:
+            return min(asked, MAX_RETRY_AFTER_S)
+        # initial, 2x, 4x ... capped, plus jitter so parallel eval workers do not retry in lock-step.
+        backoff = min(self.maximum, self.initial * 2 ** (state.attempt_number - 1))
+        return backoff + random.uniform(0, self.initial)
 
 
 def _retry_after(exc: BaseException | None) -> float | None:

@@ -1,0 +1,231 @@
+"""The vocabulary rule packs are written in: each check reads Facts and the claim's code lines.
+
+A check returns an Outcome: whether it holds, the spans that show it (or, when it fails, the spans that show
+why, e.g. "fluoroscopy was not used"), and a short detail for the message ("undosed: lidocaine").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .models import CodeLine, Facts, Span
+
+SIDE_OF_MODIFIER = {"LT": "left", "RT": "right", "50": "bilateral"}
+
+
+@dataclass
+class Claim:
+    """What a check may look at: the facts, the line being checked, every line on the claim, the payer."""
+
+    facts: Facts
+    line: CodeLine
+    lines: list[CodeLine]
+    payer: str | None = None
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    evidence: list[Span] = field(default_factory=list)
+    detail: str = ""
+
+
+Check = Callable[..., Outcome]
+CHECKS: dict[str, Check] = {}
+
+
+def check(fn: Check) -> Check:
+    CHECKS[fn.__name__] = fn
+    return fn
+
+
+def _discounted(facts: Facts, kinds: set[str]) -> list[Span]:
+    return [d.span for d in facts.discounted if d.kind in kinds]
+
+
+@check
+def always(c: Claim) -> Outcome:
+    return Outcome(True)
+
+
+@check
+def procedure_is(c: Claim, any: list[str]) -> Outcome:
+    f = c.facts
+    ok = f.procedure in any
+    return Outcome(ok, [f.procedure_span] if f.procedure_span else [], f.procedure.replace("_", " "))
+
+
+@check
+def guidance_is(c: Claim, any: list[str]) -> Outcome:
+    f = c.facts
+    ok = f.guidance in any
+    evidence = list(f.guidance_spans)
+    if not ok and not evidence:
+        evidence = _discounted(f, {"fluoroscopy", "ct", "ultrasound"})
+    return Outcome(ok, evidence, f.guidance)
+
+
+@check
+def side_stated(c: Claim) -> Outcome:
+    f = c.facts
+    return Outcome(f.side != "unstated", list(f.side_spans), f.side)
+
+
+@check
+def side_matches_modifiers(c: Claim) -> Outcome:
+    """LT/RT/50 must name the documented side; a bilateral note needs -50 (or, per payer, LT and RT lines)."""
+    f = c.facts
+    claimed = {SIDE_OF_MODIFIER[m] for m in c.line.modifiers if m in SIDE_OF_MODIFIER}
+    if not claimed:
+        return Outcome(True, list(f.side_spans), "no side modifier")
+    if len(claimed) > 1:
+        return Outcome(False, list(f.side_spans), "one line carries " + " and ".join(sorted(claimed)))
+    (side,) = claimed
+    if side == f.side:
+        return Outcome(True, list(f.side_spans), side)
+    if f.side == "bilateral" and _lines_cover_both_sides(c):
+        return Outcome(True, list(f.side_spans), side)
+    return Outcome(False, list(f.side_spans), f"the code line says {side}, the note documents {f.side}")
+
+
+def _lines_cover_both_sides(c: Claim) -> bool:
+    mods = {m for line in c.lines if line.code == c.line.code for m in line.modifiers}
+    return {"LT", "RT"} <= mods
+
+
+@check
+def bilateral_needs_modifier(c: Claim) -> Outcome:
+    f = c.facts
+    if f.side != "bilateral":
+        return Outcome(True, list(f.side_spans), f.side)
+    ok = "50" in c.line.modifiers or _lines_cover_both_sides(c)
+    return Outcome(ok, list(f.side_spans), "bilateral")
+
+
+@check
+def has_modifier(c: Claim, any: list[str]) -> Outcome:
+    return Outcome(bool(set(c.line.modifiers) & set(any)), [], ",".join(c.line.modifiers) or "none")
+
+
+@check
+def same_code_on_two_side_lines(c: Claim) -> Outcome:
+    """True when this code appears on two lines, one -LT and one -RT (the ASC way, not the professional one)."""
+    return Outcome(_lines_cover_both_sides(c) and "50" not in c.line.modifiers, [], str(c.line))
+
+
+@check
+def claim_has_code(c: Claim, any: list[str]) -> Outcome:
+    others = [str(line) for line in c.lines if line is not c.line and line.code in any]
+    return Outcome(bool(others), [], ", ".join(others))
+
+
+@check
+def diagnosis_documented(c: Claim) -> Outcome:
+    dx = c.facts.diagnoses
+    return Outcome(bool(dx), [d.span for d in dx if d.span], ", ".join(d.code or d.text or "" for d in dx))
+
+
+@check
+def diagnoses_billable(c: Claim) -> Outcome:
+    bad = [d for d in c.facts.diagnoses if d.billable is False]
+    return Outcome(not bad, [d.span for d in bad if d.span], ", ".join(f"{d.code} ({d.text})" for d in bad))
+
+
+@check
+def diagnosis_code_prefix(c: Claim, any: list[str]) -> Outcome:
+    hits = [d for d in c.facts.diagnoses if d.code and d.code.startswith(tuple(any))]
+    return Outcome(bool(hits), [d.span for d in hits if d.span], ", ".join(d.code or "" for d in hits))
+
+
+@check
+def purpose_stated(c: Claim) -> Outcome:
+    f = c.facts
+    return Outcome(f.purpose != "unstated", [f.purpose_span] if f.purpose_span else [], f.purpose)
+
+
+@check
+def purpose_is(c: Claim, any: list[str]) -> Outcome:
+    f = c.facts
+    return Outcome(f.purpose in any, [f.purpose_span] if f.purpose_span else [], f.purpose)
+
+
+def _injectates(f: Facts):
+    return [m for m in f.medications if m.role != "contrast"]
+
+
+@check
+def medications_documented(c: Claim) -> Outcome:
+    meds = _injectates(c.facts)
+    return Outcome(bool(meds), [m.span for m in meds if m.span], ", ".join(m.name for m in meds))
+
+
+@check
+def medications_dosed(c: Claim) -> Outcome:
+    meds = _injectates(c.facts)
+    undosed = [m for m in meds if not m.dosed]
+    evidence = [m.span for m in (undosed or meds) if m.span]
+    detail = ", ".join(f"{m.as_written} ({m.name})" if m.as_written.lower() != m.name else m.name for m in undosed)
+    return Outcome(not undosed, evidence, detail)
+
+
+def _span_check(span: Span | None, f: Facts, kind: str) -> Outcome:
+    if span:
+        return Outcome(True, [span])
+    return Outcome(False, _discounted(f, {kind}))
+
+
+@check
+def needle_confirmation(c: Claim) -> Outcome:
+    return _span_check(c.facts.needle_confirmation, c.facts, "needle_confirmation")
+
+
+@check
+def contrast_documented(c: Claim) -> Outcome:
+    return _span_check(c.facts.contrast, c.facts, "contrast")
+
+
+@check
+def images_recorded(c: Claim) -> Outcome:
+    return _span_check(c.facts.images_recorded, c.facts, "images_recorded")
+
+
+@check
+def guidance_described(c: Claim) -> Outcome:
+    return _span_check(c.facts.guidance_description, c.facts, "guidance_description")
+
+
+@check
+def pain_scores_recorded(c: Claim) -> Outcome:
+    f = c.facts
+    spans = [p.span for p in (f.pain_pre, f.pain_post) if p and p.span]
+    missing = [name for name, p in (("pre-procedure", f.pain_pre), ("post-procedure", f.pain_post)) if p is None]
+    return Outcome(not missing, spans, " and ".join(missing))
+
+
+@check
+def muscle_count(c: Claim, min: int = 0, max: int = 10_000) -> Outcome:
+    muscles = c.facts.muscles
+    n = len(muscles)
+    return Outcome(min <= n <= max, [m.span for m in muscles if m.span], f"{n} muscle(s)")
+
+
+@check
+def payer_is(c: Claim, any: list[str]) -> Outcome:
+    return Outcome((c.payer or "").lower() in any, [], c.payer or "none")
+
+
+@check
+def setting_is(c: Claim, any: list[str]) -> Outcome:
+    return Outcome(c.facts.setting in any, [], c.facts.setting)
+
+
+@check
+def each_side_documented(c: Claim) -> Outcome:
+    """A bilateral procedure shows both sides: the word bilateral (or both sides), or left and right each."""
+    f = c.facts
+    words = {s.text.lower() for s in f.side_spans}
+    both = any(w.startswith(("bilat", "both", "each", "b/l")) for w in words)
+    left = any(w in ("left", "lt", "lt.", "l") for w in words)
+    right = any(w in ("right", "rt", "rt.", "r") for w in words)
+    return Outcome(both or (left and right), list(f.side_spans), f.side)

@@ -1,0 +1,330 @@
+"""`notedraft draft|validate|codes|eval|serve` — a thin shell over the library calls.
+
+Exit codes are a contract: 0 the note supports every code line; 1 it does not (or a draft was refused);
+2 bad input or configuration, with one line on stderr and never a traceback. Heavy modules (jinja2, openai,
+FastAPI) are imported inside the subcommand that needs them so `notedraft validate` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+MAX_INPUT_BYTES = 5 * 1024 * 1024
+EXAMPLE = "L SIJ inj, fluoro, IA confirmed w contrast, 40 kenalog + 2cc 0.25% bupi, dx M46.1, dx + therapeutic"
+
+
+class UsageError(Exception):
+    """Bad input or configuration: reported in one line, exit 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"notedraft: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("notedraft: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="notedraft",
+        description="Draft billing-ready SI joint procedure notes from short dictations, and prove "
+        "deterministically that a note supports its CPT code lines.",
+        epilog=f'Example: notedraft draft "{EXAMPLE}"',
+    )
+    parser.add_argument("--version", action="version", version="notedraft 0.1.0")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check that a note supports its code lines (deterministic, no LLM)",
+                       description="Check a finished note against the rule packs. Exit 0: every code line is "
+                       "supported; 1: not supported; 2: bad input.")
+    p.add_argument("path", metavar="PATH|-", help="note file to check, or - to read standard input")
+    p.add_argument("--code", "-c", action="append", required=True, metavar="CODE",
+                   help="a code line, e.g. 27096-LT, 27096-50, 20552-RT, 76942; repeat for several lines")
+    p.add_argument("--payer", choices=["medicare"], help="add a payer's overlay rules (default: none)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("draft", help="draft a note from a dictation (offline by default)",
+                       description="Turn a short dictation into a complete procedure note that states only what "
+                       "the dictation supports. Exit 0: the draft supports its codes; 1: it does not or the request "
+                       "was refused (draft, findings and physician queries are still printed); 2: bad input or "
+                       "configuration.")
+    p.add_argument("text", nargs="?", metavar="TEXT|-", help="the dictation, or - (or nothing) to read standard input")
+    p.add_argument("--code", "-c", action="append", default=[], metavar="CODE",
+                   help="target code line (repeatable); without it notedraft suggests the lines the facts support")
+    p.add_argument("--strategy", choices=["template", "llm-extract", "llm-compose"], default="template",
+                   help="template: offline, deterministic (default); llm-extract: the LLM reads the facts, a "
+                   "template writes the note; llm-compose: the LLM writes the note, checked and repaired")
+    p.add_argument("--model", help="LLM model name (default: $NOTEDRAFT_MODEL, else gpt-4o-mini)")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per LLM request (default: 60)")
+    p.add_argument("--payer", choices=["medicare"], help="add a payer's overlay rules (default: none)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    p.add_argument("--out", metavar="FILE", help="also write the note text to FILE")
+    p.add_argument("--save", metavar="FILE", help="save the whole draft as JSON for the editor (notedraft serve)")
+    p.set_defaults(handler=cmd_draft)
+
+    p = sub.add_parser("codes", help="list the rule packs, or show one code's requirements and sources",
+                       description="Without CODE: one line per rule pack. With CODE: its rules, severities, fixes "
+                       "and the public source of each, and where sources disagree.")
+    p.add_argument("code", nargs="?", help="a code, e.g. 27096")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    p.set_defaults(handler=cmd_codes)
+
+    p = sub.add_parser("eval", help="score drafting strategies and models on the eval datasets",
+                       description="Run strategies x models over evals/, score, log and report.")
+    if argv[:1] == ["eval"]:
+        from .evals.cli import add_arguments
+
+        add_arguments(p)
+        p.set_defaults(handler=_eval_handler)
+
+    p = sub.add_parser("serve", help="start the scribe editor in the browser",
+                       description="Start the scribe editor (FastAPI + SQLite).")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1; any other "
+                   "address requires a token from --token or $NOTEDRAFT_TOKEN)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--db", default="notedraft.sqlite", help="SQLite database path (default: notedraft.sqlite)")
+    p.add_argument("--token", default=None, help="access token required by the API (default: $NOTEDRAFT_TOKEN)")
+    p.set_defaults(handler=cmd_serve)
+    return parser
+
+
+# --- input ---------------------------------------------------------------------------------------------------------
+
+
+def read_text(source: str | None, what: str) -> str:
+    if source in (None, "-"):
+        if source is None and sys.stdin.isatty():
+            raise UsageError(f"no {what} given: pass it as an argument or on standard input")
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        origin = "standard input"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise UsageError(f"{source}: no such file")
+        if path.is_dir():
+            raise UsageError(f"{source}: is a directory")
+        try:
+            with path.open("rb") as fh:
+                data = fh.read(MAX_INPUT_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"{source}: cannot read ({exc.strerror})") from None
+        origin = source
+    return decode(data, origin, what)
+
+
+def decode(data: bytes, origin: str, what: str) -> str:
+    if len(data) > MAX_INPUT_BYTES:
+        raise UsageError(f"{origin}: {what} is over {MAX_INPUT_BYTES // (1024 * 1024)} MB")
+    if b"\x00" in data:
+        raise UsageError(f"{origin}: looks binary (NUL bytes); expected a text {what}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{origin}: not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise UsageError(f"{origin}: {what} is empty")
+    return text
+
+
+def parse_codes(raws: list[str]):
+    from .codes import CodeError, parse_code_lines
+
+    try:
+        return parse_code_lines(raws)
+    except CodeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def preserve(text: str) -> Path | None:
+    """Keep a dictation the user typed when we cannot finish, so nothing they wrote is lost."""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "notedraft"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        path = base / f"dictation-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+        path.write_text(text, encoding="utf-8")
+        return path
+    except OSError:
+        return None
+
+
+# --- validate ------------------------------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import validate
+
+    lines = parse_codes(args.code)
+    text = read_text(args.path, "note")
+    report = validate(text, lines, payer=args.payer)
+    if args.format == "json":
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print(render_report(text, report))
+    return 0 if report.supported else 1
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+def render_report(text: str, report) -> str:
+    out = []
+    for f in sorted(report.findings, key=lambda f: (f.evidence[0].start if f.evidence else -1, f.severity)):
+        line, col = line_col(text, f.evidence[0].start) if f.evidence else (1, 1)
+        out.append(f"{line}:{col} {f.severity} {f.rule} {f.message}")
+        out.append(f"    fix: {f.fix}")
+    errors = sum(f.severity == "error" for f in report.findings)
+    warnings = len(report.findings) - errors
+    verdict = "SUPPORTED" if report.supported else "NOT SUPPORTED"
+    out.append(f"{verdict}: {' '.join(report.codes) or '(no codes)'} ({errors} error(s), {warnings} warning(s), "
+               f"{len(report.satisfied)} requirement(s) met)")
+    out.append(f"suggested codes: {' '.join(report.suggested_codes) or 'none'}")
+    return "\n".join(out)
+
+
+# --- draft ---------------------------------------------------------------------------------------------------------
+
+
+def cmd_draft(args: argparse.Namespace) -> int:
+    dictation = read_text(args.text, "dictation") if args.text in (None, "-") else args.text
+    if not dictation.strip():
+        raise UsageError("the dictation is empty")
+    try:
+        return _draft(args, dictation)
+    except UsageError as exc:
+        if args.text in (None, "-"):
+            kept = preserve(dictation)
+            if kept:
+                raise UsageError(f"{exc} (your dictation was saved to {kept})") from None
+        raise
+
+
+def _draft(args: argparse.Namespace, dictation: str) -> int:
+    lines = parse_codes(args.code)
+    from .drafting import draft, llm_client_for
+
+    llm = None
+    if args.strategy != "template":
+        llm = llm_client_for(model=args.model, base_url=args.base_url, timeout=args.timeout)
+        if llm is None:
+            raise UsageError(
+                f"--strategy {args.strategy} needs an LLM endpoint: set OPENAI_API_KEY or OPENAI_BASE_URL "
+                "(or --base-url), or use --strategy template"
+            )
+    result = draft(dictation, [str(line) for line in lines], strategy=args.strategy, llm=llm, payer=args.payer)
+    if args.out:
+        _write(args.out, result.note)
+    if args.save:
+        _write(args.save, json.dumps(result.model_dump(mode="json"), indent=2))
+    if args.format == "json":
+        print(json.dumps(result.as_json(), indent=2))
+    else:
+        print(render_draft(result))
+    return 0 if result.supported else 1
+
+
+def _write(path: str, content: str) -> None:
+    try:
+        Path(path).write_text(content + ("" if content.endswith("\n") else "\n"), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write ({exc.strerror}); the draft is printed below instead") from None
+
+
+def render_draft(result) -> str:
+    out = [result.note.rstrip(), "", "-" * 72]
+    codes = " ".join(result.codes) or "(none)"
+    if result.refused:
+        out.append(f"REFUSED: the dictation does not support {codes}")
+    else:
+        out.append(f"{'SUPPORTED' if result.supported else 'NOT SUPPORTED'}: {codes}")
+    for f in result.report.findings:
+        out.append(f"  {f.severity}: {f.rule}: {f.message}")
+    if result.queries:
+        out.append("Questions for the physician:")
+        out += [f"  - {q}" for q in result.queries]
+    out.append(f"suggested codes: {' '.join(result.report.suggested_codes) or 'none'}")
+    for note in result.notes:
+        out.append(f"note: {note}")
+    if result.attempts:
+        calls = len(result.attempts)
+        tokens = sum(a.prompt_tokens or 0 for a in result.attempts)
+        out.append(f"LLM: {calls} call(s), {tokens} prompt tokens, model {result.model}")
+    return "\n".join(out)
+
+
+# --- codes, eval, serve --------------------------------------------------------------------------------------------
+
+
+def cmd_codes(args: argparse.Namespace) -> int:
+    from .rulepack import load_packs
+
+    packs = load_packs()
+    if args.code is None:
+        if args.format == "json":
+            print(json.dumps([{"code": p.code, "title": p.title, "kind": p.kind, "rules": len(p.rules)}
+                              for p in packs.values()], indent=2))
+        else:
+            for p in packs.values():
+                print(f"{p.code:<6} {p.kind:<16} {len(p.rules):>2} rules  {p.title}")
+        return 0
+    code = args.code.strip().upper()
+    if code not in packs:
+        raise UsageError(f"unknown code {args.code!r}: notedraft has rule packs for {', '.join(sorted(packs))}")
+    pack = packs[code]
+    if args.format == "json":
+        print(json.dumps(pack.model_dump(), indent=2))
+        return 0
+    print(f"{pack.code}  {pack.title}\n  {pack.descriptor}\n  modifiers: {' '.join('-' + m for m in pack.modifiers) or 'none'}")
+    print("\nRequirements:")
+    for r in pack.rules:
+        print(f"  [{r.severity}] {r.id}: {r.requirement}\n      fix: {r.fix}\n      source: {r.source}")
+    if pack.disagreements:
+        print("\nWhere sources disagree:")
+        for d in pack.disagreements:
+            print(f"  {d.topic}:")
+            for pos in d.positions:
+                print(f"    - {pos.claim} ({pos.source})")
+    print("\nSources:")
+    for s in pack.sources:
+        print(f"  - {s}")
+    return 0
+
+
+def _eval_handler(args: argparse.Namespace) -> int:
+    from .evals.cli import run
+
+    return run(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from .web.server import serve
+    except ImportError as exc:
+        raise UsageError(f"the editor needs the 'serve' extra: pip install 'notedraft[serve]' ({exc.name} missing)") from None
+    token = args.token or os.environ.get("NOTEDRAFT_TOKEN")
+    return serve(host=args.host, port=args.port, db=args.db, token=token)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Rule packs: one TOML file per code in `notedraft/rules/`, validated by these pydantic models.
+
+A rule is data: when its `when` conditions hold for a code line, each `require` condition must hold too, or the
+rule fires with its message and fix. A rule with no `require` fires whenever `when` holds (a prohibition or a
+caution). Conditions name checks from `notedraft.checks`; adding a code means a new pack, not new code.
+Files whose name starts with "_" are shared rule sets that packs `include`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+RULES_DIR = Path(__file__).parent / "rules"
+
+
+class Condition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    check: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    negate: bool = False
+
+    @model_validator(mode="after")
+    def _known_check(self) -> "Condition":
+        from .checks import CHECKS
+
+        if self.check not in CHECKS:
+            raise ValueError(f"unknown check {self.check!r}; known: {', '.join(sorted(CHECKS))}")
+        return self
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    severity: Literal["error", "warning"]
+    requirement: str = Field(description="what the note must show, in a coder's words")
+    message: str = Field(description="why the rule fired; may use {detail}")
+    fix: str
+    source: str
+    when: list[Condition] = Field(default_factory=list)
+    require: list[Condition] = Field(default_factory=list)
+
+
+class Position(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    claim: str
+    source: str
+
+
+class Disagreement(BaseModel):
+    """Sources that disagree; the pack records every position and the validator warns, naming the alternative."""
+
+    model_config = ConfigDict(extra="forbid")
+    topic: str
+    positions: list[Position]
+
+
+class Include(BaseModel):
+    """A shared rule set pulled into a pack, applying only when its own `when` holds too."""
+
+    model_config = ConfigDict(extra="forbid")
+    set: str
+    when: list[Condition] = Field(default_factory=list)
+
+
+class Suggestion(BaseModel):
+    """One reading of the facts under which the code is suggested (a pack may have several: 20552 for an
+    SI joint injection without fluoroscopy, or for trigger points in one or two muscles)."""
+
+    model_config = ConfigDict(extra="forbid")
+    when: list[Condition]
+
+
+class CodePack(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str
+    title: str
+    descriptor: str
+    kind: Literal["primary", "add_on", "guidance_add_on", "deleted"]
+    modifiers: list[str] = Field(default_factory=list, description="modifiers this code may carry")
+    laterality: Literal["side_modifiers", "none"] = "none"
+    include: list[Include] = Field(default_factory=list)
+    suggest: list[Suggestion] = Field(default_factory=list, description="facts under which to suggest this code")
+    rules: list[Rule] = Field(default_factory=list)
+    disagreements: list[Disagreement] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+
+
+class RuleSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str
+    rules: list[Rule]
+
+
+def _read(path: Path) -> dict:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+@lru_cache(maxsize=1)
+def load_packs(directory: Path = RULES_DIR) -> dict[str, CodePack]:
+    shared = {p.stem[1:]: RuleSet.model_validate(_read(p)) for p in sorted(directory.glob("_*.toml"))}
+    packs: dict[str, CodePack] = {}
+    for path in sorted(directory.glob("[!_]*.toml")):
+        pack = CodePack.model_validate(_read(path))
+        included: list[Rule] = []
+        for inc in pack.include:
+            if inc.set not in shared:
+                raise ValueError(f"{path.name}: includes unknown rule set {inc.set!r}")
+            included += [
+                r.model_copy(update={"id": f"{pack.code}.{r.id}", "when": inc.when + r.when}) for r in shared[inc.set].rules
+            ]
+        pack.rules = included + [r.model_copy(update={"id": f"{pack.code}.{r.id}"}) for r in pack.rules]
+        if path.stem != pack.code:
+            raise ValueError(f"{path.name}: file name must be the code ({pack.code})")
+        ids = [r.id for r in pack.rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"{path.name}: duplicate rule ids")
+        packs[pack.code] = pack
+    return packs

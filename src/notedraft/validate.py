@@ -1,0 +1,132 @@
+"""The validator: a pure function of (note text, code lines, payer) → ValidationReport. No I/O, no LLM, no clock.
+
+It interprets rule packs; it knows no code by number. Every satisfied requirement carries its evidence spans and
+every unmet one a finding with a fix; the report also lists the code lines the documentation does support.
+"""
+
+from __future__ import annotations
+
+from .checks import CHECKS, Claim, Outcome, SIDE_OF_MODIFIER
+from .codes import parse_code_line
+from .extract import extract_facts
+from .models import CodeLine, Facts, Finding, Requirement, Span, ValidationReport
+from .rulepack import CodePack, Condition, load_packs
+
+MODIFIER_FOR_SIDE = {side: mod for mod, side in SIDE_OF_MODIFIER.items()}
+
+
+def validate(
+    note_text: str,
+    codes: list[str] | list[CodeLine],
+    payer: str | None = None,
+    *,
+    facts: Facts | None = None,
+) -> ValidationReport:
+    lines = [c if isinstance(c, CodeLine) else parse_code_line(c) for c in codes]
+    facts = facts if facts is not None else extract_facts(note_text)
+    findings, satisfied = evaluate(facts, lines, payer)
+    if not lines:
+        findings.append(
+            Finding(rule="claim.no_codes", severity="error", message="No code line was given to validate.",
+                    fix="Name the code lines to check, e.g. 27096-LT; see suggested_codes for what the note supports.")
+        )
+    return ValidationReport(
+        supported=not any(f.severity == "error" for f in findings),
+        codes=[str(line) for line in lines],
+        findings=findings,
+        satisfied=satisfied,
+        suggested_codes=[str(line) for line in suggest(facts, payer)],
+        facts=facts,
+    )
+
+
+def _holds(cond: Condition, claim: Claim) -> Outcome:
+    outcome = CHECKS[cond.check](claim, **cond.args)
+    return Outcome(not outcome.ok, outcome.evidence, outcome.detail) if cond.negate else outcome
+
+
+def evaluate(facts: Facts, lines: list[CodeLine], payer: str | None) -> tuple[list[Finding], list[Requirement]]:
+    packs = load_packs()
+    findings: list[Finding] = []
+    satisfied: list[Requirement] = []
+    for line in lines:
+        pack = packs[line.code]
+        claim = Claim(facts=facts, line=line, lines=lines, payer=payer)
+        findings += _modifier_findings(pack, line)
+        for rule in pack.rules:
+            if not all(_holds(c, claim).ok for c in rule.when):
+                continue
+            outcomes = [_holds(c, claim) for c in rule.require]
+            failed = [o for o in outcomes if not o.ok]
+            if rule.require and not failed:
+                evidence = _unique([s for o in outcomes for s in o.evidence])
+                satisfied.append(Requirement(rule=rule.id, code=str(line), description=rule.requirement, evidence=evidence))
+                continue
+            # A requirement that failed explains itself; a prohibition is explained by its last (most specific) condition.
+            shown = failed or [_holds(c, claim) for c in rule.when]
+            detail = "; ".join(o.detail for o in (failed or shown[-1:]) if o.detail)
+            findings.append(
+                Finding(
+                    rule=rule.id,
+                    severity=rule.severity,
+                    message=rule.message.format(detail=detail, line=line),
+                    fix=rule.fix.format(detail=detail, line=line),
+                    code=str(line),
+                    source=rule.source,
+                    evidence=_unique([s for o in shown for s in o.evidence]),
+                )
+            )
+    return findings, satisfied
+
+
+def _modifier_findings(pack: CodePack, line: CodeLine) -> list[Finding]:
+    out = []
+    for mod in line.modifiers:
+        if mod not in pack.modifiers:
+            allowed = ", ".join(f"-{m}" for m in pack.modifiers) or "none"
+            out.append(
+                Finding(
+                    rule=f"{pack.code}.modifiers.allowed",
+                    severity="error",
+                    message=f"-{mod} is not a modifier {pack.code} takes here (allowed: {allowed}).",
+                    fix=f"Remove -{mod} from {line}.",
+                    code=str(line),
+                    source="rule pack " + pack.code,
+                )
+            )
+    return out
+
+
+def _unique(spans: list[Span]) -> list[Span]:
+    seen: dict[tuple[int, int], Span] = {}
+    for s in spans:
+        seen.setdefault((s.start, s.end), s)
+    return sorted(seen.values(), key=lambda s: s.start)
+
+
+def suggest(facts: Facts, payer: str | None = None) -> list[CodeLine]:
+    """The code lines this documentation supports: candidates from each pack's `suggest_when`, kept only when the
+    whole set of candidates validates without errors (an add-on survives only if its primary does)."""
+    packs = load_packs()
+    candidates: list[CodeLine] = []
+    for pack in packs.values():
+        probe = Claim(facts=facts, line=CodeLine(code=pack.code), lines=[], payer=payer)
+        if any(all(_holds(c, probe).ok for c in s.when) for s in pack.suggest):
+            candidates += _lines_for(pack, facts)
+    while candidates:
+        findings, _ = evaluate(facts, candidates, payer)
+        failing = {f.code for f in findings if f.severity == "error"}
+        kept = [c for c in candidates if str(c) not in failing]
+        if kept == candidates:
+            break
+        candidates = kept
+    return candidates
+
+
+def _lines_for(pack: CodePack, facts: Facts) -> list[CodeLine]:
+    if pack.laterality == "none" or facts.side == "unstated":
+        return [CodeLine(code=pack.code)]
+    modifier = MODIFIER_FOR_SIDE[facts.side]
+    if modifier not in pack.modifiers:  # e.g. an ASC facility code: two lines, never -50
+        return [CodeLine(code=pack.code, modifiers=("RT",)), CodeLine(code=pack.code, modifiers=("LT",))]
+    return [CodeLine(code=pack.code, modifiers=(modifier,))]

@@ -1,0 +1,581 @@
+"""The scribe editor as a FastAPI app: JSON API + a few Jinja pages over `draft`, `validate` and the SQLite store.
+
+Security, all in `_Guard` (one ASGI middleware, so the order is explicit):
+1. Request size: bodies over `max_body` bytes (default 256 KB) get 413 before any handler runs.
+2. Host: with no token the app answers only to loopback Host headers (127.0.0.1, localhost, [::1]), which stops
+   DNS-rebinding pages from talking to a scribe's local editor.
+3. Auth: with a token, every request but the login page and static files needs `Authorization: Bearer <token>`
+   or the HttpOnly, SameSite=Strict cookie that `POST /api/login` sets.
+4. CSRF on POST/PUT/PATCH/DELETE: double-submit token. The server sets a random `nd_csrf` cookie (SameSite=Strict,
+   HttpOnly) and renders the same value into each page; the page's fetch sends it back as `X-CSRF-Token`, and the
+   two must match. A cross-site form cannot set the header, a cross-site fetch that sets it needs a CORS preflight
+   this app never grants, and requests whose `Origin` or `Sec-Fetch-Site` say cross-site are refused outright.
+   Requests carrying a valid bearer token skip the CSRF token (no ambient credential is involved).
+   Scripts without a token call `GET /api/csrf` once (keeping the cookie) and send the header.
+
+Logs: handlers never log request bodies; `EditorApp` logs an unhandled exception as its type and stack frames
+only (never its message, which could quote a note), and the client gets a JSON 500 with an error id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import ipaddress
+import json
+import logging
+import secrets
+import traceback
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import savefile
+from .store import Conflict, NotFound, NotSupported, Store
+from .textdiff import word_diff
+
+log = logging.getLogger("notedraft.web")
+
+HERE = Path(__file__).parent
+MAX_BODY = 256 * 1024
+CSRF_COOKIE = "nd_csrf"
+AUTH_COOKIE = "nd_auth"
+CSRF_HEADER = "x-csrf-token"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+DEFAULT_STRATEGIES = ("template", "llm-extract", "llm-compose")
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# No inline script or style anywhere: the page's JSON travels in <script type="application/json">, which CSP allows.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.status, self.error, self.message, self.extra = status, error, message, extra
+
+
+# -- request bodies -----------------------------------------------------------------------------------------------
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Author = Field(default=None, max_length=80, description="who is editing; shown in the history")
+
+
+class ValidateIn(_Body):
+    note: str
+    codes: list[str]
+
+
+class CreateIn(_Body):
+    dictation: str
+    codes: list[str] = Field(default_factory=list)
+    strategy: str = "template"
+    author: str | None = Author
+
+
+class SaveIn(_Body):
+    note: str
+    base_revision: int
+    codes: list[str] | None = None
+    author: str | None = Author
+
+
+class FinaliseIn(_Body):
+    revision: int
+    override_reason: str | None = Field(default=None, max_length=2000)
+    author: str | None = Author
+
+
+class LoginIn(_Body):
+    token: str = Field(max_length=1000)
+
+
+# -- the app --------------------------------------------------------------------------------------------------------
+def create_app(
+    db_path: str | Path,
+    token: str | None = None,
+    *,
+    validator: Callable | None = None,
+    drafter: Callable | None = None,
+    max_body: int = MAX_BODY,
+    allowed_hosts: set[str] | None = None,
+) -> FastAPI:
+    """The editor app over the SQLite file `db_path`.
+
+    `token`: when set, every request needs it (bearer header or login cookie); `serve()` insists on one for any
+    non-loopback bind. `validator`/`drafter` default to `notedraft.validate.validate` and `notedraft.drafting.draft`.
+    `allowed_hosts`: Host names accepted; default loopback names only when there is no token, any host with one.
+    """
+    if validator is None:
+        validator = importlib.import_module("notedraft.validate").validate
+    if drafter is None:
+        drafting = importlib.import_module("notedraft.drafting")
+        drafter = drafting.draft
+        strategies = tuple(getattr(drafting, "STRATEGIES", DEFAULT_STRATEGIES))
+    else:
+        strategies = DEFAULT_STRATEGIES
+    code_errors = _code_error_types()
+    store = Store(db_path)
+
+    app = EditorApp(title="notedraft editor", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.store = store
+    app.add_middleware(_Guard, token=token, max_body=max_body, allowed_hosts=allowed_hosts)
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    templates = Jinja2Templates(env=env)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    # -- error shapes -------------------------------------------------------------------------------------------
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return JSONResponse({"error": exc.error, "message": exc.message, **exc.extra}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_body(request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse({"error": "bad_json", "message": "the request body is not valid JSON"}, 400)
+        # Never echo the input back: it may be a whole note.
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}" for e in errors]
+        return JSONResponse({"error": "bad_request", "message": "; ".join(problems), "problems": problems}, 422)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):
+        error_id = request.scope.setdefault("notedraft_error_id", secrets.token_hex(4))
+        return JSONResponse(
+            {"error": "internal", "message": f"the editor hit an internal error (id {error_id}); nothing was saved"},
+            500,
+        )
+
+    # -- helpers ------------------------------------------------------------------------------------------------
+    def check(note: str, codes: list[str]) -> dict:
+        try:
+            return validator(note, codes).as_json()
+        except code_errors as e:
+            raise ApiError(400, "bad_code", str(e)) from None
+
+    def clean_codes(codes: list[str]) -> list[str]:
+        return [c.strip() for c in codes if c.strip()]
+
+    def author_of(value: str | None) -> str:
+        return (value or "").strip() or "scribe"
+
+    def get(draft_id: int) -> dict:
+        try:
+            return store.get_draft(draft_id)
+        except NotFound as e:
+            raise ApiError(404, "not_found", str(e)) from None
+
+    def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+        context.update(csrf=request.scope["notedraft_csrf"], auth_required=token is not None)
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    # -- API ----------------------------------------------------------------------------------------------------
+    @app.get("/api/csrf")
+    def csrf(request: Request):
+        return {"csrf": request.scope["notedraft_csrf"], "header": "X-CSRF-Token", "cookie": CSRF_COOKIE}
+
+    @app.post("/api/login")
+    def login(body: LoginIn):
+        if token is None:
+            return {"ok": True, "message": "this editor needs no token"}
+        if not hmac.compare_digest(body.token.encode(), token.encode()):
+            raise ApiError(401, "unauthorised", "wrong token")
+        response = JSONResponse({"ok": True})
+        response.set_cookie(AUTH_COOKIE, _auth_cookie(token), httponly=True, samesite="strict", path="/")
+        return response
+
+    @app.post("/api/validate")
+    def api_validate(body: ValidateIn):
+        return check(body.note, clean_codes(body.codes))
+
+    @app.get("/api/drafts")
+    def api_list():
+        return {"drafts": store.list_drafts()}
+
+    @app.post("/api/drafts", status_code=201)
+    def api_create(body: CreateIn):
+        if not body.dictation.strip():
+            raise ApiError(400, "empty_dictation", "the dictation is empty: type or paste what the physician said")
+        if body.strategy not in strategies:
+            raise ApiError(400, "bad_strategy", f"unknown strategy {body.strategy!r}; choose one of {', '.join(strategies)}")
+        codes = clean_codes(body.codes)
+        try:
+            result = drafter(body.dictation, codes or None, strategy=body.strategy)
+        except code_errors as e:
+            raise ApiError(400, "bad_code", str(e)) from None
+        except Exception as e:  # an LLM that is down must not lose the scribe's dictation: it stays in the form
+            log.warning("drafting failed: %s (strategy %s)", type(e).__name__, body.strategy)
+            raise ApiError(
+                502, "draft_failed", f"drafting with {body.strategy} failed ({type(e).__name__}); nothing was saved"
+            ) from None
+        report = result.report.as_json()
+        generated = result.as_json()
+        attempts = [a.model_dump() for a in result.attempts]
+        saved = store.create_draft(
+            dictation=body.dictation,
+            codes_requested=codes,
+            strategy=result.strategy,
+            model=result.model,
+            prompt_version=_prompt_version(attempts),
+            attempts=attempts,
+            generated=generated,
+            note=result.note,
+            codes=list(result.codes),
+            validation=report,
+            author=author_of(body.author),
+        )
+        return {"id": saved["id"], "revision": saved["revision"], "url": f"/drafts/{saved['id']}", **generated,
+                "satisfied": report["satisfied"], "validation": report}
+
+    @app.post("/api/drafts/import", status_code=201)
+    def api_import(request: Request, obj: Any = Body(...)):
+        try:
+            saved_file = savefile.parse(obj)
+        except ValueError as e:
+            raise ApiError(400, "bad_save_file", str(e)) from None
+        report = check(saved_file["note"], saved_file["codes"])
+        attempts = saved_file.get("attempts", [])
+        saved = store.create_draft(
+            dictation=saved_file["dictation"],
+            codes_requested=saved_file["codes"],
+            strategy=saved_file["strategy"],
+            model=saved_file["model"],
+            prompt_version=_prompt_version(attempts),
+            attempts=attempts,
+            generated=saved_file,
+            note=saved_file["note"],
+            codes=saved_file["codes"],
+            validation=report,
+            author=author_of(unquote(request.headers.get("x-notedraft-author", ""))[:80]),
+            source="import",
+        )
+        return {"id": saved["id"], "revision": saved["revision"], "url": f"/drafts/{saved['id']}"}
+
+    @app.get("/api/drafts/{draft_id}")
+    def api_get(draft_id: int):
+        return {**get(draft_id), "url": f"/drafts/{draft_id}"}
+
+    @app.put("/api/drafts/{draft_id}")
+    def api_save(draft_id: int, body: SaveIn):
+        current = get(draft_id)
+        codes = clean_codes(body.codes) if body.codes is not None else current["codes"]
+        report = check(body.note, codes)
+        try:
+            revision = store.save_revision(
+                draft_id, note=body.note, codes=codes, validation=report, base_revision=body.base_revision,
+                author=author_of(body.author),
+            )
+        except Conflict as e:
+            raise ApiError(409, "conflict", str(e), current=e.current) from None
+        return {"id": draft_id, **revision}
+
+    @app.get("/api/drafts/{draft_id}/revisions")
+    def api_revisions(draft_id: int):
+        try:
+            return {"id": draft_id, "revisions": store.revisions(draft_id)}
+        except NotFound as e:
+            raise ApiError(404, "not_found", str(e)) from None
+
+    @app.get("/api/drafts/{draft_id}/revisions/{number}")
+    def api_revision(draft_id: int, number: int):
+        try:
+            return {"id": draft_id, **store.revision(draft_id, number)}
+        except NotFound as e:
+            raise ApiError(404, "not_found", str(e)) from None
+
+    @app.post("/api/drafts/{draft_id}/finalise")
+    def api_finalise(draft_id: int, body: FinaliseIn):
+        get(draft_id)
+        try:
+            revision = store.revision(draft_id, body.revision)
+        except NotFound as e:
+            raise ApiError(409, "conflict", str(e), current=get(draft_id)) from None
+        report = check(revision["note"], revision["codes"])  # the verdict of today's rules, not the saved one
+        try:
+            fin = store.finalise(
+                draft_id, revision=body.revision, validation=report, author=author_of(body.author),
+                override_reason=body.override_reason,
+            )
+        except NotSupported as e:
+            raise ApiError(422, "not_supported", str(e), validation=report) from None
+        except Conflict as e:
+            raise ApiError(409, "conflict", str(e), current=e.current) from None
+        return {"id": draft_id, "finalised": fin}
+
+    @app.get("/api/drafts/{draft_id}/export")
+    def api_export(draft_id: int, format: str = "text"):
+        draft = get(draft_id)
+        number = draft["finalised"]["revision"] if draft["finalised"] else draft["revision"]
+        name = f"notedraft-{draft_id}-r{number}"
+        if format == "text":
+            note = store.revision(draft_id, number)["note"]
+            return PlainTextResponse(
+                note if note.endswith("\n") else note + "\n",
+                headers={"Content-Disposition": f'attachment; filename="{name}.txt"'},
+            )
+        if format == "json":
+            record = {**draft, "exported_revision": number, "revisions": store.revisions(draft_id)}
+            return JSONResponse(record, headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
+        raise ApiError(400, "bad_format", "format must be text or json")
+
+    @app.get("/api/metrics/edits")
+    def api_edit_metrics(threshold: float = 0.05, format: str = "json"):
+        if not 0 <= threshold <= 1:
+            raise ApiError(400, "bad_threshold", "threshold is a fraction of the first draft's words, 0 to 1")
+        if format not in ("json", "jsonl"):
+            raise ApiError(400, "bad_format", "format must be json or jsonl")
+        cases = [{**c, "minimally_edited": c["edit_ratio"] <= threshold} for c in store.edit_cases()]
+        if format == "jsonl":
+            lines = "".join(json.dumps(_eval_case(c), ensure_ascii=False) + "\n" for c in cases)
+            return Response(lines, media_type="application/x-ndjson",
+                            headers={"Content-Disposition": 'attachment; filename="notedraft-edit-cases.jsonl"'})
+        return _edit_summary(cases, threshold) | {"cases": cases}
+
+    # -- pages ----------------------------------------------------------------------------------------------------
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request):
+        cases = store.edit_cases()
+        summary = _edit_summary([{**c, "minimally_edited": c["edit_ratio"] <= 0.05} for c in cases], 0.05)
+        return page(request, "index.html", drafts=store.list_drafts(), strategies=strategies, metrics=summary)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request):
+        if token is None:
+            return RedirectResponse("/", 303)
+        return page(request, "login.html")
+
+    @app.get("/drafts/{draft_id}", response_class=HTMLResponse)
+    def editor(request: Request, draft_id: int):
+        try:
+            draft = store.get_draft(draft_id)
+        except NotFound as e:
+            return page(request, "missing.html", 404, message=str(e))
+        return page(request, "editor.html", draft=draft, strategies=strategies)
+
+    @app.get("/drafts/{draft_id}/history", response_class=HTMLResponse)
+    def history(request: Request, draft_id: int):
+        try:
+            draft = store.get_draft(draft_id)
+            revisions = store.revisions(draft_id)
+        except NotFound as e:
+            return page(request, "missing.html", 404, message=str(e))
+        previous = ""
+        for r in revisions:
+            r["diff"] = word_diff(previous, r["note"]) if r["revision"] > 1 else None
+            r["errors"] = sum(1 for f in r["validation"].get("findings", []) if f.get("severity") == "error")
+            r["warnings"] = sum(1 for f in r["validation"].get("findings", []) if f.get("severity") == "warning")
+            previous = r["note"]
+        return page(request, "history.html", draft=draft, revisions=list(reversed(revisions)))
+
+    return app
+
+
+# -- helpers --------------------------------------------------------------------------------------------------------
+def _code_error_types() -> tuple[type[BaseException], ...]:
+    try:
+        return (importlib.import_module("notedraft.codes").CodeError,)
+    except (ImportError, AttributeError):
+        return ()
+
+
+def _prompt_version(attempts: list[dict]) -> str | None:
+    versions = sorted({a.get("prompt_version") for a in attempts if a.get("prompt_version")})
+    return ", ".join(versions) or None
+
+
+def _edit_summary(cases: list[dict], threshold: float) -> dict:
+    minimal = sum(1 for c in cases if c["minimally_edited"])
+    return {
+        "finalised": len(cases),
+        "minimally_edited": minimal,
+        "rate": round(minimal / len(cases), 4) if cases else None,
+        "threshold": threshold,
+        "measure": "words inserted, deleted or replaced (difflib) from revision 1 to the finalised revision, "
+        "over revision 1's word count; minimally edited when that ratio <= threshold",
+    }
+
+
+def _eval_case(case: dict) -> dict:
+    """One eval case: the dictation and codes in, the scribe-approved note as the reference output."""
+    return {
+        "id": f"editor-{case['id']}",
+        "dictation": case["dictation"],
+        "codes": case["final_codes"],
+        "strategy": case["strategy"],
+        "model": case["model"],
+        "prompt_version": case["prompt_version"],
+        "draft": case["first_draft"],
+        "reference_note": case["final_note"],
+        "reference_supported": case["final_supported"],
+        "override_reason": case["override_reason"],
+        "edit_distance": case["edit_distance"],
+        "edit_ratio": case["edit_ratio"],
+        "minimally_edited": case["minimally_edited"],
+    }
+
+
+def _auth_cookie(token: str) -> str:
+    return hmac.new(token.encode(), b"notedraft-editor-session", hashlib.sha256).hexdigest()
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# -- middleware -----------------------------------------------------------------------------------------------------
+async def _send_json(send, status: int, payload: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps(payload).encode()
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Guard:
+    """Size limit, Host check, token auth, CSRF and security headers, in that order (see the module docstring)."""
+
+    def __init__(self, app, *, token: str | None, max_body: int, allowed_hosts: set[str] | None):
+        self.app, self.token, self.max_body = app, token, max_body
+        self.allowed_hosts = allowed_hosts if allowed_hosts is not None else (None if token else LOOPBACK_HOSTS)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        cookies = _cookies(headers.get("cookie", ""))
+        path, method = scope["path"], scope["method"]
+        is_api = path.startswith("/api/")
+
+        async def deny(status: int, error: str, message: str):
+            await _send_json(send, status, {"error": error, "message": message}, _SECURITY_HEADERS)
+
+        # 1. size
+        declared = headers.get("content-length")
+        if declared and (not declared.isdigit() or int(declared) > self.max_body):
+            return await deny(413, "too_large", f"the request is larger than {self.max_body // 1024} KB")
+        chunks, size, more = [], 0, method in UNSAFE_METHODS or bool(declared)
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body:
+                return await deny(413, "too_large", f"the request is larger than {self.max_body // 1024} KB")
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        # 2. host
+        host = headers.get("host", "")
+        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if self.allowed_hosts is not None and hostname not in self.allowed_hosts:
+            return await deny(421, "bad_host", "this editor only answers to its own loopback address")
+
+        # 3. auth
+        bearer = headers.get("authorization", "")
+        has_bearer = bool(self.token) and hmac.compare_digest(bearer.encode(), f"Bearer {self.token}".encode())
+        open_path = path.startswith("/static/") or path == "/login" or path == "/api/login" or path == "/api/csrf"
+        if self.token and not open_path and not has_bearer:
+            if not hmac.compare_digest(cookies.get(AUTH_COOKIE, "").encode(), _auth_cookie(self.token).encode()):
+                if is_api or method != "GET":
+                    return await deny(401, "unauthorised", "this editor needs its token: log in or send a bearer token")
+                await send({"type": "http.response.start", "status": 303,
+                            "headers": [(b"location", b"/login"), (b"content-length", b"0"), *_SECURITY_HEADERS]})
+                return await send({"type": "http.response.body", "body": b""})
+
+        # 4. CSRF
+        csrf = cookies.get(CSRF_COOKIE, "")
+        new_csrf = not (16 <= len(csrf) <= 128 and csrf.isalnum())
+        if new_csrf:
+            csrf = secrets.token_hex(16)
+        if method in UNSAFE_METHODS and not has_bearer:
+            site = headers.get("sec-fetch-site")
+            origin = headers.get("origin")
+            scheme = scope.get("scheme", "http")
+            if site not in (None, "same-origin", "none") or (origin and origin != f"{scheme}://{host}"):
+                return await deny(403, "csrf", "cross-site request refused")
+            sent = headers.get(CSRF_HEADER, "")
+            if new_csrf or not sent or not hmac.compare_digest(sent.encode(), csrf.encode()):
+                return await deny(
+                    403, "csrf", "missing or wrong X-CSRF-Token header: reload the page (scripts: GET /api/csrf first)"
+                )
+        scope["notedraft_csrf"] = csrf
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                extra = list(_SECURITY_HEADERS)
+                if not path.startswith("/static/"):
+                    extra.append((b"cache-control", b"no-store"))
+                if new_csrf:
+                    extra.append((b"set-cookie", f"{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict".encode()))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, replay, send_with_headers)
+
+
+_SECURITY_HEADERS = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+def _cookies(header: str) -> dict[str, str]:
+    jar = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:  # a malformed cookie header is treated as no cookies
+        return {}
+    return {k: m.value for k, m in jar.items()}
+
+
+class EditorApp(FastAPI):
+    """FastAPI whose unhandled exceptions are logged as type + stack frames only, never with their message.
+
+    Starlette's ServerErrorMiddleware sends the JSON 500 (see `_crash`) and then re-raises so that the server can
+    log it; uvicorn would print the message, which could quote a note. The re-raise stops here instead.
+    """
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as exc:
+            error_id = scope.setdefault("notedraft_error_id", secrets.token_hex(4))
+            frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+            log.error(
+                "unhandled %s (error id %s) in %s %s; message withheld\n%s",
+                type(exc).__name__, error_id, scope.get("method"), scope.get("path"), frames,
+            )

@@ -1,0 +1,74 @@
+"use strict";
+(() => {
+  const form = document.getElementById("new-draft");
+  const dictation = document.getElementById("dictation");
+  const codesInput = document.getElementById("codes");
+  const strategy = document.getElementById("strategy");
+  const button = document.getElementById("generate");
+  const status = document.getElementById("new-status");
+  const error = document.getElementById("new-error");
+  const suggestBox = document.getElementById("dictation-codes");
+  let controller = null;
+
+  function showError(target, message) {
+    target.textContent = message;
+    target.hidden = !message;
+  }
+
+  // What code lines does the dictation itself support? The same validator reads dictations and notes.
+  const suggest = ND.debounce(async () => {
+    if (controller) controller.abort();
+    suggestBox.replaceChildren();
+    if (!dictation.value.trim()) return;
+    controller = new AbortController();
+    let result;
+    try {
+      result = await ND.api("POST", "/api/validate", { note: dictation.value, codes: [] });
+    } catch (_) { return; }
+    if (!result.ok || !result.data.suggested_codes || !result.data.suggested_codes.length) return;
+    const codes = result.data.suggested_codes;
+    const use = ND.el("button", { type: "button", text: "Use" });
+    use.addEventListener("click", () => { codesInput.value = codes.join(", "); });
+    suggestBox.replaceChildren("The dictation supports ", ND.el("strong", { text: codes.join(", ") }), " ", use);
+  }, 400);
+  dictation.addEventListener("input", suggest);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError(error, "");
+    if (!dictation.value.trim()) { showError(error, "Type or paste the dictation first."); return; }
+    button.disabled = true;
+    status.textContent = "Drafting…";
+    const result = await ND.api("POST", "/api/drafts", {
+      dictation: dictation.value,
+      codes: ND.codes(codesInput.value),
+      strategy: strategy.value,
+      author: ND.author() || null,
+    });
+    button.disabled = false;
+    status.textContent = "";
+    if (result.ok) { window.location.assign(result.data.url); return; }
+    showError(error, result.data.message || `drafting failed (HTTP ${result.status})`);
+  });
+
+  const fileInput = document.getElementById("open-file");
+  const openError = document.getElementById("open-error");
+  fileInput.addEventListener("change", async () => {
+    showError(openError, "");
+    const file = fileInput.files[0];
+    if (!file) return;
+    const text = await file.text();
+    let saved;
+    if (file.name.toLowerCase().endsWith(".json")) {
+      try { saved = JSON.parse(text); } catch (_) { showError(openError, `${file.name} is not valid JSON.`); return; }
+    } else {
+      const codes = ND.codes(codesInput.value);
+      if (!codes.length) { showError(openError, "Enter the note's code lines (2. Code lines) first, then open the file again."); fileInput.value = ""; return; }
+      saved = { format: "notedraft.draft", version: 1, dictation: "", note: text, codes, strategy: "imported" };
+    }
+    const result = await ND.api("POST", "/api/drafts/import", saved, { "X-Notedraft-Author": encodeURIComponent(ND.author()) });
+    if (result.ok) { window.location.assign(result.data.url); return; }
+    showError(openError, result.data.message || `could not open ${file.name}`);
+    fileInput.value = "";
+  });
+})();
