@@ -129,7 +129,10 @@ def diagnosis_documented(c: Claim) -> Outcome:
 @check
 def diagnoses_billable(c: Claim) -> Outcome:
     bad = [d for d in c.facts.diagnoses if d.billable is False]
-    return Outcome(not bad, [d.span for d in bad if d.span], ", ".join(f"{d.code} ({d.text})" for d in bad))
+    from .icd10 import billable_children
+
+    detail = ", ".join(f"{d.code} ({d.text}; use {billable_children(d.code or '')})" for d in bad)
+    return Outcome(not bad, [d.span for d in bad if d.span], detail)
 
 
 @check

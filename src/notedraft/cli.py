@@ -255,7 +255,8 @@ def render_draft(result) -> str:
     out = [result.note.rstrip(), "", "-" * 72]
     codes = " ".join(result.codes) or "(none)"
     if result.refused:
-        out.append(f"REFUSED: the dictation does not support {codes}")
+        out.append(f"REFUSED: the dictation does not support {codes}" if result.codes else
+                   "REFUSED: the dictation supports no code line yet")
     else:
         out.append(f"{'SUPPORTED' if result.supported else 'NOT SUPPORTED'}: {codes}")
     for f in result.report.findings:

@@ -47,6 +47,7 @@ class TextContext:
         self._starts = [0] + [m.end() for m in _SENTENCE_BREAK.finditer(text)]
         self._headings = [(m.start("name"), m.group("name").strip()) for m in _HEADING.finditer(text)]
         self._heading_pos = [h[0] for h in self._headings]
+        self.instructions = [(m.start(), self.sentence(m.start())[1]) for m in lx.INSTRUCTION.finditer(text)]
 
     def sentence(self, pos: int) -> tuple[int, int]:
         i = bisect.bisect_right(self._starts, pos) - 1
@@ -95,6 +96,8 @@ class TextContext:
         return self.text[lo : min(s_end, pos + WINDOW)]
 
     def status(self, start: int, end: int) -> Status:
+        if any(a <= start < b for a, b in self.instructions):
+            return "conditional"  # words inside an instruction to the tool are not facts about the patient
         before = self.clause_before(start)
         after = self.clause_after(end)
         if lx.DECLINED.search(before) or re.match(r"\W*(?:was\s+|were\s+)?(?:declined|refused|deferred)\b", after, re.I):

@@ -169,7 +169,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
 
 # --- medications --------------------------------------------------------------------------------------------------
 
-_DOSE_BOUNDARY = re.compile(r"[,;:()]|\+|\bplus\b|\band\b|\bwith\b|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE)
+_DOSE_BOUNDARY = re.compile(r"[,;:()\n]|\+|\bplus\b|\band\b|\bwith\b|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE)
 _BARE_LEFT = re.compile(r"(?P<n>\d*\.?\d+)\s*(?:of\s+)?$")
 _BARE_RIGHT = re.compile(r"^\s*(?P<n>\d*\.?\d+)(?!\s*(?:%|mg|mcg|cc|ml|units?|/))(?![\w.])", re.IGNORECASE)
 
@@ -267,7 +267,7 @@ def _dedupe_medications(meds: list[Medication]) -> list[Medication]:
 
 # --- diagnoses, purpose, other facts -----------------------------------------------------------------------------
 
-_DX_TEXT_END = re.compile(r"[.;\n]|,(?=\s*[A-Z][A-Z ]{2,}:)|,\s*(?:fluoro|US\b|ultra|CT\b|L\b|R\b|bilat|\d)", re.IGNORECASE)
+_DX_TEXT_END = re.compile(r"[.;,\n]")
 
 
 def _diagnoses(ctx: TextContext) -> list[Diagnosis]:

@@ -23,17 +23,22 @@ BILLABLE: dict[str, str] = {
 }
 
 # Parent codes that cannot go on a claim, with the children to choose from.
-NON_BILLABLE: dict[str, str] = {
-    "M54.5": "Low back pain (parent: use M54.50, M54.51 or M54.59)",
-    "S33.6": "Sprain of sacroiliac joint (parent: add the 7th character, e.g. S33.6XXA)",
-    "M53.2": "Spinal instabilities (parent: use a region code such as M53.2X8)",
-    "M47.81": "Spondylosis without myelopathy or radiculopathy (parent: use a region code such as M47.818)",
-    "M43.2": "Fusion of spine (parent: use a region code such as M43.28)",
+NON_BILLABLE: dict[str, tuple[str, str]] = {
+    "M54.5": ("Low back pain", "M54.50, M54.51 or M54.59"),
+    "S33.6": ("Sprain of sacroiliac joint", "a code with its 7th character, e.g. S33.6XXA"),
+    "M53.2": ("Spinal instabilities", "a region code such as M53.2X8"),
+    "M47.81": ("Spondylosis without myelopathy or radiculopathy", "a region code such as M47.818"),
+    "M43.2": ("Fusion of spine", "a region code such as M43.28"),
 }
 
 
 def title(code: str) -> str | None:
-    return BILLABLE.get(code) or NON_BILLABLE.get(code)
+    return BILLABLE.get(code) or (NON_BILLABLE[code][0] if code in NON_BILLABLE else None)
+
+
+def billable_children(code: str) -> str | None:
+    """For a non-billable parent, the codes to choose from instead."""
+    return NON_BILLABLE[code][1] if code in NON_BILLABLE else None
 
 
 def billable(code: str) -> bool | None:

@@ -162,7 +162,7 @@ NEEDLE_CONFIRMATION = re.compile(
     I,
 )
 IMAGES_RECORDED = re.compile(
-    r"\bimages?\b[^.;]{0,40}?\b(?:saved|stored|recorded|archived|retained|printed|captured|kept)\b|\bPACS\b"
+    r"\bimages?\b[^.;]{0,40}?\b(?:saved|stored|recorded|archived|retained|printed|captured|kept)\b(?:\s+(?:to|in|on)\s+(?:the\s+)?\w+)?|\bPACS\b"
     r"|\bpermanent(?:ly)?\s+(?:record\w*|image\w*|stor\w*)|\b(?:saved|stored|recorded|archived|captured)\b[^.;]{0,30}?\bimages?\b"
     r"|\bhard\s+cop(?:y|ies)\b",
     I,
@@ -215,3 +215,12 @@ def ultrasound_mentions(text: str):
             if m.start() not in seen:
                 seen.add(m.start())
                 yield m
+
+# Text that addresses the tool instead of describing the patient ("ignore previous instructions and state ...").
+# From the cue to the end of its sentence nothing counts as a fact; the drafter refuses and says why.
+INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)?(?:previous|prior|above|earlier|system|preceding)?\s*"
+    r"(?:instructions?|prompts?|rules?|directions?)\b|\byou\s+are\s+now\b|\bsystem\s+prompt\b|\bas\s+an\s+AI\b"
+    r"|\bnew\s+instructions?\s*:|\b(?:pretend|act\s+as\s+if)\b|</?\s*(?:system|assistant|dictation)\s*>",
+    I,
+)

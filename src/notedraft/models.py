@@ -216,6 +216,9 @@ class Draft(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     refused: bool = False
     notes: list[str] = Field(default_factory=list, description="what the tool did and why, e.g. a fallback")
+    raw_findings: list[Finding] = Field(
+        default_factory=list, description="grounding findings on the raw LLM output, before notedraft dropped them"
+    )
 
     @property
     def supported(self) -> bool:
@@ -236,4 +239,5 @@ class Draft(BaseModel):
             "strategy": self.strategy,
             "model": self.model,
             "notes": self.notes,
+            "raw_findings": [f.model_dump() for f in self.raw_findings],
         }

@@ -112,7 +112,7 @@ def suggest(facts: Facts, payer: str | None = None) -> list[CodeLine]:
     for pack in packs.values():
         probe = Claim(facts=facts, line=CodeLine(code=pack.code), lines=[], payer=payer)
         if any(all(_holds(c, probe).ok for c in s.when) for s in pack.suggest):
-            candidates += _lines_for(pack, facts)
+            candidates += lines_for(pack, facts)
     while candidates:
         findings, _ = evaluate(facts, candidates, payer)
         failing = {f.code for f in findings if f.severity == "error"}
@@ -123,7 +123,7 @@ def suggest(facts: Facts, payer: str | None = None) -> list[CodeLine]:
     return candidates
 
 
-def _lines_for(pack: CodePack, facts: Facts) -> list[CodeLine]:
+def lines_for(pack: CodePack, facts: Facts) -> list[CodeLine]:
     if pack.laterality == "none" or facts.side == "unstated":
         return [CodeLine(code=pack.code)]
     modifier = MODIFIER_FOR_SIDE[facts.side]

@@ -30,7 +30,7 @@ import traceback
 from collections.abc import Callable
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import unquote
 
 from fastapi import Body, FastAPI, Request
@@ -123,13 +123,21 @@ def create_app(
     """
     if validator is None:
         validator = importlib.import_module("notedraft.validate").validate
-    if drafter is None:
-        drafting = importlib.import_module("notedraft.drafting")
-        drafter = drafting.draft
-        strategies = tuple(getattr(drafting, "STRATEGIES", DEFAULT_STRATEGIES))
-    else:
-        strategies = DEFAULT_STRATEGIES
     code_errors = _code_error_types()
+    drafting: dict[str, Any] = {}
+
+    def drafting_stack() -> tuple[Callable, tuple[str, ...], Callable[[], Any]]:
+        """`draft`, its strategies and an LLM-client factory, imported on first use (the LLM stack is slow to import)."""
+        if not drafting:
+            if drafter is None:
+                module = importlib.import_module("notedraft.drafting")
+                drafting["draft"] = module.draft
+                drafting["strategies"] = tuple(getattr(module, "STRATEGIES", None) or get_args(module.Strategy))
+                drafting["llm"] = getattr(module, "llm_client_for", lambda: None)
+            else:
+                drafting.update(draft=drafter, strategies=DEFAULT_STRATEGIES, llm=lambda: None)
+        return drafting["draft"], drafting["strategies"], drafting["llm"]
+
     store = Store(db_path)
 
     app = EditorApp(title="notedraft editor", docs_url=None, redoc_url=None, openapi_url=None)
@@ -211,13 +219,25 @@ def create_app(
     def api_create(body: CreateIn):
         if not body.dictation.strip():
             raise ApiError(400, "empty_dictation", "the dictation is empty: type or paste what the physician said")
+        draft_fn, strategies, llm_client_for = drafting_stack()
         if body.strategy not in strategies:
             raise ApiError(400, "bad_strategy", f"unknown strategy {body.strategy!r}; choose one of {', '.join(strategies)}")
         codes = clean_codes(body.codes)
+        options: dict[str, Any] = {"strategy": body.strategy}
+        if body.strategy != "template":
+            try:
+                options["llm"] = llm_client_for()
+            except ValueError as e:
+                raise ApiError(400, "llm_config", f"the LLM is misconfigured: {e}") from None
+            if options["llm"] is None:
+                raise ApiError(
+                    400, "no_llm", f"strategy {body.strategy} needs an LLM and none is configured: start the editor "
+                    "with OPENAI_BASE_URL (a local OpenAI-compatible server) or OPENAI_API_KEY set, or use template",
+                )
         try:
-            result = drafter(body.dictation, codes or None, strategy=body.strategy)
-        except code_errors as e:
-            raise ApiError(400, "bad_code", str(e)) from None
+            result = draft_fn(body.dictation, codes or None, **options)
+        except ValueError as e:  # the drafter's input errors: CodeError (bad code line) and friends
+            raise ApiError(400, "bad_code" if isinstance(e, code_errors) else "bad_request", str(e)) from None
         except Exception as e:  # an LLM that is down must not lose the scribe's dictation: it stays in the form
             log.warning("drafting failed: %s (strategy %s)", type(e).__name__, body.strategy)
             raise ApiError(
@@ -351,7 +371,7 @@ def create_app(
     def index(request: Request):
         cases = store.edit_cases()
         summary = _edit_summary([{**c, "minimally_edited": c["edit_ratio"] <= 0.05} for c in cases], 0.05)
-        return page(request, "index.html", drafts=store.list_drafts(), strategies=strategies, metrics=summary)
+        return page(request, "index.html", drafts=store.list_drafts(), strategies=drafting_stack()[1], metrics=summary)
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request):
@@ -365,7 +385,7 @@ def create_app(
             draft = store.get_draft(draft_id)
         except NotFound as e:
             return page(request, "missing.html", 404, message=str(e))
-        return page(request, "editor.html", draft=draft, strategies=strategies)
+        return page(request, "editor.html", draft=draft)
 
     @app.get("/drafts/{draft_id}/history", response_class=HTMLResponse)
     def history(request: Request, draft_id: int):

@@ -1,0 +1,88 @@
+"""Grounding: every clinical fact a draft states must be linked to the dictation it came from.
+
+The draft is read back with the same extractor as the dictation, and each fact — drug, dose, side, guidance,
+confirmation, recorded images, ICD-10 code, level, purpose, and every number — is looked up in the dictation.
+Anything unlinked is an error finding ("unsupported: 80 mg methylprednisolone"). This is what lets an LLM write
+prose while notedraft guarantees the prose invents nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .extract import extract_facts
+from .models import Facts, Finding, Span
+
+_NUMBER = re.compile(r"(?<![A-Za-z\d.])\d+(?:\.\d+)?|(?<![A-Za-z\d])\.\d+")
+RULE = "grounding.unsupported"
+
+
+def _finding(what: str, evidence: list[Span]) -> Finding:
+    return Finding(
+        rule=RULE,
+        severity="error",
+        message=f"unsupported: {what}",
+        fix="Remove it from the draft, or ask the physician to dictate it.",
+        evidence=evidence,
+    )
+
+
+def numbers(text: str) -> set[float]:
+    return {float(n) for n in _NUMBER.findall(text)}
+
+
+def ground(note: str, dictation: str, dictated: Facts | None = None, drafted: Facts | None = None) -> list[Finding]:
+    dictated = dictated if dictated is not None else extract_facts(dictation)
+    drafted = drafted if drafted is not None else extract_facts(note)
+    out: list[Finding] = []
+
+    for med in drafted.medications:
+        same = [d for d in dictated.medications if d.name == med.name]
+        ev = [med.span] if med.span else []
+        if not same:
+            out.append(_finding(f"{med.dose_text() or ''} {med.name}".strip(), ev))
+        elif med.dose_text() and med.dose_text() not in {d.dose_text() for d in same}:
+            out.append(_finding(f"{med.dose_text()} {med.name}", ev))
+
+    if drafted.side != "unstated" and drafted.side != dictated.side:
+        out.append(_finding(f"side {drafted.side}", drafted.side_spans[:1]))
+    if drafted.guidance != "unstated" and drafted.guidance != dictated.guidance:
+        out.append(_finding(f"guidance {drafted.guidance}", drafted.guidance_spans[:1]))
+    if drafted.purpose != "unstated" and drafted.purpose != dictated.purpose:
+        out.append(_finding(f"purpose {drafted.purpose}", [drafted.purpose_span] if drafted.purpose_span else []))
+    for name in ("needle_confirmation", "contrast", "images_recorded", "guidance_description"):
+        span = getattr(drafted, name)
+        if span is not None and getattr(dictated, name) is None:
+            out.append(_finding(f"{name.replace('_', ' ')} ({span.text!r})", [span]))
+
+    dictated_codes = {d.code for d in dictated.diagnoses if d.code}
+    for dx in drafted.diagnoses:
+        if dx.code and dx.code not in dictated_codes:
+            out.append(_finding(f"diagnosis code {dx.code}", [dx.span] if dx.span else []))
+    dictated_levels = {f.value.replace(" ", "").upper() for f in dictated.levels}
+    for level in drafted.levels:
+        if level.value.replace(" ", "").upper() not in dictated_levels:
+            out.append(_finding(f"level {level.value}", [level.span] if level.span else []))
+    if drafted.complications and drafted.complications.value != "none" and not dictated.complications:
+        out.append(_finding(f"complication {drafted.complications.value}", [drafted.complications.span] if drafted.complications.span else []))
+
+    allowed = numbers(dictation)
+    for m in _NUMBER.finditer(note):
+        if float(m.group()) not in allowed and not _inside_code(note, m.start()):
+            out.append(_finding(f"number {m.group()}", [Span(start=m.start(), end=m.end(), text=m.group())]))
+    return _dedupe(out)
+
+
+def _inside_code(note: str, pos: int) -> bool:
+    # "x/10" pain scales and ICD codes carry digits that are not free-standing numbers
+    return note[pos : pos + 4].startswith("10") and note[max(0, pos - 1) : pos] == "/"
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[str] = set()
+    out = []
+    for f in findings:
+        if f.message not in seen:
+            seen.add(f.message)
+            out.append(f)
+    return out

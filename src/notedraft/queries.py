@@ -1,0 +1,47 @@
+"""Physician queries: one precise question per missing fact, derived from the facts and the report's findings."""
+
+from __future__ import annotations
+
+from .icd10 import billable_children
+from .models import Facts, ValidationReport
+
+# rule id (after the code) → question; facts fill in the specifics
+QUESTIONS = {
+    "diagnosis.documented": "What is the diagnosis (with ICD-10-CM code) that establishes medical necessity?",
+    "purpose.stated": "Was the injection diagnostic, therapeutic, or both?",
+    "side.stated": "Which side was injected: left, right, or bilateral?",
+    "guidance.stated": "What guided the needle: fluoroscopy, CT, ultrasound, or no imaging (landmarks)?",
+    "medications.documented": "Which medications were injected, and at what doses?",
+    "guidance.needle_confirmation": "How was intra-articular needle placement confirmed (e.g. contrast under fluoroscopy)?",
+    "si.ultrasound_needle_confirmation": "How did ultrasound confirm the needle placement (e.g. needle tip seen entering the joint)?",
+    "images.permanently_recorded": "Were the ultrasound images permanently recorded (e.g. saved to PACS)?",
+    "guidance.described": "How did ultrasound localize the needle (real-time view, probe, in-plane or out-of-plane)?",
+}
+
+
+def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
+    out: list[str] = []
+
+    def ask(q: str) -> None:
+        if q not in out:
+            out.append(q)
+
+    for f in report.findings:
+        if f.severity != "error":
+            continue
+        code, _, rest = f.rule.partition(".")
+        key = rest if code[:1].isdigit() or code.startswith("G0") else f.rule
+        if key == "medications.dosed":
+            for m in facts.medications:
+                if m.role != "contrast" and not m.dosed:
+                    label = f"{m.name} ({m.as_written})" if m.as_written.lower() != m.name else m.name
+                    ask(f"Dose of {label}?" if not m.concentration else f"Volume of {m.concentration} {label}?")
+        elif key == "diagnosis.billable":
+            for d in facts.diagnoses:
+                if d.billable is False:
+                    ask(f"{d.code} ({d.text}) is not billable: which code applies ({billable_children(d.code or '')})?")
+        elif key in QUESTIONS:
+            ask(QUESTIONS[key])
+    if facts.procedure == "unstated":
+        ask("What procedure was performed (e.g. left SI joint injection)?")
+    return out

@@ -1,0 +1,83 @@
+"""`notedraft serve`: run the editor under uvicorn.
+
+The CLI calls `serve(host, port, db, token)` and exits with its return value. Loopback by default; any other
+address needs a token (`--token` or `NOTEDRAFT_TOKEN`), because the editor holds patients' notes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_DB = "notedraft.db"
+MIN_TOKEN = 16
+
+# uvicorn's access log prints only "METHOD path" and the status: the API puts no note text in paths or queries.
+_LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "default": {"()": "uvicorn.logging.DefaultFormatter", "fmt": "%(levelprefix)s %(message)s", "use_colors": None},
+        "access": {
+            "()": "uvicorn.logging.AccessFormatter",
+            "fmt": '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s',
+        },
+    },
+    "handlers": {
+        "default": {"formatter": "default", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+        "access": {"formatter": "access", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        "notedraft": {"handlers": ["default"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+def check_bind(host: str, token: str | None) -> str | None:
+    """Why this host/token pair must not be served, or None when it may."""
+    from .app import is_loopback
+
+    if token is not None and len(token) < MIN_TOKEN:
+        return f"the token is too short: use at least {MIN_TOKEN} characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)"
+    if not is_loopback(host) and not token:
+        return (
+            f"refusing to serve on {host}: the editor holds patient notes, so any address but 127.0.0.1 needs a "
+            "token (set NOTEDRAFT_TOKEN or pass --token)"
+        )
+    return None
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, db: str | Path | None = None, token: str | None = None) -> int:
+    """Serve the editor until interrupted; return the exit code (0 stopped, 2 refused, other non-zero: could not start)."""
+    token = token or os.environ.get("NOTEDRAFT_TOKEN") or None
+    problem = check_bind(host, token)
+    if problem:
+        print(f"notedraft serve: {problem}", file=sys.stderr)
+        return 2
+    db_path = Path(db or os.environ.get("NOTEDRAFT_DB") or DEFAULT_DB).expanduser()
+
+    import uvicorn
+
+    from .app import create_app
+    from .store import StoreError
+
+    try:
+        app = create_app(db_path, token=token)
+    except StoreError as e:
+        print(f"notedraft serve: {e}", file=sys.stderr)
+        return 2
+    shown = f"[{host}]" if ":" in host else host
+    print(f"notedraft editor: http://{shown}:{port}/  (database {db_path.resolve()}; Ctrl-C stops)", file=sys.stderr)
+    config = uvicorn.Config(app, host=host, port=port, log_config=_LOG_CONFIG, server_header=False, proxy_headers=False)
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except SystemExit as e:  # uvicorn exits non-zero when it cannot bind
+        return int(e.code) if isinstance(e.code, int) and e.code else 1
+    except KeyboardInterrupt:
+        return 0
+    return 0 if server.started else 1
