@@ -60,10 +60,13 @@ def procedure_is(c: Claim, any: list[str]) -> Outcome:
 def guidance_is(c: Claim, any: list[str]) -> Outcome:
     f = c.facts
     ok = f.guidance in any
-    evidence = list(f.guidance_spans)
-    if not ok and not evidence:
-        evidence = _discounted(f, {"fluoroscopy", "ct", "ultrasound"})
-    return Outcome(ok, evidence, f.guidance)
+    if ok:
+        return Outcome(True, list(f.guidance_spans), f.guidance)
+    # Show the scribe why a mention of the wanted modality did not count ("fluoroscopy was not used").
+    aside = [d for d in f.discounted if d.kind in any]
+    detail = f.guidance + "".join(f"; set aside: {d.span.text!r} ({d.reason})" for d in aside[:3])
+    evidence = sorted(list(f.guidance_spans) + [d.span for d in aside], key=lambda s: s.start)
+    return Outcome(False, evidence, detail)
 
 
 @check

@@ -236,7 +236,9 @@ def _draft(args: argparse.Namespace, dictation: str) -> int:
     if args.out:
         _write(args.out, result.note)
     if args.save:
-        _write(args.save, json.dumps(result.model_dump(mode="json"), indent=2))
+        from .web.savefile import saved_json
+
+        _write(args.save, json.dumps(saved_json(result), indent=2, ensure_ascii=False))
     if args.format == "json":
         print(json.dumps(result.as_json(), indent=2))
     else:

@@ -89,6 +89,10 @@ def draft(
     if injected:
         report = report.model_copy(update={"findings": injected + report.findings, "supported": False})
         notes.append("the dictation contains instructions addressed to the tool; they were treated as data and not followed")
+    queries = queries_for(facts, report)
+    if not report.supported and set(targets) != set(_intended(facts)):
+        # The asked-for code cannot be supported; also ask what the code the facts point to still needs.
+        queries += [q for q in queries_for(facts, validate(result.note, _intended(facts), payer)) if q not in queries]
     return Draft(
         dictation=dictation,
         note=result.note,
@@ -97,7 +101,7 @@ def draft(
         facts=facts,
         codes=targets,
         report=report,
-        queries=queries_for(facts, report),
+        queries=queries,
         attempts=attempts,
         refused=not report.supported,
         notes=notes,
