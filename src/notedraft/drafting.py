@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -24,6 +25,7 @@ from pydantic import BaseModel, Field
 from . import icd10
 from . import lexicon as lx
 from .codes import parse_code_lines
+from .context import TextContext
 from .extract import extract_facts
 from .grounding import RULE as GROUNDING_RULE
 from .grounding import ground
@@ -40,6 +42,8 @@ TEMPLATES = ROOT / "templates"
 PROMPTS = ROOT / "prompts"
 MAX_REPAIRS = 2
 ABBREVIATIONS = {"bupi", "bupiv", "lido", "ropi"}
+# The procedures the note template drafts ("unstated": the SI template with the procedure as a placeholder).
+COVERED_PROCEDURES = ("si_joint_injection", "unstated")
 
 Strategy = Literal["template", "llm-extract", "llm-compose"]
 
@@ -59,27 +63,31 @@ def draft(
     lines = parse_code_lines(codes or [])  # raises CodeError (a ValueError) on a bad code line
     if strategy != "template" and llm is None:
         raise ValueError(f"strategy {strategy!r} needs an LLM client")
-    facts = extract_facts(dictation)
+    dictated = extract_facts(dictation)  # what the dictation itself states: every draft is grounded against this
+    facts = dictated
     targets = [str(line) for line in lines] or [str(line) for line in suggest(facts, payer)]
     attempts: list[Attempt] = []
     notes: list[str] = []
     raw_findings: list[Finding] = []
 
     if strategy == "llm-extract":
-        facts, raw_findings = _llm_extract(dictation, facts, llm, attempts)  # type: ignore[arg-type]
+        facts, raw_findings, why_not = _llm_extract(dictation, facts, llm, attempts)  # type: ignore[arg-type]
+        if why_not:
+            notes.append(f"{why_not}; the deterministic reading of the dictation was used")
+        if raw_findings:
+            notes.append(f"dropped {len(raw_findings)} fact(s) the LLM stated but the dictation does not")
         if not codes:
             targets = [str(line) for line in suggest(facts, payer)]
     note = render_note(facts)
-    result = _check(dictation, note, facts, targets, payer)
+    result = _check(dictation, note, dictated, facts, targets, payer)
 
     if strategy == "llm-compose":
         if result.report.supported:
-            composed = _llm_compose(dictation, facts, targets, payer, llm, attempts, raw_findings)  # type: ignore[arg-type]
-            if composed is not None:
+            composed = _llm_compose(dictation, dictated, targets, payer, llm, attempts, raw_findings)  # type: ignore[arg-type]
+            if isinstance(composed, _Checked):
                 result = composed
             else:
-                notes.append(f"the LLM's note still failed validation or grounding after {MAX_REPAIRS} re-ask(s); "
-                             "fell back to the template draft")
+                notes.append(f"{composed}; fell back to the template draft")
         else:
             notes.append("the dictation lacks facts the code lines need, so no LLM note was requested; "
                          "the template draft shows what is missing")
@@ -89,8 +97,16 @@ def draft(
     if injected:
         report = report.model_copy(update={"findings": injected + report.findings, "supported": False})
         notes.append("the dictation contains instructions addressed to the tool; they were treated as data and not followed")
-    queries = queries_for(facts, report)
-    if not report.supported and set(targets) != set(_intended(facts)):
+    covered = facts.procedure in COVERED_PROCEDURES
+    if not covered:
+        report = report.model_copy(update={"supported": False, "findings": [Finding(
+            rule="draft.procedure_not_covered", severity="error",
+            message=f"The dictation reads as {facts.procedure.replace('_', ' ')}; notedraft drafts SI joint injection notes only.",
+            fix="Write this note by hand, or dictate the SI joint injection that was performed.",
+            evidence=[facts.procedure_span] if facts.procedure_span else [])] + report.findings})
+    # Questions only help when answering them can make the note billable: not for a procedure notedraft does not draft.
+    queries = queries_for(facts, report) if covered else []
+    if covered and not report.supported and set(targets) != set(_intended(facts)):
         # The asked-for code cannot be supported; also ask what the code the facts point to still needs.
         queries += [q for q in queries_for(facts, validate(result.note, _intended(facts), payer)) if q not in queries]
     return Draft(
@@ -134,9 +150,11 @@ class _Checked(BaseModel):
     report: ValidationReport
 
 
-def _check(dictation: str, note: str, facts: Facts, targets: list[str], payer: str | None) -> _Checked:
+def _check(dictation: str, note: str, dictated: Facts, facts: Facts, targets: list[str], payer: str | None) -> _Checked:
+    """Validate the note against its code lines and ground it against the dictation's own reading (`dictated`),
+    never against facts an LLM proposed (`facts`, which only picks the code to check against when none is given)."""
     report = validate(note, targets or _intended(facts), payer)
-    grounding = ground(note, dictation, dictated=facts, drafted=report.facts)
+    grounding = ground(note, dictation, dictated=dictated, drafted=report.facts)
     if not targets:
         grounding.insert(0, Finding(
             rule="claim.no_supported_code", severity="error",
@@ -183,7 +201,7 @@ def _templates() -> Environment:
 
 
 def render_note(facts: Facts) -> str:
-    if facts.procedure not in ("si_joint_injection", "unstated"):
+    if facts.procedure not in COVERED_PROCEDURES:
         return _templates().get_template("unsupported_procedure.txt.j2").render(procedure=facts.procedure.replace("_", " "))
     return _templates().get_template("si_joint_injection.txt.j2").render(**note_view(facts))
 
@@ -191,7 +209,10 @@ def render_note(facts: Facts) -> str:
 def note_view(facts: Facts) -> dict:
     """Every sentence of the note from the facts; a missing fact becomes a visible placeholder."""
     side = {"left": "Left", "right": "Right", "bilateral": "Bilateral"}.get(facts.side, "[SIDE NEEDED]")
-    procedure = f"{side} sacroiliac joint injection" + (" (left and right joints)" if facts.side == "bilateral" else "")
+    if facts.procedure == "si_joint_injection":
+        procedure = f"{side} sacroiliac joint injection" + (" (left and right joints)" if facts.side == "bilateral" else "")
+    else:  # the dictation does not say what was injected: never assume the joint
+        procedure = f"[PROCEDURE NEEDED], side: {side}"
     technique = [_guidance_sentence(facts)]
     if facts.guidance in ("fluoroscopy", "ct", "ultrasound"):
         technique.append(_confirmation_sentence(facts))
@@ -310,8 +331,13 @@ class ExtractedFacts(BaseModel):
     diagnoses: list[LLMDiagnosis] = Field(default_factory=list, max_length=4)
 
 
-def _llm_extract(dictation: str, facts: Facts, llm: "LLMClient", attempts: list[Attempt]) -> tuple[Facts, list[Finding]]:
-    """The LLM's facts are kept only where the dictation grounds them; the deterministic reading wins conflicts."""
+def _llm_extract(
+    dictation: str, facts: Facts, llm: "LLMClient", attempts: list[Attempt]
+) -> tuple[Facts, list[Finding], str | None]:
+    """The LLM's facts are kept only where the dictation grounds them; the deterministic reading wins conflicts.
+
+    Returns (facts, findings on what the LLM stated but the dictation does not, why the LLM's facts were not used).
+    """
     from .llm import LLMError
 
     system, _ = prompt("system")
@@ -321,11 +347,20 @@ def _llm_extract(dictation: str, facts: Facts, llm: "LLMClient", attempts: list[
         result = llm.complete(messages, purpose="extract", prompt_version=version, response_model=ExtractedFacts)
     except LLMError as exc:
         attempts.append(exc.attempt)
-        return facts, []
+        return facts, [], f"the LLM call failed ({exc.attempt.error})"
     attempts.append(result.attempt)
     if not isinstance(result.parsed, ExtractedFacts):
-        return facts, []
-    return merge_grounded(dictation, facts, result.parsed)
+        return facts, [], f"the LLM's facts were unusable (outcome {result.attempt.outcome}: {result.attempt.error})"
+    merged, raw = merge_grounded(dictation, facts, result.parsed)
+    return merged, raw, None
+
+
+# A phrase the LLM calls a diagnosis is kept only if it reads as one: a clinical finding, not any words of the dictation.
+_DIAGNOSIS_WORD = re.compile(
+    r"itis\b|pathy\b|algia\b|osis\b|\bpain\b|dysfunction|syndrome|disorder|arthr|spondyl|sprain|strain|instabilit"
+    r"|degenerat|injur|lesion|fusion|stenosis|disease",
+    re.IGNORECASE,
+)
 
 
 def merge_grounded(dictation: str, facts: Facts, llm_facts: ExtractedFacts) -> tuple[Facts, list[Finding]]:
@@ -339,6 +374,8 @@ def merge_grounded(dictation: str, facts: Facts, llm_facts: ExtractedFacts) -> t
         said = getattr(llm_facts, name)
         if said != "unstated" and said != getattr(facts, name):
             unsupported(f"{name} {said}")
+    if llm_facts.procedure == "si_joint_injection" and facts.procedure != "si_joint_injection":
+        unsupported("procedure si joint injection")
     if llm_facts.needle_placement_confirmed and not facts.needle_confirmation:
         unsupported("needle placement confirmation")
     if llm_facts.images_recorded and not facts.images_recorded:
@@ -346,30 +383,44 @@ def merge_grounded(dictation: str, facts: Facts, llm_facts: ExtractedFacts) -> t
     known = {m.name for m in facts.medications}
     doses = {(m.name, n) for m in facts.medications for n in _numbers(m.dose_text() or "")}
     for med in llm_facts.medications:
-        generic = lx.DRUGS.get(med.name.strip().lower(), (med.name.strip().lower(), ""))[0]
+        named = lx.DRUG_PATTERN.search(med.name)
+        generic = lx.DRUGS[named.group("drug").lower()][0] if named else med.name.strip().lower()
         if generic not in known:
             unsupported(f"{med.dose or ''} {med.name}".strip())
-        elif any((generic, n) not in doses for n in _numbers(med.dose or "")):
+        elif any((generic, n) not in doses for n in _numbers(f"{med.dose or ''} {med.name}")):
             unsupported(f"{med.dose} {med.name}")
     merged = facts.model_copy(deep=True)
-    lowered = dictation.lower()
+    ctx = TextContext(dictation)
+    taken = _fact_spans(facts)
     have = {(d.code or "").upper() for d in facts.diagnoses} | {(d.text or "").lower() for d in facts.diagnoses}
     for dx in llm_facts.diagnoses:
         for value, is_code in ((dx.code, True), (dx.text, False)):
-            if not value or value.strip() == "":
+            key = (value or "").strip()
+            if not key or (key.upper() if is_code else key.lower()) in have:
                 continue
-            key = value.strip()
-            at = lowered.find(key.lower())
+            at = dictation.lower().find(key.lower())
             if at < 0:
                 unsupported(f"diagnosis {key}")
-            elif (key.upper() if is_code else key.lower()) not in have:
-                # a diagnosis the rules missed but the dictation states verbatim: keep it, with its span
-                have.add(key.upper() if is_code else key.lower())
-                span = Span(start=at, end=at + len(key), text=dictation[at : at + len(key)])
-                code = key.upper() if is_code else None
-                merged.diagnoses.append(Diagnosis(code=code, text=None if is_code else span.text,
-                                                  billable=icd10.billable(code) if code else None, span=span))
+                continue
+            end = at + len(key)
+            if is_code or not _DIAGNOSIS_WORD.search(key) or ctx.status(at, end) != "affirmed" \
+                    or any(a < end and at < b for a, b in taken):
+                # A code the reader did not take is negated or historical; a phrase must read as a diagnosis and
+                # be free words of the dictation, not its side, drug, guidance or procedure renamed a diagnosis.
+                unsupported(f"diagnosis {key}")
+                continue
+            # a diagnosis the rules missed but the dictation states verbatim: keep it, with its span
+            have.add(key.lower())
+            span = Span(start=at, end=end, text=dictation[at:end])
+            merged.diagnoses.append(Diagnosis(text=span.text, span=span))
     return merged, raw
+
+
+def _fact_spans(facts: Facts) -> list[tuple[int, int]]:
+    spans = [*facts.side_spans, *facts.guidance_spans, *(m.span for m in facts.medications)]
+    spans += [facts.procedure_span, facts.purpose_span, facts.needle_confirmation, facts.contrast,
+              facts.images_recorded, facts.guidance_description]
+    return [(s.start, s.end) for s in spans if s is not None]
 
 
 def _numbers(text: str) -> set[float]:
@@ -381,24 +432,34 @@ def _numbers(text: str) -> set[float]:
 # --- llm-compose -------------------------------------------------------------------------------------------------
 
 
-def _requirements(targets: list[str]) -> list[str]:
+def _requirements(targets: list[str], facts: Facts, payer: str | None) -> list[str]:
+    """What the note must state for these code lines: the error rules that apply to these facts and this payer
+    (a Medicare-only or a bilateral-only requirement is not sent for a commercial left-sided injection)."""
+    from .checks import Claim
+    from .validate import _holds
+
     packs = load_packs()
+    lines = parse_code_lines(targets)
     seen: list[str] = []
-    for line in parse_code_lines(targets):
+    for line in lines:
+        claim = Claim(facts=facts, line=line, lines=lines, payer=payer)
         for rule in packs[line.code].rules:
-            if rule.severity == "error" and rule.require and rule.requirement not in seen:
+            if rule.severity != "error" or not rule.require or rule.requirement in seen:
+                continue
+            if all(_holds(c, claim).ok for c in rule.when):
                 seen.append(rule.requirement)
     return seen
 
 
 def _llm_compose(dictation: str, facts: Facts, targets: list[str], payer: str | None, llm: "LLMClient",
-                 attempts: list[Attempt], raw_findings: list[Finding]) -> _Checked | None:
+                 attempts: list[Attempt], raw_findings: list[Finding]) -> _Checked | str:
+    """The LLM's note once it passes validation and grounding; otherwise why not (the caller falls back)."""
     from .llm import LLMError
 
     system, _ = prompt("system")
     user, version = prompt("compose", dictation=_delimit(dictation), codes=targets,
-                           requirements=_requirements(targets),
-                           facts_json=json.dumps(facts.summary(), separators=(",", ":")))
+                           requirements=_requirements(targets, facts, payer),
+                           facts_json=_delimit(json.dumps(facts.summary(), separators=(",", ":"))))
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     purpose = "compose"
     for round_ in range(MAX_REPAIRS + 1):
@@ -406,20 +467,20 @@ def _llm_compose(dictation: str, facts: Facts, targets: list[str], payer: str | 
             result = llm.complete(messages, purpose=purpose, prompt_version=version)  # type: ignore[arg-type]
         except LLMError as exc:
             attempts.append(exc.attempt)
-            return None
+            return f"the LLM {purpose} call failed ({exc.attempt.error})"
         attempts.append(result.attempt)
         if result.attempt.outcome != "ok" or not result.text.strip():
-            return None
-        checked = _check(dictation, result.text, facts, targets, payer)
+            return f"the LLM's {purpose} reply was not a usable note (outcome {result.attempt.outcome})"
+        checked = _check(dictation, result.text, facts, facts, targets, payer)
         errors = [f for f in checked.report.findings if f.severity == "error"]
-        if round_ == 0:
-            raw_findings += [f for f in errors if f.rule == GROUNDING_RULE]
+        raw_findings += [f for f in errors if f.rule == GROUNDING_RULE and f.message not in
+                         {r.message for r in raw_findings}]
         if not errors:
             return checked
         if round_ == MAX_REPAIRS:
-            return None
+            break
         repair, version = prompt("repair", note=_delimit(result.text),
                                  findings=[f"{f.message} Fix: {f.fix}" for f in errors[:8]])
         messages = messages + [{"role": "assistant", "content": result.text}, {"role": "user", "content": repair}]
         purpose = "repair"
-    return None
+    return f"the LLM's note still failed validation or grounding after {MAX_REPAIRS} re-ask(s)"

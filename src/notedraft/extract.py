@@ -33,9 +33,9 @@ def extract_facts(text: str) -> Facts:
     _complications(ctx, facts)
     facts.levels = _unique_facts(ctx, lx.SPINE_LEVEL, "level")
     facts.muscles = _unique_facts(ctx, lx.MUSCLES, "muscle")
-    if lx.FACILITY.search(text):
+    if ctx.search(lx.FACILITY):
         facts.setting = "facility"
-    elif lx.OFFICE.search(text):
+    elif ctx.search(lx.OFFICE):
         facts.setting = "office"
     return facts
 
@@ -58,8 +58,8 @@ def _discount(facts: Facts, m: Mention) -> None:
 def _guidance(ctx: TextContext, facts: Facts) -> None:
     mentions: list[Mention] = []
     for kind in ("fluoroscopy", "ct"):
-        mentions += [ctx.mention(kind, m) for m in lx.GUIDANCE_TERMS[kind].finditer(ctx.text)]
-    mentions += [ctx.mention("ultrasound", m) for m in lx.ultrasound_mentions(ctx.text)]
+        mentions += [ctx.mention(kind, m) for m in ctx.finditer(lx.GUIDANCE_TERMS[kind])]
+    mentions += [ctx.mention("ultrasound", m) for m in lx.ultrasound_mentions(ctx.text, ctx.finditer)]
     affirmed: dict[str, list[Mention]] = {}
     negated: list[Mention] = []
     for m in sorted(mentions, key=lambda m: m.start):
@@ -76,7 +76,7 @@ def _guidance(ctx: TextContext, facts: Facts) -> None:
             facts.guidance = kind  # type: ignore[assignment]
             facts.guidance_spans = [_span(m) for m in affirmed[kind]]
             return
-    no_imaging = [ctx.mention("no_imaging", m) for m in lx.NO_IMAGING.finditer(ctx.text)]
+    no_imaging = [ctx.mention("no_imaging", m) for m in ctx.finditer(lx.NO_IMAGING)]
     evidence = [m for m in no_imaging if m.status == "affirmed"] + negated
     if evidence:
         facts.guidance = "none"
@@ -92,7 +92,7 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
     text = ctx.text
     si: list[tuple[int, str, Span]] = []
     others: list[tuple[int, str, Span]] = []
-    diagnosis_phrases = [m.span() for m in lx.DIAGNOSIS_TERMS.finditer(text)]
+    diagnosis_phrases = [m.span() for m in ctx.finditer(lx.DIAGNOSIS_TERMS)]
 
     def procedural(m: re.Match[str]) -> bool:
         if any(a <= m.start() < b for a, b in diagnosis_phrases):
@@ -101,7 +101,7 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
             return False
         return ctx.status(m.start(), m.end()) == "affirmed"
 
-    for m in lx.SI_JOINT.finditer(text):
+    for m in ctx.finditer(lx.SI_JOINT):
         if not procedural(m):
             continue
         sentence = ctx.whole_sentence(m.start())
@@ -113,11 +113,11 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
             kind = "si_joint_injection"
         si.append((m.start(), kind, span_of(ctx, *m.span())))
     for pattern, kind in ((lx.SI_RFA, "si_rfa"), (lx.SI_NERVE, "si_nerve_block")):
-        for m in pattern.finditer(text):
+        for m in ctx.finditer(pattern):
             if procedural(m) and _SACRAL.search(ctx.whole_sentence(m.start())):
                 si.append((m.start(), kind, span_of(ctx, *m.span())))
     for kind, pattern in lx.OTHER_PROCEDURES:
-        for m in pattern.finditer(text):
+        for m in ctx.finditer(pattern):
             if procedural(m):
                 others.append((m.start(), kind, span_of(ctx, *m.span())))
                 break
@@ -136,7 +136,7 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
 def _side(ctx: TextContext, facts: Facts) -> None:
     found: dict[str, list[Span]] = {"left": [], "right": [], "bilateral": []}
     text = ctx.text
-    matches = [(m, m.lastgroup) for m in lx.SIDE_WORDS.finditer(text)]
+    matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
     matches += [(m, "left" if m.group("letter") == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
     for m, side in sorted(matches, key=lambda x: x[0].start()):
         mention = ctx.mention(f"side:{side}", m)
@@ -169,7 +169,14 @@ def _side(ctx: TextContext, facts: Facts) -> None:
 
 # --- medications --------------------------------------------------------------------------------------------------
 
-_DOSE_BOUNDARY = re.compile(r"[,;:()\n]|\+|\bplus\b|\band\b|\bwith\b|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE)
+# Where one drug's amounts end: punctuation, a sentence's full stop (not a decimal point), joining words.
+_DOSE_BOUNDARY = re.compile(
+    r"[,;:()\n]|\.(?!\d)|\+|\bplus\b|\band\b|\bwith\b|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE
+)
+# An amount set off by a comma after a drug with none yet: "Depo-Medrol 40 mg/mL, 1 mL", "lidocaine 1%, 3 mL".
+_TRAILING_AMOUNT = re.compile(
+    r"\s*,\s*(?P<amount>\d*\.?\d+\s*(?:mg|mcg|cc|ml|milliliters?)\b)(?=\s*(?:[,;)\n]|\.(?!\d)|\band\b|$))", re.IGNORECASE
+)
 _BARE_LEFT = re.compile(r"(?P<n>\d*\.?\d+)\s*(?:of\s+)?$")
 _BARE_RIGHT = re.compile(r"^\s*(?P<n>\d*\.?\d+)(?!\s*(?:%|mg|mcg|cc|ml|units?|/))(?![\w.])", re.IGNORECASE)
 
@@ -187,7 +194,7 @@ def _window(ctx: TextContext, lo: int, hi: int, *, left: bool) -> str:
 
 def _medications(ctx: TextContext) -> list[Medication]:
     text = ctx.text
-    drug_matches = list(lx.DRUG_PATTERN.finditer(text))
+    drug_matches = ctx.finditer(lx.DRUG_PATTERN)
     meds: list[Medication] = []
     for i, m in enumerate(drug_matches):
         status = ctx.status(m.start(), m.end())
@@ -202,6 +209,11 @@ def _medications(ctx: TextContext) -> list[Medication]:
         if right.startswith("-") and re.match(r"-\d", right):  # "Kenalog-40" names the product, not a dose
             right = right[3:]
         dose, concentration, volume = _amounts(left, right, role)
+        if not (dose or volume):
+            more = _TRAILING_AMOUNT.match(text, m.end() + len(right))
+            if more and more.end() <= next_start:
+                right = text[m.end() : more.end()]
+                dose, concentration, volume = _amounts(left, right, role)
         lo = m.start() - len(left)
         hi = m.end() + len(right.rstrip())
         meds.append(
@@ -267,7 +279,9 @@ def _dedupe_medications(meds: list[Medication]) -> list[Medication]:
 
 # --- diagnoses, purpose, other facts -----------------------------------------------------------------------------
 
-_DX_TEXT_END = re.compile(r"[.;,\n]")
+_DX_TEXT_END = re.compile(r"\.(?!\d)|[;,\n]")  # not the full stop inside a code such as M46.1
+# A visible placeholder the drafter leaves for a missing fact ("[DIAGNOSIS NEEDED]"): never a fact itself.
+_PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
 
 
 def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
@@ -280,18 +294,23 @@ def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
             continue
         seen.add(code)
         out.append(Diagnosis(code=code, text=icd10.title(code), billable=icd10.billable(code), span=span_of(ctx, *m.span())))
-    for m in lx.DIAGNOSIS_LABEL.finditer(text):
+    placeholders = [p.span() for p in _PLACEHOLDER.finditer(text)]
+    for m in ctx.finditer(lx.DIAGNOSIS_LABEL):
+        if any(a <= m.start() < b for a, b in placeholders):
+            continue
         rest = text[m.end() : m.end() + 120]
         if re.match(r"\s*(?:\+|&|/|and\s+ther)", rest, re.IGNORECASE):
             continue  # "dx + therapeutic" states the purpose, not a diagnosis
         end = _DX_TEXT_END.search(rest)
         phrase = rest[: end.start()] if end else rest
-        phrase = lx.ICD10.sub("", phrase).strip(" ,:-")
+        phrase = _dx_words(phrase)
         if len(phrase) >= 4 and phrase.lower() not in seen and re.search(r"[a-z]{3}", phrase, re.IGNORECASE):
-            seen.add(phrase.lower())
             start = m.end() + rest.index(phrase)
+            if _PLACEHOLDER.search(phrase) or any(a <= start < b for a, b in ctx.instructions):
+                continue  # a drafter's "[DIAGNOSIS NEEDED]", or words of an instruction to the tool, are not a diagnosis
+            seen.add(phrase.lower())
             out.append(Diagnosis(text=phrase, span=span_of(ctx, start, start + len(phrase))))
-    for m in lx.DIAGNOSIS_TERMS.finditer(text):
+    for m in ctx.finditer(lx.DIAGNOSIS_TERMS):
         if ctx.status(m.start(), m.end()) != "affirmed":
             continue
         if any(d.span and d.span.start <= m.start() < d.span.end for d in out) or m.group(0).lower() in seen:
@@ -301,9 +320,21 @@ def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
     return out
 
 
+def _dx_words(segment: str) -> str:
+    """The words of a labelled diagnosis without its ICD-10 codes: the first run between codes that has a word.
+    Always a substring of the segment, so its span can be found ("sacroiliitis (M46.1)" → "sacroiliitis")."""
+    pos = 0
+    for code in [*lx.ICD10.finditer(segment), None]:
+        piece = segment[pos : code.start() if code else len(segment)].strip(" ,:-()")
+        if re.search(r"[a-z]{3}", piece, re.IGNORECASE):
+            return piece
+        pos = code.end() if code else pos
+    return ""
+
+
 def _purpose(ctx: TextContext, facts: Facts) -> None:
-    diagnostic = [m for m in lx.PURPOSE_DIAGNOSTIC.finditer(ctx.text) if ctx.status(m.start(), m.end()) == "affirmed"]
-    therapeutic = [m for m in lx.PURPOSE_THERAPEUTIC.finditer(ctx.text) if ctx.status(m.start(), m.end()) == "affirmed"]
+    diagnostic = [m for m in ctx.finditer(lx.PURPOSE_DIAGNOSTIC) if ctx.status(m.start(), m.end()) == "affirmed"]
+    therapeutic = [m for m in ctx.finditer(lx.PURPOSE_THERAPEUTIC) if ctx.status(m.start(), m.end()) == "affirmed"]
     if diagnostic and therapeutic:
         facts.purpose = "diagnostic_and_therapeutic"
         first = min(diagnostic[0].start(), therapeutic[0].start())
@@ -316,7 +347,7 @@ def _purpose(ctx: TextContext, facts: Facts) -> None:
 
 
 def _first_affirmed(ctx: TextContext, pattern: re.Pattern[str], kind: str, facts: Facts) -> Span | None:
-    for m in pattern.finditer(ctx.text):
+    for m in ctx.finditer(pattern):
         mention = ctx.mention(kind, m)
         if mention.status == "affirmed":
             return _span(mention)
@@ -339,11 +370,11 @@ def _pain_scores(ctx: TextContext, facts: Facts) -> None:
 
 
 def _complications(ctx: TextContext, facts: Facts) -> None:
-    m = lx.COMPLICATIONS_NONE.search(ctx.text)
+    m = ctx.search(lx.COMPLICATIONS_NONE)
     if m:
         facts.complications = Fact(value="none", span=span_of(ctx, *m.span()))
         return
-    for m in lx.COMPLICATION_EVENT.finditer(ctx.text):
+    for m in ctx.finditer(lx.COMPLICATION_EVENT):
         if ctx.status(m.start(), m.end()) == "affirmed":
             facts.complications = Fact(value=m.group(0), span=span_of(ctx, *m.span()))
             return
@@ -351,7 +382,7 @@ def _complications(ctx: TextContext, facts: Facts) -> None:
 
 def _unique_facts(ctx: TextContext, pattern: re.Pattern[str], kind: str) -> list[Fact]:
     out: dict[str, Fact] = {}
-    for m in pattern.finditer(ctx.text):
+    for m in ctx.finditer(pattern):
         value = re.sub(r"\s+", " ", m.group(kind)).strip()
         key = value.lower().rstrip("s")
         if key not in out and ctx.status(m.start(), m.end()) == "affirmed":

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from . import lexicon as lx
+from .context import TextContext
 from .extract import extract_facts
 from .models import Facts, Finding, Span
 
@@ -44,10 +46,19 @@ def ground(note: str, dictation: str, dictated: Facts | None = None, drafted: Fa
         elif med.dose_text() and med.dose_text() not in {d.dose_text() for d in same}:
             out.append(_finding(f"{med.dose_text()} {med.name}", ev))
 
+    if drafted.procedure != "unstated" and drafted.procedure != dictated.procedure:
+        what = drafted.procedure.replace("_", " ")
+        out.append(_finding(f"procedure {what}", [drafted.procedure_span] if drafted.procedure_span else []))
     if drafted.side != "unstated" and drafted.side != dictated.side:
         out.append(_finding(f"side {drafted.side}", drafted.side_spans[:1]))
     if drafted.guidance != "unstated" and drafted.guidance != dictated.guidance:
         out.append(_finding(f"guidance {drafted.guidance}", drafted.guidance_spans[:1]))
+    # Every imaging modality the note names, not only the one the reader settles on: "fluoroscopy confirmed the
+    # ultrasound-guided needle" states fluoroscopy, and "fluoroscopy was not used" is a claim the dictation must make.
+    said = _modalities(dictation)
+    for kind, spans in _modalities(note).items():
+        if kind not in said and kind != drafted.guidance:
+            out.append(_finding(f"guidance {kind} ({spans[0].text!r})", spans[:1]))
     if drafted.purpose != "unstated" and drafted.purpose != dictated.purpose:
         out.append(_finding(f"purpose {drafted.purpose}", [drafted.purpose_span] if drafted.purpose_span else []))
     for name in ("needle_confirmation", "contrast", "images_recorded", "guidance_description"):
@@ -66,11 +77,29 @@ def ground(note: str, dictation: str, dictated: Facts | None = None, drafted: Fa
     if drafted.complications and drafted.complications.value != "none" and not dictated.complications:
         out.append(_finding(f"complication {drafted.complications.value}", [drafted.complications.span] if drafted.complications.span else []))
 
+    dictated_pain = {p.value for p in (dictated.pain_pre, dictated.pain_post) if p}
+    for score in (drafted.pain_pre, drafted.pain_post):
+        if score and score.value not in dictated_pain:
+            out.append(_finding(f"pain score {score.value}", [score.span] if score.span else []))
+
     allowed = numbers(dictation)
     for m in _NUMBER.finditer(note):
         if float(m.group()) not in allowed and not _inside_code(note, m.start()):
             out.append(_finding(f"number {m.group()}", [Span(start=m.start(), end=m.end(), text=m.group())]))
     return _dedupe(out)
+
+
+def _modalities(text: str) -> dict[str, list[Span]]:
+    """Each imaging modality the text names, affirmed or negated (plans, histories and consent talk do not count)."""
+    ctx = TextContext(text)
+    found: dict[str, list[Span]] = {}
+    mentions = [("fluoroscopy", m) for m in lx.GUIDANCE_TERMS["fluoroscopy"].finditer(text)]
+    mentions += [("ct", m) for m in lx.GUIDANCE_TERMS["ct"].finditer(text)]
+    mentions += [("ultrasound", m) for m in lx.ultrasound_mentions(text)]
+    for kind, m in mentions:
+        if ctx.status(m.start(), m.end()) in ("affirmed", "negated"):
+            found.setdefault(kind, []).append(Span(start=m.start(), end=m.end(), text=m.group()))
+    return found
 
 
 def _inside_code(note: str, pos: int) -> bool:

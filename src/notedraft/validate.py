@@ -113,6 +113,7 @@ def suggest(facts: Facts, payer: str | None = None) -> list[CodeLine]:
         probe = Claim(facts=facts, line=CodeLine(code=pack.code), lines=[], payer=payer)
         if any(all(_holds(c, probe).ok for c in s.when) for s in pack.suggest):
             candidates += lines_for(pack, facts)
+    candidates = [_with_required_modifiers(packs[c.code], c, candidates, facts, payer) for c in candidates]
     while candidates:
         findings, _ = evaluate(facts, candidates, payer)
         failing = {f.code for f in findings if f.severity == "error"}
@@ -121,6 +122,22 @@ def suggest(facts: Facts, payer: str | None = None) -> list[CodeLine]:
             break
         candidates = kept
     return candidates
+
+
+def _with_required_modifiers(
+    pack: CodePack, line: CodeLine, lines: list[CodeLine], facts: Facts, payer: str | None
+) -> CodeLine:
+    """Add the modifiers an error rule of the pack demands for these facts (e.g. a payer's KX on a diagnostic
+    injection), so a suggestion is a line that validates, not one that fails for a missing modifier."""
+    claim = Claim(facts=facts, line=line, lines=lines, payer=payer)
+    extra: list[str] = []
+    for rule in pack.rules:
+        if rule.severity != "error" or not all(_holds(c, claim).ok for c in rule.when):
+            continue
+        for cond in rule.require:
+            if cond.check == "has_modifier" and not cond.negate and not _holds(cond, claim).ok:
+                extra += [m for m in cond.args.get("any", [])[:1] if m in pack.modifiers and m not in line.modifiers]
+    return CodeLine(code=line.code, modifiers=line.modifiers + tuple(dict.fromkeys(extra))) if extra else line
 
 
 def lines_for(pack: CodePack, facts: Facts) -> list[CodeLine]:

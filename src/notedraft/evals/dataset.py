@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..models import Guidance, Procedure, Purpose, Side
 
 Path_ = Literal["fluoroscopy", "ct", "us_recorded", "us_unrecorded", "landmark", "unstated"]
-Topic = Literal["dose", "diagnosis", "purpose", "side", "guidance", "images"]
+Topic = Literal["dose", "diagnosis", "purpose", "side", "guidance", "confirmation", "images"]
 Style = Literal["terse", "abbreviated", "run-on", "typos", "formal"]
 
 PATHS: tuple[str, ...] = ("fluoroscopy", "ct", "us_recorded", "us_unrecorded", "landmark")

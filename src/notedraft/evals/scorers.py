@@ -137,6 +137,10 @@ def amounts(*texts: str | None) -> list[tuple[Decimal, str | None]]:
     return out
 
 
+def _num(n: Decimal) -> str:
+    return format(n, "f")
+
+
 def amounts_match(gold: list[tuple[Decimal, str | None]], pred: list[tuple[Decimal, str | None]]) -> bool:
     """Same numbers one-to-one; units must agree where both sides state one ('40 kenalog' matches '40 mg')."""
     if len(gold) != len(pred) or not gold:
@@ -271,7 +275,7 @@ def invented_facts(gold: FactSet, pred: FactSet) -> list[str]:
         if name not in gold.drugs:
             found.append(f"drug {name} not dictated")
         elif p_amt and not amounts_match(gold.drugs[name], p_amt):
-            shown = ", ".join(f"{n}{' ' + u if u else ''}" for n, u in p_amt)
+            shown = ", ".join(f"{_num(n)}{' ' + u if u else ''}" for n, u in p_amt)
             found.append(f"dose of {name} ({shown}) not dictated")
     if pred.side and pred.side != gold.side:
         found.append(f"side {pred.side} (dictated: {gold.side or 'unstated'})")
@@ -312,14 +316,14 @@ class CodeSupportScorer(Scorer):
                "code lines", "rate", "higher"),
         Metric("false_supported", "drafts that claim support for a code line the dictation does not support",
                "sum", "lower"),
-        Metric("errors", "samples where draft() raised instead of returning a Draft", "sum", "lower",
+        Metric("draft_errors", "samples where draft() raised instead of returning a Draft", "sum", "lower",
                deterministic=False),
     )
 
     def score(self, s: DraftingSample) -> Score:
         out = Score()
         exp = s.case.expected
-        out.values["errors"] = 1.0 if s.draft is None else 0.0
+        out.values["draft_errors"] = 1.0 if s.draft is None else 0.0
         if s.draft is None:
             out.values["code_support_correct"] = 0.0 if exp.outcome == "supported" else None
             out.values["false_supported"] = 0.0
@@ -330,10 +334,12 @@ class CodeSupportScorer(Scorer):
         claimed_bad = unsupported_lines(d.codes, supportable) if d.supported else []
         out.values["false_supported"] = float(bool(d.supported and (exp.outcome == "refused" or claimed_bad)))
         if out.values["false_supported"]:
-            out.failures.append(
-                f"FALSE SUPPORTED: draft claims {d.codes} but the dictation supports "
-                f"{supportable or 'no code line'}"
-            )
+            if claimed_bad:
+                out.failures.append(f"FALSE SUPPORTED: draft claims {claimed_bad} but the dictation supports "
+                                    f"{supportable or 'no code line'}")
+            else:
+                out.failures.append(f"FALSE SUPPORTED: draft claims {d.codes} supported, but this dictation must be "
+                                    f"refused ({', '.join(s.case.tags) or 'see why'})")
         if exp.outcome == "supported":
             ok = d.supported and lines_match(exp.codes, d.codes)
             out.values["code_support_correct"] = float(ok)
@@ -354,6 +360,7 @@ TOPIC_PATTERNS: dict[str, re.Pattern[str]] = {
     "purpose": re.compile(r"purpose|diagnostic|therapeutic", re.I),
     "side": re.compile(r"\bside\b|\bleft\b|\bright\b|bilateral|lateralit", re.I),
     "guidance": re.compile(r"guidance|imaging|fluoro|ultrasound|\bCT\b|landmark|modality", re.I),
+    "confirmation": re.compile(r"confirm|verif|intra-?articular|needle\s+(?:placement|position|tip)", re.I),
     "images": re.compile(r"image|record|saved|PACS|76942", re.I),
 }
 
@@ -413,13 +420,16 @@ def required_elements(gold: GoldFacts) -> list[str]:
     return req
 
 
-def element_captured(element: str, gold: GoldFacts, note: Facts) -> bool:
+def element_captured(element: str, gold: GoldFacts, note: Facts, note_text: str = "") -> bool:
+    """Does the final note state this element as the dictation gave it? Read back by the validator's extractor;
+    a dictated ICD-10 code also counts when it stands verbatim in the note text."""
     g, p = facts_from_gold(gold), facts_from_model(note)
     if element == "diagnosis":
         if not (g.diagnosis_codes or g.diagnosis_texts):
             return False
         texts = [d.text.lower() for d in note.diagnoses if d.text]
-        return bool(g.diagnosis_codes & p.diagnosis_codes) or any(
+        verbatim = {c for c in g.diagnosis_codes if re.search(rf"(?<![\w.]){re.escape(c)}(?![\w])", note_text)}
+        return bool(g.diagnosis_codes & (p.diagnosis_codes | verbatim)) or any(
             _text_dx_match(t, p.diagnosis_texts, texts) for t in g.diagnosis_texts
         )
     if element == "purpose":
@@ -459,7 +469,7 @@ class RequiredElementsScorer(Scorer):
             out.values["_elements_hit"] = 0.0
             out.details["elements"] = {e: False for e in req}
             return out
-        per = {e: element_captured(e, s.case.gold, s.draft.report.facts) for e in req}
+        per = {e: element_captured(e, s.case.gold, s.draft.report.facts, s.draft.note) for e in req}
         out.details["elements"] = per
         out.values["_elements_hit"] = float(sum(per.values()))
         missing = [e for e, ok in per.items() if not ok]

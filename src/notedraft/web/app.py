@@ -5,11 +5,12 @@ Security, all in `_Guard` (one ASGI middleware, so the order is explicit):
 2. Host: with no token the app answers only to loopback Host headers (127.0.0.1, localhost, [::1]), which stops
    DNS-rebinding pages from talking to a scribe's local editor.
 3. Auth: with a token, every request but the login page and static files needs `Authorization: Bearer <token>`
-   or the HttpOnly, SameSite=Strict cookie that `POST /api/login` sets.
-4. CSRF on POST/PUT/PATCH/DELETE: double-submit token. The server sets a random `nd_csrf` cookie (SameSite=Strict,
-   HttpOnly) and renders the same value into each page; the page's fetch sends it back as `X-CSRF-Token`, and the
-   two must match. A cross-site form cannot set the header, a cross-site fetch that sets it needs a CORS preflight
-   this app never grants, and requests whose `Origin` or `Sec-Fetch-Site` say cross-site are refused outright.
+   or the HttpOnly, SameSite=Lax cookie that `POST /api/login` sets (an HMAC of the token, not the token).
+4. CSRF on POST/PUT/PATCH/DELETE: double-submit token. The server sets a random `nd_csrf` cookie (HttpOnly,
+   SameSite=Lax so that following a link into the editor does not rotate it) and renders the same value into each
+   page; the page's fetch sends it back as `X-CSRF-Token`, and the two must match. A cross-site form cannot set
+   the header, a cross-site fetch that sets it needs a CORS preflight this app never grants, and requests whose
+   `Origin` or `Sec-Fetch-Site` say cross-site are refused outright.
    Requests carrying a valid bearer token skip the CSRF token (no ambient credential is involved).
    Scripts without a token call `GET /api/csrf` once (keeping the cookie) and send the header.
 
@@ -127,7 +128,7 @@ def create_app(
     drafting: dict[str, Any] = {}
 
     def drafting_stack() -> tuple[Callable, tuple[str, ...], Callable[[], Any]]:
-        """`draft`, its strategies and an LLM-client factory, imported on first use (the LLM stack is slow to import)."""
+        """`draft`, its strategies and an LLM-client factory, imported on first use (the LLM stack is slow)."""
         if not drafting:
             if drafter is None:
                 module = importlib.import_module("notedraft.drafting")
@@ -143,7 +144,9 @@ def create_app(
     app = EditorApp(title="notedraft editor", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     app.add_middleware(_Guard, token=token, max_body=max_body, allowed_hosts=allowed_hosts)
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
     templates = Jinja2Templates(env=env)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -158,14 +161,15 @@ def create_app(
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse({"error": "bad_json", "message": "the request body is not valid JSON"}, 400)
         # Never echo the input back: it may be a whole note.
-        problems = [f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}" for e in errors]
+        where = ['.'.join(str(p) for p in e.get("loc", ()) if p != "body") or "body" for e in errors]
+        problems = [f"{w}: {e.get('msg')}" for w, e in zip(where, errors, strict=True)]
         return JSONResponse({"error": "bad_request", "message": "; ".join(problems), "problems": problems}, 422)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):
         error_id = request.scope.setdefault("notedraft_error_id", secrets.token_hex(4))
         return JSONResponse(
-            {"error": "internal", "message": f"the editor hit an internal error (id {error_id}); nothing was saved"},
+            {"error": "internal", "message": f"the editor hit an internal error (id {error_id}); try again"},
             500,
         )
 
@@ -175,6 +179,14 @@ def create_app(
             return validator(note, codes).as_json()
         except code_errors as e:
             raise ApiError(400, "bad_code", str(e)) from None
+
+    def grounding(note: str, dictation: str) -> list[dict]:
+        """What the note states that the dictation does not (empty for a note imported without a dictation)."""
+        if not dictation.strip():
+            return []
+        from notedraft.grounding import ground
+
+        return [f.model_dump() for f in ground(note, dictation)]
 
     def clean_codes(codes: list[str]) -> list[str]:
         return [c.strip() for c in codes if c.strip()]
@@ -204,7 +216,7 @@ def create_app(
         if not hmac.compare_digest(body.token.encode(), token.encode()):
             raise ApiError(401, "unauthorised", "wrong token")
         response = JSONResponse({"ok": True})
-        response.set_cookie(AUTH_COOKIE, _auth_cookie(token), httponly=True, samesite="strict", path="/")
+        response.set_cookie(AUTH_COOKIE, _auth_cookie(token), httponly=True, samesite="lax", path="/")
         return response
 
     @app.post("/api/validate")
@@ -221,7 +233,8 @@ def create_app(
             raise ApiError(400, "empty_dictation", "the dictation is empty: type or paste what the physician said")
         draft_fn, strategies, llm_client_for = drafting_stack()
         if body.strategy not in strategies:
-            raise ApiError(400, "bad_strategy", f"unknown strategy {body.strategy!r}; choose one of {', '.join(strategies)}")
+            choices = ", ".join(strategies)
+            raise ApiError(400, "bad_strategy", f"unknown strategy {body.strategy!r}; choose one of {choices}")
         codes = clean_codes(body.codes)
         options: dict[str, Any] = {"strategy": body.strategy}
         if body.strategy != "template":
@@ -243,7 +256,10 @@ def create_app(
             raise ApiError(
                 502, "draft_failed", f"drafting with {body.strategy} failed ({type(e).__name__}); nothing was saved"
             ) from None
-        report = result.report.as_json()
+        # Revisions are judged by validate() alone, the same call as every later save; the drafter's own report
+        # (grounding, instruction findings) stays in `generated`, and grounding is kept beside each revision.
+        codes_drafted = list(result.codes)
+        report = check(result.note, codes_drafted)
         generated = result.as_json()
         attempts = [a.model_dump() for a in result.attempts]
         saved = store.create_draft(
@@ -255,8 +271,9 @@ def create_app(
             attempts=attempts,
             generated=generated,
             note=result.note,
-            codes=list(result.codes),
+            codes=codes_drafted,
             validation=report,
+            grounding=grounding(result.note, body.dictation),
             author=author_of(body.author),
         )
         return {"id": saved["id"], "revision": saved["revision"], "url": f"/drafts/{saved['id']}", **generated,
@@ -281,6 +298,7 @@ def create_app(
             note=saved_file["note"],
             codes=saved_file["codes"],
             validation=report,
+            grounding=grounding(saved_file["note"], saved_file["dictation"]),
             author=author_of(unquote(request.headers.get("x-notedraft-author", ""))[:80]),
             source="import",
         )
@@ -298,11 +316,18 @@ def create_app(
         try:
             revision = store.save_revision(
                 draft_id, note=body.note, codes=codes, validation=report, base_revision=body.base_revision,
-                author=author_of(body.author),
+                author=author_of(body.author), grounding=grounding(body.note, current["dictation"]),
             )
         except Conflict as e:
             raise ApiError(409, "conflict", str(e), current=e.current) from None
         return {"id": draft_id, **revision}
+
+    @app.post("/api/drafts/{draft_id}/check")
+    def api_check(draft_id: int, body: ValidateIn):
+        """The editor's live check: validate() on the text, plus what it states that the dictation does not."""
+        draft = get(draft_id)
+        return {"validation": check(body.note, clean_codes(body.codes)),
+                "grounding": grounding(body.note, draft["dictation"])}
 
     @app.get("/api/drafts/{draft_id}/revisions")
     def api_revisions(draft_id: int):
@@ -397,6 +422,7 @@ def create_app(
         previous = ""
         for r in revisions:
             r["diff"] = word_diff(previous, r["note"]) if r["revision"] > 1 else None
+            r["same_text"] = r["note"] == previous
             r["errors"] = sum(1 for f in r["validation"].get("findings", []) if f.get("severity") == "error")
             r["warnings"] = sum(1 for f in r["validation"].get("findings", []) if f.get("severity") == "warning")
             previous = r["note"]
@@ -558,7 +584,7 @@ class _Guard:
                 if not path.startswith("/static/"):
                     extra.append((b"cache-control", b"no-store"))
                 if new_csrf:
-                    extra.append((b"set-cookie", f"{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict".encode()))
+                    extra.append((b"set-cookie", f"{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Lax".encode()))
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

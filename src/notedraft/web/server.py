@@ -2,6 +2,8 @@
 
 The CLI calls `serve(host, port, db, token)` and exits with its return value. Loopback by default; any other
 address needs a token (`--token` or `NOTEDRAFT_TOKEN`), because the editor holds patients' notes.
+FastAPI and uvicorn are imported here, at module level, so that a missing `serve` extra shows up as an ImportError
+when the CLI imports this module.
 """
 
 from __future__ import annotations
@@ -10,7 +12,12 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_DB = "notedraft.db"
+import uvicorn
+
+from .app import create_app, is_loopback
+from .store import StoreError
+
+DEFAULT_DB = "notedraft.sqlite"
 MIN_TOKEN = 16
 
 # uvicorn's access log prints only "METHOD path" and the status: the API puts no note text in paths or queries.
@@ -39,10 +46,9 @@ _LOG_CONFIG = {
 
 def check_bind(host: str, token: str | None) -> str | None:
     """Why this host/token pair must not be served, or None when it may."""
-    from .app import is_loopback
-
     if token is not None and len(token) < MIN_TOKEN:
-        return f"the token is too short: use at least {MIN_TOKEN} characters (e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)"
+        return (f"the token is too short: use at least {MIN_TOKEN} characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)")
     if not is_loopback(host) and not token:
         return (
             f"refusing to serve on {host}: the editor holds patient notes, so any address but 127.0.0.1 needs a "
@@ -52,18 +58,13 @@ def check_bind(host: str, token: str | None) -> str | None:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | Path | None = None, token: str | None = None) -> int:
-    """Serve the editor until interrupted; return the exit code (0 stopped, 2 refused, other non-zero: could not start)."""
+    """Serve the editor until interrupted; return the exit code (0 stopped, 2 refused, other: could not start)."""
     token = token or os.environ.get("NOTEDRAFT_TOKEN") or None
     problem = check_bind(host, token)
     if problem:
         print(f"notedraft serve: {problem}", file=sys.stderr)
         return 2
     db_path = Path(db or os.environ.get("NOTEDRAFT_DB") or DEFAULT_DB).expanduser()
-
-    import uvicorn
-
-    from .app import create_app
-    from .store import StoreError
 
     try:
         app = create_app(db_path, token=token)

@@ -1,7 +1,8 @@
 """The editor's SQLite store: drafts, their append-only revisions, and finalisations.
 
 - WAL journal, foreign keys on, a busy timeout so two requests writing at once wait rather than fail.
-- Schema versions live in `PRAGMA user_version`; `MIGRATIONS[i]` takes a database from version i to i + 1.
+- Schema versions live in `PRAGMA user_version`; `MIGRATIONS[i]` takes a database from version i to i + 1, all
+  of them in one transaction.
   A database newer than this code is refused rather than guessed at.
 - Revisions and finalisations are append-only (triggers abort any UPDATE or DELETE), and a draft's inputs
   (dictation, strategy, model, prompt version, attempts) never change once written.
@@ -23,6 +24,7 @@ from pathlib import Path
 from .textdiff import edit_stats
 
 MIGRATIONS: list[str] = [
+    # Append only: never edit a migration that has shipped; add the next one.
     # 0 -> 1: drafts, revisions, finalisations.
     """
     CREATE TABLE drafts (
@@ -77,6 +79,10 @@ MIGRATIONS: list[str] = [
         BEGIN SELECT RAISE(ABORT, 'finalisations are append-only'); END;
     CREATE TRIGGER finalisations_no_delete BEFORE DELETE ON finalisations
         BEGIN SELECT RAISE(ABORT, 'finalisations are append-only'); END;
+    """,
+    # 1 -> 2: each revision also keeps its grounding findings (facts the note states that the dictation does not).
+    """
+    ALTER TABLE revisions ADD COLUMN grounding TEXT NOT NULL DEFAULT '[]';
     """,
 ]
 
@@ -174,6 +180,7 @@ class Store:
         note: str,
         codes: list[str],
         validation: dict,
+        grounding: list[dict],
         author: str,
         source: str = "editor",
     ) -> dict:
@@ -197,13 +204,13 @@ class Store:
                 ),
             )
             draft_id = cur.lastrowid
-            self._insert_revision(db, draft_id, 1, None, note, codes, validation, author, now)
+            self._insert_revision(db, draft_id, 1, None, note, codes, validation, grounding, author, now)
         return self.get_draft(draft_id)
 
-    def _insert_revision(self, db, draft_id, number, base, note, codes, validation, author, now) -> None:
+    def _insert_revision(self, db, draft_id, number, base, note, codes, validation, grounding, author, now) -> None:
         db.execute(
-            "INSERT INTO revisions (draft_id, number, base_revision, note, codes, supported, validation, author,"
-            " created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO revisions (draft_id, number, base_revision, note, codes, supported, validation, grounding,"
+            " author, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 draft_id,
                 number,
@@ -212,6 +219,7 @@ class Store:
                 json.dumps(codes),
                 int(bool(validation.get("supported"))),
                 json.dumps(validation),
+                json.dumps(grounding),
                 author,
                 now,
             ),
@@ -247,6 +255,7 @@ class Store:
             "codes": revision["codes"],
             "supported": revision["supported"],
             "validation": revision["validation"],
+            "grounding": revision["grounding"],
             "author": revision["author"],
             "saved_at": revision["created_at"],
             "finalised": _finalisation(fin),
@@ -302,7 +311,15 @@ class Store:
         return _revision(row)
 
     def save_revision(
-        self, draft_id: int, *, note: str, codes: list[str], validation: dict, base_revision: int, author: str
+        self,
+        draft_id: int,
+        *,
+        note: str,
+        codes: list[str],
+        validation: dict,
+        base_revision: int,
+        author: str,
+        grounding: list[dict] | None = None,
     ) -> dict:
         """Append revision `base_revision + 1`; raise Conflict if the draft has moved on or is finalised."""
         with self._tx(write=True) as db:
@@ -322,7 +339,9 @@ class Store:
                     latest,
                 )
             number = latest["revision"] + 1
-            self._insert_revision(db, draft_id, number, base_revision, note, codes, validation, author, _now())
+            self._insert_revision(
+                db, draft_id, number, base_revision, note, codes, validation, grounding or [], author, _now()
+            )
             row = db.execute("SELECT * FROM revisions WHERE draft_id=? AND number=?", (draft_id, number)).fetchone()
         return _revision(row)
 
@@ -443,6 +462,7 @@ def _revision(row: sqlite3.Row) -> dict:
         "codes": json.loads(row["codes"]),
         "supported": bool(row["supported"]),
         "validation": json.loads(row["validation"]),
+        "grounding": json.loads(row["grounding"]),
         "author": row["author"],
         "created_at": row["created_at"],
     }

@@ -23,7 +23,11 @@ def _opcodes(a: list[str], b: list[str]):
 
 
 def word_diff(old: str, new: str) -> list[dict]:
-    """Segments [{op: 'equal'|'insert'|'delete', text}] that render the change from `old` to `new` inline."""
+    """Segments [{op: 'equal'|'insert'|'delete', text}] that render the change from `old` to `new` inline.
+
+    The non-delete segments concatenate to `new` exactly; equal runs carry the new text's spacing, so a change of
+    spacing or line breaks alone shows no segment as changed.
+    """
     a, b = _tokens(old), _tokens(new)
     segments: list[dict] = []
     for tag, i1, i2, j1, j2 in _opcodes(a, b):
@@ -31,7 +35,10 @@ def word_diff(old: str, new: str) -> list[dict]:
             segments.append({"op": "equal", "text": "".join(b[j1:j2])})
             continue
         if tag in ("delete", "replace"):
-            segments.append({"op": "delete", "text": "".join(a[i1:i2])})
+            deleted = "".join(a[i1:i2])
+            if segments and not segments[-1]["text"][-1:].isspace():
+                deleted = " " + deleted  # keep the deleted words apart from the word before them
+            segments.append({"op": "delete", "text": deleted})
         if tag in ("insert", "replace"):
             segments.append({"op": "insert", "text": "".join(b[j1:j2])})
     return segments

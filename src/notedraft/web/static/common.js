@@ -1,7 +1,7 @@
 "use strict";
 // Shared by every page: the API call with the CSRF header, the scribe's name, a toast.
 const ND = (() => {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  let csrf = document.querySelector('meta[name="csrf-token"]').content;
   const AUTHOR_KEY = "notedraft.author";
 
   function author() {
@@ -9,8 +9,10 @@ const ND = (() => {
     return (input && input.value.trim()) || localStorage.getItem(AUTHOR_KEY) || "";
   }
 
-  async function api(method, url, body, headers = {}) {
-    const init = { method, headers: { "X-CSRF-Token": csrf, ...headers }, credentials: "same-origin" };
+  // If the CSRF cookie changed since this page loaded (another tab, a cleared cookie), fetch the current token
+  // once and retry: the text being saved is never dropped because of it.
+  async function api(method, url, body, headers = {}, signal = undefined, retried = false) {
+    const init = { method, headers: { "X-CSRF-Token": csrf, ...headers }, credentials: "same-origin", signal };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -24,6 +26,10 @@ const ND = (() => {
     }
     let data = null;
     try { data = await response.json(); } catch (_) { data = { message: `HTTP ${response.status}` }; }
+    if (response.status === 403 && data && data.error === "csrf" && !retried) {
+      const fresh = await fetch("/api/csrf", { credentials: "same-origin" }).then((r) => r.json()).catch(() => null);
+      if (fresh && fresh.csrf) { csrf = fresh.csrf; return api(method, url, body, headers, signal, true); }
+    }
     return { ok: response.ok, status: response.status, data };
   }
 
@@ -57,12 +63,24 @@ const ND = (() => {
     return node;
   }
 
+  // Times travel as UTC ISO strings; show them in the scribe's own time zone.
+  function localTime(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return iso;
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    for (const t of document.querySelectorAll("time[datetime]")) {
+      t.title = t.getAttribute("datetime");
+      t.textContent = localTime(t.getAttribute("datetime"));
+    }
     const input = document.getElementById("author");
     if (!input) return;
     input.value = localStorage.getItem(AUTHOR_KEY) || "";
     input.addEventListener("change", () => localStorage.setItem(AUTHOR_KEY, input.value.trim()));
   });
 
-  return { api, author, codes, toast, debounce, el };
+  return { api, author, codes, toast, debounce, el, localTime };
 })();

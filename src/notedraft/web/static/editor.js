@@ -12,6 +12,7 @@
   let base = data.revision;
   let saved = { note: data.note, codes: data.codes.join(", ") };
   let report = data.validation;
+  let grounding = data.grounding || [];
   let focus = null; // {start, end} in code points: the evidence the scribe clicked
   let inflight = null;
   let seq = 0;
@@ -28,6 +29,7 @@
     for (const f of rep.findings || []) {
       for (const ev of f.evidence || []) spans.push({ ...ev, level: f.severity === "error" ? ERR : WARN });
     }
+    for (const f of grounding) for (const ev of f.evidence || []) spans.push({ ...ev, level: WARN });
     return spans;
   }
 
@@ -119,7 +121,15 @@
     count.textContent = String(findings.length);
     count.className = errors.length ? "count err" : "count";
     $("no-findings").hidden = findings.length > 0;
-    $("findings").replaceChildren(...[...errors, ...warnings].map(findingItem));
+    $("findings").replaceChildren(...[...errors, ...warnings].map((f) => findingItem(f)));
+
+    if ($("grounding")) {
+      $("grounding-count").textContent = String(grounding.length);
+      $("grounding-count").className = grounding.length ? "count warn" : "count";
+      $("no-grounding").hidden = grounding.length > 0;
+      $("grounding-help").hidden = grounding.length === 0;
+      $("grounding").replaceChildren(...grounding.map((f) => findingItem({ ...f, severity: "warning" }, "Not dictated")));
+    }
 
     $("satisfied-count").textContent = String(nSat);
     $("satisfied").replaceChildren(...(report.satisfied || []).map((req) => {
@@ -131,8 +141,8 @@
     renderBackdrop();
   }
 
-  function findingItem(f) {
-    const sev = f.severity === "error" ? "Error" : "Warning";
+  function findingItem(f, label) {
+    const sev = label || (f.severity === "error" ? "Error" : "Warning");
     const head = ND.el("div", { class: "head" }, ND.el("span", { class: "sev", text: sev }));
     if (f.code) head.append(ND.el("span", { class: "tag", text: f.code }));
     head.append(ND.el("span", { class: "msg", text: f.message }));
@@ -182,16 +192,14 @@
     inflight = new AbortController();
     let result;
     try {
-      result = await fetch("/api/validate", {
-        method: "POST", signal: inflight.signal, credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
-        body: JSON.stringify({ note: note.value, codes: ND.codes(codesInput.value) }),
-      });
-    } catch (err) { return; }
-    const body = await result.json().catch(() => ({}));
+      result = await ND.api("POST", `/api/drafts/${data.id}/check`,
+        { note: note.value, codes: ND.codes(codesInput.value) }, {}, inflight.signal);
+    } catch (err) { return; }  // aborted: a newer check is on its way
     if (mine !== seq) return;
+    const body = result.data;
     if (!result.ok) { $("verdict-summary").textContent = body.message || `validation failed (HTTP ${result.status})`; return; }
-    report = body;
+    report = body.validation;
+    grounding = body.grounding;
     render();
   }, 300);
 
@@ -221,9 +229,13 @@
     if (result.ok) {
       base = result.data.revision;
       saved = { note: sentNote, codes: sentCodes };
-      if (note.value === sentNote && codesInput.value.trim() === sentCodes) { report = result.data.validation; render(); }
+      if (note.value === sentNote && codesInput.value.trim() === sentCodes) {
+        report = result.data.validation;
+        grounding = result.data.grounding;
+        render();
+      }
       $("revision-label").textContent = String(base);
-      $("save-status").textContent = `saved ${result.data.created_at.slice(11, 16)} UTC by ${result.data.author}`;
+      $("save-status").textContent = `saved ${ND.localTime(result.data.created_at)} by ${result.data.author}`;
       $("dirty").hidden = !isDirty();
       $("conflict").hidden = true;
       ND.toast(`Saved as revision ${base}`);
@@ -277,6 +289,7 @@
       $("override-label").hidden = !needReason;
       $("finalise").disabled = dirty;
       box.hidden = false;
+      box.scrollIntoView({ block: "nearest" });
     });
     $("finalise-cancel").addEventListener("click", () => { box.hidden = true; });
     $("finalise").addEventListener("click", async () => {

@@ -23,7 +23,7 @@
     controller = new AbortController();
     let result;
     try {
-      result = await ND.api("POST", "/api/validate", { note: dictation.value, codes: [] });
+      result = await ND.api("POST", "/api/validate", { note: dictation.value, codes: [] }, {}, controller.signal);
     } catch (_) { return; }
     if (!result.ok || !result.data.suggested_codes || !result.data.suggested_codes.length) return;
     const codes = result.data.suggested_codes;

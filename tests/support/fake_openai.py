@@ -1,0 +1,250 @@
+"""A scripted OpenAI-compatible HTTP server, so tests exercise the real `openai` client over real HTTP.
+
+    with FakeOpenAI() as server:                       # or the `fake_openai` pytest fixture
+        server.script("plain text", http_error(429, headers={"Retry-After": "1"}), json_reply({"side": "left"}))
+        ... LLMClient(server.llm_config()).complete(...) ...
+        assert len(server.requests) == 3               # every request body, parsed
+
+A script item is one of: a str (assistant content), a dict of `Reply` fields, a `Reply` (see the helpers below:
+text, json_reply, refusal, truncated, http_error, hang, drop), or a callable(request_json) returning any of those.
+An empty script answers 500 with a message saying so, so an under-scripted test fails loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterator
+
+import pytest
+
+FAKE_MODEL = "fake-model"
+
+
+@dataclass
+class Reply:
+    content: str | None = None
+    finish_reason: str = "stop"
+    usage: dict | None = None  # default: word counts of the prompt and the reply
+    refusal: str | None = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None  # error body (JSON-able or str); default is an OpenAI-shaped error
+    hang: float = 0.0  # stall this long, then close the connection without answering
+    drop: bool = False  # close the connection without answering
+    delay_ms: float = 0.0  # added latency before answering
+
+
+def text(content: str, *, finish_reason: str = "stop", usage: dict | None = None, delay_ms: float = 0) -> Reply:
+    return Reply(content=content, finish_reason=finish_reason, usage=usage, delay_ms=delay_ms)
+
+
+def json_reply(obj: Any, **kw: Any) -> Reply:
+    return text(json.dumps(obj), **kw)
+
+
+def refusal(message: str = "I'm sorry, I can't help with that.") -> Reply:
+    """A refusal the way OpenAI reports it: `message.refusal` set, no content."""
+    return Reply(refusal=message)
+
+
+def truncated(content: str = '{"side": "le') -> Reply:
+    return Reply(content=content, finish_reason="length")
+
+
+def http_error(status: int, *, headers: dict[str, str] | None = None, body: Any = None) -> Reply:
+    return Reply(status=status, headers=dict(headers or {}), body=body)
+
+
+def hang(seconds: float) -> Reply:
+    return Reply(hang=seconds)
+
+
+def drop() -> Reply:
+    return Reply(drop=True)
+
+
+ScriptItem = str | dict | Reply | Callable[[dict], Any]
+
+
+def _coerce(item: Any) -> Reply:
+    if isinstance(item, Reply):
+        return item
+    if isinstance(item, str):
+        return text(item)
+    if isinstance(item, dict):
+        return Reply(**item)
+    raise TypeError(f"fake_openai: cannot use {item!r} as a scripted reply")
+
+
+class FakeOpenAI:
+    """The server. `delay_ms` is added to every reply (the eval speed test uses 500)."""
+
+    def __init__(self, *, delay_ms: float = 0):
+        self.delay_ms = delay_ms
+        self.requests: list[dict] = []  # chat-completion request bodies, in arrival order
+        self.request_headers: list[dict[str, str]] = []
+        self.request_times: list[float] = []  # time.monotonic() at arrival
+        self._script: deque[ScriptItem] = deque()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()  # wakes hanging/delayed handlers at shutdown
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- test-facing API ----------------------------------------------------------------------------------------
+    def script(self, *replies: ScriptItem) -> FakeOpenAI:
+        with self._lock:
+            self._script.extend(replies)
+        return self
+
+    @property
+    def remaining(self) -> int:
+        with self._lock:
+            return len(self._script)
+
+    @property
+    def base_url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def llm_config(self, **overrides: Any):
+        """An LLMConfig pointed at this server, with test-friendly timeouts and backoff."""
+        from notedraft.llm import LLMConfig
+
+        settings = dict(
+            base_url=self.base_url, api_key="test-key", model=FAKE_MODEL, timeout=5,
+            max_transport_retries=2, backoff_initial=0.01, backoff_max=0.05,
+        )
+        settings.update(overrides)
+        return LLMConfig(**settings)
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+    def start(self) -> FakeOpenAI:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- used by the handler ------------------------------------------------------------------------------------
+    def _next_reply(self, body: dict, headers: dict[str, str]) -> tuple[int, Reply | None]:
+        with self._lock:
+            self.requests.append(body)
+            self.request_headers.append(headers)
+            self.request_times.append(time.monotonic())
+            number = len(self.requests)
+            item = self._script.popleft() if self._script else None
+        if item is None:
+            return number, None
+        return number, _coerce(item(body) if callable(item) else item)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeOpenAI
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real API; every answer carries Content-Length
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read server.requests instead
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            model = {"id": FAKE_MODEL, "object": "model", "created": 0, "owned_by": "fake_openai"}
+            self._send(200, {"object": "list", "data": [model]})
+        else:
+            self._send(404, _error(f"fake_openai: no GET {self.path}", "not_found"))
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send(404, _error(f"fake_openai: no POST {self.path}", "not_found"))
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send(400, _error("fake_openai: request body is not JSON", "invalid_request_error"))
+            return
+        number, reply = self.fake._next_reply(body, {k.lower(): v for k, v in self.headers.items()})
+        if reply is None:
+            message = f"fake_openai: request #{number} arrived but the script is empty (the test under-scripted)"
+            self._send(500, _error(message, "fake_openai_unscripted"))
+            return
+        delay = (self.fake.delay_ms + reply.delay_ms) / 1000
+        if delay and self.fake._stop.wait(delay):
+            return
+        if reply.hang or reply.drop:
+            self.fake._stop.wait(reply.hang)
+            self.close_connection = True  # answer nothing: the client sees a timeout or a dropped connection
+            return
+        if reply.status != 200:
+            error_body = reply.body if reply.body is not None else _error(f"fake HTTP {reply.status}", "fake_error")
+            self._send(reply.status, error_body, reply.headers)
+            return
+        self._send(200, _completion(number, body, reply), reply.headers)
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (timeout); nothing to do
+
+
+def _error(message: str, kind: str) -> dict:
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+def _words(value: Any) -> int:
+    return len(value.split()) if isinstance(value, str) else 0
+
+
+def _completion(number: int, request: dict, reply: Reply) -> dict:
+    prompt_tokens = sum(_words(m.get("content")) for m in request.get("messages", []) if isinstance(m, dict))
+    completion_tokens = _words(reply.content) + _words(reply.refusal)
+    usage = reply.usage or {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    message = {"role": "assistant", "content": reply.content, "refusal": reply.refusal}
+    return {
+        "id": f"chatcmpl-fake-{number}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.get("model", FAKE_MODEL),
+        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason, "logprobs": None}],
+        "usage": usage,
+    }
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A started FakeOpenAI for one test; script it, point an LLMConfig at `server.base_url`."""
+    with FakeOpenAI() as server:
+        yield server

@@ -1,0 +1,37 @@
+"""Fixtures for the editor tests: a real app over a temp SQLite file, the real validator, TestClients with CSRF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from notedraft.web.app import create_app
+
+from .helpers import csrf_client, saved_file
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "editor.db"
+
+
+@pytest.fixture
+def app(db_path):
+    return create_app(db_path)
+
+
+@pytest.fixture
+def client(app) -> TestClient:
+    with csrf_client(app) as c:
+        yield c
+
+
+@pytest.fixture
+def imported(client) -> int:
+    """A draft opened from a save file (no drafting stack involved); returns its id."""
+    r = client.post("/api/drafts/import", json=saved_file())
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
