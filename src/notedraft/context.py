@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Literal
 
 from . import lexicon as lx
@@ -24,6 +25,7 @@ _HEADING = re.compile(r"(?:^|[\n,.]\s*)(?P<name>[A-Z][A-Za-z /&'()-]{1,40}):", r
 _HISTORY_HEADING = re.compile(r"history|\bhpi\b|\bhx\b|previous|prior|allerg", re.IGNORECASE)
 _PLAN_HEADING = re.compile(r"\bplan\b|recommend|disposition|follow|instructions", re.IGNORECASE)
 _DIAGNOSIS_HEADING = re.compile(r"diagnos|indication|impression|assessment|reason|complaint", re.IGNORECASE)
+_DECLINED_AFTER = re.compile(r"^\W*(?:was\s+|were\s+)?(?:declined|refused|deferred)\b", re.IGNORECASE)
 _AGO_AFTER = re.compile(r"^[^.;]{0,60}?\b(?:ago|in\s+(?:19|20)\d\d|last\s+(?:year|month|week))\b", re.IGNORECASE)
 
 WINDOW = 240  # how far back a cue may stand from its mention, in characters
@@ -48,25 +50,41 @@ class TextContext:
         self._lower = text.lower() if text.isascii() else None
         self._scans: dict[re.Pattern[str], list[re.Match[str]]] = {}
         self._statuses: dict[tuple[int, int], Status] = {}
+        self._cues: dict[re.Pattern[str], tuple[list[int], list[int]]] = {}
         self._starts = [0] + [m.end() for m in _SENTENCE_BREAK.finditer(text)]
         self._headings = [(m.start("name"), m.group("name").strip()) for m in _HEADING.finditer(text)]
         self._heading_pos = [h[0] for h in self._headings]
-        self.instructions = [(m.start(), self.sentence(m.start())[1]) for m in self.finditer(lx.INSTRUCTION)]
+        self.instructions = [(m.start(), self.sentence(max(m.start(), m.end() - 1))[1]) for m in self.finditer(lx.INSTRUCTION)]
 
     def finditer(self, pattern: re.Pattern[str]) -> list[re.Match[str]]:
         """`pattern.finditer(text)` as a list, computed once per pattern (several passes look for the same words)."""
         found = self._scans.get(pattern)
         if found is None:
-            found = self._scans[pattern] = _scan(pattern, self.text, self._lower)
+            found = self._scans[pattern] = list(_scan(pattern, self.text, self._lower))
         return found
 
+    def scan(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
+        """`pattern.finditer(text)`, lazily, for a pass that stops at the first match it wants."""
+        found = self._scans.get(pattern)
+        return iter(found) if found is not None else _scan(pattern, self.text, self._lower)
+
     def search(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
-        """`pattern.search(text)`, on the lower-case copy when it can be."""
-        twin = lx.lowercase_twin(pattern) if self._lower is not None else None
-        if twin is None:
-            return pattern.search(self.text)
-        m = twin.search(self._lower)  # type: ignore[arg-type]
-        return pattern.match(self.text, m.start()) if m else None
+        """`pattern.search(text)`."""
+        return next(self.scan(pattern), None)
+
+    def _spans(self, pattern: re.Pattern[str]) -> tuple[list[int], list[int]]:
+        spans = self._cues.get(pattern)
+        if spans is None:
+            found = self.finditer(pattern)
+            spans = self._cues[pattern] = ([m.start() for m in found], [m.end() for m in found])
+        return spans
+
+    def cue_within(self, pattern: re.Pattern[str], lo: int, hi: int) -> bool:
+        """Whether a match of `pattern` in the text lies inside [lo, hi): a cue in the window around a mention,
+        looked up in the one scan of the whole text rather than searched for again at every mention."""
+        starts, ends = self._spans(pattern)
+        i = bisect.bisect_left(starts, lo)  # matches do not overlap, so the first to start in the window ends first
+        return i < len(starts) and ends[i] <= hi
 
     def sentence(self, pos: int) -> tuple[int, int]:
         i = bisect.bisect_right(self._starts, pos) - 1
@@ -90,20 +108,21 @@ class TextContext:
             return "plan"
         return "body"
 
-    def clause_before(self, start: int) -> str:
-        s_start, _ = self.sentence(start)
-        lo = max(s_start, start - WINDOW)
-        before = self.text[lo:start]
-        cut = 0
-        for m in _CLAUSE_BREAK.finditer(before):
-            cut = m.end()
-        return before[cut:]
+    def clause_before(self, start: int, lo: int | None = None) -> str:
+        """The text from the last clause break before `start` (within its sentence and WINDOW) to `start`."""
+        if lo is None:
+            lo = max(self.sentence(start)[0], start - WINDOW)
+        starts, ends = self._spans(_CLAUSE_BREAK)
+        i = bisect.bisect_right(ends, start) - 1  # the last break that ends before the mention
+        return self.text[ends[i] if i >= 0 and starts[i] >= lo else lo : start]
 
-    def clause_after(self, end: int) -> str:
-        _, s_end = self.sentence(end)
-        after = self.text[end : min(s_end, end + WINDOW)]
-        m = _CLAUSE_BREAK.search(after)
-        return after[: m.start()] if m else after
+    def clause_after(self, end: int, hi: int | None = None) -> str:
+        """The text from `end` to the first clause break after it (within its sentence and WINDOW)."""
+        if hi is None:
+            hi = min(self.sentence(end)[1], end + WINDOW)
+        starts, ends = self._spans(_CLAUSE_BREAK)
+        i = bisect.bisect_left(starts, end)  # the first break after the mention
+        return self.text[end : starts[i] if i < len(starts) and ends[i] <= hi else hi]
 
     def sentence_before(self, start: int) -> str:
         s_start, _ = self.sentence(start)
@@ -121,24 +140,28 @@ class TextContext:
         return self._statuses[key]
 
     def _status(self, start: int, end: int) -> Status:
-        if any(a <= start < b for a, b in self.instructions):
-            return "conditional"  # words inside an instruction to the tool are not facts about the patient
-        before = self.clause_before(start)
-        after = self.clause_after(end)
-        if lx.DECLINED.search(before) or re.match(r"\W*(?:was\s+|were\s+)?(?:declined|refused|deferred)\b", after, re.I):
+        for a, b in self.instructions:
+            if a <= start < b:
+                return "conditional"  # words inside an instruction to the tool are not facts about the patient
+        s_start, s_end = self.sentence(start)
+        lo, hi = max(s_start, start - WINDOW), min(s_end, start + WINDOW)  # the sentence around the mention
+        before = self.clause_before(start, lo)
+        after = self.clause_after(end, min(self.sentence(end)[1], end + WINDOW))
+        clause_start = start - len(before)
+        cue = self.cue_within
+        if cue(lx.DECLINED, clause_start, start) or contains(_DECLINED_AFTER, after, at_start=True):
             return "declined"
-        if _negated_before(before) or lx.NEGATION_AFTER.search(after):
+        if _negated_before(before) or contains(lx.NEGATION_AFTER, after, at_start=True):
             return "negated"
-        if lx.ALLERGY.search(before):
+        if cue(lx.ALLERGY, clause_start, start):
             return "historical"  # "allergy to lidocaine": part of the history, not a drug given
-        sentence_before = self.sentence_before(start)
-        if lx.HISTORICAL.search(sentence_before) or _AGO_AFTER.match(self.text[end : end + 80]):
+        if cue(lx.HISTORICAL, lo, start) or contains(_AGO_AFTER, self.text[end : end + 80], at_start=True):
             return "historical"
-        if lx.HISTORICAL_WEAK.search(sentence_before) and not lx.PRESENT_ENCOUNTER.search(self.whole_sentence(start)):
+        if cue(lx.HISTORICAL_WEAK, lo, start) and not cue(lx.PRESENT_ENCOUNTER, lo, hi):
             return "historical"
-        if lx.PLANNED.search(sentence_before) or lx.PLANNED_AFTER.match(after):
+        if cue(lx.PLANNED, lo, start) or contains(lx.PLANNED_AFTER, after, at_start=True):
             return "planned"
-        if lx.HYPOTHETICAL_SENTENCE.search(self.whole_sentence(start)):
+        if cue(lx.HYPOTHETICAL_SENTENCE, lo, hi):
             return "conditional"
         kind = self.section_kind(start)
         if kind == "history":
@@ -152,17 +175,36 @@ class TextContext:
         return Mention(kind, start, end, self.text[start:end], self.status(start, end), self.section(start))
 
 
-def _scan(pattern: re.Pattern[str], text: str, lower: str | None) -> list[re.Match[str]]:
-    twin = lx.lowercase_twin(pattern) if lower is not None else None
-    if twin is None:
-        return list(pattern.finditer(text))
-    out = []
-    for m in twin.finditer(lower):  # type: ignore[arg-type]
-        real = pattern.match(text, m.start())
-        if real is None or real.end() != m.end():  # the twin is exact on ASCII text; stay correct if it ever is not
-            return list(pattern.finditer(text))
-        out.append(real)
-    return out
+def _scan(pattern: re.Pattern[str], text: str, lower: str | None) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)`, found faster with the pattern's twin (see lexicon.scan_twin)."""
+    twin, lowered = lx.scan_twin(pattern)
+    haystack = lower if lowered else text
+    if twin is pattern or haystack is None:
+        yield from pattern.finditer(text)
+        return
+    pos = 0
+    while (candidate := twin.search(haystack, pos)) is not None:
+        m = pattern.match(text, candidate.start())
+        if m is None:
+            pos = candidate.start() + 1
+        elif m.end() == m.start():  # an empty match: finditer's own rules, from here on
+            yield from pattern.finditer(text, m.start())
+            return
+        else:
+            yield m
+            pos = m.end()
+
+
+def contains(pattern: re.Pattern[str], s: str, *, at_start: bool = False) -> bool:
+    """`pattern.search(s)` (or `.match` with at_start) as yes/no, on a lower-cased copy of ASCII text when the
+    pattern ignores case (see lexicon.scan_twin)."""
+    twin, lowered = lx.scan_twin(pattern, exact=True)
+    if lowered:
+        if s.isascii():
+            s = s.lower()
+        else:
+            twin = pattern
+    return (twin.match(s) if at_start else twin.search(s)) is not None
 
 
 def _negated_before(before: str) -> bool:

@@ -308,17 +308,31 @@ def _delimit(dictation: str) -> str:
 # --- llm-extract -------------------------------------------------------------------------------------------------
 
 
-class LLMMedication(BaseModel):
-    name: str
-    dose: str | None = None
+class _AskForEveryField(BaseModel):
+    """The schema sent to the model lists every field as required (so a grammar-constrained server writes each one,
+    in order, instead of wandering); parsing still accepts a reply that leaves a defaulted field out."""
+
+    @classmethod
+    def model_json_schema(cls, *args, **kwargs) -> dict:
+        schema = super().model_json_schema(*args, **kwargs)
+        for part in [schema, *schema.get("$defs", {}).values()]:
+            if "properties" in part:
+                part["required"] = list(part["properties"])
+        return schema
 
 
-class LLMDiagnosis(BaseModel):
-    code: str | None = None
-    text: str | None = None
+# Bounded strings and arrays: a small model cannot run a field on until max_tokens cuts the JSON off.
+class LLMMedication(_AskForEveryField):
+    name: str = Field(max_length=40)
+    dose: str | None = Field(default=None, max_length=30)
 
 
-class ExtractedFacts(BaseModel):
+class LLMDiagnosis(_AskForEveryField):
+    code: str | None = Field(default=None, max_length=8)
+    text: str | None = Field(default=None, max_length=80)
+
+
+class ExtractedFacts(_AskForEveryField):
     """What the LLM returns in llm-extract: the JSON schema sent as structured output."""
 
     procedure: Literal["si_joint_injection", "other", "unstated"] = "unstated"

@@ -6,11 +6,12 @@ mentions are kept in `Facts.discounted` so a scribe can see why "fluoroscopy" in
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from . import icd10
 from . import lexicon as lx
-from .context import Mention, TextContext
+from .context import Mention, TextContext, contains
 from .models import Diagnosis, Discounted, Fact, Facts, Medication, Span
 
 _NON_PROCEDURAL_SECTIONS = ("diagnosis", "history", "plan")
@@ -105,19 +106,19 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
         if not procedural(m):
             continue
         sentence = ctx.whole_sentence(m.start())
-        if lx.SI_RFA.search(sentence):
+        if contains(lx.SI_RFA, sentence):
             kind = "si_rfa"
-        elif lx.SI_NERVE.search(sentence):
+        elif contains(lx.SI_NERVE, sentence):
             kind = "si_nerve_block"
         else:
             kind = "si_joint_injection"
         si.append((m.start(), kind, span_of(ctx, *m.span())))
     for pattern, kind in ((lx.SI_RFA, "si_rfa"), (lx.SI_NERVE, "si_nerve_block")):
         for m in ctx.finditer(pattern):
-            if procedural(m) and _SACRAL.search(ctx.whole_sentence(m.start())):
+            if procedural(m) and contains(_SACRAL, ctx.whole_sentence(m.start())):
                 si.append((m.start(), kind, span_of(ctx, *m.span())))
-    for kind, pattern in lx.OTHER_PROCEDURES:
-        for m in ctx.finditer(pattern):
+    for kind, pattern in lx.OTHER_PROCEDURES if not si else ():
+        for m in ctx.scan(pattern):
             if procedural(m):
                 others.append((m.start(), kind, span_of(ctx, *m.span())))
                 break
@@ -131,6 +132,10 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
 
 
 # --- side ---------------------------------------------------------------------------------------------------------
+
+
+_COMPARED_BEFORE = re.compile(r"(?:greater|worse|more)\s+than\s*$", re.IGNORECASE)
+_COMPARED_AFTER = re.compile(r"\s*(?:greater|worse|more)\s+than\b", re.IGNORECASE)
 
 
 def _side(ctx: TextContext, facts: Facts) -> None:
@@ -147,15 +152,15 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             continue
         after = text[m.end() : m.end() + 30]
         before = text[max(0, m.start() - 20) : m.start()]
-        if lx.SIDE_NOT_PROCEDURAL.match(after.lstrip()) or re.search(r"(?:greater|worse|more)\s+than\s*$", before, re.I):
+        if contains(lx.SIDE_NOT_PROCEDURAL, after.lstrip(), at_start=True) or contains(_COMPARED_BEFORE, before):
             continue
-        if lx.SIDE_AFTER_CONTRAST.search(text[max(0, m.start() - 60) : m.start()]):
+        if contains(lx.SIDE_AFTER_CONTRAST, text[max(0, m.start() - 60) : m.start()]):
             continue
         sentence_start, sentence_end = ctx.sentence(m.start())
         sentence = text[max(sentence_start, m.start() - 200) : min(sentence_end, m.end() + 200)]
-        if not lx.PROCEDURE_ANCHOR.search(sentence.replace(m.group(0), " ", 1)):
+        if not contains(lx.PROCEDURE_ANCHOR, sentence.replace(m.group(0), " ", 1)):
             continue
-        if re.match(r"\s*(?:greater|worse|more)\s+than\b", after, re.I):
+        if contains(_COMPARED_AFTER, after, at_start=True):
             continue
         found[side].append(_span(mention))
     if found["bilateral"] or (found["left"] and found["right"]):
@@ -171,11 +176,13 @@ def _side(ctx: TextContext, facts: Facts) -> None:
 
 # Where one drug's amounts end: punctuation, a sentence's full stop (not a decimal point), joining words.
 _DOSE_BOUNDARY = re.compile(
-    r"[,;:()\n]|\.(?!\d)|\+|\bplus\b|\band\b|\bwith\b|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE
+    r"[,;:()\n]|\.(?!\d)|\+|\bplus\b|\band\b|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE
 )
-# An amount set off by a comma after a drug with none yet: "Depo-Medrol 40 mg/mL, 1 mL", "lidocaine 1%, 3 mL".
+# An amount set off by a comma after a drug with none yet: "Depo-Medrol 40 mg/mL, 1 mL", "1% lidocaine, 2 mL per site".
 _TRAILING_AMOUNT = re.compile(
-    r"\s*,\s*(?P<amount>\d*\.?\d+\s*(?:mg|mcg|cc|ml|milliliters?)\b)(?=\s*(?:[,;)\n]|\.(?!\d)|\band\b|$))", re.IGNORECASE
+    r"\s*,\s*(?P<amount>\d*\.?\d+\s*(?:mg|mcg|cc|ml|milliliters?)\b)"
+    r"(?=\s*(?:[,;)\n]|\.(?!\d)|\band\b|$)|\s+(?:per|each|at\s+each|into\s+each|to\s+each|in\s+total|total)\b)",
+    re.IGNORECASE,
 )
 _BARE_LEFT = re.compile(r"(?P<n>\d*\.?\d+)\s*(?:of\s+)?$")
 _BARE_RIGHT = re.compile(r"^\s*(?P<n>\d*\.?\d+)(?!\s*(?:%|mg|mcg|cc|ml|units?|/))(?![\w.])", re.IGNORECASE)
@@ -188,7 +195,9 @@ def _window(ctx: TextContext, lo: int, hi: int, *, left: bool) -> str:
         for m in _DOSE_BOUNDARY.finditer(chunk):
             cut = m.end()
         return chunk[cut:]
-    m = _DOSE_BOUNDARY.search(chunk)
+    # "Triamcinolone (Kenalog) 40 mg": the closing parenthesis of a name in parentheses does not end the clause.
+    skip = len(chunk) - len(chunk.lstrip(" )")) if chunk.lstrip(" ").startswith(")") else 0
+    m = _DOSE_BOUNDARY.search(chunk, skip)
     return chunk[: m.start()] if m else chunk
 
 
@@ -346,9 +355,15 @@ def _purpose(ctx: TextContext, facts: Facts) -> None:
         facts.purpose, facts.purpose_span = "therapeutic", span_of(ctx, *therapeutic[0].span())
 
 
+# A phrase that negates itself: "images were not saved", "placement could not be verified", "images not retained".
+_INNER_NEGATION = re.compile(r"\b(?:not|never|no|without|w/o|unable|unsuccessful(?:ly)?)\b|n't\b", re.IGNORECASE)
+
+
 def _first_affirmed(ctx: TextContext, pattern: re.Pattern[str], kind: str, facts: Facts) -> Span | None:
-    for m in ctx.finditer(pattern):
+    for m in ctx.scan(pattern):
         mention = ctx.mention(kind, m)
+        if mention.status == "affirmed" and _INNER_NEGATION.search(mention.text):
+            mention = dataclasses.replace(mention, status="negated")  # "images were not saved"
         if mention.status == "affirmed":
             return _span(mention)
         _discount(facts, mention)
@@ -374,7 +389,7 @@ def _complications(ctx: TextContext, facts: Facts) -> None:
     if m:
         facts.complications = Fact(value="none", span=span_of(ctx, *m.span()))
         return
-    for m in ctx.finditer(lx.COMPLICATION_EVENT):
+    for m in ctx.scan(lx.COMPLICATION_EVENT):
         if ctx.status(m.start(), m.end()) == "affirmed":
             facts.complications = Fact(value=m.group(0), span=span_of(ctx, *m.span()))
             return

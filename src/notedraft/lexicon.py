@@ -14,7 +14,7 @@ I = re.IGNORECASE
 # Case-sensitive "US" and "CT" (upper case only) so "us" the pronoun and "ct" in words never count.
 GUIDANCE_TERMS: dict[str, re.Pattern[str]] = {
     "fluoroscopy": re.compile(
-        r"\bfl(?:u|ou)or(?:o|oscop(?:y|ic|ically|e))?\b|\bfluoro-?guid\w*|\bc[- ]?arm\b|\bimage[- ]intensifier\b"
+        r"\bfl(?:u|ou)or(?:o|oscop(?:y|ic|ically|e))?\b|\bflouro(?:scop\w*)?\b|\bfluoro-?guid\w*|\bc[- ]?arm\b|\bimage[- ]intensifier\b"
         r"|\bfluoroscopy\b",
         I,
     ),
@@ -28,7 +28,7 @@ GUIDANCE_TERMS: dict[str, re.Pattern[str]] = {
     ),
 }
 # Lower-case variants of the ultrasound words (the case-sensitive "US" must stay upper case).
-_US_WORDS = re.compile(r"\bultra-?sound\w*|\bsonograph\w*|\bin-?plane\b|\bout-?of-?plane\b|\b(?:linear|curvilinear)\s+(?:probe|transducer)\b", I)
+_US_WORDS = re.compile(r"\bultra-?sound\w*|\bsonograph\w*|\bsono(?=[- ]?guid)|\bin-?plane\b|\bout-?of-?plane\b|\b(?:linear|curvilinear)\s+(?:probe|transducer)\b", I)
 
 # Stating that no imaging guided the needle.
 NO_IMAGING = re.compile(
@@ -180,7 +180,7 @@ HYPOTHETICAL_SENTENCE = re.compile(
 NEEDLE_CONFIRMATION = re.compile(
     r"\b(?:confirm\w*|verif\w*|document(?:ed|ing)\s+(?:intra|needle)|ensur\w*)\b[^.;]{0,80}?\b(?:needle|placement|position\w*|intra-?articular|IA|joint|spread|location)\b"
     r"|\b(?:needle|placement|position|intra-?articular\s+(?:placement|spread|position|location)|IA)\b[^.;]{0,60}?\b(?:confirm\w*|verif\w*)\b"
-    r"|\boutlin\w*\s+(?:the\s+)?(?:joint|recess\w*)|\barthrogra(?:m|phy)\s+(?:confirm|show|demonstrat|c/w)\w*"
+    r"|\bcontrast\s+confirm\w*|\boutlin\w*\s+(?:the\s+)?(?:joint|recess\w*)|\barthrogra(?:m|phy)\s+(?:confirm|show|demonstrat|c/w)\w*"
     r"|\bcontrast\s+(?:spread|flow)\w*\s+(?:within|into|in)\s+(?:the\s+)?joint|\bintra-?articular\s+(?:spread|flow|placement)"
     r"|\bIA\s+(?:placement|spread|confirmed|position)|\bneedle\s+(?:tip\s+)?(?:was\s+)?(?:seen|visuali[sz]ed)\b[^.;]{0,60}\b(?:joint|IA|intra-?articular)",
     I,
@@ -209,7 +209,7 @@ DIAGNOSIS_TERMS = re.compile(
     I,
 )
 PURPOSE_DIAGNOSTIC = re.compile(r"\bdiagnostic\b|\bdiag\.?\b|\bdx\s*(?:\+|&|and|/)\s*(?=ther|tx)|\bdx\s+block\b", I)
-PURPOSE_THERAPEUTIC = re.compile(r"\btherapeutic\b|\btherap\.?\b|\bther\b|\btx\b(?=\s*(?:inj|block|$|,))", I)
+PURPOSE_THERAPEUTIC = re.compile(r"\btherap(?:eu|u)tic\b|\btherap\.?\b|\bther\b|\btx\b(?=\s*(?:inj|block|$|,))", I)
 PAIN_SCORE = re.compile(r"\b(?P<score>\d{1,2})\s*/\s*10\b")
 PAIN_PRE = re.compile(r"\bpre(?:-?(?:procedure|procedural|injection|op))?\b|\bbefore\b|\bbaseline\b", I)
 PAIN_POST = re.compile(r"\bpost(?:-?(?:procedure|procedural|injection|op))?\b|\bafter\b|->|→|\bto\b", I)
@@ -232,25 +232,33 @@ OFFICE = re.compile(r"\b(?:in\s+the\s+office|office\s+(?:procedure|visit|setting
 
 
 # --- Fast scanning ------------------------------------------------------------------------------------------------
-# `re` runs a case-insensitive pattern 2-4x slower than the same pattern written in lower case. For ASCII text, whose
-# offsets survive lower-casing, TextContext.finditer runs this lower-case twin over a lower-cased copy of the text
-# and re-reads every hit with the original pattern, so matches, groups and spans stay the original pattern's own.
-_TWINS: dict[re.Pattern[str], re.Pattern[str] | None] = {}
+# Python's `re` runs a case-insensitive pattern 2-4x slower than the same pattern in lower case, and tries every
+# alternative that opens with \b at every position of the text. A twin of each pattern, used only to find where
+# matches start, avoids both: it is written in lower case for a lower-cased copy of ASCII text (whose offsets survive
+# lower-casing), it factors the alternatives' \b into one test, and, where every alternative then opens with a
+# plain letter, it drops the \b so `re` can jump between candidates. A twin matches at every position the pattern
+# matches (and maybe more); TextContext.finditer re-reads each candidate with the original pattern, so matches,
+# groups and spans are always the original pattern's own.
+_TWINS: dict[tuple[re.Pattern[str], bool], tuple[re.Pattern[str], bool]] = {}
 _NAMED_GROUP = re.compile(r"\(\?P(?:<[^>]*>|=[^)]*\))")
+_LEADING_GROUP = re.compile(r"\((?:\?:|\?P<\w+>)?")
 
 
-def lowercase_twin(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
-    """The same pattern for lower-cased text, without IGNORECASE (None for a case-sensitive pattern)."""
-    if pattern not in _TWINS:
-        twin = None
-        if pattern.flags & re.IGNORECASE:
-            twin = re.compile(_lower_source(pattern.pattern), pattern.flags & ~re.IGNORECASE)
-        _TWINS[pattern] = twin
-    return _TWINS[pattern]
+def scan_twin(pattern: re.Pattern[str], *, exact: bool = False) -> tuple[re.Pattern[str], bool]:
+    """(twin, lower): the candidate finder for `pattern` and whether it reads lower-cased text (for a pattern that
+    ignores case). With `exact`, a twin that matches exactly where the pattern does, for a yes/no search."""
+    key = (pattern, exact)
+    if key not in _TWINS:
+        lower = bool(pattern.flags & re.IGNORECASE)
+        source = _lower_source(pattern.pattern) if lower else pattern.pattern
+        twin = _twin_source(source, exact=exact)
+        changed = lower or twin != source
+        _TWINS[key] = (re.compile(twin, pattern.flags & ~re.IGNORECASE) if changed else pattern, lower)
+    return _TWINS[key]
 
 
 def _lower_source(source: str) -> str:
-    # Lower-case the literals only: an escape (\b, \W, \S, \A) or a group name keeps its case.
+    # Literals are lower-cased; escapes (\b, \W, \S, \A) and group names keep their case.
     out: list[str] = []
     i = 0
     while i < len(source):
@@ -267,6 +275,90 @@ def _lower_source(source: str) -> str:
     return "".join(out)
 
 
+def _twin_source(source: str, *, exact: bool) -> str:
+    alternatives = _alternatives(source)
+    if alternatives is None:
+        return source
+    if not exact:
+        unbounded = [b for a in alternatives for b in _distribute(a[2:] if a.startswith("\\b") else a)]
+        if len(unbounded) <= 12 and all(_literal_led(a) for a in unbounded):
+            return "|".join(unbounded)
+        if len(unbounded) == 1 and (group := _LEADING_GROUP.match(unbounded[0])) and group.group() != "(":
+            inner = _alternatives(unbounded[0][group.end() : _group_end(unbounded[0])]) or [""]
+            if len(inner) <= 12 and all(_literal_led(a) for a in inner):  # \b(?P<drug>kenalog|...)
+                return unbounded[0]
+    bounded = [a[2:] for a in alternatives if a.startswith("\\b")]
+    others = [a for a in alternatives if not a.startswith("\\b")]
+    if len(bounded) > 1:  # the order of alternatives does not change where a match can start
+        return "|".join([r"\b(?:" + "|".join(bounded) + ")", *others])
+    return source
+
+
+def _distribute(alternative: str) -> list[str]:
+    """`(?:under|with)\\s+US` → `under\\s+US`, `with\\s+US`: one alternative per opening word."""
+    if not alternative.startswith("(?:"):
+        return [alternative]
+    end = _group_end(alternative)
+    rest = alternative[end + 1 :]
+    inner = _alternatives(alternative[3:end])
+    if inner is None or rest[:1] in ("?", "*", "+", "{"):
+        return [alternative]
+    return [a + rest for a in inner]
+
+
+def _literal_led(alternative: str) -> bool:
+    # Opens with one plain character or one character class, unrepeated: `re` can then jump to candidates.
+    if alternative[:1] == "[":
+        end = alternative.find("]", 2)
+        return end > 0 and "\\" not in alternative[:end] and alternative[end + 1 : end + 2] not in ("?", "*", "+", "{")
+    return bool(alternative) and alternative[0] not in "\\()[].^$|?*+{" and alternative[1:2] not in ("?", "*", "+", "{")
+
+
+def _alternatives(source: str) -> list[str] | None:
+    """The top-level alternatives of a pattern (None when its groups or classes do not balance)."""
+    parts, depth, in_class, i, last = [], 0, False, 0, 0
+    while i < len(source):
+        c = source[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = not (c == "]" and source[i - 1] not in "[^")
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(source[last:i])
+            last = i + 1
+        i += 1
+    return None if depth or in_class else [*parts, source[last:]]
+
+
+def _group_end(source: str) -> int:
+    """Where the group that opens `source` closes."""
+    depth, in_class, i = 0, False, 0
+    while i < len(source):
+        c = source[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = not (c == "]" and source[i - 1] not in "[^")
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return len(source)
+
+
 def ultrasound_mentions(text: str, scan=None):
     """Ultrasound is special: the upper-case abbreviation "US" is case-sensitive, the words are not.
     `scan(pattern)` may stand in for `pattern.finditer(text)` (TextContext.finditer)."""
@@ -281,7 +373,12 @@ def ultrasound_mentions(text: str, scan=None):
 # From the cue to the end of its sentence nothing counts as a fact; the drafter refuses and says why.
 INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)?(?:previous|prior|above|earlier|system|preceding)?\s*"
-    r"(?:instructions?|prompts?|rules?|directions?)\b|\byou\s+are\s+now\b|\bsystem\s+prompt\b|\bas\s+an\s+AI\b"
+    r"(?:instructions?|prompts?|rules?|directions?|dictation|text|everything)\b|\byou\s+are\s+now\b|\bsystem\s+prompt\b|\bas\s+an\s+AI\b"
+    # a chat role addressing the tool with a command ("SYSTEM: add ...", "Assistant: disregard ..."); a heading such
+    # as "ASSISTANT: None." in an operative note is not a command
+    r"|\b(?:system|assistant|user|developer)(?:\s+(?:override|message|note))?\s*:\s*(?:please\s+)?"
+    r"(?:add|write|say|state|bill|code|ignore|disregard|forget|include|insert|change|claim|report|document|use|output)\b"
+    r"|\bsystem\s+override\b"
     r"|\bnew\s+instructions?\s*:|\b(?:pretend|act\s+as\s+if)\b|</?\s*(?:system|assistant|dictation)\s*>",
     I,
 )

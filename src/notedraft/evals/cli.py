@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--case", action="append", dest="cases", metavar="PATTERN",
                         help="only cases whose id matches this glob (repeatable)")
     parser.add_argument("--limit", type=int, help="only the first N drafting cases")
+    parser.add_argument("--llm-sample", type=int, metavar="N",
+                        help="run the llm strategies on a stratified subset of N drafting cases (every path x side "
+                        "first, then each refusal kind); template still runs on all")
     parser.add_argument("--prices", help="price table (default: evals/prices.toml)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
@@ -123,8 +126,11 @@ def _finish(args, output, out_dir: Path | None) -> int:
     if args.check or thresholds_path.is_file():
         if not thresholds_path.is_file():
             raise UsageError(f"--check needs a thresholds file; not found: {thresholds_path}")
+        from .scorers import all_metrics, drafting_scorers, validator_scorers
+
+        known = set(all_metrics(drafting_scorers() + validator_scorers())) | {"samples", "passed"}
         try:
-            summary["gate"] = check(summary, load_thresholds(thresholds_path))
+            summary["gate"] = check(summary, load_thresholds(thresholds_path), known=known)
         except GateError as exc:
             raise UsageError(str(exc)) from exc
         summary["gate"]["file"] = str(thresholds_path)
@@ -186,6 +192,13 @@ def _evaluate(args) -> int:
     server = None
     try:
         arms, server = _arms(args, strategies, None if args.no_cache else cache_dir, bool(datasets.drafting))
+        if args.llm_sample is not None:
+            from .dataset import stratified_sample
+
+            subset = {c.id for c in stratified_sample(datasets.drafting, max(1, args.llm_sample))}
+            for arm in arms:
+                if arm.llm is not None:
+                    arm.case_ids = subset
         from .runner import RunConfig, git_revision, run
 
         config = RunConfig(
@@ -197,7 +210,7 @@ def _evaluate(args) -> int:
         output = run(datasets, arms, config)
     finally:
         if server is not None:
-            del server
+            server.stop()
     return _finish(args, output, out_dir)
 
 
@@ -234,11 +247,9 @@ def _arms(args, strategies: list[str], cache_dir: Path | None, drafting: bool):
         missing = localllm.missing_requirement()
         if missing:
             raise UsageError(f"--local-llm: {missing}")
-        server = localllm.start_server("127.0.0.1", 0, threads=2, parallel=1)
-        base_url = server.listening_address.rstrip("/")
-        localllm.wait_until_answering(base_url)
+        server = LocalServer.start()
         for model in args.models or [localllm.MODEL_NAME]:
-            configs.append(localllm.llm_config(f"{base_url}/v1", model=model))
+            configs.append(localllm.llm_config(server.base_url, model=model))
     else:
         for model in args.models or [None]:
             config = LLMConfig.from_env(model=model, base_url=args.base_url)
@@ -255,6 +266,63 @@ def _arms(args, strategies: list[str], cache_dir: Path | None, drafting: bool):
         for strategy in llm_strategies:
             arms.append(Arm(strategy=strategy, model=config.model, base_url=client.base_url, llm=client))
     return arms, server
+
+
+class LocalServer:
+    """`python -m notedraft.localllm --port 0` as a child process: its llama.cpp log goes to a temp file (shown only
+    when start-up fails), the ready line gives the URL, and stop() ends it."""
+
+    READY_TIMEOUT_S = 90
+
+    def __init__(self, process, log, base_url: str):
+        self.process, self.log, self.base_url = process, log, base_url
+
+    @classmethod
+    def start(cls, threads: int = 2) -> LocalServer:
+        import queue
+        import subprocess
+        import tempfile
+        import threading
+
+        log = tempfile.TemporaryFile(mode="w+")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "notedraft.localllm", "--port", "0", "--threads", str(threads)],
+            stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True,
+        )
+        lines: queue.Queue = queue.Queue()
+
+        def read() -> None:
+            for line in process.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        try:
+            while True:
+                line = lines.get(timeout=cls.READY_TIMEOUT_S)
+                if line is None:
+                    break
+                if line.startswith("ready "):
+                    return cls(process, log, line.split()[1])
+        except queue.Empty:
+            pass
+        server = cls(process, log, "")
+        server.stop()
+        log.seek(0)
+        tail = "".join(log.readlines()[-5:]).strip()
+        raise UsageError(f"--local-llm: the local LLM did not start: {tail or 'no output'}")
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
 
 
 def _local_defaults(config):

@@ -171,6 +171,33 @@ def load_validator(path: str | os.PathLike) -> list[ValidatorCase]:
     return _read_jsonl(Path(path), ValidatorCase)
 
 
+def stratified_sample(cases: list[DraftingCase], n: int) -> list[DraftingCase]:
+    """A deterministic, representative subset of n cases (for slow arms such as a CPU-bound local LLM).
+
+    Cases are grouped by what they test — supported cases by path × side, refused cases by their first tag — and
+    the groups are visited round-robin in a fixed order, taking each group's cases in id order, so the first 15
+    picks cover every path × side and the next ones every refusal kind. The result keeps the dataset's order.
+    """
+    if n >= len(cases):
+        return list(cases)
+    groups: dict[str, list[DraftingCase]] = {}
+    for c in cases:
+        key = (f"supported:{c.path}:{c.side}" if c.expected.outcome == "supported"
+               else f"refused:{c.tags[0] if c.tags else 'untagged'}")
+        groups.setdefault(key, []).append(c)
+    for g in groups.values():
+        g.sort(key=lambda c: c.id)
+    order = sorted(groups, key=lambda k: (not k.startswith("supported"), k))
+    picked: set[str] = set()
+    depth = 0
+    while len(picked) < n:
+        for key in order:
+            if depth < len(groups[key]) and len(picked) < n:
+                picked.add(groups[key][depth].id)
+        depth += 1
+    return [c for c in cases if c.id in picked]
+
+
 # --- real notes --------------------------------------------------------------------------------------------------
 UNUSABLE_FLAGS = ("truncated", "empty")
 REALNOTE_CODES = ["27096"]

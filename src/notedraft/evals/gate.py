@@ -64,13 +64,18 @@ def _applies(pattern: str, arm: dict) -> bool:
     return any(fnmatchcase(n, pattern) for n in names)
 
 
-def check(summary: dict, thresholds: list[Threshold]) -> dict:
-    """{"passed", "violations", "checked", "skipped"}: a violation is a metric outside its bound in some arm."""
+def check(summary: dict, thresholds: list[Threshold], known: set[str] | None = None) -> dict:
+    """{"passed", "violations", "checked", "skipped"}: a violation is a metric outside its bound in some arm.
+
+    `known` is every metric any scorer can produce (a partial run, e.g. drafting only, still knows validator
+    metrics); a threshold on a name outside it is a typo and an error, never a silent pass.
+    """
     info = summary.get("metric_info") or {}
+    known = set(known or ()) | set(info)
     for t in thresholds:
-        if t.metric not in info:
-            raise GateError(f"threshold on unknown metric {t.metric!r} (known: {', '.join(sorted(info))})")
-        if not info[t.metric].get("deterministic", False):
+        if t.metric not in known:
+            raise GateError(f"threshold on unknown metric {t.metric!r} (known: {', '.join(sorted(known))})")
+        if t.metric in info and not info[t.metric].get("deterministic", False):
             raise GateError(f"{t.metric} is not deterministic and cannot gate CI")
     violations, checked, skipped = [], [], []
     for arm in summary.get("arms") or []:

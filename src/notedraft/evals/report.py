@@ -119,10 +119,11 @@ def render_text(summary: dict) -> str:
     gate = summary.get("gate")
     if gate:
         lines.append("")
+        note = "" if gate.get("enforced", True) else " [informational: --check enforces it]"
         if gate["passed"]:
-            lines.append(f"gate: passed ({len(gate['checked'])} thresholds checked)")
+            lines.append(f"gate: passed ({len(gate['checked'])} thresholds checked){note}")
         else:
-            lines.append(f"gate: FAILED ({len(gate['violations'])} of {len(gate['checked'])} thresholds)")
+            lines.append(f"gate: FAILED ({len(gate['violations'])} of {len(gate['checked'])} thresholds){note}")
             for v in gate["violations"]:
                 lines.append(f"  {v['arm']}: {v['metric']} = {fmt(v['value'], v['metric'], info)}, "
                              f"needs {v['bound']}" + (f" ({v['why']})" if v.get("why") else ""))

@@ -63,6 +63,7 @@ class Arm:
     kind: Literal["drafting", "validator"] = "drafting"
     llm: Any = None  # notedraft.llm.LLMClient for llm strategies
     label: str | None = None
+    case_ids: set[str] | None = None  # a subset of the drafting cases (None: all)
 
     @property
     def name(self) -> str:
@@ -71,8 +72,11 @@ class Arm:
         return self.strategy if not self.model else f"{self.strategy}/{self.model}"
 
     def describe(self) -> dict:
-        return {"arm": self.name, "kind": self.kind, "strategy": self.strategy, "model": self.model,
-                "base_url": self.base_url}
+        out = {"arm": self.name, "kind": self.kind, "strategy": self.strategy, "model": self.model,
+               "base_url": self.base_url}
+        if self.case_ids is not None:
+            out["subset"] = len(self.case_ids)
+        return out
 
 
 class Result(BaseModel):
@@ -368,7 +372,9 @@ async def run_async(
     draft_fn: DraftFn | None = None,
     validate_fn: ValidateFn | None = None,
 ) -> RunOutput:
-    jobs: list[tuple[Arm, Any]] = [(arm, c) for arm in arms for c in datasets.drafting]
+    jobs: list[tuple[Arm, Any]] = [
+        (arm, c) for arm in arms for c in datasets.drafting if arm.case_ids is None or c.id in arm.case_ids
+    ]
     v_arms = validator_arms(datasets)
     jobs += [(arm, c) for arm, cases in v_arms for c in cases]
     all_arms = [a.describe() for a in arms] + [a.describe() for a, _ in v_arms]
@@ -459,10 +465,10 @@ def rescore(log_path: str | os.PathLike, prices: PriceTable | None = None) -> Ru
     for r in results:
         score_result(r, scorers[r.kind])
     results.sort(key=lambda r: (r.arm, r.case_id))
-    arms = header.get("arms") or sorted(
-        ({"arm": r.arm, "kind": r.kind, "strategy": r.strategy, "model": r.model} for r in results),
-        key=lambda a: a["arm"],
-    )
+    arms = header.get("arms") or [
+        {"arm": name, "kind": kind, "strategy": strategy, "model": model}
+        for name, kind, strategy, model in sorted({(r.arm, r.kind, r.strategy, r.model) for r in results})
+    ]
     run_info["rescored_from"] = str(log_path)
     summary = summarise(results, arms, scorers, run=run_info)
     return RunOutput(summary=summary, results=results, log_path=Path(log_path))

@@ -14,6 +14,7 @@ Only `deterministic` metrics may gate CI; latency and cache hits never do.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -316,8 +317,9 @@ class CodeSupportScorer(Scorer):
                "code lines", "rate", "higher"),
         Metric("false_supported", "drafts that claim support for a code line the dictation does not support",
                "sum", "lower"),
-        Metric("draft_errors", "samples where draft() raised instead of returning a Draft", "sum", "lower",
-               deterministic=False),
+        # deterministic: the drafter turns LLM transport failures into attempts and fallbacks, so draft() raising
+        # is always a bug; gating it also keeps a crash from passing the safety gates with no draft to check
+        Metric("draft_errors", "samples where draft() raised instead of returning a Draft", "sum", "lower"),
     )
 
     def score(self, s: DraftingSample) -> Score:
@@ -487,6 +489,8 @@ class GroundingScorer(Scorer):
         Metric("unsupported_facts_final", "grounding.* findings (facts not linked to the dictation) in final drafts",
                "sum", "lower"),
         Metric("drafts_with_unsupported", "final drafts with at least one grounding.* finding", "rate", "lower"),
+        Metric("unsupported_facts_raw", "grounding.* findings the drafter raised on raw LLM output (draft."
+               "raw_findings) before dropping those facts", "sum", "lower"),
         Metric("invented_facts_final", "facts the final note states that the gold facts do not (independent "
                "check: drug, dose, side, guidance, diagnosis code, recorded images, purpose)", "sum", "lower"),
         Metric("invented_facts_raw", "the same count over raw LLM replies (extraction JSON or composed notes), "
@@ -499,9 +503,13 @@ class GroundingScorer(Scorer):
         out = Score()
         if s.draft is None:
             out.values.update(unsupported_facts_final=None, drafts_with_unsupported=None, invented_facts_final=None,
-                              invented_facts_raw=None, _raw_bad=None, _raw=None)
+                              invented_facts_raw=None, unsupported_facts_raw=None, _raw_bad=None, _raw=None)
             return out
         d = s.draft
+        raw_grounding = [f for f in getattr(d, "raw_findings", None) or [] if f.rule.startswith("grounding.")]
+        out.values["unsupported_facts_raw"] = float(len(raw_grounding)) if d.attempts else None
+        if raw_grounding:
+            out.details["unsupported_raw"] = [f.message for f in raw_grounding]
         grounding = [f for f in d.report.findings if f.rule.startswith("grounding.")]
         out.values["unsupported_facts_final"] = float(len(grounding))
         out.values["drafts_with_unsupported"] = float(bool(grounding))
@@ -520,7 +528,7 @@ class GroundingScorer(Scorer):
             if facts is None:
                 continue
             raw_count += 1
-            inv = invented_facts(gold, facts_from_model(facts))
+            inv = invented_facts(gold, facts)
             raw_total += len(inv)
             raw_bad += bool(inv)
             if inv:
@@ -532,9 +540,10 @@ class GroundingScorer(Scorer):
         return out
 
 
-def raw_facts(purpose: str, raw: str | None) -> Facts | None:
-    """The facts a raw LLM reply states: an extraction reply is parsed as Facts (the llm-extract contract),
-    a composed note is read by the same extractor the validator uses. None when there is nothing to read."""
+def raw_facts(purpose: str, raw: str | None) -> FactSet | None:
+    """The facts a raw LLM reply states: an extraction reply is read as the llm-extract JSON contract (side,
+    guidance, purpose, images_recorded, medications [{name, dose}], diagnoses [{code, text}]); a composed note is
+    read by the same extractor the validator uses. None when the reply states nothing readable."""
     if not raw or not raw.strip():
         return None
     text = raw.strip()
@@ -543,37 +552,46 @@ def raw_facts(purpose: str, raw: str | None) -> Facts | None:
         if fenced:
             text = fenced.group(1)
         try:
-            return _parse_extraction(text)
+            data = json.loads(text)
         except ValueError:
             return None  # invalid JSON states nothing scoreable; the attempt's outcome already says "invalid"
+        return facts_from_extraction(data) if isinstance(data, dict) else None
     from ..extract import extract_facts
 
-    return extract_facts(text)
+    return facts_from_model(extract_facts(text))
 
 
-def _parse_extraction(text: str) -> Facts:
-    """Read an llm-extract reply. Uses the drafter's own schema when it publishes one (`ExtractedFacts` with a
-    `to_facts()`), else the Facts model directly."""
-    try:
-        from .. import drafting  # noqa: F401  (the schema lives with the drafter when it exists)
-        schema = getattr(drafting, "ExtractedFacts", None)
-    except ImportError:
-        schema = None
-    if schema is None:
-        try:
-            from .. import schemas as _s  # type: ignore[attr-defined]
+def facts_from_extraction(data: dict) -> FactSet:
+    """FactSet from an llm-extract reply, tolerant of missing or odd fields (a small model's JSON)."""
+    from ..lexicon import DRUGS
 
-            schema = getattr(_s, "ExtractedFacts", None)
-        except ImportError:
-            schema = None
-    if schema is not None:
-        parsed = schema.model_validate_json(text)
-        if hasattr(parsed, "to_facts"):
-            return parsed.to_facts()
-        if isinstance(parsed, Facts):
-            return parsed
-        return Facts.model_validate(parsed.model_dump(), strict=False)
-    return Facts.model_validate_json(text)
+    def scalar(name: str) -> str | None:
+        v = data.get(name)
+        return v if isinstance(v, str) and v not in ("", "unstated") else None
+
+    drugs: dict[str, list] = {}
+    for m in data.get("medications") or []:
+        if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not m["name"].strip():
+            continue
+        written = m["name"].strip().lower()
+        generic, role = DRUGS.get(written, (written, "other"))
+        if role == "contrast":
+            continue
+        dose = m.get("dose") if isinstance(m.get("dose"), str) else None
+        drugs[generic] = amounts(dose)
+    codes, texts = set(), []
+    for d in data.get("diagnoses") or []:
+        if not isinstance(d, dict):
+            continue
+        code = _norm_code(d.get("code")) if isinstance(d.get("code"), str) else None
+        if code:
+            codes.add(code)
+        elif isinstance(d.get("text"), str) and d["text"].strip():
+            texts.append(d["text"].strip().lower())
+    return FactSet(
+        drugs=drugs, side=scalar("side"), guidance=scalar("guidance"), diagnosis_codes=frozenset(codes),
+        diagnosis_texts=tuple(texts), purpose=scalar("purpose"), images_recorded=data.get("images_recorded") is True,
+    )
 
 
 class FactScorer(Scorer):
