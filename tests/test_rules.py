@@ -281,6 +281,7 @@ def test_rule_is_met_with_evidence(rule, text, codes, payer):
     assert requirements, f"{rule} not met; findings: {[f.rule for f in report.findings]}"
     assert rule not in {f.rule for f in report.findings}
     for requirement in requirements:
+        assert requirement.evidence, f"{rule} is met without evidence"
         for span in requirement.evidence:
             assert text[span.start : span.end] == span.text
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import lexicon as lx
 from .models import CodeLine, Facts, Span
 
 SIDE_OF_MODIFIER = {"LT": "left", "RT": "right", "50": "bilateral"}
@@ -22,6 +23,7 @@ class Claim:
     line: CodeLine
     lines: list[CodeLine]
     payer: str | None = None
+    text: str | None = None  # the note, when a check must find its words again (the setting)
 
 
 @dataclass
@@ -120,7 +122,9 @@ def same_code_on_two_side_lines(c: Claim) -> Outcome:
 @check
 def claim_has_code(c: Claim, any: list[str]) -> Outcome:
     others = [str(line) for line in c.lines if line is not c.line and line.code in any]
-    return Outcome(bool(others), [], ", ".join(others))
+    # Met, the evidence is the procedure the other line bills, as the note documents it.
+    evidence = [c.facts.procedure_span] if others and c.facts.procedure_span else []
+    return Outcome(bool(others), evidence, ", ".join(others))
 
 
 @check
@@ -135,7 +139,8 @@ def diagnoses_billable(c: Claim) -> Outcome:
     from .icd10 import billable_children
 
     detail = ", ".join(f"{d.code} ({d.text}; use {billable_children(d.code or '')})" for d in bad)
-    return Outcome(not bad, [d.span for d in bad if d.span], detail)
+    shown = bad or [d for d in c.facts.diagnoses if d.code] or c.facts.diagnoses  # met: the codes that are billable
+    return Outcome(not bad, [d.span for d in shown if d.span], detail)
 
 
 @check
@@ -223,7 +228,15 @@ def payer_is(c: Claim, any: list[str]) -> Outcome:
 
 @check
 def setting_is(c: Claim, any: list[str]) -> Outcome:
-    return Outcome(c.facts.setting in any, [], c.facts.setting)
+    ok = c.facts.setting in any
+    return Outcome(ok, _setting_spans(c) if ok else [], c.facts.setting)
+
+
+def _setting_spans(c: Claim) -> list[Span]:
+    # Facts keep the setting without its span; find the words again in the note when the claim carries it.
+    pattern = {"facility": lx.FACILITY, "office": lx.OFFICE}.get(c.facts.setting)
+    m = pattern.search(c.text) if pattern and c.text else None
+    return [Span(start=m.start(), end=m.end(), text=m.group())] if m else []
 
 
 @check

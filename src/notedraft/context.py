@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Literal
 
 from . import lexicon as lx
@@ -19,9 +19,9 @@ Status = Literal["affirmed", "negated", "planned", "historical", "declined", "co
 
 # Sentence ends: punctuation then space, line breaks, and MTSamples headings run together with commas
 # (",PROCEDURE:,  Informed consent...").
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?;])\s+|\n\s*|,\s*(?=[A-Z][A-Z0-9 /&()'-]{2,}:)|(?<=[A-Z]{3}):\s*,?\s*")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?;])\s+|[\r\n]\s*|,\s*(?=[A-Z][A-Z0-9 /&()'-]{2,}:)|(?<=[A-Z]{3}):\s*,?\s*")
 _CLAUSE_BREAK = re.compile(r",|;|\bbut\b|\bhowever\b|\balthough\b|\band\b|\bthen\b|\bwhereas\b|\s-\s", re.IGNORECASE)
-_HEADING = re.compile(r"(?:^|[\n,.]\s*)(?P<name>[A-Z][A-Za-z /&'()-]{1,40}):", re.MULTILINE)
+_HEADING = re.compile(r"(?:^|[\r\n,.]\s*)(?P<name>[A-Z][A-Za-z /&'()-]{1,40}):", re.MULTILINE)
 _HISTORY_HEADING = re.compile(r"history|\bhpi\b|\bhx\b|previous|prior|allerg", re.IGNORECASE)
 _PLAN_HEADING = re.compile(r"\bplan\b|recommend|disposition|follow|instructions", re.IGNORECASE)
 _DIAGNOSIS_HEADING = re.compile(r"diagnos|indication|impression|assessment|reason|complaint", re.IGNORECASE)
@@ -29,6 +29,9 @@ _DECLINED_AFTER = re.compile(r"^\W*(?:was\s+|were\s+)?(?:declined|refused|deferr
 _AGO_AFTER = re.compile(r"^[^.;]{0,60}?\b(?:ago|in\s+(?:19|20)\d\d|last\s+(?:year|month|week))\b", re.IGNORECASE)
 
 WINDOW = 240  # how far back a cue may stand from its mention, in characters
+# A pattern scans with its faster twin (lexicon.scan_twin) once it has been used this often in the process.
+SCANS_BEFORE_TWIN = 2  # whole-text scans: once per note and pattern
+SEARCHES_BEFORE_TWIN = 50  # searches in the window around a mention: many per note
 
 
 @dataclass(frozen=True)
@@ -140,9 +143,9 @@ class TextContext:
         return self._statuses[key]
 
     def _status(self, start: int, end: int) -> Status:
-        for a, b in self.instructions:
-            if a <= start < b:
-                return "conditional"  # words inside an instruction to the tool are not facts about the patient
+        i = bisect.bisect_right(self.instructions, (start, len(self.text) + 1)) - 1
+        if i >= 0 and start < self.instructions[i][1]:  # later instructions end later: the last one to start decides
+            return "conditional"  # words inside an instruction to the tool are not facts about the patient
         s_start, s_end = self.sentence(start)
         lo, hi = max(s_start, start - WINDOW), min(s_end, start + WINDOW)  # the sentence around the mention
         before = self.clause_before(start, lo)
@@ -177,7 +180,7 @@ class TextContext:
 
 def _scan(pattern: re.Pattern[str], text: str, lower: str | None) -> Iterator[re.Match[str]]:
     """`pattern.finditer(text)`, found faster with the pattern's twin (see lexicon.scan_twin)."""
-    twin, lowered = lx.scan_twin(pattern)
+    twin, lowered = lx.scan_twin(pattern, after=SCANS_BEFORE_TWIN)
     haystack = lower if lowered else text
     if twin is pattern or haystack is None:
         yield from pattern.finditer(text)
@@ -198,7 +201,7 @@ def _scan(pattern: re.Pattern[str], text: str, lower: str | None) -> Iterator[re
 def contains(pattern: re.Pattern[str], s: str, *, at_start: bool = False) -> bool:
     """`pattern.search(s)` (or `.match` with at_start) as yes/no, on a lower-cased copy of ASCII text when the
     pattern ignores case (see lexicon.scan_twin)."""
-    twin, lowered = lx.scan_twin(pattern, exact=True)
+    twin, lowered = lx.scan_twin(pattern, exact=True, after=SEARCHES_BEFORE_TWIN)
     if lowered:
         if s.isascii():
             s = s.lower()

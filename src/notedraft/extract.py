@@ -6,6 +6,7 @@ mentions are kept in `Facts.discounted` so a scribe can see why "fluoroscopy" in
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 
@@ -93,10 +94,12 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
     text = ctx.text
     si: list[tuple[int, str, Span]] = []
     others: list[tuple[int, str, Span]] = []
-    diagnosis_phrases = [m.span() for m in ctx.finditer(lx.DIAGNOSIS_TERMS)]
+    diagnosis_phrases = ctx.finditer(lx.DIAGNOSIS_TERMS)
+    phrase_starts = [m.start() for m in diagnosis_phrases]
 
     def procedural(m: re.Match[str]) -> bool:
-        if any(a <= m.start() < b for a, b in diagnosis_phrases):
+        i = bisect.bisect_right(phrase_starts, m.start()) - 1  # inside a diagnosis phrase ("sacroiliac joint pain")?
+        if i >= 0 and m.start() < diagnosis_phrases[i].end():
             return False
         if ctx.section_kind(m.start()) in _NON_PROCEDURAL_SECTIONS:
             return False
@@ -176,12 +179,12 @@ def _side(ctx: TextContext, facts: Facts) -> None:
 
 # Where one drug's amounts end: punctuation, a sentence's full stop (not a decimal point), joining words.
 _DOSE_BOUNDARY = re.compile(
-    r"[,;:()\n]|\.(?!\d)|\+|\bplus\b|\band\b|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE
+    r"[,;:()\r\n]|\.(?!\d)|\+|\bplus\b|\band\b|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE
 )
 # An amount set off by a comma after a drug with none yet: "Depo-Medrol 40 mg/mL, 1 mL", "1% lidocaine, 2 mL per site".
 _TRAILING_AMOUNT = re.compile(
     r"\s*,\s*(?P<amount>\d*\.?\d+\s*(?:mg|mcg|cc|ml|milliliters?)\b)"
-    r"(?=\s*(?:[,;)\n]|\.(?!\d)|\band\b|$)|\s+(?:per|each|at\s+each|into\s+each|to\s+each|in\s+total|total)\b)",
+    r"(?=\s*(?:[,;)\r\n]|\.(?!\d)|\band\b|$)|\s+(?:per|each|at\s+each|into\s+each|to\s+each|in\s+total|total)\b)",
     re.IGNORECASE,
 )
 _BARE_LEFT = re.compile(r"(?P<n>\d*\.?\d+)\s*(?:of\s+)?$")
@@ -288,7 +291,7 @@ def _dedupe_medications(meds: list[Medication]) -> list[Medication]:
 
 # --- diagnoses, purpose, other facts -----------------------------------------------------------------------------
 
-_DX_TEXT_END = re.compile(r"\.(?!\d)|[;,\n]")  # not the full stop inside a code such as M46.1
+_DX_TEXT_END = re.compile(r"\.(?!\d)|[;,\r\n]")  # not the full stop inside a code such as M46.1
 # A visible placeholder the drafter leaves for a missing fact ("[DIAGNOSIS NEEDED]"): never a fact itself.
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
 

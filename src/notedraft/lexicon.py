@@ -240,21 +240,29 @@ OFFICE = re.compile(r"\b(?:in\s+the\s+office|office\s+(?:procedure|visit|setting
 # matches (and maybe more); TextContext.finditer re-reads each candidate with the original pattern, so matches,
 # groups and spans are always the original pattern's own.
 _TWINS: dict[tuple[re.Pattern[str], bool], tuple[re.Pattern[str], bool]] = {}
+_USES: dict[tuple[re.Pattern[str], bool], int] = {}
 _NAMED_GROUP = re.compile(r"\(\?P(?:<[^>]*>|=[^)]*\))")
 _LEADING_GROUP = re.compile(r"\((?:\?:|\?P<\w+>)?")
 
 
-def scan_twin(pattern: re.Pattern[str], *, exact: bool = False) -> tuple[re.Pattern[str], bool]:
+def scan_twin(pattern: re.Pattern[str], *, exact: bool = False, after: int = 0) -> tuple[re.Pattern[str], bool]:
     """(twin, lower): the candidate finder for `pattern` and whether it reads lower-cased text (for a pattern that
-    ignores case). With `exact`, a twin that matches exactly where the pattern does, for a yes/no search."""
+    ignores case). With `exact`, a twin that matches exactly where the pattern does, for a yes/no search.
+
+    Compiling a twin costs more than one scan saves, so a pattern gets its twin only once it has been used `after`
+    times: a single `notedraft validate` stays as quick to start as before, a batch of notes runs fast."""
     key = (pattern, exact)
-    if key not in _TWINS:
+    twin = _TWINS.get(key)
+    if twin is None:
+        uses = _USES[key] = _USES.get(key, 0) + 1
+        if uses <= after:
+            return pattern, False
         lower = bool(pattern.flags & re.IGNORECASE)
         source = _lower_source(pattern.pattern) if lower else pattern.pattern
-        twin = _twin_source(source, exact=exact)
-        changed = lower or twin != source
-        _TWINS[key] = (re.compile(twin, pattern.flags & ~re.IGNORECASE) if changed else pattern, lower)
-    return _TWINS[key]
+        twin_source = _twin_source(source, exact=exact)
+        changed = lower or twin_source != source
+        twin = _TWINS[key] = (re.compile(twin_source, pattern.flags & ~re.IGNORECASE) if changed else pattern, lower)
+    return twin
 
 
 def _lower_source(source: str) -> str:
@@ -281,11 +289,11 @@ def _twin_source(source: str, *, exact: bool) -> str:
         return source
     if not exact:
         unbounded = [b for a in alternatives for b in _distribute(a[2:] if a.startswith("\\b") else a)]
-        if len(unbounded) <= 12 and all(_literal_led(a) for a in unbounded):
+        if len(unbounded) <= 16 and all(_literal_led(a) for a in unbounded):
             return "|".join(unbounded)
         if len(unbounded) == 1 and (group := _LEADING_GROUP.match(unbounded[0])) and group.group() != "(":
             inner = _alternatives(unbounded[0][group.end() : _group_end(unbounded[0])]) or [""]
-            if len(inner) <= 12 and all(_literal_led(a) for a in inner):  # \b(?P<drug>kenalog|...)
+            if len(inner) <= 16 and all(_literal_led(a) for a in inner):  # \b(?P<drug>kenalog|...)
                 return unbounded[0]
     bounded = [a[2:] for a in alternatives if a.startswith("\\b")]
     others = [a for a in alternatives if not a.startswith("\\b")]

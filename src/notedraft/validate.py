@@ -24,7 +24,7 @@ def validate(
 ) -> ValidationReport:
     lines = [c if isinstance(c, CodeLine) else parse_code_line(c) for c in codes]
     facts = facts if facts is not None else extract_facts(note_text)
-    findings, satisfied = evaluate(facts, lines, payer)
+    findings, satisfied = evaluate(facts, lines, payer, note_text)
     if not lines:
         findings.append(
             Finding(rule="claim.no_codes", severity="error", message="No code line was given to validate.",
@@ -45,13 +45,15 @@ def _holds(cond: Condition, claim: Claim) -> Outcome:
     return Outcome(not outcome.ok, outcome.evidence, outcome.detail) if cond.negate else outcome
 
 
-def evaluate(facts: Facts, lines: list[CodeLine], payer: str | None) -> tuple[list[Finding], list[Requirement]]:
+def evaluate(
+    facts: Facts, lines: list[CodeLine], payer: str | None, text: str | None = None
+) -> tuple[list[Finding], list[Requirement]]:
     packs = load_packs()
     findings: list[Finding] = []
     satisfied: list[Requirement] = []
     for line in lines:
         pack = packs[line.code]
-        claim = Claim(facts=facts, line=line, lines=lines, payer=payer)
+        claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text)
         findings += _modifier_findings(pack, line)
         for rule in pack.rules:
             if not all(_holds(c, claim).ok for c in rule.when):
@@ -60,6 +62,8 @@ def evaluate(facts: Facts, lines: list[CodeLine], payer: str | None) -> tuple[li
             failed = [o for o in outcomes if not o.ok]
             if rule.require and not failed:
                 evidence = _unique([s for o in outcomes for s in o.evidence])
+                if not evidence:  # met by the claim itself (a modifier): show the text that made it required
+                    evidence = _unique([s for c in rule.when for s in _holds(c, claim).evidence])
                 satisfied.append(Requirement(rule=rule.id, code=str(line), description=rule.requirement, evidence=evidence))
                 continue
             # A requirement that failed explains itself; a prohibition is explained by its last (most specific) condition.
@@ -115,13 +119,31 @@ def suggest(facts: Facts, payer: str | None = None) -> list[CodeLine]:
             candidates += lines_for(pack, facts)
     candidates = [_with_required_modifiers(packs[c.code], c, candidates, facts, payer) for c in candidates]
     while candidates:
-        findings, _ = evaluate(facts, candidates, payer)
-        failing = {f.code for f in findings if f.severity == "error"}
+        failing = _failing_lines(facts, candidates, payer)
         kept = [c for c in candidates if str(c) not in failing]
         if kept == candidates:
             break
         candidates = kept
     return candidates
+
+
+def _failing_lines(facts: Facts, lines: list[CodeLine], payer: str | None) -> set[str]:
+    """The lines `evaluate` would give an error, without composing the findings (suggest only needs which)."""
+    packs = load_packs()
+    failing: set[str] = set()
+    for line in lines:
+        pack = packs[line.code]
+        if any(mod not in pack.modifiers for mod in line.modifiers):
+            failing.add(str(line))
+            continue
+        claim = Claim(facts=facts, line=line, lines=lines, payer=payer)
+        for rule in pack.rules:
+            if rule.severity != "error" or not all(_holds(c, claim).ok for c in rule.when):
+                continue
+            if not rule.require or not all(_holds(c, claim).ok for c in rule.require):
+                failing.add(str(line))
+                break
+    return failing
 
 
 def _with_required_modifiers(

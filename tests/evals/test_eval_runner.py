@@ -101,6 +101,30 @@ def test_concurrency_is_bounded_and_really_reached(tmp_path, mk, drafting_cases)
     assert peak[0] == 8
 
 
+def test_arms_sharing_a_one_slot_server_never_overlap(tmp_path, mk, drafting_cases):
+    """Two strategies on one local server with one slot: one call in flight, while other arms run freely."""
+    cases = {c.id: c for c in drafting_cases[:6]}
+    lock, live, peak = threading.Lock(), [0], [0]
+
+    def slow(dictation, strategy="template", **kw):
+        pooled = strategy != "template"
+        if pooled:
+            with lock:
+                live[0] += 1
+                peak[0] = max(peak[0], live[0])
+        time.sleep(0.02)
+        if pooled:
+            with lock:
+                live[0] -= 1
+        return mk.perfect_draft(dictation, cases=cases, strategy=strategy, **kw)
+
+    arms = [Arm("template"), Arm("llm-extract", model="m", max_concurrency=1, pool="server"),
+            Arm("llm-compose", model="m", max_concurrency=1, pool="server")]
+    out = run(_datasets(cases.values()), arms, RunConfig(out_dir=tmp_path, concurrency=6), draft_fn=slow)
+    assert peak[0] == 1
+    assert out.summary["samples"] == 18
+
+
 def test_validator_cases_run_once_whatever_the_strategies(tmp_path, mk, validator_cases):
     seen = []
 

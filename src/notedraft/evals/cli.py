@@ -28,6 +28,7 @@ DESCRIPTION = __doc__.split("\n\n")[1] if __doc__ else HELP
 STRATEGY_CHOICES = ("template", "llm-extract", "llm-compose")
 DEFAULT_OUT = ".notedraft-eval"
 DEFAULT_CACHE = ".notedraft-cache"
+LOCAL_TIMEOUT_S = 180.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -249,7 +250,10 @@ def _arms(args, strategies: list[str], cache_dir: Path | None, drafting: bool):
             raise UsageError(f"--local-llm: {missing}")
         server = LocalServer.start()
         for model in args.models or [localllm.MODEL_NAME]:
-            configs.append(localllm.llm_config(server.base_url, model=model))
+            # one slot on 2 shared cores: a call may wait behind another arm's; a transport retry would only
+            # queue the same work again
+            configs.append(localllm.llm_config(server.base_url, model=model, timeout=LOCAL_TIMEOUT_S,
+                                               max_transport_retries=1))
     else:
         for model in args.models or [None]:
             config = LLMConfig.from_env(model=model, base_url=args.base_url)
@@ -264,7 +268,9 @@ def _arms(args, strategies: list[str], cache_dir: Path | None, drafting: bool):
     for config in configs:
         client = LLMClient(config, cache=cache)
         for strategy in llm_strategies:
-            arms.append(Arm(strategy=strategy, model=config.model, base_url=client.base_url, llm=client))
+            arms.append(Arm(strategy=strategy, model=config.model, base_url=client.base_url, llm=client,
+                            max_concurrency=1 if server is not None else None,
+                            pool="local-llm" if server is not None else None))
     return arms, server
 
 

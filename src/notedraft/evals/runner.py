@@ -12,6 +12,7 @@ Draft or ValidationReport (LLM attempts with their raw replies included), the sc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -64,6 +65,8 @@ class Arm:
     llm: Any = None  # notedraft.llm.LLMClient for llm strategies
     label: str | None = None
     case_ids: set[str] | None = None  # a subset of the drafting cases (None: all)
+    max_concurrency: int | None = None  # e.g. 1 for a one-slot local server: more in flight only queues there
+    pool: str | None = None  # arms with the same pool share that bound (two strategies on one server)
 
     @property
     def name(self) -> str:
@@ -400,8 +403,14 @@ async def run_async(
             log_path.open("w", encoding="utf-8") as log:
         log.write(json.dumps({"type": "run", "format": LOG_FORMAT, "run": run_info, "arms": all_arms}) + "\n")
 
+        pools: dict[str, asyncio.Semaphore] = {}
+        for a in arms:
+            if a.max_concurrency:
+                pools.setdefault(a.pool or a.name, asyncio.Semaphore(a.max_concurrency))
+        unbounded = contextlib.nullcontext()
+
         async def one(arm: Arm, case) -> None:
-            async with sem:
+            async with pools.get(arm.pool or arm.name, unbounded), sem:
                 if arm.kind == "drafting":
                     r = await loop.run_in_executor(pool, _draft_one, draft_fn, arm, case)
                 else:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..models import Draft, Facts, ValidationReport
-from .dataset import DraftingCase, GoldFacts, GoldMedication, ValidatorCase
+from .dataset import DraftingCase, GoldFacts, ValidatorCase
 
 Kind = Literal["rate", "mean", "sum", "ratio"]
 
