@@ -22,6 +22,13 @@ class UsageError(Exception):
     """Bad input or configuration: reported in one line, exit 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr (the contract automation relies on), not usage + error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"notedraft: error: {message} (see '{self.prog} --help')\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
@@ -42,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="notedraft",
         description="Draft billing-ready SI joint procedure notes from short dictations, and prove "
         "deterministically that a note supports its CPT code lines.",

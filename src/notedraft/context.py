@@ -89,6 +89,11 @@ class TextContext:
         i = bisect.bisect_left(starts, lo)  # matches do not overlap, so the first to start in the window ends first
         return i < len(starts) and ends[i] <= hi
 
+    def in_instruction(self, pos: int) -> bool:
+        """Whether `pos` lies in an instruction addressed to the tool (from its cue to the end of its sentence)."""
+        i = bisect.bisect_right(self.instructions, (pos, len(self.text) + 1)) - 1
+        return i >= 0 and pos < self.instructions[i][1]  # later instructions end later: the last to start decides
+
     def sentence(self, pos: int) -> tuple[int, int]:
         i = bisect.bisect_right(self._starts, pos) - 1
         start = self._starts[i]
@@ -143,8 +148,7 @@ class TextContext:
         return self._statuses[key]
 
     def _status(self, start: int, end: int) -> Status:
-        i = bisect.bisect_right(self.instructions, (start, len(self.text) + 1)) - 1
-        if i >= 0 and start < self.instructions[i][1]:  # later instructions end later: the last one to start decides
+        if self.in_instruction(start):
             return "conditional"  # words inside an instruction to the tool are not facts about the patient
         s_start, s_end = self.sentence(start)
         lo, hi = max(s_start, start - WINDOW), min(s_end, start + WINDOW)  # the sentence around the mention

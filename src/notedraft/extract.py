@@ -306,9 +306,15 @@ def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
             continue
         seen.add(code)
         out.append(Diagnosis(code=code, text=icd10.title(code), billable=icd10.billable(code), span=span_of(ctx, *m.span())))
-    placeholders = [p.span() for p in _PLACEHOLDER.finditer(text)]
+    placeholders = list(_PLACEHOLDER.finditer(text))
+    placeholder_starts = [p.start() for p in placeholders]
+
+    def in_placeholder(pos: int) -> bool:
+        i = bisect.bisect_right(placeholder_starts, pos) - 1
+        return i >= 0 and pos < placeholders[i].end()
+
     for m in ctx.finditer(lx.DIAGNOSIS_LABEL):
-        if any(a <= m.start() < b for a, b in placeholders):
+        if in_placeholder(m.start()):
             continue
         rest = text[m.end() : m.end() + 120]
         if re.match(r"\s*(?:\+|&|/|and\s+ther)", rest, re.IGNORECASE):
@@ -318,7 +324,7 @@ def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
         phrase = _dx_words(phrase)
         if len(phrase) >= 4 and phrase.lower() not in seen and re.search(r"[a-z]{3}", phrase, re.IGNORECASE):
             start = m.end() + rest.index(phrase)
-            if _PLACEHOLDER.search(phrase) or any(a <= start < b for a, b in ctx.instructions):
+            if _PLACEHOLDER.search(phrase) or ctx.in_instruction(start):
                 continue  # a drafter's "[DIAGNOSIS NEEDED]", or words of an instruction to the tool, are not a diagnosis
             seen.add(phrase.lower())
             out.append(Diagnosis(text=phrase, span=span_of(ctx, start, start + len(phrase))))
