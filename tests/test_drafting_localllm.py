@@ -28,7 +28,9 @@ ULTRASOUND = ("R SIJ inj, US guided, needle tip seen entering joint in-plane, im
 
 
 def client(base_url: str, max_tokens: int) -> LLMClient:
-    return LLMClient(llm_config(base_url, max_tokens=max_tokens, timeout=60))
+    # ~3 s a call on an idle 2-core machine; the generous timeout and no transport retry keep a busy machine from
+    # turning slowness into a timeout (a retry would only queue the same work behind the abandoned request).
+    return LLMClient(llm_config(base_url, max_tokens=max_tokens, timeout=240, max_transport_retries=0))
 
 
 def assert_protocol(d, base_url: str, purposes: set[str], max_tokens: int) -> None:
