@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_openai import fake_openai, text  # noqa: F401  (fake_openai is a fixture)
+from tests.support.fake_openai import text  # the `fake_openai` fixture comes from tests/conftest.py
 
 NOTEDRAFT = str(Path(sys.executable).with_name("notedraft"))
 DICTATION = "L SIJ inj, fluoro, IA confirmed w contrast, 40 kenalog + 2cc 0.25% bupi, dx M46.1, dx + therapeutic"

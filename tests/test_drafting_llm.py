@@ -17,9 +17,8 @@ from notedraft.drafting import ExtractedFacts, draft
 from notedraft.grounding import RULE as GROUNDING
 from notedraft.llm import LLMClient
 from notedraft.validate import validate
-from tests.support.fake_openai import (  # noqa: F401  (fake_openai is a fixture)
+from tests.support.fake_openai import (  # the `fake_openai` fixture comes from tests/conftest.py
     FAKE_MODEL,
-    fake_openai,
     hang,
     http_error,
     json_reply,

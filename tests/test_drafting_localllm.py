@@ -5,6 +5,7 @@ The tests assert the protocol (every call recorded with its prompt version, toke
 an 'invalid'/'truncated' outcome; no exception) and that notedraft catches the inventions: the final draft never
 carries a grounding finding, never states an undictated drug, dose or guidance, and is "supported" only when the
 validator independently agrees. Small max_tokens keep the whole module well under a minute on 2 cores.
+The `local_llm` fixture (one server for the whole session) comes from tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from notedraft.grounding import ground
 from notedraft.llm import LLMClient
 from notedraft.localllm import MODEL_NAME, llm_config
 from notedraft.validate import validate
-from tests.support.local_llm import local_llm  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.llm
 
