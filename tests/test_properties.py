@@ -62,7 +62,7 @@ def test_validate_never_raises_and_every_span_is_the_text(text, codes, payer):
         assert finding.fix.strip()
 
 
-# --- the fast scan (lexicon.scan_twin) finds exactly what `re` finds ----------------------------------------------
+# --- the fast scan (fastscan.scan_twin) finds exactly what `re` finds ----------------------------------------------
 
 PATTERNS = {
     name: value for name, value in vars(lx).items() if isinstance(value, re.Pattern) and not name.startswith("_N")

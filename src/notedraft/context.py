@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from . import lexicon as lx
+from .fastscan import scan_twin
 
 Status = Literal["affirmed", "negated", "planned", "historical", "declined", "conditional"]
 
@@ -29,7 +30,7 @@ _DECLINED_AFTER = re.compile(r"^\W*(?:was\s+|were\s+)?(?:declined|refused|deferr
 _AGO_AFTER = re.compile(r"^[^.;]{0,60}?\b(?:ago|in\s+(?:19|20)\d\d|last\s+(?:year|month|week))\b", re.IGNORECASE)
 
 WINDOW = 240  # how far back a cue may stand from its mention, in characters
-# A pattern scans with its faster twin (lexicon.scan_twin) once it has been used this often in the process.
+# A pattern scans with its faster twin (fastscan.scan_twin) once it has been used this often in the process.
 SCANS_BEFORE_TWIN = 2  # whole-text scans: once per note and pattern
 SEARCHES_BEFORE_TWIN = 50  # searches in the window around a mention: many per note
 
@@ -183,8 +184,8 @@ class TextContext:
 
 
 def _scan(pattern: re.Pattern[str], text: str, lower: str | None) -> Iterator[re.Match[str]]:
-    """`pattern.finditer(text)`, found faster with the pattern's twin (see lexicon.scan_twin)."""
-    twin, lowered = lx.scan_twin(pattern, after=SCANS_BEFORE_TWIN)
+    """`pattern.finditer(text)`, found faster with the pattern's twin (see fastscan.scan_twin)."""
+    twin, lowered = scan_twin(pattern, after=SCANS_BEFORE_TWIN)
     haystack = lower if lowered else text
     if twin is pattern or haystack is None:
         yield from pattern.finditer(text)
@@ -204,8 +205,8 @@ def _scan(pattern: re.Pattern[str], text: str, lower: str | None) -> Iterator[re
 
 def contains(pattern: re.Pattern[str], s: str, *, at_start: bool = False) -> bool:
     """`pattern.search(s)` (or `.match` with at_start) as yes/no, on a lower-cased copy of ASCII text when the
-    pattern ignores case (see lexicon.scan_twin)."""
-    twin, lowered = lx.scan_twin(pattern, exact=True, after=SEARCHES_BEFORE_TWIN)
+    pattern ignores case (see fastscan.scan_twin)."""
+    twin, lowered = scan_twin(pattern, exact=True, after=SEARCHES_BEFORE_TWIN)
     if lowered:
         if s.isascii():
             s = s.lower()

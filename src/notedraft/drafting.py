@@ -65,6 +65,9 @@ def draft(
         raise ValueError(f"strategy {strategy!r} needs an LLM client")
     dictated = extract_facts(dictation)  # what the dictation itself states: every draft is grounded against this
     facts = dictated
+    conflict = _guidance_conflict(dictation, facts)
+    if conflict:  # "US guided ... no imaging": neither statement is written; the physician is asked
+        facts = facts.model_copy(update={"guidance": "unstated", "guidance_spans": []})
     targets = [str(line) for line in lines] or [str(line) for line in suggest(facts, payer)]
     attempts: list[Attempt] = []
     notes: list[str] = []
@@ -92,10 +95,11 @@ def draft(
             notes.append("the dictation lacks facts the code lines need, so no LLM note was requested; "
                          "the template draft shows what is missing")
 
-    injected = _instruction_findings(dictation)
+    instructions = _instruction_findings(dictation)
     report = result.report
-    if injected:
-        report = report.model_copy(update={"findings": injected + report.findings, "supported": False})
+    if instructions or conflict:
+        report = report.model_copy(update={"findings": instructions + conflict + report.findings, "supported": False})
+    if instructions:
         notes.append("the dictation contains instructions addressed to the tool; they were treated as data and not followed")
     covered = facts.procedure in COVERED_PROCEDURES
     if not covered:
@@ -174,6 +178,28 @@ def _intended(facts: Facts) -> list[str]:
 
     pack = load_packs()["20552" if facts.guidance in ("ultrasound", "none") else "27096"]
     return [str(line) for line in lines_for(pack, facts)]
+
+
+# Saying outright that no imaging was used ("no imaging", "without image guidance"); landmarks and palpation are
+# left out because they are also named while scanning ("sonographic landmarks").
+_NO_IMAGING_SAID = re.compile(r"\b(?:no|without|w/o)\s+(?:image|imaging)\b(?:\s+guidance\b)?", re.IGNORECASE)
+
+
+def _guidance_conflict(dictation: str, facts: Facts) -> list[Finding]:
+    """A dictation that names an imaging modality and also says no imaging was used states no guidance at all."""
+    if facts.guidance not in ("fluoroscopy", "ct", "ultrasound"):
+        return []
+    ctx = TextContext(dictation)
+    said_none = [m for m in _NO_IMAGING_SAID.finditer(dictation) if ctx.status(m.start(), m.end()) == "affirmed"]
+    if not said_none:
+        return []
+    named = facts.guidance_spans[0]
+    return [Finding(
+        rule="dictation.guidance_conflict", severity="error",
+        message=f"The dictation names {facts.guidance} ({named.text!r}) and also says {said_none[0].group()!r}; "
+                "the draft states neither.",
+        fix="Ask the physician which guidance was used, and dictate only that.",
+        evidence=[named, Span(start=said_none[0].start(), end=said_none[0].end(), text=said_none[0].group())])]
 
 
 def _instruction_findings(dictation: str) -> list[Finding]:

@@ -26,9 +26,10 @@ from pathlib import Path
 HELP = "score drafting strategies × models and the validator on the eval datasets"
 DESCRIPTION = __doc__.split("\n\n")[1] if __doc__ else HELP
 STRATEGY_CHOICES = ("template", "llm-extract", "llm-compose")
-DEFAULT_OUT = ".notedraft-eval"
+DEFAULT_OUT = "runs/eval"
 DEFAULT_CACHE = ".notedraft-cache"
 LOCAL_TIMEOUT_S = 180.0
+LOCAL_PORT = 8089  # notedraft.localllm's own default
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -284,7 +285,16 @@ class LocalServer:
         self.process, self.log, self.base_url = process, log, base_url
 
     @classmethod
-    def start(cls, threads: int = 2) -> LocalServer:
+    def start(cls, threads: int = 2, port: int | None = None) -> LocalServer:
+        """On a fixed port when it is free: the response cache is keyed by base URL, so the same port on every
+        run is what lets a re-run reuse the local model's replies. Falls back to any free port."""
+        port = LOCAL_PORT if port is None else port
+        if port and not _port_free(port):
+            port = 0
+        return cls._spawn(threads, port)
+
+    @classmethod
+    def _spawn(cls, threads: int, port: int) -> LocalServer:
         import queue
         import subprocess
         import tempfile
@@ -292,7 +302,7 @@ class LocalServer:
 
         log = tempfile.TemporaryFile(mode="w+")
         process = subprocess.Popen(
-            [sys.executable, "-m", "notedraft.localllm", "--port", "0", "--threads", str(threads)],
+            [sys.executable, "-m", "notedraft.localllm", "--port", str(port), "--threads", str(threads)],
             stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True,
         )
         lines: queue.Queue = queue.Queue()
@@ -314,6 +324,8 @@ class LocalServer:
             pass
         server = cls(process, log, "")
         server.stop()
+        if port:  # lost a race for the fixed port: any free one will do
+            return cls._spawn(threads, 0)
         log.seek(0)
         tail = "".join(log.readlines()[-5:]).strip()
         raise UsageError(f"--local-llm: the local LLM did not start: {tail or 'no output'}")
@@ -329,6 +341,17 @@ class LocalServer:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _local_defaults(config):
