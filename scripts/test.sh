@@ -21,6 +21,8 @@ fi
 
 .venv/bin/python -m pytest -q "$@"
 
-# The eval gate: deterministic metrics only, offline strategy and the real local LLM with each llm strategy.
+# The eval gate (deterministic metrics only; evals/thresholds.toml): every case with the offline strategy, and a
+# stratified 24-case sample (every path x side) with the real local LLM under each llm strategy.
 .venv/bin/notedraft eval --strategy template --check --out runs/eval-template
-.venv/bin/notedraft eval --strategy llm-extract --strategy llm-compose --local-llm --check --out runs/eval-local-llm
+.venv/bin/notedraft eval --strategy llm-extract --strategy llm-compose --local-llm --llm-sample 24 --check \
+  --out runs/eval-local-llm
