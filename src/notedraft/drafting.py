@@ -41,7 +41,6 @@ ROOT = Path(os.environ.get("NOTEDRAFT_HOME", Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
 PROMPTS = ROOT / "prompts"
 MAX_REPAIRS = 2
-ABBREVIATIONS = {"bupi", "bupiv", "lido", "ropi"}
 # The procedures the note template drafts ("unstated": the SI template with the procedure as a placeholder).
 COVERED_PROCEDURES = ("si_joint_injection", "unstated")
 
@@ -96,9 +95,11 @@ def draft(
                          "the template draft shows what is missing")
 
     instructions = _instruction_findings(dictation)
+    unread = _unread_findings(dictated)
     report = result.report
-    if instructions or conflict:
-        report = report.model_copy(update={"findings": instructions + conflict + report.findings, "supported": False})
+    if instructions or conflict or unread:
+        report = report.model_copy(
+            update={"findings": instructions + conflict + unread + report.findings, "supported": False})
     if instructions:
         notes.append("the dictation contains instructions addressed to the tool; they were treated as data and not followed")
     covered = facts.procedure in COVERED_PROCEDURES
@@ -202,6 +203,16 @@ def _guidance_conflict(dictation: str, facts: Facts) -> list[Finding]:
         evidence=[named, Span(start=said_none[0].start(), end=said_none[0].end(), text=said_none[0].group())])]
 
 
+def _unread_findings(facts: Facts) -> list[Finding]:
+    # A dictated amount with no drug we know ("40 mg TA", a misspelled name) must not vanish from the note.
+    return [
+        Finding(rule="dictation.unrecognized_amount", severity="error",
+                message=f"The dictation gives an amount notedraft could not attach to a known drug: {s.text!r}.",
+                fix="Name the drug (generic or brand) next to its dose.", evidence=[s])
+        for s in facts.unread_amounts
+    ]
+
+
 def _instruction_findings(dictation: str) -> list[Finding]:
     out = []
     for m in lx.INSTRUCTION.finditer(dictation):
@@ -294,8 +305,7 @@ def _diagnosis(d: Diagnosis) -> str:
 
 def _medication(m: Medication) -> str:
     # "triamcinolone 40 mg (Kenalog)": the dose sits right after the generic name so the note reads back the same.
-    written = m.as_written.lower()
-    brand = f" ({m.as_written.title() if m.as_written.islower() else m.as_written})" if written != m.name and written not in ABBREVIATIONS else ""
+    brand = f" ({m.as_written.title() if m.as_written.islower() else m.as_written})" if m.as_written.lower() in lx.BRANDS else ""
     kind = " (contrast)" if m.role == "contrast" else ""
     dose = m.dose_text()
     if dose:

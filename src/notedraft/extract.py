@@ -25,6 +25,7 @@ def extract_facts(text: str) -> Facts:
     _procedure(ctx, facts)
     _side(ctx, facts)
     facts.medications = _medications(ctx)
+    facts.unread_amounts = _unread_amounts(ctx, facts.medications)
     facts.diagnoses = _diagnoses(ctx)
     _purpose(ctx, facts)
     facts.needle_confirmation = _first_affirmed(ctx, lx.NEEDLE_CONFIRMATION, "needle_confirmation", facts)
@@ -240,6 +241,23 @@ def _medications(ctx: TextContext) -> list[Medication]:
             )
         )
     return _dedupe_medications(meds)
+
+
+def _unread_amounts(ctx: TextContext, meds: list[Medication]) -> list[Span]:
+    claimed = [(m.span.start, m.span.end) for m in meds if m.span]
+    out: list[Span] = []
+    for pattern in (lx.MASS, lx.VOLUME):
+        for m in ctx.finditer(pattern):
+            if any(a <= m.start() < b for a, b in claimed) or ctx.status(m.start(), m.end()) != "affirmed":
+                continue
+            # the same window a drug reads its dose from: if a drug stands in it, the amount is that drug's
+            left = _window(ctx, max(0, m.start() - 45), m.start(), left=True)
+            right = _window(ctx, m.end(), min(len(ctx.text), m.end() + 45), left=False)
+            if lx.DRUG_PATTERN.search(left + " " + right) or lx.AMOUNT_EXPLAINED.search(left + m.group() + right):
+                continue
+            word = re.match(r"\s*(?:of\s+)?([A-Za-z][\w-]*)", ctx.text[m.end() : m.end() + 30])
+            out.append(span_of(ctx, m.start(), m.end() + (word.end() if word else 0)))
+    return sorted(out, key=lambda s: s.start)
 
 
 def _amounts(left: str, right: str, role: str) -> tuple[str | None, str | None, str | None]:

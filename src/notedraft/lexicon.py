@@ -46,7 +46,7 @@ SIDE_WORDS = re.compile(
     I,
 )
 # Dictation shorthand: a bare upper-case L or R before the joint or procedure ("L SIJ inj", "R SI joint").
-SIDE_LETTER = re.compile(r"\b(?P<letter>[LR])(?=\s*(?:SIJ|SI\b|S\.I\.|sacroiliac|knee|hip|shoulder|side)|\s*\)|$)")
+SIDE_LETTER = re.compile(r"\b(?P<letter>[LR])(?=\s*(?:SIJ|SI\b|S\.I\.|sacro|knee|hip|shoulder|side)|\s*\)|$)")
 # Words that make a side mention anatomical or procedural rather than the procedure's side.
 SIDE_NOT_PROCEDURAL = re.compile(
     r"\b(?:lateral\s+decubitus|(?:upper|lower)\s+extremit\w*|arm|hand|leg|wrist|antecubital|ear|eye|heart"
@@ -66,7 +66,7 @@ PROCEDURE_ANCHOR = re.compile(
 )
 
 # --- Procedures -----------------------------------------------------------------------------------------------
-SI_JOINT = re.compile(r"\bsacro-?ili(?:a|)c\b|\bsacroilac\b|\bSIJ\b|\bS\.?I\.?\s*(?:jt|joint)s?\b|\bSI\b(?=\s+(?:inj|joint|jt))", I)
+SI_JOINT = re.compile(r"\bsacro-?ill?i(?:a|)c\b|\bsacroilac\b|\bSIJ\b|\bS\.?I\.?\s*(?:jt|joint)s?\b|\bSI\b(?=\s+(?:inj|joint|jt))", I)
 SI_RFA = re.compile(r"\bradio-?frequency\b|\bRFA?\b|\bRFTC\b|\bthermocoagulation\b|\bablation\b|\bneurotomy\b|\bdenervation\b|\brhizotomy\b", I)
 SI_NERVE = re.compile(r"\blateral\s+branch\w*\b|\bdorsal\s+ram(?:us|i)\b|\bnerve\s+block\b|\bS[1-3]\b.{0,30}\bbranch", I)
 INJECTION = re.compile(r"\binj(?:ection|ected|ect|s|\.)?\b|\bintra-?articular\b|\bIA\b|\barthrogra\w*|\binstill\w*", I)
@@ -82,12 +82,15 @@ OTHER_PROCEDURES: list[tuple[str, re.Pattern[str]]] = [
 # written form → (generic name, role). Longest alternatives first so "depo-medrol" wins over "medrol".
 DRUGS: dict[str, tuple[str, str]] = {
     "kenalog": ("triamcinolone", "steroid"),
+    "kenelog": ("triamcinolone", "steroid"),  # common misspellings are read, and the note spells them right
+    "kenolog": ("triamcinolone", "steroid"),
     "triamcinolone": ("triamcinolone", "steroid"),
     "aristospan": ("triamcinolone hexacetonide", "steroid"),
     "depo-medrol": ("methylprednisolone", "steroid"),
     "depo medrol": ("methylprednisolone", "steroid"),
     "depomedrol": ("methylprednisolone", "steroid"),
     "methylprednisolone": ("methylprednisolone", "steroid"),
+    "methyl prednisolone": ("methylprednisolone", "steroid"),
     "celestone": ("betamethasone", "steroid"),
     "betamethasone": ("betamethasone", "steroid"),
     "decadron": ("dexamethasone", "steroid"),
@@ -103,6 +106,9 @@ DRUGS: dict[str, tuple[str, str]] = {
     "xylocaine": ("lidocaine", "anesthetic"),
     "lidocaine": ("lidocaine", "anesthetic"),
     "lido": ("lidocaine", "anesthetic"),
+    "lidocane": ("lidocaine", "anesthetic"),
+    "lidocain": ("lidocaine", "anesthetic"),
+    "bupivicaine": ("bupivacaine", "anesthetic"),
     "omnipaque": ("iohexol", "contrast"),
     "iohexol": ("iohexol", "contrast"),
     "isovue": ("iopamidol", "contrast"),
@@ -110,6 +116,9 @@ DRUGS: dict[str, tuple[str, str]] = {
     "wydase": ("hyaluronidase", "other"),
     "hyaluronidase": ("hyaluronidase", "other"),
 }
+# Written forms that are brand names (shown in the note beside the generic); abbreviations and misspellings are not.
+BRANDS = {"kenalog", "aristospan", "depo-medrol", "depo medrol", "depomedrol", "celestone", "decadron", "marcaine",
+          "sensorcaine", "naropin", "xylocaine", "omnipaque", "isovue", "wydase"}
 DRUG_PATTERN = re.compile(
     r"\b(?P<drug>" + "|".join(sorted((re.escape(k) for k in DRUGS), key=len, reverse=True)) + r")\b", I
 )
@@ -120,6 +129,12 @@ MASS = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>mg|mcg|milligrams?|microgram
 VOLUME = re.compile(r"(?P<n>\d*\.?\d+)\s*(?P<unit>cc|ml|mL|milliliters?|millilitres?)\b", I)
 PERCENT = re.compile(r"(?P<n>\d*\.?\d+)\s*%")
 PER_ML = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*mg\s*/\s*(?:ml|cc)\b", I)
+# An amount no known drug claims is kept (never dropped silently) unless its clause says what it is.
+AMOUNT_EXPLAINED = re.compile(
+    r"\b(?:contrast|dye|saline|solution|mixture|total|syringe|needle|gauge|inch|cm|fluid|blood|csf|aspirat\w*"
+    r"|per\s+site|each\s+site|omnipaque|isovue|sedation|versed|fentanyl|propofol)\b",
+    I,
+)
 BARE_NUMBER = re.compile(r"(?<![\w.%/])(?P<n>\d*\.?\d+)(?![\w.%/])")
 
 # --- Context cues ---------------------------------------------------------------------------------------------
@@ -209,7 +224,7 @@ DIAGNOSIS_TERMS = re.compile(
     I,
 )
 PURPOSE_DIAGNOSTIC = re.compile(r"\bdiagnostic\b|\bdiag\.?\b|\bdx\s*(?:\+|&|and|/)\s*(?=ther|tx)|\bdx\s+block\b", I)
-PURPOSE_THERAPEUTIC = re.compile(r"\btherap(?:eu|u)tic\b|\btherap\.?\b|\bther\b|\btx\b(?=\s*(?:inj|block|$|,))", I)
+PURPOSE_THERAPEUTIC = re.compile(r"\btherap(?:eu|u|ue)tic\b|\btherap\.?\b|\bther\b|\btx\b(?=\s*(?:inj|block|$|,))", I)
 PAIN_SCORE = re.compile(r"\b(?P<score>\d{1,2})\s*/\s*10\b")
 PAIN_PRE = re.compile(r"\bpre(?:-?(?:procedure|procedural|injection|op))?\b|\bbefore\b|\bbaseline\b", I)
 PAIN_POST = re.compile(r"\bpost(?:-?(?:procedure|procedural|injection|op))?\b|\bafter\b|->|→|\bto\b", I)

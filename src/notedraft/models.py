@@ -94,6 +94,8 @@ class Facts(BaseModel):
     levels: list[Fact] = Field(default_factory=list)
     muscles: list[Fact] = Field(default_factory=list)
     setting: Literal["facility", "office", "unstated"] = "unstated"
+    # Amounts ("40 mg TA") that no drug in the lexicon claims: the drafter asks instead of dropping them.
+    unread_amounts: list[Span] = Field(default_factory=list)
     # Mentions that were read but do not count, kept so a scribe sees why ("fluoroscopy was not used").
     discounted: list[Discounted] = Field(default_factory=list)
 

@@ -42,6 +42,8 @@ def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
                     ask(f"{d.code} ({d.text}) is not billable: which code applies ({billable_children(d.code or '')})?")
         elif key in QUESTIONS:
             ask(QUESTIONS[key])
+    for span in facts.unread_amounts:
+        ask(f"Which drug is {span.text!r}?")
     if facts.procedure == "unstated":
         ask("What procedure was performed (e.g. left SI joint injection)?")
     return out
