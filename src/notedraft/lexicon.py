@@ -119,8 +119,15 @@ DRUGS: dict[str, tuple[str, str]] = {
 # Written forms that are brand names (shown in the note beside the generic); abbreviations and misspellings are not.
 BRANDS = {"kenalog", "aristospan", "depo-medrol", "depo medrol", "depomedrol", "celestone", "decadron", "marcaine",
           "sensorcaine", "naropin", "xylocaine", "omnipaque", "isovue", "wydase"}
+# Abbreviations read only in upper case: "40 mg TA" is triamcinolone acetonide, "ta" is not a word to read.
+UPPER_CASE_DRUGS: dict[str, tuple[str, str]] = {"TA": ("triamcinolone", "steroid")}
+DRUGS.update({k.lower(): v for k, v in UPPER_CASE_DRUGS.items()})
 DRUG_PATTERN = re.compile(
-    r"\b(?P<drug>" + "|".join(sorted((re.escape(k) for k in DRUGS), key=len, reverse=True)) + r")\b", I
+    r"\b(?P<drug>"
+    + "|".join(sorted((re.escape(k) for k in DRUGS if k.upper() not in UPPER_CASE_DRUGS), key=len, reverse=True))
+    + "".join(f"|(?-i:{k})" for k in UPPER_CASE_DRUGS)
+    + r")\b",
+    I,
 )
 CONTRAST = re.compile(r"\bcontrast\b|\bdye\b|\bomnipaque\b|\bisovue\b|\barthrogra(?:m|phy|phic)\b|\bepidurogra\w*", I)
 
