@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The project's benchmarks (not tests): each prints figures measured in its own single run, and the machine.
+# Usage: bash scripts/bench.sh [--local-llm]   (--local-llm also measures LLM calls and tokens per draft)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/python benchmarks/bench_validate.py
+.venv/bin/python benchmarks/bench_draft.py "$@"
+.venv/bin/python evals/bench_eval.py
