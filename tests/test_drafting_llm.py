@@ -170,6 +170,30 @@ def test_a_note_claiming_guidance_the_dictation_lacks_never_survives(fake_openai
     assert_final_draft_is_sound(d)
 
 
+def test_a_reply_that_is_markup_or_chat_is_not_a_note(fake_openai):
+    # What SmolLM2 really answered once: the dictation echoed in HTML. Its facts check out; it is still not a note.
+    echo = ("The procedure note for this dictation is:\n<pre><code>" + DICTATION + "</code></pre>\n")
+    fake_openai.script(text(echo), text("**Procedure:** " + DICTATION), text(GOOD_NOTE))
+
+    d = draft(DICTATION, CODES, strategy="llm-compose", llm=client(fake_openai))
+
+    assert d.note == GOOD_NOTE and d.supported
+    first_repair = fake_openai.requests[1]["messages"][-1]["content"]
+    assert "The note contains markup ('‹pre›'); it must be plain text." in first_repair
+    assert "The note lacks the heading(s): Procedure, Diagnosis, Purpose, Technique, Medications injected." in first_repair
+    second_repair = fake_openai.requests[2]["messages"][-1]["content"]
+    assert "The note contains markup ('**')" in second_repair
+
+
+def test_a_model_that_never_writes_a_note_falls_back(fake_openai):
+    fake_openai.script(*[text("<p>" + DICTATION + "</p>")] * 3)
+
+    d = draft(DICTATION, CODES, strategy="llm-compose", llm=client(fake_openai))
+
+    assert d.note == TEMPLATE_NOTE and d.supported
+    assert any("fell back to the template" in n for n in d.notes)
+
+
 @pytest.mark.parametrize(
     "reply, outcome",
     [

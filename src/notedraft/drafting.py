@@ -501,6 +501,29 @@ def _requirements(targets: list[str], facts: Facts, payer: str | None) -> list[s
     return seen
 
 
+# The compose prompt asks for a plain-text note under these headings; a reply that is markup, or chat about a note
+# ("The procedure note for this dictation is: <pre>...</pre>"), is not a note even when its facts check out.
+COMPOSE_HEADINGS = ("Procedure", "Diagnosis", "Purpose", "Technique", "Medications injected")
+_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|^\s*```|^\s*#{1,6}\s|\*\*", re.MULTILINE)
+
+
+def _format_findings(text: str) -> list[Finding]:
+    out = []
+    markup = _MARKUP.search(text)
+    if markup:
+        out.append(Finding(rule="compose.format", severity="error",
+                           message=f"The note contains markup ({markup.group().strip()!r}); it must be plain text.",
+                           fix="Write plain text only: no HTML, no Markdown.",
+                           evidence=[Span(start=markup.start(), end=markup.end(), text=markup.group())]))
+    missing = [h for h in COMPOSE_HEADINGS
+               if not re.search(rf"^\s*{re.escape(h)}\s*:", text, re.IGNORECASE | re.MULTILINE)]
+    if missing:
+        out.append(Finding(rule="compose.format", severity="error",
+                           message=f"The note lacks the heading(s): {', '.join(missing)}.",
+                           fix="Start each section on its own line with its heading and a colon, e.g. 'Technique:'."))
+    return out
+
+
 def _llm_compose(dictation: str, facts: Facts, targets: list[str], payer: str | None, llm: "LLMClient",
                  attempts: list[Attempt], raw_findings: list[Finding]) -> _Checked | str:
     """The LLM's note once it passes validation and grounding; otherwise why not (the caller falls back)."""
@@ -522,7 +545,7 @@ def _llm_compose(dictation: str, facts: Facts, targets: list[str], payer: str | 
         if result.attempt.outcome != "ok" or not result.text.strip():
             return f"the LLM's {purpose} reply was not a usable note (outcome {result.attempt.outcome})"
         checked = _check(dictation, result.text, facts, facts, targets, payer)
-        errors = [f for f in checked.report.findings if f.severity == "error"]
+        errors = _format_findings(result.text) + [f for f in checked.report.findings if f.severity == "error"]
         raw_findings += [f for f in errors if f.rule == GROUNDING_RULE and f.message not in
                          {r.message for r in raw_findings}]
         if not errors:
@@ -530,7 +553,7 @@ def _llm_compose(dictation: str, facts: Facts, targets: list[str], payer: str | 
         if round_ == MAX_REPAIRS:
             break
         repair, version = prompt("repair", note=_delimit(result.text),
-                                 findings=[f"{f.message} Fix: {f.fix}" for f in errors[:8]])
+                                 findings=[_delimit(f"{f.message} Fix: {f.fix}") for f in errors[:8]])
         messages = messages + [{"role": "assistant", "content": result.text}, {"role": "user", "content": repair}]
         purpose = "repair"
     return f"the LLM's note still failed validation or grounding after {MAX_REPAIRS} re-ask(s)"
