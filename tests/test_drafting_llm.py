@@ -119,9 +119,11 @@ def test_an_invented_dose_is_re_asked_with_the_finding(fake_openai):
 
     assert d.note == GOOD_NOTE and d.supported and d.notes == []
     assert [a.purpose for a in d.attempts] == ["compose", "repair"]
-    assert [a.prompt_version for a in d.attempts] == ["compose-v1", "repair-v1"]
+    assert [a.prompt_version for a in d.attempts] == ["compose-v1", "repair-v2"]
     repair = fake_openai.requests[1]["messages"]
-    assert repair[-2] == {"role": "assistant", "content": INVENTED_DOSE}
+    # the re-ask carries the note once, delimited in the repair prompt, not again as an assistant turn
+    assert [m["role"] for m in repair] == ["system", "user", "user"]
+    assert INVENTED_DOSE.strip() in repair[-1]["content"].replace("‹", "<").replace("›", ">")
     assert "unsupported: 80 mg triamcinolone" in repair[-1]["content"]
     assert "unsupported: 80 mg triamcinolone" in [f.message for f in d.raw_findings]
     assert "80" not in d.note

@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 
 from notedraft.llm import LLMClient
 from notedraft.localllm import MODEL_NAME, llm_config
-from tests.support.local_llm import local_llm  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.llm
 

@@ -554,6 +554,8 @@ def _llm_compose(dictation: str, facts: Facts, targets: list[str], payer: str | 
             break
         repair, version = prompt("repair", note=_delimit(result.text),
                                  findings=[_delimit(f"{f.message} Fix: {f.fix}") for f in errors[:8]])
-        messages = messages + [{"role": "assistant", "content": result.text}, {"role": "user", "content": repair}]
+        # The repair prompt carries the note (delimited), so the reply is not repeated as an assistant turn: one
+        # copy of the note per request keeps a re-ask near the happy path's prompt size.
+        messages = messages[:2] + [{"role": "user", "content": repair}]
         purpose = "repair"
     return f"the LLM's note still failed validation or grounding after {MAX_REPAIRS} re-ask(s)"
