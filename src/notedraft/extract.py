@@ -92,7 +92,6 @@ _SACRAL = re.compile(r"\bS[1-4]\b|\bsacral\b|\bsacroiliac\b|\bSIJ?\b", re.IGNORE
 
 
 def _procedure(ctx: TextContext, facts: Facts) -> None:
-    text = ctx.text
     si: list[tuple[int, str, Span]] = []
     others: list[tuple[int, str, Span]] = []
     diagnosis_phrases = ctx.finditer(lx.DIAGNOSIS_TERMS)

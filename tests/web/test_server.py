@@ -10,7 +10,6 @@ import sys
 import time
 
 import httpx
-import pytest
 
 from notedraft.web.app import create_app
 from notedraft.web.server import serve
