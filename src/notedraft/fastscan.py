@@ -97,31 +97,9 @@ def _literal_led(alternative: str) -> bool:
     return bool(alternative) and alternative[0] not in "\\()[].^$|?*+{" and alternative[1:2] not in ("?", "*", "+", "{")
 
 
-def _alternatives(source: str) -> list[str] | None:
-    """The top-level alternatives of a pattern (None when its groups or classes do not balance)."""
-    parts, depth, in_class, i, last = [], 0, False, 0, 0
-    while i < len(source):
-        c = source[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = not (c == "]" and source[i - 1] not in "[^")
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            parts.append(source[last:i])
-            last = i + 1
-        i += 1
-    return None if depth or in_class else [*parts, source[last:]]
-
-
-def _group_end(source: str) -> int:
-    """Where the group that opens `source` closes."""
+def _outside_classes(source: str):
+    """(index, char, depth) for each character of a pattern outside escapes and [...] classes; `depth` counts the
+    groups open before it. Returns the final (depth, in_class) through StopIteration's value for balance checks."""
     depth, in_class, i = 0, False, 0
     while i < len(source):
         c = source[i]
@@ -132,11 +110,35 @@ def _group_end(source: str) -> int:
             in_class = not (c == "]" and source[i - 1] not in "[^")
         elif c == "[":
             in_class = True
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        else:
+            if c == ")":
+                depth -= 1
+            yield i, c, depth
+            if c == "(":
+                depth += 1
         i += 1
+    return depth, in_class
+
+
+def _alternatives(source: str) -> list[str] | None:
+    """The top-level alternatives of a pattern (None when its groups or classes do not balance)."""
+    parts, last = [], 0
+    walk = _outside_classes(source)
+    while True:
+        try:
+            i, c, depth = next(walk)
+        except StopIteration as end:
+            depth, in_class = end.value
+            break
+        if c == "|" and depth == 0:
+            parts.append(source[last:i])
+            last = i + 1
+    return None if depth or in_class else [*parts, source[last:]]
+
+
+def _group_end(source: str) -> int:
+    """Where the group that opens `source` closes."""
+    for i, c, depth in _outside_classes(source):
+        if c == ")" and depth == 0:
+            return i
     return len(source)

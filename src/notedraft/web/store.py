@@ -323,13 +323,7 @@ class Store:
     ) -> dict:
         """Append revision `base_revision + 1`; raise Conflict if the draft has moved on or is finalised."""
         with self._tx(write=True) as db:
-            if db.execute("SELECT 1 FROM drafts WHERE id=?", (draft_id,)).fetchone() is None:
-                raise NotFound(f"no draft {draft_id}")
-            latest = _revision(
-                db.execute(
-                    "SELECT * FROM revisions WHERE draft_id=? ORDER BY number DESC LIMIT 1", (draft_id,)
-                ).fetchone()
-            )
+            latest = _latest_revision(db, draft_id)
             if db.execute("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)).fetchone():
                 raise Conflict(f"draft {draft_id} is finalised; it takes no more revisions", latest)
             if base_revision != latest["revision"]:
@@ -357,13 +351,7 @@ class Store:
                 "the note does not support its code lines; fix the findings or give an override reason"
             )
         with self._tx(write=True) as db:
-            if db.execute("SELECT 1 FROM drafts WHERE id=?", (draft_id,)).fetchone() is None:
-                raise NotFound(f"no draft {draft_id}")
-            latest = _revision(
-                db.execute(
-                    "SELECT * FROM revisions WHERE draft_id=? ORDER BY number DESC LIMIT 1", (draft_id,)
-                ).fetchone()
-            )
+            latest = _latest_revision(db, draft_id)
             if db.execute("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)).fetchone():
                 raise Conflict(f"draft {draft_id} is already finalised", latest)
             if revision != latest["revision"]:
@@ -452,6 +440,14 @@ def _split_sql(script: str) -> list[str]:
     if rest:
         statements.append(rest)
     return statements
+
+
+def _latest_revision(db: sqlite3.Connection, draft_id: int) -> dict:
+    """The draft's newest revision; NotFound when there is no such draft."""
+    if db.execute("SELECT 1 FROM drafts WHERE id=?", (draft_id,)).fetchone() is None:
+        raise NotFound(f"no draft {draft_id}")
+    row = db.execute("SELECT * FROM revisions WHERE draft_id=? ORDER BY number DESC LIMIT 1", (draft_id,)).fetchone()
+    return _revision(row)
 
 
 def _revision(row: sqlite3.Row) -> dict:
