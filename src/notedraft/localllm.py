@@ -90,6 +90,56 @@ def wait_until_answering(address: str, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
+class ChildServer:
+    """`python -m notedraft.localllm` as a child process, for the tests and `notedraft eval --local-llm`.
+
+    llama.cpp's log goes to a temp file (shown only when start-up fails); the ready line gives the base URL."""
+
+    def __init__(self, port: int = 0, threads: int = 2, ready_timeout: float = 90) -> None:
+        import queue
+        import subprocess
+        import tempfile
+
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "notedraft.localllm", "--port", str(port), "--threads", str(threads)],
+            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL, text=True,
+        )
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def read() -> None:  # a thread, because a pipe read cannot time out portably
+            for line in self.process.stdout:  # type: ignore[union-attr]
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        self.base_url = ""
+        try:
+            while (line := lines.get(timeout=ready_timeout)) is not None:
+                if line.startswith("ready "):
+                    self.base_url = line.split()[1]
+                    return
+        except queue.Empty:
+            pass
+        self.log.seek(0)
+        tail = "".join(self.log.readlines()[-15:]).strip()
+        code = self.process.poll()
+        self.stop()
+        raise RuntimeError(f"notedraft.localllm did not become ready (exit code {code}): {tail or 'no output'}")
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m notedraft.localllm", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8089, help="0 picks a free port")

@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
-import subprocess
-import sys
-import tempfile
-import threading
 from typing import Iterator
 
 import pytest
 
-from notedraft.localllm import missing_requirement
+from notedraft.localllm import ChildServer, missing_requirement
 
 READY_TIMEOUT_S = 90  # ~1 s when idle; generous for a shared 2-core machine
 
@@ -32,43 +27,11 @@ def running_under_ci() -> bool:
 @contextlib.contextmanager
 def run_local_llm(threads: int = 2, timeout: float = READY_TIMEOUT_S) -> Iterator[str]:
     """Start the server on a free port (--port 0, read back from the ready line), yield its base URL, stop it."""
-    command = [sys.executable, "-m", "notedraft.localllm", "--port", "0", "--threads", str(threads)]
-    with tempfile.TemporaryFile(mode="w+") as log:  # llama.cpp's stderr, shown only if start-up fails
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True
-        )
-        try:
-            yield _wait_for_ready(process, log, timeout)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_for_ready(process: subprocess.Popen, log, timeout: float) -> str:
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:  # a thread, because a pipe read cannot time out portably
-        for line in process.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
+    server = ChildServer(port=0, threads=threads, ready_timeout=timeout)
     try:
-        while True:
-            line = lines.get(timeout=timeout)
-            if line is None:
-                break
-            if line.startswith("ready "):
-                return line.split()[1]
-    except queue.Empty:
-        pass
-    log.seek(0)
-    tail = "".join(log.readlines()[-15:])
-    raise RuntimeError(f"notedraft.localllm did not become ready (exit code {process.poll()}):\n{tail}")
+        yield server.base_url
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

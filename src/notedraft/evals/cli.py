@@ -276,71 +276,29 @@ def _arms(args, strategies: list[str], cache_dir: Path | None, drafting: bool):
 
 
 class LocalServer:
-    """`python -m notedraft.localllm --port 0` as a child process: its llama.cpp log goes to a temp file (shown only
-    when start-up fails), the ready line gives the URL, and stop() ends it."""
+    """The bundled local LLM as a child process (notedraft.localllm.ChildServer), on a fixed port when it is free."""
 
-    READY_TIMEOUT_S = 90
-
-    def __init__(self, process, log, base_url: str):
-        self.process, self.log, self.base_url = process, log, base_url
+    def __init__(self, child) -> None:
+        self.child, self.base_url = child, child.base_url
 
     @classmethod
     def start(cls, threads: int = 2, port: int | None = None) -> LocalServer:
         """On a fixed port when it is free: the response cache is keyed by base URL, so the same port on every
         run is what lets a re-run reuse the local model's replies. Falls back to any free port."""
+        from ..localllm import ChildServer
+
         port = LOCAL_PORT if port is None else port
         if port and not _port_free(port):
             port = 0
-        return cls._spawn(threads, port)
-
-    @classmethod
-    def _spawn(cls, threads: int, port: int) -> LocalServer:
-        import queue
-        import subprocess
-        import tempfile
-        import threading
-
-        log = tempfile.TemporaryFile(mode="w+")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "notedraft.localllm", "--port", str(port), "--threads", str(threads)],
-            stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True,
-        )
-        lines: queue.Queue = queue.Queue()
-
-        def read() -> None:
-            for line in process.stdout:
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=read, daemon=True).start()
         try:
-            while True:
-                line = lines.get(timeout=cls.READY_TIMEOUT_S)
-                if line is None:
-                    break
-                if line.startswith("ready "):
-                    return cls(process, log, line.split()[1])
-        except queue.Empty:
-            pass
-        server = cls(process, log, "")
-        server.stop()
-        if port:  # lost a race for the fixed port: any free one will do
-            return cls._spawn(threads, 0)
-        log.seek(0)
-        tail = "".join(log.readlines()[-5:]).strip()
-        raise UsageError(f"--local-llm: the local LLM did not start: {tail or 'no output'}")
+            return cls(ChildServer(port=port, threads=threads))
+        except RuntimeError as exc:
+            if port:  # lost a race for the fixed port: any free one will do
+                return cls.start(threads, 0)
+            raise UsageError(f"--local-llm: the local LLM did not start: {exc}") from None
 
     def stop(self) -> None:
-        import subprocess
-
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+        self.child.stop()
 
 
 def _port_free(port: int) -> bool:
