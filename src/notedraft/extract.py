@@ -12,14 +12,14 @@ import re
 
 from . import icd10
 from . import lexicon as lx
-from .context import Mention, TextContext, contains
-from .models import Diagnosis, Discounted, Fact, Facts, Medication, Span
+from .context import Mention, TextContext, contains, read
+from .models import Conflict, Diagnosis, Discounted, Event, Fact, Facts, Medication, Span
 
 _NON_PROCEDURAL_SECTIONS = ("diagnosis", "history", "plan")
 
 
 def extract_facts(text: str) -> Facts:
-    ctx = TextContext(text)
+    ctx = read(text)
     facts = Facts()
     _guidance(ctx, facts)
     _procedure(ctx, facts)
@@ -44,46 +44,106 @@ def extract_facts(text: str) -> Facts:
 
 
 def span_of(ctx: TextContext, start: int, end: int) -> Span:
-    return Span(start=start, end=end, text=ctx.text[start:end])
+    return ctx.span(start, end)
 
 
-def _span(m: Mention) -> Span:
-    return Span(start=m.start, end=m.end, text=m.text)
-
-
-def _discount(facts: Facts, m: Mention) -> None:
-    facts.discounted.append(Discounted(kind=m.kind, reason=m.status, span=_span(m)))  # type: ignore[arg-type]
+def _discount(facts: Facts, m: Mention, ctx: TextContext) -> None:
+    facts.discounted.append(Discounted(kind=m.kind, reason=m.status, span=ctx.span(m.start, m.end)))  # type: ignore[arg-type]
 
 
 # --- guidance ---------------------------------------------------------------------------------------------------
 
 
+# Imaging used only to find the joint or mark the skin does not guide the needle.
+_LOCALIZATION_ONLY = re.compile(
+    r"\b(?:mark\w*|scout\w*|pre-?scan\w*|pre-?procedur\w*\s+scan|estimat\w*\s+(?:the\s+)?depth|depth|localiz\w*"
+    r"\s+(?:the\s+)?(?:skin|entry)|skin\s+entry|survey)\b", re.IGNORECASE)
+_NEGATIVE_STATUSES = ("negated", "unchecked")
+
+
+def _says_not_used(ctx: TextContext, m: Mention) -> bool:
+    """Whether a mention says the modality itself was not used: an unchecked box, a negative field, "without
+    fluoroscopy", "fluoroscopy was not used" — not a "not" that belongs to another verb of the clause."""
+    if m.status == "unchecked":
+        return True
+    if m.status != "negated":
+        return False
+    field = ctx.field_at(m.start)
+    if field is not None and field.negative and m.start < field.label_end:
+        return True
+    c_start, c_end = ctx.clause(m.start)
+    before, after = ctx.text[c_start : m.start], ctx.text[m.end : max(c_end, m.end)]
+    return lx.NEGATION_PASS_THROUGH is not None and (
+        _negated_by_determiner(before) or contains(lx.NEGATION_AFTER, after, at_start=True)
+        or bool(re.match(r"\W*(?:\w+\s+){0,3}?(?:was|were|is|are)?\s*(?:not|never|n't)\b|\W*(?:\w+\s+){0,2}?(?:wasn'?t|weren'?t)\b",
+                         after, re.IGNORECASE))
+        or bool(re.search(r"\b(?:did\s+not|didn'?t|do\s+not|don'?t|was\s+not|wasn'?t|not)\s+(?:use|utilize|employ|need|perform|done)\w*"
+                          r"(?:\s+(?:the\s+)?(?:use\s+of\s+)?)?\s*$|\bnot\s+(?:done\s+)?(?:under|with|using)\s*$", before, re.IGNORECASE)))
+
+
+def _negated_by_determiner(before: str) -> bool:
+    from .reading import _negated_before
+
+    return _negated_before(before)
+
+
 def _guidance(ctx: TextContext, facts: Facts) -> None:
     mentions: list[Mention] = []
-    for kind in ("fluoroscopy", "ct"):
-        mentions += [ctx.mention(kind, m) for m in ctx.finditer(lx.GUIDANCE_TERMS[kind])]
+    ct_spans = [m.span() for m in ctx.finditer(lx.GUIDANCE_TERMS["ct"])]
+    mentions += [ctx.mention("ct", m) for m in ctx.finditer(lx.GUIDANCE_TERMS["ct"])]
+    # "CT fluoroscopy" is CT: its "fluoro" is not a second modality
+    mentions += [ctx.mention("fluoroscopy", m) for m in ctx.finditer(lx.GUIDANCE_TERMS["fluoroscopy"])
+                 if not any(a <= m.start() < b for a, b in ct_spans)]
     mentions += [ctx.mention("ultrasound", m) for m in lx.ultrasound_mentions(ctx.text, ctx.finditer)]
     affirmed: dict[str, list[Mention]] = {}
-    negated: list[Mention] = []
+    negative: dict[str, list[Mention]] = {}
     for m in sorted(mentions, key=lambda m: m.start):
         if m.status == "affirmed":
+            c_start, c_end = ctx.clause(m.start)
+            if _LOCALIZATION_ONLY.search(ctx.text, c_start, c_end):
+                _discount(facts, dataclasses.replace(m, status="doubted"), ctx)  # imaging that only marked the skin
+                continue
             affirmed.setdefault(m.kind, []).append(m)
         else:
-            _discount(facts, m)
-            if m.status == "negated":
-                negated.append(m)
-    # CT fluoroscopy is CT guidance; fluoroscopy or CT outrank ultrasound when a note names both, because
-    # ultrasound is often used only to scout while the needle is placed under fluoroscopy.
-    for kind in ("ct", "fluoroscopy", "ultrasound"):
-        if kind in affirmed:
-            facts.guidance = kind  # type: ignore[assignment]
-            facts.guidance_spans = [_span(m) for m in affirmed[kind]]
+            _discount(facts, m, ctx)
+            if _says_not_used(ctx, m):
+                negative.setdefault(m.kind, []).append(m)
+    # "No imaging" counts by its last word: the negation is what it says, not a doubt about it.
+    no_imaging = [m for m in ctx.finditer(lx.NO_IMAGING) if ctx.status(m.end() - 1, m.end()) == "affirmed"
+                  and not any(a <= m.start() < b for a, b in (ctx.sentence(x.start) for x in mentions))]
+    if affirmed:  # "located by palpation" beside fluoroscopy finds an artery; only words about imaging contradict it
+        no_imaging = [m for m in no_imaging if re.search(r"imag|landmark", m.group(), re.IGNORECASE)]
+    kinds = sorted(affirmed, key=lambda k: affirmed[k][0].start)
+    if no_imaging:
+        kinds.append("none")
+    spans = {k: [ctx.span(m.start, m.end) for m in v] for k, v in affirmed.items()}
+    spans["none"] = [ctx.span(m.start(), m.end()) for m in no_imaging]
+    if len(kinds) > 1:  # never a priority order: two modalities guiding one needle is a question, not a tie
+        names = " and ".join("no imaging" if k == "none" else k for k in kinds)
+        facts.conflicts.append(Conflict(
+            kind="guidance",
+            message=f"The text establishes more than one guidance for the needle: {names}.",
+            question=f"Which guided the needle: {names.replace(' and ', ' or ')}? If one only marked the skin or "
+                     "estimated depth, say so.",
+            evidence=sorted((s for k in kinds for s in spans[k][:2]), key=lambda s: s.start)))
+        return
+    if not kinds and any(m.status == "negated" for ms in negative.values() for m in ms):
+        # "without fluoroscopy", "fluoroscopy was not used": the text says the needle was not imaged that way
+        said = sorted((m for ms in negative.values() for m in ms if m.status == "negated"), key=lambda m: m.start)
+        facts.guidance, facts.guidance_spans = "none", [ctx.span(m.start, m.end) for m in said]
+        return
+    if kinds:
+        kind = kinds[0]
+        if kind in negative:  # "fluoroscopy was not used" and "under fluoroscopy" in one note
+            facts.conflicts.append(Conflict(
+                kind="checkbox" if any(m.status == "unchecked" for m in negative[kind]) else "guidance",
+                message=f"The text both states and denies {kind}: {negative[kind][0].text!r} is {negative[kind][0].status}.",
+                question=f"Was {kind} used to guide the needle?",
+                evidence=sorted(spans[kind][:1] + [ctx.span(negative[kind][0].start, negative[kind][0].end)],
+                                key=lambda s: s.start)))
             return
-    no_imaging = [ctx.mention("no_imaging", m) for m in ctx.finditer(lx.NO_IMAGING)]
-    evidence = [m for m in no_imaging if m.status == "affirmed"] + negated
-    if evidence:
-        facts.guidance = "none"
-        facts.guidance_spans = [_span(m) for m in sorted(evidence, key=lambda m: m.start)]
+        facts.guidance = kind  # type: ignore[assignment]
+        facts.guidance_spans = spans[kind]
 
 
 # --- procedure --------------------------------------------------------------------------------------------------
@@ -141,38 +201,128 @@ _COMPARED_BEFORE = re.compile(r"(?:greater|worse|more)\s+than\s*$", re.IGNORECAS
 _COMPARED_AFTER = re.compile(r"\s*(?:greater|worse|more)\s+than\b", re.IGNORECASE)
 
 
+# A side names the procedure's side only when it stands next to what was acted on ("left SI joint", "the joint on
+# the right", "L SIJ", "bilateral injections"), never from any side word ("at a right angle", "pulses 2/4 bilateral").
+_STRUCTURE = re.compile(
+    r"\b(?:SIJ?s?|S\.I\.|sacro-?ill?iac|sacral|joints?|jt|knees?|hips?|shoulders?|facets?|foramen|foramina|neuroforam\w*"
+    r"|nerve|roots?|rami|ramus|branch\w*|inj\w*|block\w*|[CTLS]\d(?:\s*-\s*[CTLS]?\d)?|insert\w*|catheter|interspace"
+    r"|lamina|paramedian|transforaminal|epidural|ESI|TFESI|medial|lateral\s+branch|sympathetic|stellate|ganglion"
+    r"|trigger\s+points?|TPIs?|muscles?|trapezius|paraspinal\w*|notch|bursa|acromioclavicular|AC|glenohumeral"
+    r"|piriformis|SI)\b",
+    re.IGNORECASE,
+)
+# "the left side" counts only with something done to it: "the left side was injected", "repeated on the right side".
+_SIDE_ACTION = re.compile(r"\bsides?\b[^.;]{0,60}?\b(?:inj\w*|block\w*|needle|placed|performed|repeated|done|treated"
+                          r"|carried\s+out|advanced|insert\w*|approach\w*|accessed|entered|aborted|attempted)\b"
+                          r"|\b(?:inj\w*|block\w*|needle|placed|performed|repeated|done|treated|carried\s+out|advanced"
+                          r"|insert\w*|approach\w*|accessed|entered|aborted|attempted)\b[^.;]{0,60}?\bsides?\b", re.IGNORECASE)
+# "This was then repeated on the left side": the other side was done first.
+_REPEATED_ON = re.compile(r"\b(?:repeated|performed|done|carried\s+out)\s+(?:again\s+)?on\s+the\s*$", re.IGNORECASE)
+_NOT_A_SIDE = re.compile(r"^\s*(?:angle\w*|away|now|after|here|there|renal|kidney|lung|breast|eye|ear|ventric\w*"
+                         r"|atri\w*|heart|carotid|radial|pedal|pulses?|upper|lower|hand\w*|arm|leg|foot|feet)\b",
+                         re.IGNORECASE)
+# What did not happen to a side: "the right side was aborted", "unable to enter the left joint", "nothing was injected
+# on the right", "periarticular spread only".
+_ABORTED = re.compile(r"\b(?:abort\w*|abandon\w*|cancel\w*|terminat\w*|stopped|not\s+(?:performed|injected|done|completed)"
+                      r"|unable|could\s+not|couldn't|nothing\s+(?:was\s+)?injected|no\s+(?:medication|injectate|injection)"
+                      r"|not\s+(?:be\s+)?(?:entered|accessed|reached)|fail\w*|unsuccessful\w*)\b", re.IGNORECASE)
+_PERIARTICULAR = re.compile(r"\bperi-?articular\b|\bextra-?articular\b|\bno\s+intra-?articular\s+(?:filling|spread|flow)"
+                            r"|\b(?:not|n't)\s+(?:be\s+)?(?:confirm\w*|achiev\w*|obtain\w*)[^.;]{0,30}intra-?articular", re.IGNORECASE)
+
+
+def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
+    text = ctx.text
+    if _NOT_A_SIDE.match(text, m.end()) or contains(lx.SIDE_NOT_PROCEDURAL, text[m.end() : m.end() + 30].lstrip(), at_start=True):
+        return False
+    before = text[max(0, m.start() - 20) : m.start()]
+    if contains(_COMPARED_BEFORE, before) or contains(_COMPARED_AFTER, text[m.end() : m.end() + 30], at_start=True):
+        return False
+    if contains(lx.SIDE_AFTER_CONTRAST, text[max(0, m.start() - 60) : m.start()]):
+        return False
+    # the thing acted on stands within a few words, in the same clause
+    c_start, c_end = ctx.clause(m.start())
+    s_start, s_end = ctx.sentence(m.start())
+    lo = max(s_start, m.start() - 60)
+    hi = min(s_end, m.end() + 60)
+    window = text[lo : m.start()] + " " + text[m.end() : hi]
+    return contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[c_start:max(c_end, m.end())])
+
+
 def _side(ctx: TextContext, facts: Facts) -> None:
-    found: dict[str, list[Span]] = {"left": [], "right": [], "bilateral": []}
+    found: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
+    not_done: dict[str, list[tuple[int, int, str]]] = {"left": [], "right": []}
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
     matches += [(m, "left" if m.group("letter") == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
     for m, side in sorted(matches, key=lambda x: x[0].start()):
         mention = ctx.mention(f"side:{side}", m)
+        structural = ctx.section_kind(m.start()) not in _NON_PROCEDURAL_SECTIONS and _side_is_structural(ctx, m)
+        c_start, c_end = ctx.sentence(m.start())
+        if side in not_done and structural and mention.status in ("negated", "doubted"):
+            sentence = text[c_start:c_end]
+            if _PERIARTICULAR.search(sentence):
+                not_done[side].append((c_start, c_end, "periarticular"))
+            elif _ABORTED.search(sentence):
+                not_done[side].append((c_start, c_end, "aborted"))
         if mention.status != "affirmed":
-            _discount(facts, mention)
+            _discount(facts, mention, ctx)
             continue
-        if ctx.section_kind(m.start()) in _NON_PROCEDURAL_SECTIONS:
+        if structural:
+            repeated = (side != "bilateral" and re.match(r"\s+sides?\b", text[m.end():m.end() + 8])
+                        and _REPEATED_ON.search(text, max(ctx.sentence(m.start())[0], m.start() - 60), m.start()))
+            found["bilateral" if repeated else side].append((m.start(), m.end()))
+    # The title and the procedure text each name the side; when both do and they differ, that is a conflict
+    # ("Left SI joint injection" above a body that injects the right joint), never a choice.
+    title = {s for s, spans in found.items() for a, _ in spans if _in_title(ctx, a)}
+    body = {s for s, spans in found.items() for a, _ in spans if not _in_title(ctx, a)}
+    if title and body and _expand(title) != _expand(body):
+        facts.conflicts.append(Conflict(
+            kind="side",
+            message=f"The title names {'/'.join(sorted(_expand(title)))} but the procedure text documents "
+                    f"{'/'.join(sorted(_expand(body)))}.",
+            question="Which side was injected: left, right, or both?",
+            evidence=[ctx.span(a, b) for s in found for a, b in found[s][:1]]))
+        return
+    sides = _expand({s for s, spans in found.items() if spans})
+    spans_of = {"left": found["left"] + found["bilateral"], "right": found["right"] + found["bilateral"]}
+    for side in ("left", "right"):
+        if side not in sides and not not_done[side]:
             continue
-        after = text[m.end() : m.end() + 30]
-        before = text[max(0, m.start() - 20) : m.start()]
-        if contains(lx.SIDE_NOT_PROCEDURAL, after.lstrip(), at_start=True) or contains(_COMPARED_BEFORE, before):
-            continue
-        if contains(lx.SIDE_AFTER_CONTRAST, text[max(0, m.start() - 60) : m.start()]):
-            continue
-        sentence_start, sentence_end = ctx.sentence(m.start())
-        sentence = text[max(sentence_start, m.start() - 200) : min(sentence_end, m.end() + 200)]
-        if not contains(lx.PROCEDURE_ANCHOR, sentence.replace(m.group(0), " ", 1)):
-            continue
-        if contains(_COMPARED_AFTER, after, at_start=True):
-            continue
-        found[side].append(_span(mention))
-    if found["bilateral"] or (found["left"] and found["right"]):
-        facts.side = "bilateral"
-        facts.side_spans = sorted(found["bilateral"] + found["left"] + found["right"], key=lambda s: s.start)
-    elif found["left"]:
-        facts.side, facts.side_spans = "left", found["left"]
-    elif found["right"]:
-        facts.side, facts.side_spans = "right", found["right"]
+        status = not_done[side][0][2] if not_done[side] else "performed"
+        facts.events.append(Event(
+            procedure="unstated", side=side, status=status,  # type: ignore[arg-type]
+            evidence=[ctx.span(a, b) for a, b in sorted(spans_of[side])],
+            status_evidence=[ctx.span(a, b) for a, b, _ in not_done[side]]))
+    performed = facts.performed_sides()
+    all_spans = sorted(found["bilateral"] + found["left"] + found["right"])
+    if performed == {"left", "right"}:
+        facts.side, facts.side_spans = "bilateral", [ctx.span(a, b) for a, b in all_spans]
+    elif performed:
+        (side,) = performed
+        facts.side, facts.side_spans = side, [ctx.span(a, b) for a, b in sorted(spans_of[side])]  # type: ignore[assignment]
+
+
+def _expand(sides: set[str]) -> set[str]:
+    return {"left", "right"} if "bilateral" in sides or {"left", "right"} <= sides else set(sides)
+
+
+def _first_procedure_section(ctx: TextContext) -> int:
+    for i, sec in enumerate(ctx.sections):
+        if sec.name and sec.name.lower().startswith(("procedure", "operation", "title")):
+            return i
+    return -1
+
+
+def _in_title(ctx: TextContext, pos: int) -> bool:
+    """Whether `pos` is in the note's title: the text before any heading, or the first line of a Procedure field."""
+    sec = ctx.section_of(pos)
+    if sec.kind == "header":
+        return True
+    i = _first_procedure_section(ctx)
+    if i < 0 or ctx.sections[i] is not sec:
+        return False
+    first_break = ctx.text.find(".", sec.start + len(sec.name or "") + 2)
+    return pos < (first_break if first_break >= 0 else sec.end)
 
 
 # --- medications --------------------------------------------------------------------------------------------------
@@ -391,8 +541,8 @@ def _first_affirmed(ctx: TextContext, pattern: re.Pattern[str], kind: str, facts
         if mention.status == "affirmed" and _INNER_NEGATION.search(mention.text):
             mention = dataclasses.replace(mention, status="negated")  # "images were not saved"
         if mention.status == "affirmed":
-            return _span(mention)
-        _discount(facts, mention)
+            return ctx.span(mention.start, mention.end)
+        _discount(facts, mention, ctx)
     return None
 
 

@@ -32,7 +32,8 @@ _US_WORDS = re.compile(r"\bultra-?sound\w*|\bsonograph\w*|\bsono(?=[- ]?guid)|\b
 
 # Stating that no imaging guided the needle.
 NO_IMAGING = re.compile(
-    r"\b(?:no|without|w/o)\s+(?:image|imaging)(?:\s+guidance)?\b|\blandmark(?:s|-guided|\s+guided|\s+technique)?\b"
+    r"\b(?:no|without|w/o)\s+(?:image|imaging)(?:\s+guidance)?\b|\blandmarks?[- ]?(?:guided|guidance|technique|based)\b"
+    r"|\b(?:by|using|via|with)\s+(?:anatomic(?:al)?\s+|surface\s+|bony\s+)?landmarks?\b"
     r"|\bby\s+palpation\b|\bpalpation[- ]guided\b|\bblind(?:ly)?\b(?=.{0,20}inj)"
     r"|\b(?:imaging|image\s+guidance|guidance)\s*:\s*(?:none|no|n/a)\b",
     I,

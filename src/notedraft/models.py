@@ -71,8 +71,36 @@ class Fact(BaseModel):
     span: Span | None = None
 
 
+class Conflict(BaseModel):
+    """Two established statements that cannot both be true (fluoroscopy and ultrasound both guiding the needle,
+    a header side and a body side). Never resolved by a priority order: the verdict is not supported and the
+    physician is asked."""
+
+    kind: Literal["guidance", "side", "dose", "checkbox"]
+    message: str
+    question: str
+    evidence: list[Span] = Field(default_factory=list)
+
+
+EventStatus = Literal["performed", "aborted", "periarticular"]
+
+
+class Event(BaseModel):
+    """One site and side acted on today, with what the text establishes about it."""
+
+    procedure: str
+    side: Literal["left", "right", "unsided"]
+    status: EventStatus = "performed"
+    guidance: Guidance = "unstated"
+    needle_confirmation: bool = False
+    evidence: list[Span] = Field(default_factory=list, description="the side and procedure statements")
+    status_evidence: list[Span] = Field(default_factory=list, description="what made it aborted or periarticular")
+    confirmation_evidence: list[Span] = Field(default_factory=list)
+
+
 class Facts(BaseModel):
-    """What a dictation or a note documents. The same extractor fills it from either."""
+    """What a dictation or a note documents: an encounter (diagnoses, purpose, pain scores, payer facts) and its
+    procedure events. `side`, `guidance` and `procedure` are kept (derived from the events) for the JSON contract."""
 
     procedure: Procedure = "unstated"
     procedure_span: Span | None = None
@@ -98,6 +126,11 @@ class Facts(BaseModel):
     unread_amounts: list[Span] = Field(default_factory=list)
     # Mentions that were read but do not count, kept so a scribe sees why ("fluoroscopy was not used").
     discounted: list[Discounted] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
+    conflicts: list[Conflict] = Field(default_factory=list)
+
+    def performed_sides(self) -> set[str]:
+        return {e.side for e in self.events if e.status == "performed" and e.side != "unsided"}
 
     def summary(self) -> dict:
         """The compact shape the CLI and API print under `facts`."""
@@ -119,6 +152,12 @@ class Facts(BaseModel):
             "pain_pre": self.pain_pre.value if self.pain_pre else None,
             "pain_post": self.pain_post.value if self.pain_post else None,
             "complications": self.complications.value if self.complications else None,
+            "events": [
+                {"procedure": e.procedure, "side": e.side, "status": e.status, "guidance": e.guidance,
+                 "needle_confirmation": e.needle_confirmation}
+                for e in self.events
+            ],
+            "conflicts": [{"kind": c.kind, "message": c.message, "question": c.question} for c in self.conflicts],
         }
 
 
@@ -126,7 +165,7 @@ class Discounted(BaseModel):
     """A mention the extractor read and set aside, with the reason: negated, planned, historical, declined."""
 
     kind: str
-    reason: Literal["negated", "planned", "historical", "declined", "conditional"]
+    reason: Literal["negated", "planned", "historical", "declined", "conditional", "quoted", "unchecked", "doubted", "instruction"]
     span: Span
 
 
