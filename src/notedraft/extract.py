@@ -81,6 +81,14 @@ def _says_not_used(ctx: TextContext, m: Mention) -> bool:
                           r"(?:\s+(?:the\s+)?(?:use\s+of\s+)?)?\s*$|\bnot\s+(?:done\s+)?(?:under|with|using)\s*$", before, re.IGNORECASE)))
 
 
+def _no_imaging_said(ctx: TextContext, m: re.Match[str]) -> bool:
+    status = ctx.status(m.start(), m.end())
+    if status == "negated":  # "Imaging: none" is a negative field whose negation is the statement itself
+        field = ctx.field_at(m.start())
+        return field is not None and field.negative and m.end() > field.label_end
+    return status == "affirmed"
+
+
 def _negated_by_determiner(before: str) -> bool:
     from .reading import _negated_before
 
@@ -108,8 +116,8 @@ def _guidance(ctx: TextContext, facts: Facts) -> None:
             _discount(facts, m, ctx)
             if _says_not_used(ctx, m):
                 negative.setdefault(m.kind, []).append(m)
-    # "No imaging" counts by its last word: the negation is what it says, not a doubt about it.
-    no_imaging = [m for m in ctx.finditer(lx.NO_IMAGING) if ctx.status(m.end() - 1, m.end()) == "affirmed"
+    # "No imaging", "Imaging: none": the negation is what it says, not a doubt about it.
+    no_imaging = [m for m in ctx.finditer(lx.NO_IMAGING) if _no_imaging_said(ctx, m)
                   and not any(a <= m.start() < b for a, b in (ctx.sentence(x.start) for x in mentions))]
     if affirmed:  # "located by palpation" beside fluoroscopy finds an artery; only words about imaging contradict it
         no_imaging = [m for m in no_imaging if re.search(r"imag|landmark", m.group(), re.IGNORECASE)]
@@ -273,6 +281,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             found["bilateral" if repeated else side].append((m.start(), m.end()))
     # The title and the procedure text each name the side; when both do and they differ, that is a conflict
     # ("Left SI joint injection" above a body that injects the right joint), never a choice.
+    facts.named_sides = sorted(_expand({s for s, spans in found.items() if spans}))
     title = {s for s, spans in found.items() for a, _ in spans if _in_title(ctx, a)}
     body = {s for s, spans in found.items() for a, _ in spans if not _in_title(ctx, a)}
     if title and body and _expand(title) != _expand(body):

@@ -51,6 +51,10 @@ def ground(note: str, dictation: str, dictated: Facts | None = None, drafted: Fa
         out.append(_finding(f"procedure {what}", [drafted.procedure_span] if drafted.procedure_span else []))
     if drafted.side != "unstated" and drafted.side != dictated.side:
         out.append(_finding(f"side {drafted.side}", drafted.side_spans[:1]))
+    elif set(drafted.named_sides) - dictated.performed_sides():  # a side named anywhere, even in a conflict
+        extra = set(drafted.named_sides) - dictated.performed_sides()
+        what = "bilateral" if extra == {"left", "right"} or set(drafted.named_sides) == {"left", "right"} else extra.pop()
+        out.append(_finding(f"side {what}", drafted.side_spans[:1]))
     if drafted.guidance != "unstated" and drafted.guidance != dictated.guidance:
         out.append(_finding(f"guidance {drafted.guidance}", drafted.guidance_spans[:1]))
     # Every imaging modality the note names, not only the one the reader settles on: "fluoroscopy confirmed the

@@ -127,6 +127,7 @@ class Facts(BaseModel):
     # Mentions that were read but do not count, kept so a scribe sees why ("fluoroscopy was not used").
     discounted: list[Discounted] = Field(default_factory=list)
     events: list[Event] = Field(default_factory=list)
+    named_sides: list[str] = Field(default_factory=list, description="every side the text names as acted on today")
     conflicts: list[Conflict] = Field(default_factory=list)
 
     def performed_sides(self) -> set[str]:

@@ -129,7 +129,7 @@ _CLAUSE_DOUBT: list[tuple[Status, re.Pattern[str]]] = [
         r"|cop(?:y|ied)\s+forward|per\s+(?:the\s+)?(?:old|prior|previous|outside)\s+(?:note|record)|outside\s+records?"
         r"|allerg\w*|intoleran\w*|sensitivity\s+to)\b", I)),
     ("planned", re.compile(
-        r"\b(?:will|shall|plan\w*|schedul\w*|future|upcoming|next\s+(?:time|visit|step|week|month|session)|tomorrow"
+        r"\b(?:will|shall|plan(?:s|ned|ning)?|schedul\w*|future|upcoming|next\s+(?:time|visit|step|week|month|session)|tomorrow"
         r"|return\s+for|follow[- ]?up\s+for|to\s+be\s+(?:done|performed|scheduled)|going\s+to|is\s+to|are\s+to"
         r"|consider\w*|contemplat\w*|option\w*|candidate|recommend\w*|suggest\w*|advis\w*|refer\w*|ordered"
         r"|request\w*|authoriz\w*|approv\w*|pending|await\w*|want\w*|wish\w*|hope\w*|intend\w*|expect\w*|anticipat\w*"
