@@ -241,10 +241,14 @@ def _setting_spans(c: Claim) -> list[Span]:
 
 @check
 def each_side_documented(c: Claim) -> Outcome:
-    """A bilateral procedure shows both sides: the word bilateral (or both sides), or left and right each."""
+    """A bilateral claim needs two procedure events performed today, the left and the right: not the word
+    "bilateral" in a history, and not a side that was aborted or only reached periarticular tissue."""
     f = c.facts
-    words = {s.text.lower() for s in f.side_spans}
-    both = any(w.startswith(("bilat", "both", "each", "b/l")) for w in words)
-    left = any(w in ("left", "lt", "lt.", "l") for w in words)
-    right = any(w in ("right", "rt", "rt.", "r") for w in words)
-    return Outcome(both or (left and right), list(f.side_spans), f.side)
+    sides = f.performed_sides()
+    not_done = [e for e in f.events if e.status != "performed"]
+    evidence = sorted({(s.start, s.end): s for e in f.events for s in e.evidence + e.status_evidence}.values(),
+                      key=lambda s: s.start)
+    detail = ", ".join(sorted(sides)) or "no side performed"
+    if not_done:
+        detail += "; " + ", ".join(f"{e.side} {e.status}" for e in not_done)
+    return Outcome(sides == {"left", "right"}, evidence, detail)

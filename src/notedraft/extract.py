@@ -25,6 +25,7 @@ def extract_facts(text: str) -> Facts:
     _procedure(ctx, facts)
     _side(ctx, facts)
     facts.medications = _medications(ctx)
+    _dose_conflicts(ctx, facts)
     facts.unread_amounts = _unread_amounts(ctx, facts.medications)
     facts.diagnoses = _diagnoses(ctx)
     _purpose(ctx, facts)
@@ -399,6 +400,28 @@ def _medications(ctx: TextContext) -> list[Medication]:
             )
         )
     return _dedupe_medications(meds)
+
+
+_PER_SITE = re.compile(r"\b(?:each|per|every|total|both|apiece|respectively)\b", re.IGNORECASE)
+
+
+def _dose_conflicts(ctx: TextContext, facts: Facts) -> None:
+    """The same drug given two different amounts, with nothing that says per side, per site or in total: a question."""
+    by_name: dict[str, list[Medication]] = {}
+    for med in facts.medications:
+        if med.dose and med.span is not None:
+            by_name.setdefault(med.name, []).append(med)
+    for name, meds in by_name.items():
+        doses = {m.dose for m in meds}
+        if len(doses) < 2:
+            continue
+        if any(_PER_SITE.search(ctx.original, max(0, m.span.start - 40), m.span.end + 40) for m in meds if m.span):
+            continue
+        facts.conflicts.append(Conflict(
+            kind="dose",
+            message=f"{name} is stated with different amounts: {', '.join(sorted(doses))}.",
+            question=f"How much {name} was injected (per side, or in total)?",
+            evidence=[m.span for m in meds if m.span][:3]))
 
 
 def _unread_amounts(ctx: TextContext, meds: list[Medication]) -> list[Span]:

@@ -274,6 +274,11 @@ INSTRUCTION = re.compile(
     r"|\b(?:system|assistant|user|developer)(?:\s+(?:override|message|note))?\s*:\s*(?:please\s+)?"
     r"(?:add|write|say|state|bill|code|ignore|disregard|forget|include|insert|change|claim|report|document|use|output)\b"
     r"|\bsystem\s+override\b"
-    r"|\bnew\s+instructions?\s*:|\b(?:pretend|act\s+as\s+if)\b|</?\s*(?:system|assistant|dictation)\s*>",
+    r"|\bnew\s+instructions?\s*:|\b(?:pretend|act\s+as\s+if)\b|</?\s*(?:system|assistant|dictation)\s*>"
+    # requests to whoever writes the note: "please document that ...", "Note to scribe: write that ..."
+    r"|\bnote\s+to\s+(?:the\s+)?(?:scribe|coder|transcriptionist|drafter|AI|assistant|tool|model|system|billing)\b"
+    r"|\b(?:please|pls|kindly)\s+(?:also\s+)?(?:document|write|state|say|add|include|record|chart|note|bill|code|put|mention|list)\b"
+    r"|\b(?:document|write|state|chart|record)\s+(?:it\s+)?(?:that|as\s+if)\b|\bmake\s+sure\s+(?:to|the\s+note|it\s+says)\b"
+    r"|\b(?:so\s+(?:that\s+)?(?:it|this|the\s+(?:note|claim|code))\s+(?:passes|bills|codes|supports|gets\s+paid))\b",
     I,
 )

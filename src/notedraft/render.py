@@ -42,6 +42,12 @@ def note_view(facts: Facts) -> dict:
     else:  # the dictation does not say what was injected: never assume the joint
         procedure = f"[PROCEDURE NEEDED], side: {side}"
     technique = [_guidance_sentence(facts)]
+    for event in facts.events:  # what was not done stays not done
+        if event.status == "aborted":
+            technique.append(f"{event.side.capitalize()} side: not injected (aborted).")
+        elif event.status == "periarticular":
+            technique.append(f"{event.side.capitalize()} side: periarticular placement; intra-articular placement "
+                             "was not confirmed.")
     if facts.guidance in ("fluoroscopy", "ct", "ultrasound"):
         technique.append(_confirmation_sentence(facts))
     if facts.guidance_description and facts.guidance == "ultrasound":
@@ -74,6 +80,11 @@ def _guidance_sentence(facts: Facts) -> str:
         return "The needle was placed under ultrasound guidance."
     if facts.guidance == "none":
         said = " ".join(s.text.lower() for s in facts.guidance_spans)
+        if not any(w in said for w in ("imag", "landmark", "palpation", "blind")):
+            # the dictation said which modality was NOT used, not that no imaging was: say exactly that
+            named = [name for word, name in (("fluoro", "Fluoroscopic"), ("c-arm", "Fluoroscopic"), ("ct", "CT"),
+                                             ("ultra", "Ultrasound"), ("us", "Ultrasound")) if word in said]
+            return f"{named[0] if named else 'Image'} guidance was not used."
         how = " using anatomic landmarks" if "landmark" in said else (" by palpation" if "palpation" in said else "")
         return f"No imaging guidance was used; the needle was placed{how}." if how else "No imaging guidance was used."
     return "[GUIDANCE NEEDED] for needle placement."

@@ -25,6 +25,7 @@ def validate(
     lines = [c if isinstance(c, CodeLine) else parse_code_line(c) for c in codes]
     facts = facts if facts is not None else extract_facts(note_text)
     findings, satisfied = evaluate(facts, lines, payer, note_text)
+    findings = claim_findings(lines) + conflict_findings(facts) + findings
     if not lines:
         findings.append(
             Finding(rule="claim.no_codes", severity="error", message="No code line was given to validate.",
@@ -38,6 +39,56 @@ def validate(
         suggested_codes=[str(line) for line in suggest(facts, payer)],
         facts=facts,
     )
+
+
+def conflict_findings(facts: Facts) -> list[Finding]:
+    """Each conflict in the text is an error on the whole claim: two established statements that cannot both hold
+    are a question for the physician, never a tie the validator breaks."""
+    return [
+        Finding(rule=f"conflict.{c.kind}", severity="error", message=c.message, fix=c.question, evidence=c.evidence,
+                source="notedraft: a fact is documented only by unambiguous, positive evidence")
+        for c in facts.conflicts
+    ]
+
+
+def claim_findings(lines: list[CodeLine]) -> list[Finding]:
+    """The claim as a whole: a line twice, a code with and without a side modifier, a professional and a facility
+    code for the same service."""
+    out: list[Finding] = []
+    seen: dict[str, int] = {}
+    for line in lines:
+        seen[str(line)] = seen.get(str(line), 0) + 1
+    for text, n in seen.items():
+        if n > 1:
+            out.append(Finding(rule="claim.duplicate_line", severity="error", code=text,
+                               message=f"{text} is on the claim {n} times.",
+                               fix=f"Report {text} once (a bilateral service is one line with -50).",
+                               source="CMS NCCI policy manual, ch. I (one unit per service) [A]"))
+    by_code: dict[str, set[tuple[str, ...]]] = {}
+    for line in lines:
+        by_code.setdefault(line.code, set()).add(tuple(m for m in line.modifiers if m in SIDE_OF_MODIFIER))
+    for code, variants in by_code.items():
+        if () in variants and len(variants) > 1:
+            out.append(Finding(rule="claim.modifier_mismatch", severity="error", code=code,
+                               message=f"{code} is on the claim both with and without a side modifier.",
+                               fix=f"Keep one line for {code}, with the modifier that names the side documented.",
+                               source="Seed guide, 'Using Modifiers Incorrectly (or Not at All)' [project seed]"))
+    codes = {line.code for line in lines}
+    packs = load_packs()
+    facility = sorted(c for c in codes if c in packs and getattr(packs[c], "setting", None) == "facility")
+    professional = sorted(c for c in codes if c in packs and getattr(packs[c], "setting", None) != "facility"
+                          and packs[c].kind == "primary")
+    if "G0260" in codes:
+        facility = sorted(set(facility) | {"G0260"})
+        professional = [c for c in professional if c != "G0260"]
+    if facility and professional:
+        first = next(str(line) for line in lines if line.code in facility)
+        out.append(Finding(rule="claim.professional_and_facility", severity="error", code=first,
+                           message=f"A professional code ({', '.join(professional)}) and a facility code "
+                                   f"({', '.join(facility)}) are on one claim.",
+                           fix="Bill the physician's code on the professional claim and the facility code on the facility claim.",
+                           source="CMS MLN text on G0260 [B]"))
+    return out
 
 
 def _holds(cond: Condition, claim: Claim) -> Outcome:
@@ -113,6 +164,8 @@ def suggest(facts: Facts, payer: str | None = None) -> list[CodeLine]:
     whole set of candidates validates without errors (an add-on survives only if its primary does)."""
     packs = load_packs()
     candidates: list[CodeLine] = []
+    if facts.conflicts:
+        return []  # a line is suggested only when its evidence is unambiguous
     for pack in packs.values():
         probe = Claim(facts=facts, line=CodeLine(code=pack.code), lines=[], payer=payer)
         if any(all(_holds(c, probe).ok for c in s.when) for s in pack.suggest):
