@@ -201,9 +201,11 @@ CONFIRM_BROKEN = {
                    "Needle tip visualization: not obtained.", "Could not confirm intra-articular placement.",
                    "Injectate spread was not seen.", "Needle tip seen entering the joint? not documented."],
 }
-DRUG_NEG_TAILS = [" were drawn up but not injected.", " wasn't injected.", " wasn’t injected.", " was not given.",
-                  " - not administered.", ": held, not injected.", " (not injected; procedure aborted).",
-                  " was prepared; none of it was injected."]
+DRUG_NEG_TAILS = [" wasn't injected.", " wasn’t injected.", " was not given.", " - not administered.",
+                  ": held, not injected.", " (not injected; procedure aborted).", " was prepared; none of it was injected."]
+# With two drugs in one sentence a singular tail could be read as negating only the last one; these cover all.
+DRUGS_NEG_TAILS = [" were drawn up but not injected.", " - none of these were injected.", " (all held, none injected).",
+                   "; neither was injected.", ": prepared, not administered (procedure aborted)."]
 DX_BROKEN = ["{c} was ruled out.", "Diagnosis: {c} ruled out.", "Rule out {c}.", "R/O sacroiliitis ({c}).",
              "Diagnosis: deferred.", "Diagnosis: ____", "Dx: pending workup.", "Possible sacroiliitis ({c})?",
              "Diagnosis: to be determined.", "Diagnosis: [ ] {c}", "Dx: ?"]
@@ -258,7 +260,7 @@ def _names(mod: str, rng: random.Random, k: int) -> list[str]:
 def _fill(template: str, name: str, sub: str = "") -> str:
     keep = name.isupper() or name[:2] in ("CT", "US") or name[1:2] == "-"  # CT, US, C-arm keep their capitals
     low = name if keep else name[0].lower() + name[1:]
-    return template.format(M=name, m=low, S=_cap(sub), s=sub)
+    return template.format(M=name, m=low, S=_cap(sub), s=sub).replace(" guidance-guided", "-guided")
 
 
 def neutralize_modality(note: str, mod: str) -> tuple[str, int] | None:
@@ -295,8 +297,9 @@ def insert_unit(note: str, index: int, sentence: str) -> str:
 
 
 def _tidy(text: str) -> str:
-    text = re.sub(r"[ \t]{2,}", " ", text)
+    # runs of spaces are left alone: in a column-aligned template they carry meaning
     text = re.sub(r"\n{3,}", "\n\n", text)
+    text = re.sub(r",\.", ".", text)
     text = re.sub(r"(?m)^[ \t]+|[ \t]+$", "", text)
     text = re.sub(r"\s+([.,;])(?=\s|$)", r"\1", text)
     text = re.sub(r"\.{2,}", ".", text)
@@ -337,7 +340,8 @@ def replace_clauses(note: str, match: Callable[[str], bool], make: Callable[[str
 # --- break edits --------------------------------------------------------------------------------------------------
 def guidance_breaks(seed: Seed, rng: random.Random, per: int) -> Iterator[tuple[str, str, str]]:
     mod = seed.modality
-    if mod is None:
+    # Without ultrasound, a 20552 SI injection is still 20552 (landmarks): only 76942 needs ultrasound established.
+    if mod is None or (mod == "ultrasound" and "76942" not in seed.bases):
         return
     neutral = neutralize_modality(seed.note, mod)
     if neutral is None:
@@ -426,14 +430,17 @@ def drug_breaks(seed: Seed, rng: random.Random, per: int) -> Iterator[tuple[str,
         return bool(DRUG.search(u))
 
     verb = re.compile(r"\s*\b(?:(?:were|was)\s+)?(?:injected|administered|given|instilled|delivered)\b\.?\s*$", re.I)
-    for tail in _pick(rng, DRUG_NEG_TAILS, per):
-        def make(u: str, tail: str = tail) -> str:
+    rng_offset = rng.randrange(len(DRUG_NEG_TAILS))
+    for n in range(per if per > 0 else len(DRUG_NEG_TAILS)):
+        def make(u: str, n: int = n) -> str:
+            tails = DRUGS_NEG_TAILS if len(DRUG.findall(u)) >= 2 else DRUG_NEG_TAILS
+            tail = tails[(n + rng_offset) % len(tails)]
             core = verb.sub("", u.rstrip(" .")).rstrip(" .,")
             core = re.sub(r"^(?:Injected|Injectate)\s*:?\s*|^.*?\breceived\s+", "", core)
             return _cap(core) + tail
         text = replace_units(seed.note, is_drug, make)
         if text:
-            yield "drug.not_injected", tail.strip(), text
+            yield "drug.not_injected", f"negation tail #{(n + rng_offset)}", text
     # doses removed
     def undose(u: str) -> str:
         return re.sub(r"\s+of\b", "", DOSE.sub("", u)) if is_drug(u) else u
@@ -448,7 +455,9 @@ def drug_breaks(seed: Seed, rng: random.Random, per: int) -> Iterator[tuple[str,
                   r"betamethasone)\s*(?:\([A-Za-z-]+\)\s*)?(?P<d>\d+)\s*mg|(?P<d2>\d+)\s*mg\s+(?:of\s+)?"
                   r"(?P<a2>kenalog|triamcinolone|depo-?medrol|methylprednisolone|dexamethasone|celestone|"
                   r"betamethasone)", seed.note, re.I)
-    if m:
+    negated = re.compile(r"\bnot\b|n[’']t\b|\bnever\b|\bheld\b", re.I)
+    unit = next((u for u in split_units(seed.note)[::2] if m and m.group(0) in u), "")
+    if m and not negated.search(unit):  # "40 mg Kenalog wasn't injected" + "Kenalog 60 mg was injected" is no conflict
         drug = m.group("a") or m.group("a2")
         dose = int(m.group("d") or m.group("d2"))
         other = dose * 3 // 2 if dose * 3 // 2 != dose * 2 else dose + 10
@@ -469,7 +478,8 @@ def diagnosis_breaks(seed: Seed, rng: random.Random, per: int) -> Iterator[tuple
         if text is None:
             continue
         rest = text.replace(s, "")
-        if ICD.search(rest) or DX_WORDS.search(rest):
+        # a symptom left elsewhere ("right buttock pain") could still carry medical necessity: no clean edit
+        if ICD.search(rest) or DX_WORDS.search(rest) or re.search(r"(?i)\bpain\b", rest):
             return  # the diagnosis is also stated inside another sentence: no clean edit
         # keep the unit separator intact when one replaced sentence stood for several
         yield "diagnosis.not_established", s, _dedupe(text, s)
@@ -506,8 +516,14 @@ def purpose_breaks(seed: Seed, rng: random.Random, per: int) -> Iterator[tuple[s
 
 
 def procedure_breaks(seed: Seed, rng: random.Random, per: int) -> Iterator[tuple[str, str, str]]:
+    # Aborted: the drug sentences say so too, so the note is consistent (nothing injected), not a contradiction
+    # whose reading could be argued; the abort sentence closes the note.
+    held = replace_units(seed.note, lambda u: bool(DRUG.search(u)),
+                         lambda u: _cap(re.sub(r"\s*\b(?:(?:were|was)\s+)?(?:injected|administered|given)\b\.?\s*$", "",
+                                               u.rstrip(" .")).rstrip(" .,")) + " were drawn up but not injected.")
     for s in _pick(rng, ABORTS, per):
-        yield "procedure.aborted", s, insert_unit(seed.note, 2 if len(split_units(seed.note)) > 2 else 0, s)
+        if held:
+            yield "procedure.aborted", s, _tidy(held + ("\n" if "\n" in seed.note else " ") + s)
     # every mention, so a procedure named in a history line does not leave today's injection standing
     proc = re.compile(r"(?i)\b(?:sacroiliac|SI|S\.I\.)\s+(?:joint|jt)\s+inj(?:ection)?s?\b|\bSIJ\s+inj(?:ection)?s?\b")
     if proc.search(seed.note):
@@ -533,15 +549,24 @@ _FACT_PATTERNS = [SIDE_WORD, CONFIRM, DRUG, re.compile("|".join(MODALITY_WORDS.v
 
 
 def _movable(u: str) -> bool:
-    """A sentence that carries only a diagnosis, only a purpose, or nothing a rule reads."""
-    return bool(u.strip()) and not any(p.search(u) for p in _FACT_PATTERNS)
+    """A sentence that carries only a diagnosis, only a purpose, or nothing a rule reads, and labels nothing that
+    follows it (a table header row or a "Medications:" line does)."""
+    if not u.strip() or "|" in u or "\t" in u or u.rstrip().endswith(":") or re.search(r"\bYes\b.*\bNo\b", u):
+        return False
+    return not any(p.search(u) for p in _FACT_PATTERNS)
+
+
+def _aligned_columns(note: str) -> bool:
+    """Columns aligned with spaces or tabs ("Fluoroscopy    X" under "Yes   No"): layout carries meaning there."""
+    return bool(re.search(r"(?m)^\S.*\S {3,}\S", note) or "\t" in note)
 
 
 def keep_edits(seed: Seed, rng: random.Random, per: int) -> Iterator[tuple[str, str, str]]:
     note = seed.note
     parts = split_units(note)
     units = list(range(0, len(parts), 2))
-    if not CONTEXT_SECTION.search(note) and len(units) > 2:
+    layout_free = not _aligned_columns(note)
+    if layout_free and not CONTEXT_SECTION.search(note) and len(units) > 2:
         for i in units[1:]:
             whole_line = (i == 0 or "\n" in parts[i - 1]) and (i + 1 >= len(parts) or "\n" in parts[i + 1])
             # a heading sentence ("DESCRIPTION: The patient was placed prone.") labels what follows it: stays
@@ -559,19 +584,26 @@ def keep_edits(seed: Seed, rng: random.Random, per: int) -> Iterator[tuple[str, 
             r"(?m)^([A-Z][a-z]+):", lambda m: m.group(1).upper() + ":", note)
     for s in _pick(rng, BOILERPLATE_BEFORE, per):
         yield "keep.boilerplate", s, s + ("\n" if "\n" in note else " ") + note
+    end = "" if re.search(r"[.!?:]\s*$", note) or "\n" in note else "."  # a dictation may end without a period
     for s in _pick(rng, BOILERPLATE_AFTER, per):
-        yield "keep.boilerplate", s, note + ("\n" if "\n" in note else " ") + s
+        yield "keep.boilerplate", s, note.rstrip() + end + ("\n" if "\n" in note else " ") + s
     done = set()
+    def shifts_columns(text: str) -> bool:
+        return not layout_free and any(x != y and _aligned_columns(x)
+                                       for x, y in zip(note.split("\n"), text.split("\n")))
+
     for pat, rep in ABBREVIATIONS:
         text = re.sub(pat, rep, note)
-        if text != note and text not in done:
+        if text != note and text not in done and not shifts_columns(text):
             done.add(text)
             yield "keep.abbreviate", f"{pat} → {rep}", text
     everything = note
     for pat, rep in ABBREVIATIONS[:-1]:
         everything = re.sub(pat, rep, everything)
-    if everything != note and everything not in done:
+    if everything != note and everything not in done and not shifts_columns(everything):
         yield "keep.abbreviate", "all abbreviations", everything
+    if not layout_free:
+        return
     if "\n" in note:
         runon = re.sub(r"(?m)^([A-Za-z][A-Za-z /]+):\s*", r"\1:,  ", note.replace("\r", ""))
         yield "keep.run_together", "MTSamples sections", ",".join(runon.split("\n"))

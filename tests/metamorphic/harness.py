@@ -33,6 +33,7 @@ class Tally:
     variants: int = 0
     by_category: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     false_supported: list[Variant] = field(default_factory=list)
+    keep_variants: list[Variant] = field(default_factory=list)
     false_refused: list[Variant] = field(default_factory=list)
     raised: list[tuple[Variant, str]] = field(default_factory=list)
     not_applicable: dict[str, int] = field(default_factory=dict)
@@ -68,6 +69,7 @@ def run(per: int = 4, progress=None, path: Path = EVALS / "validator.jsonl") -> 
     for s in seeds:
         if not validate(s.note, list(s.codes)).supported:
             t.seeds_refused.append(s.id)
+    t.keep_variants = [v for v in gen.variants if v.kind == "keep"]
     for n, v in enumerate(gen.variants, 1):
         c = t.by_category[v.category]
         c["n"] += 1
@@ -99,6 +101,12 @@ def summary(t: Tally) -> str:
         f"{len(t.false_refused)}/{t.keeps} ({t.false_refusal_ratio:.1%}, gate <= {MAX_FALSE_REFUSAL_RATIO:.0%}); "
         f"raised {len(t.raised)}",
     ]
+    refused = set(t.seeds_refused)
+    own = [v for v in t.false_refused if v.seed_id not in refused]
+    keeps_ok_seeds = sum(1 for v in t.keep_variants if v.seed_id not in refused)
+    if refused:
+        lines.append(f"  of which from seeds supported as written: false refused {len(own)}/{keeps_ok_seeds} "
+                     f"(the rest inherit their seed's refusal)")
     return "\n".join(lines)
 
 
