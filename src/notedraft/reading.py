@@ -87,11 +87,13 @@ _SECTION_KINDS: list[tuple[SectionKind, re.Pattern[str]]] = [
 ]
 # A field's value that says the thing was not done, or says nothing: "N/A", "none", "not used", "____", "0 seconds".
 _NEGATIVE_VALUE = re.compile(
-    r"^\s*(?:$|[_.\-*\s]+$|n/?a\b|none\b|nil\b|no\s*(?:[.;,]|$)|not\b|never\b|unavailable\b|declined\b|deferred\b"
+    r"^\s*[(\[]?\s*(?:$|[_.\-*\s]+$|n/?a\b|none\b|nil\b|no\s*(?:[.;,]|$)|not\b|never\b|unavailable\b|declined\b|deferred\b"
     r"|omitted\b|not\s+(?:used|done|performed|applicable|available|obtained|utilized)\b"
     r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|mgy\*?cm2?|mrem|images?|views?)?\s*$|zero\b|unknown\b|\?)",
     I,
 )
+_FIELD = re.compile(r"[ \t]*(?P<label>[A-Za-z][A-Za-z0-9 /&'#-]{0,50}?)[ \t]*(?P<sep>:|=|\?|\s-\s)[ \t,]*"
+                    r"(?P<value>(?:[^\r\n;.]|\.(?=\d))*)")
 _BOX = re.compile(r"\[\s*(?P<c1>[xX✓✔*])?\s*\]|\(\s*(?P<c2>[xX✓✔*])?\s*\)(?=\s*[A-Za-z])|(?P<c3>[☒☑✅])|(?P<u>☐)")
 _YES_NO_BOX = re.compile(r"\b(?P<word>yes|no|y|n)\s*(?P<box>\[\s*[xX✓✔*]?\s*\]|\(\s*[xX✓✔*]?\s*\)|[☒☑☐])"
                          r"|(?P<box2>\[\s*[xX✓✔*]?\s*\]|\(\s*[xX✓✔*]?\s*\)|[☒☑☐])\s*(?P<word2>yes|no|y|n)\b", I)
@@ -140,7 +142,7 @@ _CLAUSE_DOUBT: list[tuple[Status, re.Pattern[str]]] = [
         r"|requir\w*|need(?:s|ed)?|necessar\w*|criteria)\b", I)),
     ("doubted", re.compile(
         r"\b(?:unable|inability|unavailable|un(?:used|successful\w*|clear|certain|confirmed|known|achievable"
-        r"|obtainable|interpretable|satisfactory)|fail\w*|broke|broken|(?:was|were|is|are|went|been)\s+down|down\s*$"
+        r"|obtainable|interpretable|satisfactory)|fail\w*|broke|broken|down\b(?!\s+(?:to|into|through|the|along|onto|on|toward\w*))"
         r"|malfunction\w*|out\s+of\s+(?:order|service)"
         r"|inoperable|inoperative|omit\w*|skip\w*|forgo\w*|forego\w*|forgone|foregone|abandon\w*|abort\w*|cancel\w*"
         r"|discontinu\w*|terminat\w*|stopped|halted|contraindicat\w*|preclud\w*|prohibit\w*|avoid\w*|postpon\w*"
@@ -148,7 +150,9 @@ _CLAUSE_DOUBT: list[tuple[Status, re.Pattern[str]]] = [
         r"|limited|suboptimal|nondiagnostic|non-diagnostic|equivocal|questionabl\w*|attempt\w*|tried|trying|try"
         r"|possibl[ey]|probabl[ey]|likely|unlikely|perhaps|maybe|presum\w*|suspect\w*|suppos\w*|apparent(?:ly)?"
         r"|appear\w*|seem\w*|thought|believed?|assum\w*|guess\w*|potential\w*|vs\.?|versus|and/or"
-        r"|instead|lieu|rather|opposed)\b"
+        r"|instead|lieu|rather|opposed|rule\s+out|ruled\s+out|rules\s+out|r/o|differential|undetermined|undecided"
+        r"|to\s+be\s+(?:decided|determined|confirmed|clarified)|tbd|unknown)\b"
+        r"|\b0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|images?|views?|frames?)\b"
         # two modalities or two sides offered as alternatives: "fluoroscopic or CT guidance", "left or right"
         r"|\b(?:fluoro\w*|CT|ultrasound|US|C-arm|left|right)\s+(?:or|/)\s+(?:fluoro\w*|CT|ultrasound|US|C-arm|left|right)\b", I)),
     ("instruction", re.compile(
@@ -232,6 +236,7 @@ class Field:
     end: int
     label_end: int
     negative: bool
+    value_start: int = 0
 
 
 @dataclass(frozen=True)
@@ -261,6 +266,7 @@ class Reading:
                           if not _not_a_heading(m.group("name"))]
         self._heading_pos = [h[0] for h in self._headings]
         self.sections = self._sections()
+        self._section_starts = [sec.start for sec in self.sections]
         self.fields, self.boxes, self.rows = self._lines()
         self._field_starts = [f.start for f in self.fields]
         self._box_starts = [b.start for b in self.boxes]
@@ -322,15 +328,25 @@ class Reading:
     # --- structure ---------------------------------------------------------------------------------------------
 
     def _sections(self) -> list[Section]:
+        """Sections by heading. A heading at a line start, after a comma (MTSamples) or in capitals opens a block
+        that runs to the next heading; a heading inside a line ("... Diagnosis: M46.1. The left side ...") holds
+        only its own sentence, and what follows is body again."""
+        text = self.text
         out: list[Section] = []
-        first_end = len(self.text)
-        if self._headings:
-            first_end = self._headings[0][0]
+        first_end = self._headings[0][0] if self._headings else len(text)
         # Text before the first heading: a title line ("BILATERAL SACROILIAC JOINT INJECTIONS,") or a dictation.
         out.append(Section(0, first_end, None, "header" if self._headings else "body"))
         for i, (pos, name) in enumerate(self._headings):
-            end = self._headings[i + 1][0] if i + 1 < len(self._headings) else len(self.text)
-            out.append(Section(pos, end, name, _kind_of(name)))
+            end = self._headings[i + 1][0] if i + 1 < len(self._headings) else len(text)
+            line_start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+            block = not text[line_start:pos].strip() or text[:pos].rstrip().endswith(",") or name.isupper()
+            if block:
+                out.append(Section(pos, end, name, _kind_of(name)))
+                continue
+            own_end = min(end, self.sentence(pos)[1])
+            out.append(Section(pos, own_end, name, _kind_of(name)))
+            if own_end < end:
+                out.append(Section(own_end, end, None, "body"))
         return out
 
     def _lines(self) -> tuple[list[Field], list[Box], list[tuple[int, int]]]:
@@ -357,12 +373,27 @@ class Reading:
                 boxes.append(Box(a + box.start(), a + end, checked))
             if found:
                 continue
-            f = re.match(r"\s*(?P<label>[A-Za-z][A-Za-z0-9 /&'()#.-]{0,50}?)\s*(?::|\s-\s|=|\?)(?P<value>.*)$", line)
-            if f and not _not_a_heading(f.group("label")):
-                value = f.group("value")
-                negative = bool(_NEGATIVE_VALUE.match(value)) or (f.group(0)[f.end("label"):].lstrip().startswith("?"))
-                fields.append(Field(a, b, a + f.end("label"), negative))
+        fields = self._fields()
         return fields, boxes, rows
+
+    def _fields(self) -> list[Field]:
+        """`Label: value` at a line start or a sentence start ("... joint. C-arm used: No. ..."), value to the end of
+        its line, semicolon or full stop."""
+        text = self.text
+        starts = sorted(set(self._starts) | {m.start() for m in _LINE.finditer(text)})
+        out: list[Field] = []
+        last_end = -1
+        for pos in starts:
+            if pos < last_end:
+                continue
+            f = _FIELD.match(text, pos)
+            if f is None or _not_a_heading(f.group("label")) or len(f.group("label").split()) > 6:
+                continue
+            value = f.group("value")
+            negative = bool(_NEGATIVE_VALUE.match(value))
+            out.append(Field(f.start("label"), f.end(), f.end("label"), negative, f.start("value")))
+            last_end = f.end()
+        return out
 
     def _quotes(self) -> list[tuple[int, int]]:
         out = [(m.start(), m.end()) for m in _QUOTE.finditer(self.text)]
@@ -404,12 +435,11 @@ class Reading:
         return start, end
 
     def section(self, pos: int) -> str | None:
-        i = bisect.bisect_right(self._heading_pos, pos) - 1
-        return self._headings[i][1] if i >= 0 else None
+        return self.section_of(pos).name
 
     def section_of(self, pos: int) -> Section:
-        i = bisect.bisect_right(self._heading_pos, pos)
-        return self.sections[i]
+        i = bisect.bisect_right(self._section_starts, pos) - 1
+        return self.sections[max(i, 0)]
 
     def section_kind(self, pos: int) -> Literal["history", "plan", "diagnosis", "body"]:
         """The coarse kind older callers use: history, plan, diagnosis or body."""
@@ -459,8 +489,17 @@ class Reading:
         if box is not None and not box.checked:
             return "unchecked"
         field = self.field_at(start)
-        if field is not None and field.negative and start < field.label_end:
-            return "negated"
+        if field is not None and start < field.label_end:
+            # a word in a field's label is established only by the value: "C-arm used: No", "Fluoroscopy: ____",
+            # "Diagnostic or therapeutic: to be decided"
+            if field.negative:
+                return "negated"
+            value_status = self._clause_status(field.value_start, field.value_start, field.value_start, field.end,
+                                               field.value_start, field.end)
+            if value_status != "affirmed":
+                return value_status
+            if "?" in self.text[field.value_start : field.end]:
+                return "doubted"
         row = self.row_at(start)
         s_start, s_end = self.sentence(start)
         if row is not None:  # a table row is one statement: a doubt anywhere in it reaches every cell
@@ -504,6 +543,8 @@ class Reading:
         clause = text[lo:hi]
         if not clause.isascii() and _mixed_script(clause):
             return "doubted"
+        if "?" in clause or text[max(0, lo - 2) : lo].strip() == "?":
+            return "doubted"  # "? fluoro", "Fluoroscopy? No."
         before = text[lo:start]
         # substitution: "US guided instead of fluoro" — what follows the cue is the thing not used
         if re.match(r"\s*(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of"
