@@ -248,3 +248,7 @@ def each_side_documented(c: Claim) -> Outcome:
     left = any(w in ("left", "lt", "lt.", "l") for w in words)
     right = any(w in ("right", "rt", "rt.", "r") for w in words)
     return Outcome(both or (left and right), list(f.side_spans), f.side)
+
+
+# The Medicare SI LCD overlay registers its checks here (its readers live in coverage.py, on the note text).
+from . import coverage as _coverage  # noqa: E402,F401
