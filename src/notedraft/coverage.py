@@ -96,7 +96,7 @@ CAUSE = (
 CAUSE_EXCLUDED = re.compile(
     r"\b(?:no|without|negative\s+for|no\s+(?:evidence|signs?|findings?)\s+(?:of|for|suggesting)|free\s+of|absence\s+of"
     r"|ruled\s+out|excluded|exclud\w+)\s+(?:\w+\s+|,\s*){0,5}?(?:" + CAUSE + r")\b"
-    r"|\b(?:" + CAUSE + r")\b(?:[\s,]+\w+){0,8}?[\s,]+(?:(?:was|were|has\s+been|have\s+been|is|are)\s+)?"
+    r"|\b(?:" + CAUSE + r")\b(?:[\s,]+(?!not\b|never\b|cannot\b|no\b)\w+){0,8}?[\s,]+(?:(?:was|were|has\s+been|have\s+been|is|are)\s+)?"
     r"(?:(?:considered\s+and\s+)?(?:ruled\s+out|excluded)|unlikely|not\s+(?:seen|present|found|suggested|identified|supported))\b",
     I,
 )
@@ -114,7 +114,7 @@ CAUSE_PRESENT = re.compile(
 
 TESTS = {
     "FABER": r"\bFABERE?(?:'s)?(?![\w-])|\bPatrick(?:'s)?(?:[- ]FABER)?\b|\bfigure[- ](?:4|four)\b",
-    "Gaenslen": r"\bGa?e?nsl[ae]n\w*",
+    "Gaenslen": r"\bGa?e?nsl[ae]n(?:'s|s)?\b",
     "thigh thrust": r"\bthigh[- ]thrust\b|\bposterior\s+(?:pelvic\s+)?shear\b",
     "compression": r"\b(?:(?:SI|SIJ|sacroiliac|pelvic)\s+)?compression\b",
     "distraction": r"\b(?:(?:SI|SIJ|sacroiliac|pelvic)\s+)?(?:distraction|gapping)\b",
@@ -135,6 +135,7 @@ _POL_AFTER = re.compile(
     + r"|\s*(?:(?:tests?|maneuvers?)\s+)?(?P<repro>(?:reproduc|provok|elicit|recreat)\w*\s+(?:\w+\s+){0,3}?(?:pain|symptoms))",
     I,
 )
+_NEGATED_POLARITY = re.compile(r"\b(?:no|not|without|never)\s*$", I)  # "no positive FABER"
 _POL_BEFORE = re.compile(_POL + r"\s*(?:for\s+)?(?:(?:the|a|an)\s+)?(?:(?:left|right|bilateral|L|R)[- ]?(?:sided\s+)?)?$", I)
 _UNNAMED_COUNT = re.compile(r"\b\d\s*(?:/|of|out\s+of)\s*\d\s+(?:provocative\s+)?(?:tests?|maneuvers?)\b", I)
 
@@ -175,6 +176,7 @@ _PERIOD = (r"(?P<period>[^.;]{0,30}?\b(?:this\s+(?:calendar\s+)?year|in\s+(?:the
 SESSION_ORDINAL = re.compile(
     r"\b(?P<ord>" + "|".join(_ORDINALS) + r")\s+" + _KIND_WORDS + r"(?:injection|session|SIJI|block|inj)\b" + _PERIOD, I
 )
+_THIS_IS = re.compile(r"\b(?:this\s+is|today\s+is|today's\s+is)\s+(?:the|her|his|their|a)\s+$", I)
 SESSION_PRIOR = re.compile(
     r"\b(?P<n>\d+|one|two|three|four|five|six)\s+(?:prior|previous|other)\s+" + _KIND_WORDS
     + r"(?:injections|sessions|SIJIs|blocks)\b" + _PERIOD,
@@ -182,7 +184,7 @@ SESSION_PRIOR = re.compile(
 )
 
 CONTRAINDICATION = re.compile(
-    r"\b(?:allerg\w*|anaphyla\w*|reaction)\s+(?:\w+\s+){0,2}?(?:to\s+)?(?:iodinated\s+|iodine\s+)?(?:contrast|iodine|dye)\b"
+    r"\b(?:allerg\w*|anaphyla\w*|reaction)[:\s]+(?:\w+\s+){0,2}?(?:to\s+)?(?:iodinated\s+|iodine\s+)?(?:contrast|iodine|dye)\b"
     r"|\b(?:contrast|iodine|dye)\s+allerg\w*|\bpregnan(?:t|cy)\b",
     I,
 )
@@ -423,8 +425,10 @@ class Reader:
         """(session count including today's, 'diagnostic'/'therapeutic'/None, within 12 months stated, span)."""
         out = []
         for m in self.ctx.finditer(SESSION_ORDINAL):
-            # "this is the third injection": today's session; a historical "after her second injection" is not a count
-            if self.ctx.status(m.start(), m.end()) == "affirmed":
+            # "this is the third injection" is today's session, also when an HPI says it; without "this is", only an
+            # affirmed mention counts ("after her second injection" dates an earlier one, it is no count of sessions)
+            this = _THIS_IS.search(self.text, max(0, m.start() - 25), m.start())
+            if self.ctx.status(m.start(), m.end()) == "affirmed" or (this and self.counts(m.start(), m.end())):
                 out.append((_ORDINALS[m.group("ord").lower()], _kind(m.group()), bool(m.group("period")), self.span(*m.span())))
         for m in self.ctx.finditer(SESSION_PRIOR):
             if self.counts(m.start(), m.end()):
@@ -472,6 +476,8 @@ def _read_tests(r: Reader) -> tuple[list[tuple[str, Span]], list[tuple[str, Span
         before = _POL_BEFORE.search(text[max(lo, prev_end, first.start() - 40) : first.start()])
         prev_end = last.end()
         results = {_polarity(x) for x in (after, before) if x}
+        if before and _NEGATED_POLARITY.search(text[max(lo, first.start() - 60) : first.start() - len(before.group())]):
+            results.add("negated")  # fail closed: "no positive FABER" is not a positive FABER
         for name, m in strong:
             span = r.span(m.start(), m.end())
             if not r.counts(m.start(), m.end()) or len(results) != 1:
