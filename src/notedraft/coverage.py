@@ -18,6 +18,7 @@ These readers work on `Claim.text` so that the text reader (extract/context/lexi
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -50,7 +51,7 @@ _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "fi
 _DAYS_PER = {"y": 365, "m": 30, "w": 7, "d": 1}  # a month is 30 days, so "3 months" is exactly the 90-day threshold
 DURATION = re.compile(
     r"(?P<n>\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|an?)"
-    r"(?:\s*(?:-|to)\s*\d+)?\s*[- ]?\s*(?P<unit>years?|yrs?|months?|mos?|weeks?|wks?|days?)\b",
+    r"(?:\s*(?:-|to)\s*\d+)?\s*[- ]?\s*(?P<unit>years?|yrs?|months?|mos?|weeks?|wks?|days?)\b(?!\s*-?\s*old\b)",  # not an age
     I,
 )
 _UPPER_BOUND_BEFORE = re.compile(r"(?:less\s+than|fewer\s+than|under|up\s+to|almost|nearly|<|≤)\s*$", I)
@@ -75,7 +76,7 @@ SEVERITY = re.compile(
 )
 
 RADICULAR = re.compile(
-    r"\bradicul\w*|\bsciatica\b|\bradiat\w*\s+(?:\w+\s+){0,2}?(?:down|into|to)\s+(?:the\s+)?(?:\w+\s+)?(?:leg|thigh|calf|foot|knee)",
+    r"\bradicul\w*|\bsciatica\b|\b(?:radiat|referr)\w*\s+(?:\w+\s+){0,2}?(?:down|into|to)\s+(?:the\s+)?(?:\w+\s+)?(?:leg|thigh|calf|foot|knee)",
     I,
 )
 NO_RADICULAR = re.compile(
@@ -211,6 +212,15 @@ class Reader:
     def __init__(self, text: str) -> None:
         self.text = text
         self.ctx = TextContext(text)
+        self._memo: dict[tuple, Criterion] = {}
+
+    def criterion(self, name: str, **args) -> Criterion:
+        """`getattr(self, name)(**args)`, computed once: the validator asks the same check for a rule's `when` and
+        `require`, again to explain a finding, and again when it works out the suggested codes."""
+        key = (name, tuple(sorted(args.items())))
+        if key not in self._memo:
+            self._memo[key] = getattr(self, name)(**args)
+        return self._memo[key]
 
     # helpers
     def span(self, start: int, end: int) -> Span:
@@ -279,11 +289,8 @@ class Reader:
     def no_radiculopathy(self) -> Criterion:
         absent = [m for m in self.ctx.finditer(NO_RADICULAR)
                   if self.counts(m.start(), m.end()) and not _DOUBT_BEFORE.search(self.text, max(0, m.start() - 25), m.start())]
-        inside = [(m.start(), m.end()) for m in absent]
-        present = [
-            m for m in self.ctx.finditer(RADICULAR)
-            if self.counts(m.start(), m.end()) and not any(a <= m.start() < b for a, b in inside)
-        ]
+        inside = _Intervals((m.start(), m.end()) for m in absent)
+        present = [m for m in self.ctx.finditer(RADICULAR) if self.counts(m.start(), m.end()) and m.start() not in inside]
         if present:
             spans = [self.span(m.start(), m.end()) for m in present[:3]]
             return Criterion(False, spans, "the note documents radicular symptoms: " + ", ".join(repr(s.text) for s in spans))
@@ -292,21 +299,23 @@ class Reader:
         return Criterion(False, [], "the note does not state that radiculopathy is absent")
 
     def other_causes(self) -> Criterion:
+        # A diagnosis list's "spondylosis without myelopathy" is a label, not an evaluation that excluded a cause.
         excluded = [m for m in self.ctx.finditer(CAUSE_EXCLUDED) if self.counts(m.start(), m.end())
+                    and self.ctx.section_kind(m.start()) != "diagnosis"
                     and not _DOUBT_BEFORE.search(self.text, max(0, m.start() - 25), m.start())]
         excluded += [m for m in self.ctx.finditer(IMAGING_CLEAR) if self.counts(m.start(), m.end())]
-        covered = [(m.start(), m.end()) for m in excluded]
+        covered = _Intervals((m.start(), m.end()) for m in excluded)
         present = [
             m for m in self.ctx.finditer(CAUSE_PRESENT)
-            if self.ctx.status(m.start(), m.end()) in EVIDENCE and not any(a <= m.start() < b for a, b in covered)
+            if self.counts(m.start(), m.end()) and m.start() not in covered
             and not CAUSE_EXCLUDED.search(self.text, *self.sentence_of(m.start()))
         ]
         if present:
             spans = [self.span(m.start(), m.end()) for m in present[:3]]
             return Criterion(False, spans, "the note documents a possible other cause: " + ", ".join(repr(s.text) for s in spans))
         if excluded:
-            excluded.sort(key=lambda m: m.start())
-            return Criterion(True, [self.span(m.start(), m.end()) for m in excluded[:3]])
+            spans = sorted({self.span(m.start(), m.end()) for m in excluded}, key=lambda s: s.start)
+            return Criterion(True, spans[:3])
         return Criterion(False, [], "the note does not say other causes were considered and excluded (exam or imaging)")
 
     def provocative_tests(self, min: int) -> Criterion:
@@ -444,6 +453,21 @@ class Reader:
         return Criterion(False, [], "no contrast allergy or pregnancy is documented")
 
 
+class _Intervals:
+    """Whether a position lies inside one of a set of [start, end) ranges, by bisection (a note may hold thousands)."""
+
+    def __init__(self, ranges) -> None:
+        self.ranges = sorted(ranges)
+        self.starts = [a for a, _ in self.ranges]
+        self.reach = []  # the furthest end among the ranges up to each index, so overlapping ranges are handled
+        for _, b in self.ranges:
+            self.reach.append(max(b, self.reach[-1]) if self.reach else b)
+
+    def __contains__(self, pos: int) -> bool:
+        i = bisect.bisect_right(self.starts, pos) - 1
+        return i >= 0 and pos < self.reach[i]
+
+
 def _kind(phrase: str) -> str | None:
     low = phrase.lower()
     return "diagnostic" if "diagnostic" in low else "therapeutic" if "therapeutic" in low else None
@@ -458,6 +482,7 @@ def _read_tests(r: Reader) -> tuple[list[tuple[str, Span]], list[tuple[str, Span
     for m in r.ctx.finditer(TEST):
         name = _TEST_NAMES[int(m.lastgroup[1:])]
         mentions.append((name, m))
+    starts = [m.start() for _, m in mentions]
     groups: list[list[tuple[str, re.Match[str]]]] = []
     for name, m in mentions:
         if groups and _LIST_GLUE.match(text[groups[-1][-1][1].end() : m.start()] or ","):
@@ -469,7 +494,7 @@ def _read_tests(r: Reader) -> tuple[list[tuple[str, Span]], list[tuple[str, Span
     for group in groups:
         first, last = group[0][1], group[-1][1]
         lo, hi = r.sentence_of(first.start())
-        others = sum(1 for _, o in mentions if lo <= o.start() < hi) > len(group)  # other tests in the sentence
+        others = bisect.bisect_left(starts, hi) - bisect.bisect_left(starts, lo) > len(group)  # other tests in the sentence
         strong = [(n, m) for n, m in group if n not in _WEAK or len(group) > 1 or others
                   or _TEST_WORD_AFTER.match(text, m.end()) or re.match(r"(?:SI|SIJ|sacroiliac|pelvic)\s", m.group(), I)]
         after = _POL_AFTER.match(text, last.end())
@@ -513,7 +538,7 @@ def _criterion(name: str):
 
     def run(c: Claim, **args) -> Outcome:
         r = _read(c)
-        return getattr(r, name)(**args).outcome() if r else _NO_TEXT
+        return r.criterion(name, **args).outcome() if r else _NO_TEXT
 
     run.__name__ = f"lcd_{name}"
     run.__doc__ = f"Medicare SI LCD: Reader.{name} (see coverage.py)."
@@ -563,13 +588,14 @@ def lcd_criteria_met(c: Claim, min_pain_months: float = 3, min_tests: int = 3, m
     if r is None:
         return _NO_TEXT
     criteria = {
-        f"pain for at least {min_pain_months:g} months": r.pain_duration(min_pain_months),
-        "pain over the SI joint below L5": r.pain_location(),
-        "moderate or severe pain": r.pain_severity(),
-        "no radiculopathy": r.no_radiculopathy(),
-        "other causes excluded": r.other_causes(),
-        f"at least {min_tests} named positive provocative tests": r.provocative_tests(min_tests),
-        f"at least {min_conservative_weeks:g} weeks of failed conservative care": r.conservative_care(min_conservative_weeks),
+        f"pain for at least {min_pain_months:g} months": r.criterion("pain_duration", min_months=min_pain_months),
+        "pain over the SI joint below L5": r.criterion("pain_location"),
+        "moderate or severe pain": r.criterion("pain_severity"),
+        "no radiculopathy": r.criterion("no_radiculopathy"),
+        "other causes excluded": r.criterion("other_causes"),
+        f"at least {min_tests} named positive provocative tests": r.criterion("provocative_tests", min=min_tests),
+        f"at least {min_conservative_weeks:g} weeks of failed conservative care":
+            r.criterion("conservative_care", min_weeks=min_conservative_weeks),
     }
     unmet = [name for name, crit in criteria.items() if not crit.met]
     evidence = [s for crit in criteria.values() for s in crit.evidence]
