@@ -196,6 +196,7 @@ EVIDENCE = [
     ("provocative_tests", {"min": 3}, "FABER +, Gaenslen +, thigh thrust (+), compression -.", {"FABER", "Gaenslen", "thigh thrust"}),
     ("provocative_tests", {"min": 3}, "Posterior shear positive on the left; Gaenslen's test positive; pelvic compression positive.", {"Posterior shear", "Gaenslen's", "pelvic compression"}),
     ("conservative_care", {"min_weeks": 4}, "Failed 2 months of PT.", {"2 months", "PT", "Failed"}),
+    ("conservative_care", {"min_weeks": 4}, "She took 2 months of NSAIDs and PT without relief.", {"2 months", "NSAIDs", "without relief"}),
     ("conservative_care", {"min_weeks": 4}, "Pain persists despite a home exercise program for 8 weeks.", {"home exercise program", "8 weeks", "persists"}),
     ("pain_duration", {"min_months": 3}, "She has had left buttock pain for 2 years.", {"2 years", "pain"}),
     ("pain_duration", {"min_months": 3}, "Pain x 13 weeks.", {"13 weeks", "Pain"}),

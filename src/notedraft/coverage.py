@@ -34,7 +34,7 @@ EVIDENCE = frozenset({"affirmed", "historical"})  # statuses that can meet a cri
 QUESTIONS = {
     "medicare.lcd.pain_duration": "How long has the SI joint pain lasted (in weeks, months or years)?",
     "medicare.lcd.pain_location": "Where exactly is the pain: over the SI joint / buttock, below L5, between the iliac crest and the gluteal fold?",
-    "medicare.lcd.pain_severity": "Is the pain moderate or severe (in those words)?",
+    "medicare.lcd.pain_severity": "How severe is the pain: mild, moderate or severe?",
     "medicare.lcd.no_radiculopathy": "Does the pain radiate down the leg, or is there no radiculopathy?",
     "medicare.lcd.other_causes": "Were other causes (stenosis, disc herniation with radiculopathy, fracture, tumor, infection, hardware) considered and excluded, by exam or imaging?",
     "medicare.lcd.provocative_tests": "Which provocative tests were positive (FABER/Patrick, Gaenslen, thigh thrust, compression, distraction, Yeoman)?",
@@ -342,14 +342,9 @@ class Reader:
             if not self.counts(t.start(), t.end()):
                 continue
             lo, hi = self.sentence_of(t.start())
-            attached = [
-                (m, days) for m, days in self.durations(lo, hi)
-                if (m.end() <= t.start() and _DURATION_THEN_THERAPY.match(self.text[m.end() : t.start()]))
-                or (m.start() >= t.end() and _THERAPY_THEN_DURATION.match(self.text[t.end() : m.start()]))
-                or (m.end() <= t.start() and THERAPY.search(self.text, m.end(), t.start()) is not None
-                    and _DURATION_THEN_THERAPY.match(self.text[m.end() : THERAPY.search(self.text, m.end(), t.start()).start()]))
-            ]
-            failed = [f for f in FAILED.finditer(self.text, lo, hi) if not _DOUBT_BEFORE.search(self.text, max(lo, f.start() - 12), f.start())]
+            attached = [(m, days) for m, days in self.durations(lo, hi) if self._duration_of(m, t)]
+            failed = [f for f in FAILED.finditer(self.text, lo, hi)
+                      if not _DOUBT_BEFORE.search(self.text, max(lo, f.start() - 12), f.start())]
             long_enough = [(m, d) for m, d in attached if d >= need]
             if long_enough and failed:
                 m = long_enough[0][0]
@@ -362,6 +357,16 @@ class Reader:
             else:
                 why = f"{t.group()!r} is documented without saying the pain persisted despite it"
         return Criterion(False, [], why)
+
+    def _duration_of(self, m: re.Match[str], t: re.Match[str]) -> bool:
+        """Whether duration `m` is how long therapy `t` lasted: "6 weeks of PT", "PT for 6 weeks", or the head of a
+        list, "2 months of NSAIDs and PT" (the duration attaches to the list's first therapy)."""
+        if m.start() >= t.end():
+            return _THERAPY_THEN_DURATION.match(self.text[t.end() : m.start()]) is not None
+        if m.end() > t.start():
+            return False
+        head = THERAPY.search(self.text, m.end(), t.start()) or t  # the first therapy after the duration
+        return _DURATION_THEN_THERAPY.match(self.text[m.end() : head.start()]) is not None
 
     def conservative_care_continues(self) -> Criterion:
         for t in self.ctx.finditer(THERAPY):
@@ -572,6 +577,7 @@ def lcd_sessions_unclear(c: Claim, diagnostic_max: int, therapeutic_max: int) ->
     r = _read(c)
     if r is None:
         return Outcome(False, [], "")
+    # a combined or unstated purpose takes the lower, diagnostic cap: KX treats a combined injection as diagnostic too
     cap = therapeutic_max if c.facts.purpose == "therapeutic" else diagnostic_max
     over = [(n, span) for n, k, _, span in r.sessions() if k is None and n > cap]
     if over:
