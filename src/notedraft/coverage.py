@@ -57,6 +57,8 @@ DURATION = re.compile(
 _UPPER_BOUND_BEFORE = re.compile(r"(?:less\s+than|fewer\s+than|under|up\s+to|almost|nearly|<|≤)\s*$", I)
 _AGO_AFTER = re.compile(r"\s*(?:ago|prior|earlier|before)\b", I)
 PAIN = re.compile(r"\bpain\w*|\bache\b|\baching\b|\bsymptoms?\b|\bdiscomfort\b|\bLBP\b", I)
+# The pain's duration counts only for pain of this region: "knee pain for 6 months" says nothing about the SI joint.
+PAIN_SITE = re.compile(r"\b(?:back|lumbar|lumbosacral|sacr\w*|SIJ?|buttocks?|gluteal|PSIS|LBP)\b", I)
 RELIEF = re.compile(r"\b(?:relief|improvement|improved|reduction|better|relieved|decrease[ds]?|benefit)\b", I)
 PERCENT = re.compile(r"(?P<n>\d{1,3})(?:\s*(?:-|to)\s*\d{1,3})?\s*(?:%|percent\b)", I)
 
@@ -88,24 +90,37 @@ NO_RADICULAR = re.compile(
 )
 _DOUBT_BEFORE = re.compile(r"\b(?:not|cannot|can't|unable\s+to|could\s+not)\s*(?:\w+\s+){0,2}$", I)
 
+# The LCD's other causes. Not "infection": procedure notes say "no bleeding or infection at the site" about the
+# injection, which excludes nothing about the pain.
 CAUSE = (
-    r"(?:(?:foraminal|spinal|central|canal|lumbar)\s+)?stenosis|(?:disc|disk)\s+(?:herniation|protrusion|extrusion)"
-    r"|herniat\w*|HNP|fractures?|tumou?rs?|malignan\w*|infection|pseudo-?arthrosis|hardware\s+(?:pain|failure|loosening)?"
+    r"(?:(?:severe|significant|foraminal|spinal|central|canal|lumbar)\s+){0,2}stenosis"
+    r"|(?:(?:lumbar|significant)\s+)?(?:disc|disk)\s+(?:herniation|protrusion|extrusion)s?|herniat\w*|HNP"
+    r"|(?:compression\s+)?fractures?|tumou?rs?|malignan\w*|pseudo-?arthrosis|hardware(?:\s+(?:pain|failure|loosening))?"
     r"|neurogenic\s+claudication|myelopathy|other\s+(?:causes?|etiolog\w*|pain\s+generators?|sources?)"
-    r"|alternative\s+(?:causes?|diagnos\w*|etiolog\w*)|(?:lumbar\s+)?facet\s+(?:arthropathy|pain)|hip\s+(?:pathology|arthritis|osteoarthritis)"
+    r"|alternative\s+(?:causes?|diagnos\w*|etiolog\w*)|(?:lumbar\s+)?facet\s+(?:arthropathy|pain)"
+    r"|hip\s+(?:pathology|arthritis|osteoarthritis)"
 )
+# One cause or a list of them ("stenosis, disc herniation or fracture"); nothing else may stand between an exclusion
+# and what it excludes, so "no complications and severe stenosis" excludes nothing.
+_CAUSES = r"(?:" + CAUSE + r")(?:\s*(?:,|\bor\b|\band\b|\bnor\b)\s*(?:" + CAUSE + r"))*"
 CAUSE_EXCLUDED = re.compile(
-    r"\b(?:no|without|negative\s+for|no\s+(?:evidence|signs?|findings?)\s+(?:of|for|suggesting)|free\s+of|absence\s+of"
-    r"|ruled\s+out|excluded|exclud\w+)\s+(?:\w+\s+|,\s*){0,5}?(?:" + CAUSE + r")\b"
-    r"|\b(?:" + CAUSE + r")\b(?:[\s,]+(?!not\b|never\b|cannot\b|no\b)\w+){0,8}?[\s,]+(?:(?:was|were|has\s+been|have\s+been|is|are)\s+)?"
+    r"\b(?:no|without|negative\s+for|free\s+of|absence\s+of|ruled\s+out|excluded)\s+"
+    r"(?:(?:evidence|signs?|findings?)\s+(?:of|for|suggesting)\s+)?(?:(?:any|definite|obvious|focal|acute)\s+)?" + _CAUSES + r"\b"
+    r"|\b" + _CAUSES + r"\s+(?:(?:was|were|has\s+been|have\s+been|is|are)\s+)?"
     r"(?:(?:considered\s+and\s+)?(?:ruled\s+out|excluded)|unlikely|not\s+(?:seen|present|found|suggested|identified|supported))\b",
     I,
 )
+# A study of the region read as clear: "MRI of the lumbar spine unremarkable", "pelvic x-ray showed no ...".
 IMAGING_CLEAR = re.compile(
-    r"\b(?:MRI|(?-i:CT)|x-?rays?|radiographs?|imaging)\b[^.;]{0,60}?\b(?:unremarkable|normal|negative"
-    r"|(?:showed|shows|demonstrated|revealed)\s+no\b|without\s+(?:acute\s+)?(?:abnormalit\w*|patholog\w*))",
+    r"\b(?:(?:MRI|(?-i:CT)|x-?rays?|radiographs?|imaging)\s+(?:of\s+(?:the\s+)?)?(?:lumbar|lumbosacral|L-?spine|LS\s+spine"
+    r"|pelvis|pelvic|sacrum|sacral|SI\s+joints?|hips?)|(?:lumbar|lumbosacral|pelvic|pelvis|sacral|hip)\s+"
+    r"(?:spine\s+)?(?:MRI|(?-i:CT)|x-?rays?|radiographs?|imaging))\b[^.;]{0,50}?\b(?:unremarkable|normal(?!\s+saline)"
+    r"|negative|(?:showed|shows|demonstrated|revealed)\s+no\b|without\s+(?:acute\s+)?(?:abnormalit\w*|patholog\w*))",
     I,
 )
+# An ICD-10 title in a diagnosis list ("spondylosis without myelopathy or radiculopathy") is a code's name, not an
+# evaluation that excluded a cause or radiculopathy.
+_ICD_TITLE = re.compile(r"\bspondylosis\s+without\s+myelopathy(?:\s+or\s+radiculopathy)?", I)
 # A cause stated as present: the LCD's list, not "infection" (sterile prep and consent mention it constantly).
 CAUSE_PRESENT = re.compile(
     r"\b(?:(?:foraminal|spinal|central|canal|lumbar)\s+)?stenosis\b|\b(?:disc|disk)\s+(?:herniation|protrusion|extrusion)\b"
@@ -186,9 +201,10 @@ SESSION_PRIOR = re.compile(
 
 CONTRAINDICATION = re.compile(
     r"\b(?:allerg\w*|anaphyla\w*|reaction)[:\s]+(?:\w+\s+){0,2}?(?:to\s+)?(?:iodinated\s+|iodine\s+)?(?:contrast|iodine|dye)\b"
-    r"|\b(?:contrast|iodine|dye)\s+allerg\w*|\bpregnan(?:t|cy)\b",
+    r"|\b(?:contrast|iodine|dye)\s+allerg\w*|\bpregnan(?:t|cy)\b(?!\s+test)",
     I,
 )
+_RULED_OUT_AFTER = re.compile(r"\W*(?:\w+\s+){0,2}?(?:negative|neg\b|ruled\s+out|excluded|denied)", I)
 
 
 # --- the reading of one note ----------------------------------------------------------------------------------------
@@ -254,6 +270,8 @@ class Reader:
             if not self.counts(p.start(), p.end()):
                 continue
             lo, hi = self.sentence_of(p.start())
+            if not PAIN_SITE.search(self.text, lo, hi):
+                continue
             for m, days in self.durations(lo, hi):
                 if THERAPY.search(self.text, max(lo, m.start() - 30), min(hi, m.end() + 30)) or RELIEF.search(
                     self.text, max(lo, m.start() - 40), m.start()
@@ -266,7 +284,7 @@ class Reader:
                 shorter.append(self.span(m.start(), m.end()))
         if shorter:
             return Criterion(False, shorter, f"the pain's stated duration ({shorter[0].text!r}) is under {min_months:g} months")
-        return Criterion(False, [], "no duration of the pain is stated (e.g. '6-month history of left buttock pain')")
+        return Criterion(False, [], "no duration of the back / SI joint pain is stated (e.g. '6-month history of left buttock pain')")
 
     def pain_location(self) -> Criterion:
         for m in self.ctx.finditer(LOCATION):
@@ -287,8 +305,9 @@ class Reader:
                                     "the LCD does not define moderate or severe by number)")
 
     def no_radiculopathy(self) -> Criterion:
-        absent = [m for m in self.ctx.finditer(NO_RADICULAR)
-                  if self.counts(m.start(), m.end()) and not _DOUBT_BEFORE.search(self.text, max(0, m.start() - 25), m.start())]
+        titles = _Intervals(m.span() for m in self.ctx.finditer(_ICD_TITLE))
+        absent = [m for m in self.ctx.finditer(NO_RADICULAR) if self.counts(m.start(), m.end()) and m.start() not in titles
+                  and not _DOUBT_BEFORE.search(self.text, max(0, m.start() - 25), m.start())]
         inside = _Intervals((m.start(), m.end()) for m in absent)
         present = [m for m in self.ctx.finditer(RADICULAR) if self.counts(m.start(), m.end()) and m.start() not in inside]
         if present:
@@ -299,16 +318,14 @@ class Reader:
         return Criterion(False, [], "the note does not state that radiculopathy is absent")
 
     def other_causes(self) -> Criterion:
-        # A diagnosis list's "spondylosis without myelopathy" is a label, not an evaluation that excluded a cause.
-        excluded = [m for m in self.ctx.finditer(CAUSE_EXCLUDED) if self.counts(m.start(), m.end())
-                    and self.ctx.section_kind(m.start()) != "diagnosis"
+        titles = _Intervals(m.span() for m in self.ctx.finditer(_ICD_TITLE))
+        excluded = [m for m in self.ctx.finditer(CAUSE_EXCLUDED) if self.counts(m.start(), m.end()) and m.start() not in titles
                     and not _DOUBT_BEFORE.search(self.text, max(0, m.start() - 25), m.start())]
         excluded += [m for m in self.ctx.finditer(IMAGING_CLEAR) if self.counts(m.start(), m.end())]
         covered = _Intervals((m.start(), m.end()) for m in excluded)
         present = [
             m for m in self.ctx.finditer(CAUSE_PRESENT)
-            if self.counts(m.start(), m.end()) and m.start() not in covered
-            and not CAUSE_EXCLUDED.search(self.text, *self.sentence_of(m.start()))
+            if self.counts(m.start(), m.end()) and m.start() not in covered and m.start() not in titles
         ]
         if present:
             spans = [self.span(m.start(), m.end()) for m in present[:3]]
@@ -453,7 +470,8 @@ class Reader:
     def contraindication(self) -> Criterion:
         for m in self.ctx.finditer(CONTRAINDICATION):
             # An allergy is a standing fact (an "Allergies:" heading reads as history); "no contrast allergy" is not one.
-            if self.counts(m.start(), m.end()) and not re.search(r"\b(?:no|denies|nkda|not)\b", self.text[max(0, m.start() - 20) : m.start()], I):
+            if (self.counts(m.start(), m.end()) and not _RULED_OUT_AFTER.match(self.text, m.end())
+                    and not re.search(r"\b(?:no|denies|nkda|not)\b", self.text[max(0, m.start() - 20) : m.start()], I)):
                 return Criterion(True, [self.span(m.start(), m.end())])
         return Criterion(False, [], "no contrast allergy or pregnancy is documented")
 
