@@ -202,6 +202,8 @@ EVIDENCE = [
     ("provocative_tests", {"min": 3}, "FABER, Gaenslen and thigh thrust were positive.", {"FABER", "Gaenslen", "thigh thrust"}),
     ("provocative_tests", {"min": 3}, "Positive Patrick's test, Yeoman's test and SI distraction test.", {"Patrick's", "Yeoman's", "SI distraction"}),
     ("provocative_tests", {"min": 3}, "FABER +, Gaenslen +, thigh thrust (+), compression -.", {"FABER", "Gaenslen", "thigh thrust"}),
+    ("provocative_tests", {"min": 3}, "Positive: FABER, Gaenslen, thigh thrust. Negative: compression.", {"FABER", "Gaenslen", "thigh thrust"}),
+    ("provocative_tests", {"min": 3}, "FABER test: positive. Gaenslen test: positive. Yeoman test: positive.", {"FABER", "Gaenslen", "Yeoman"}),
     ("provocative_tests", {"min": 3}, "Posterior shear positive on the left; Gaenslen's test positive; pelvic compression positive.", {"Posterior shear", "Gaenslen's", "pelvic compression"}),
     ("conservative_care", {"min_weeks": 4}, "Failed 2 months of PT.", {"2 months", "PT", "Failed"}),
     ("conservative_care", {"min_weeks": 4}, "She took 2 months of NSAIDs and PT without relief.", {"2 months", "NSAIDs", "without relief"}),

@@ -146,13 +146,13 @@ _LIST_GLUE = re.compile(r"^(?:\s*(?:tests?|maneuvers?|signs?)?\s*(?:,|/|\band\b|
 _POL = r"(?P<pol>positive|negative|pos\b|neg\b|\(\+\)|\(-\)|\+|-(?![\w]))"
 # (used with .match(text, pos): no "^", which would only match at the start of the text)
 _POL_AFTER = re.compile(
-    r"\s*(?:(?:tests?|maneuvers?|signs?)\s+)?(?:(?:on\s+the\s+)?(?:left|right|bilaterally|bilateral)\s+)?:?\s*"
+    r"\s*(?:(?:tests?|maneuvers?|signs?)\s*)?(?:(?:on\s+the\s+)?(?:left|right|bilaterally|bilateral)\s+)?:?\s*"
     r"(?:(?:is|are|was|were)\s+)?(?:(?:all|both|each)\s+)?(?:strongly\s+|clearly\s+)?" + _POL
     + r"|\s*(?:(?:tests?|maneuvers?)\s+)?(?P<repro>(?:reproduc|provok|elicit|recreat)\w*\s+(?:\w+\s+){0,3}?(?:pain|symptoms))",
     I,
 )
 _NEGATED_POLARITY = re.compile(r"\b(?:no|not|without|never)\s*$", I)  # "no positive FABER"
-_POL_BEFORE = re.compile(_POL + r"\s*(?:for\s+)?(?:(?:the|a|an)\s+)?(?:(?:left|right|bilateral|L|R)[- ]?(?:sided\s+)?)?$", I)
+_POL_BEFORE = re.compile(_POL + r"\s*:?\s*(?:for\s+)?(?:(?:the|a|an)\s+)?(?:(?:left|right|bilateral|L|R)[- ]?(?:sided\s+)?)?$", I)
 _UNNAMED_COUNT = re.compile(r"\b\d\s*(?:/|of|out\s+of)\s*\d\s+(?:provocative\s+)?(?:tests?|maneuvers?)\b", I)
 
 THERAPY = re.compile(
