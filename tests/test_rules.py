@@ -297,11 +297,21 @@ def test_rule_stays_silent_where_it_does_not_apply(rule, text, codes, payer):
 
 def test_every_rule_is_tested():
     """A rule added to a pack without a case above fails here."""
-    violated = {c[0] for c in VIOLATED} | {f"{code}.{c[0]}" for code in SI_CODES for c in SI_DOCUMENTATION}
+    # The Medicare SI LCD overlay and the SI diagnosis rules keep their cases in tests/test_coverage.py, where each case
+    # has both a breaking note and a note that meets the rule (or where a prohibition stays silent).
+    from tests.test_coverage import LCD_CASES, LCD_CODES, PACK_CASES, SI_DIAGNOSIS_CODES
+
+    coverage = (
+        {f"{code}.{c[0]}" for code in LCD_CODES for c in LCD_CASES}
+        | {f"{code}.diagnosis.hip_pain_is_not_si" for code in SI_DIAGNOSIS_CODES}
+        | {c[0] for c in PACK_CASES}
+    )
+    violated = {c[0] for c in VIOLATED} | {f"{code}.{c[0]}" for code in SI_CODES for c in SI_DOCUMENTATION} | coverage
     not_violated = (
         {c[0] for c in SATISFIED}
         | {c[0] for c in NOT_FIRED}
         | {f"{code}.{c[0]}" for code in SI_CODES for c in SI_DOCUMENTATION}
+        | coverage
     )
     for pack in load_packs().values():
         for rule in pack.rules:
@@ -373,14 +383,16 @@ def test_ultrasound_disagreement_warning_names_the_alternative_22899():
 
 
 def test_medicare_overlay_asks_kx_on_a_diagnostic_injection_and_suggests_it():
+    from tests.test_coverage import MEDICARE  # the note with the history the Medicare SI LCD needs
+
     plain = validate(note(FLUORO), ["27096-LT"])
     assert plain.supported
-    medicare = validate(note(FLUORO), ["27096-LT"], payer="medicare")
+    medicare = validate(note(MEDICARE), ["27096-LT"], payer="medicare")
     assert not medicare.supported
     (kx,) = [f for f in medicare.findings if f.rule == "27096.medicare.kx_on_diagnostic"]
     assert "KX" in kx.fix
     assert medicare.suggested_codes == ["27096-LT-KX"]
-    assert validate(note(FLUORO), ["27096-LT-KX"], payer="medicare").supported
+    assert validate(note(MEDICARE), ["27096-LT-KX"], payer="medicare").supported
 
 
 def test_nerve_block_and_radiofrequency_are_not_27096():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .coverage import QUESTIONS as COVERAGE_QUESTIONS
 from .icd10 import billable_children
 from .models import Facts, ValidationReport
 
@@ -16,6 +17,8 @@ QUESTIONS = {
     "si.ultrasound_needle_confirmation": "How did ultrasound confirm the needle placement (e.g. needle tip seen entering the joint)?",
     "images.permanently_recorded": "Were the ultrasound images permanently recorded (e.g. saved to PACS)?",
     "guidance.described": "How did ultrasound localize the needle (real-time view, probe, in-plane or out-of-plane)?",
+    "diagnosis.hip_pain_is_not_si": "M25.55- is hip pain: what is the SI joint diagnosis (e.g. M46.1 sacroiliitis)?",
+    **COVERAGE_QUESTIONS,  # the Medicare SI LCD criteria (--payer medicare)
 }
 
 

@@ -36,7 +36,7 @@ def validate(
         codes=[str(line) for line in lines],
         findings=findings,
         satisfied=satisfied,
-        suggested_codes=[str(line) for line in suggest(facts, payer)],
+        suggested_codes=[str(line) for line in suggest(facts, payer, note_text)],
         facts=facts,
     )
 
@@ -159,20 +159,21 @@ def _unique(spans: list[Span]) -> list[Span]:
     return sorted(seen.values(), key=lambda s: s.start)
 
 
-def suggest(facts: Facts, payer: str | None = None) -> list[CodeLine]:
+def suggest(facts: Facts, payer: str | None = None, text: str | None = None) -> list[CodeLine]:
     """The code lines this documentation supports: candidates from each pack's `suggest_when`, kept only when the
-    whole set of candidates validates without errors (an add-on survives only if its primary does)."""
+    whole set of candidates validates without errors (an add-on survives only if its primary does). `text` is the
+    note, for the checks that read it (the Medicare LCD overlay, coverage.py); without it those checks fail closed."""
     packs = load_packs()
     candidates: list[CodeLine] = []
     if facts.conflicts:
         return []  # a line is suggested only when its evidence is unambiguous
     for pack in packs.values():
-        probe = Claim(facts=facts, line=CodeLine(code=pack.code), lines=[], payer=payer)
+        probe = Claim(facts=facts, line=CodeLine(code=pack.code), lines=[], payer=payer, text=text)
         if any(all(_holds(c, probe).ok for c in s.when) for s in pack.suggest):
             candidates += lines_for(pack, facts)
-    candidates = [_with_required_modifiers(packs[c.code], c, candidates, facts, payer) for c in candidates]
+    candidates = [_with_required_modifiers(packs[c.code], c, candidates, facts, payer, text) for c in candidates]
     while candidates:
-        failing = _failing_lines(facts, candidates, payer)
+        failing = _failing_lines(facts, candidates, payer, text)
         kept = [c for c in candidates if str(c) not in failing]
         if kept == candidates:
             break
@@ -180,7 +181,7 @@ def suggest(facts: Facts, payer: str | None = None) -> list[CodeLine]:
     return candidates
 
 
-def _failing_lines(facts: Facts, lines: list[CodeLine], payer: str | None) -> set[str]:
+def _failing_lines(facts: Facts, lines: list[CodeLine], payer: str | None, text: str | None = None) -> set[str]:
     """The lines `evaluate` would give an error, without composing the findings (suggest only needs which)."""
     packs = load_packs()
     failing: set[str] = set()
@@ -189,7 +190,7 @@ def _failing_lines(facts: Facts, lines: list[CodeLine], payer: str | None) -> se
         if any(mod not in pack.modifiers for mod in line.modifiers):
             failing.add(str(line))
             continue
-        claim = Claim(facts=facts, line=line, lines=lines, payer=payer)
+        claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text)
         for rule in pack.rules:
             if rule.severity != "error" or not all(_holds(c, claim).ok for c in rule.when):
                 continue
@@ -200,11 +201,11 @@ def _failing_lines(facts: Facts, lines: list[CodeLine], payer: str | None) -> se
 
 
 def _with_required_modifiers(
-    pack: CodePack, line: CodeLine, lines: list[CodeLine], facts: Facts, payer: str | None
+    pack: CodePack, line: CodeLine, lines: list[CodeLine], facts: Facts, payer: str | None, text: str | None = None
 ) -> CodeLine:
     """Add the modifiers an error rule of the pack demands for these facts (e.g. a payer's KX on a diagnostic
     injection), so a suggestion is a line that validates, not one that fails for a missing modifier."""
-    claim = Claim(facts=facts, line=line, lines=lines, payer=payer)
+    claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text)
     extra: list[str] = []
     for rule in pack.rules:
         if rule.severity != "error" or not all(_holds(c, claim).ok for c in rule.when):
