@@ -118,14 +118,21 @@ def _si_line(code: str, which: str | None) -> str:
 @pytest.mark.parametrize("suffix, changes, line", SI_DOCUMENTATION, ids=[c[0] for c in SI_DOCUMENTATION])
 def test_si_documentation_rule_fires_when_the_note_omits_it(code, suffix, changes, line):
     base = SI_CODES[code][2]
+    if suffix == "side.bilateral_needs_50":  # a bilateral note (both joints in the body too), claimed on one side
+        changes = changes | {"guidance": _both_sides(base)}
     findings = fired(note(base, **changes), [_si_line(code, line)])
     assert findings.get(f"{code}.{suffix}") == "error", findings
+
+
+def _both_sides(base: dict) -> str:
+    # A bilateral title over a body that names one joint is a conflict, so a bilateral note injects both joints.
+    return base["guidance"].replace("into the left SI joint", "into the left SI joint, then into the right SI joint")
 
 
 def _si_satisfying_claim(code: str, suffix: str) -> tuple[str, list[str]]:
     left, bilateral, base = SI_CODES[code]
     if suffix in ("side.bilateral_needs_50", "side.each_side_documented"):
-        both = note(base, procedure=BILATERAL["procedure"], guidance=BILATERAL["guidance"] if base is FLUORO else base["guidance"])
+        both = note(base, procedure=BILATERAL["procedure"], guidance=_both_sides(base))
         if code == "G0260" and suffix == "side.bilateral_needs_50":
             return both, ["G0260-LT", "G0260-RT"]  # a facility claim: two lines, never -50
         return both, [bilateral]

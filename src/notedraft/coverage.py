@@ -243,7 +243,8 @@ class Reader:
         return Span(start=start, end=end, text=self.text[start:end])
 
     def counts(self, start: int, end: int) -> bool:
-        return self.ctx.status(start, end) in EVIDENCE
+        # "failed PT", "unsuccessful NSAIDs": the failure is what the LCD asks for, not a doubt about the treatment
+        return self.ctx.status(start, end, allow=_FAILURE_IS_THE_FACT) in EVIDENCE
 
     def sentence_of(self, pos: int) -> tuple[int, int]:
         return self.ctx.sentence(pos)
@@ -553,6 +554,7 @@ def _read(c: Claim) -> Reader | None:
     return reader(c.text) if c.text else None
 
 
+_FAILURE_IS_THE_FACT = re.compile(r"fail\w*|unsuccessful\w*", re.IGNORECASE)
 _NO_TEXT = Outcome(False, [], "the note text is not available")  # fail closed: no text, no evidence
 
 

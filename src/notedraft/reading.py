@@ -259,7 +259,7 @@ class Reading:
         self._hidden = hidden
         self._lower = text.lower() if text.isascii() else None
         self._scans: dict[re.Pattern[str], list[re.Match[str]]] = {}
-        self._statuses: dict[tuple[int, int], Status] = {}
+        self._statuses: dict[tuple, Status] = {}
         self._cues: dict[re.Pattern[str], tuple[list[int], list[int]]] = {}
         self._starts = [0] + [m.end() for m in _SENTENCE_BREAK.finditer(text)]
         self._headings = [(m.start("name"), m.group("name").strip()) for m in _HEADING.finditer(text)
@@ -474,11 +474,19 @@ class Reading:
         i = bisect.bisect_right(self.instructions, (pos, len(self.text) + 1)) - 1
         return i >= 0 and pos < self.instructions[i][1]
 
-    def status(self, start: int, end: int) -> Status:
-        key = (start, end)
+    def status(self, start: int, end: int, allow: re.Pattern[str] | None = None) -> Status:
+        """Where the mention [start, end) stands. `allow` names cue words that are the fact itself for this
+        reader (the Medicare overlay reads "failed PT" as conservative care tried), not a doubt about it."""
+        key = (start, end, allow)
         if key not in self._statuses:
-            self._statuses[key] = self._status(start, end)
+            self._allow = allow
+            try:
+                self._statuses[key] = self._status(start, end)
+            finally:
+                self._allow = None
         return self._statuses[key]
+
+    _allow: re.Pattern[str] | None = None
 
     def _status(self, start: int, end: int) -> Status:
         if self.in_instruction(start):
@@ -556,11 +564,15 @@ class Reading:
             return "negated"
         for status, pattern in _CLAUSE_DOUBT:
             for a, b in self.cues_within(pattern, lo, hi):
+                if self._allow is not None and self._allow.fullmatch(text, a, b):
+                    continue
                 if a < start or b > end:  # a cue word inside the mention itself ("non-fluoroscopic") is the mention's
                     if status == "negated" and _determiner_only(text[a:b]):
                         continue  # "no", "without": they govern the words after them (_negated_before)
                     return status
         for m in _ED_WORD.finditer(text, lo, hi):
+            if self._allow is not None and self._allow.fullmatch(m.group()):
+                continue
             if m.start() < start or m.end() > end:
                 if m.group().lower() not in _AFFIRMATIVE_ED and m.group().lower() not in _NOT_VERBS:
                     return "doubted"  # an unknown verb: "fluoroscopy was forgone", "the C-arm malfunctioned"
