@@ -582,8 +582,8 @@ def keep_edits(seed: Seed, rng: random.Random, per: int) -> Iterator[tuple[str, 
     elif re.search(r"(?m)^[A-Z][a-z]+:", note):
         yield "keep.heading_case", "UPPER CASE headings", re.sub(
             r"(?m)^([A-Z][a-z]+):", lambda m: m.group(1).upper() + ":", note)
-    for s in _pick(rng, BOILERPLATE_BEFORE, per):
-        yield "keep.boilerplate", s, s + ("\n" if "\n" in note else " ") + note
+    for s in _pick(rng, BOILERPLATE_BEFORE, per):  # a header block on its own line, as templates put it
+        yield "keep.boilerplate", s, s + "\n" + note
     end = "" if re.search(r"[.!?:]\s*$", note) or "\n" in note else "."  # a dictation may end without a period
     for s in _pick(rng, BOILERPLATE_AFTER, per):
         yield "keep.boilerplate", s, note.rstrip() + end + ("\n" if "\n" in note else " ") + s
