@@ -68,7 +68,7 @@ def run(per: int = 4, progress=None, path: Path = EVALS / "validator.jsonl") -> 
     gen: Generated = generate(seeds, per=per)
     t = Tally(seeds=len(seeds), variants=len(gen.variants), not_applicable=dict(gen.not_applicable))
     for s in seeds:
-        if not validate(s.note, list(s.codes)).supported:
+        if not validate(s.note, list(s.codes), s.payer).supported:
             t.seeds_refused.append(s.id)
     t.keep_variants = [v for v in gen.variants if v.kind == "keep"]
     t.break_variants = [v for v in gen.variants if v.kind == "break"]
@@ -76,7 +76,7 @@ def run(per: int = 4, progress=None, path: Path = EVALS / "validator.jsonl") -> 
         c = t.by_category[v.category]
         c["n"] += 1
         try:
-            supported = validate(v.text, list(v.codes)).supported
+            supported = validate(v.text, list(v.codes), v.payer).supported
         except Exception as exc:  # noqa: BLE001 - a crash is a finding, reported with its variant
             t.raised.append((v, f"{type(exc).__name__}: {exc}"))
             (t.false_refused if v.expected_supported else t.false_supported).append(v)
