@@ -80,6 +80,7 @@ class Seed:
     codes: tuple[str, ...]
     guidance: str | None
     side: str | None
+    payer: str | None = None
 
     @property
     def bases(self) -> set[str]:
@@ -111,7 +112,7 @@ class Seed:
 
 
 def seeds_from_cases(cases: list[ValidatorCase]) -> list[Seed]:
-    return [Seed(c.id, c.note, tuple(c.codes), c.expected.guidance, c.expected.side)
+    return [Seed(c.id, c.note, tuple(c.codes), c.expected.guidance, c.expected.side, c.payer)
             for c in cases if c.expected.supported and c.source == "hand"]
 
 
@@ -124,6 +125,7 @@ class Variant:
     edit: str  # the phrase or operation, for the report
     text: str
     codes: tuple[str, ...]
+    payer: str | None = None
 
     @property
     def expected_supported(self) -> bool:
@@ -582,8 +584,8 @@ def keep_edits(seed: Seed, rng: random.Random, per: int) -> Iterator[tuple[str, 
     elif re.search(r"(?m)^[A-Z][a-z]+:", note):
         yield "keep.heading_case", "UPPER CASE headings", re.sub(
             r"(?m)^([A-Z][a-z]+):", lambda m: m.group(1).upper() + ":", note)
-    for s in _pick(rng, BOILERPLATE_BEFORE, per):
-        yield "keep.boilerplate", s, s + ("\n" if "\n" in note else " ") + note
+    for s in _pick(rng, BOILERPLATE_BEFORE, per):  # a header block on its own line, as templates put it
+        yield "keep.boilerplate", s, s + "\n" + note
     end = "" if re.search(r"[.!?:]\s*$", note) or "\n" in note else "."  # a dictation may end without a period
     for s in _pick(rng, BOILERPLATE_AFTER, per):
         yield "keep.boilerplate", s, note.rstrip() + end + ("\n" if "\n" in note else " ") + s
@@ -644,12 +646,12 @@ def generate(seeds: list[Seed], per: int = 4, seed: int = 8) -> Generated:
                     continue
                 seen.add(text)
                 produced = True
-                out.variants.append(Variant(s.id, "break", category, fact, edit, text, tuple(codes)))
+                out.variants.append(Variant(s.id, "break", category, fact, edit, text, tuple(codes), s.payer))
             if not produced:
                 out.not_applicable[fact] = out.not_applicable.get(fact, 0) + 1
         for category, edit, text in keep_edits(s, rng, per):
             if text in seen:
                 continue
             seen.add(text)
-            out.variants.append(Variant(s.id, "keep", category, "", edit, text, s.codes))
+            out.variants.append(Variant(s.id, "keep", category, "", edit, text, s.codes, s.payer))
     return out

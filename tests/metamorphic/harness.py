@@ -34,6 +34,7 @@ class Tally:
     by_category: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     false_supported: list[Variant] = field(default_factory=list)
     keep_variants: list[Variant] = field(default_factory=list)
+    break_variants: list[Variant] = field(default_factory=list)
     false_refused: list[Variant] = field(default_factory=list)
     raised: list[tuple[Variant, str]] = field(default_factory=list)
     not_applicable: dict[str, int] = field(default_factory=dict)
@@ -67,14 +68,15 @@ def run(per: int = 4, progress=None, path: Path = EVALS / "validator.jsonl") -> 
     gen: Generated = generate(seeds, per=per)
     t = Tally(seeds=len(seeds), variants=len(gen.variants), not_applicable=dict(gen.not_applicable))
     for s in seeds:
-        if not validate(s.note, list(s.codes)).supported:
+        if not validate(s.note, list(s.codes), s.payer).supported:
             t.seeds_refused.append(s.id)
     t.keep_variants = [v for v in gen.variants if v.kind == "keep"]
+    t.break_variants = [v for v in gen.variants if v.kind == "break"]
     for n, v in enumerate(gen.variants, 1):
         c = t.by_category[v.category]
         c["n"] += 1
         try:
-            supported = validate(v.text, list(v.codes)).supported
+            supported = validate(v.text, list(v.codes), v.payer).supported
         except Exception as exc:  # noqa: BLE001 - a crash is a finding, reported with its variant
             t.raised.append((v, f"{type(exc).__name__}: {exc}"))
             (t.false_refused if v.expected_supported else t.false_supported).append(v)
@@ -105,8 +107,11 @@ def summary(t: Tally) -> str:
     own = [v for v in t.false_refused if v.seed_id not in refused]
     keeps_ok_seeds = sum(1 for v in t.keep_variants if v.seed_id not in refused)
     if refused:
-        lines.append(f"  of which from seeds supported as written: false refused {len(own)}/{keeps_ok_seeds} "
-                     f"(the rest inherit their seed's refusal)")
+        breaks_ok_seeds = t.breaks - sum(1 for v in t.break_variants if v.seed_id in refused)
+        fs_own = sum(1 for v in t.false_supported if v.seed_id not in refused)
+        lines.append(f"  on the {t.seeds - len(refused)} seeds supported as written: flips held "
+                     f"{breaks_ok_seeds - fs_own}/{breaks_ok_seeds}, false supported {fs_own}, false refused "
+                     f"{len(own)}/{keeps_ok_seeds} (variants of a refused seed inherit its refusal)")
     return "\n".join(lines)
 
 

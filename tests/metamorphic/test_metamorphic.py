@@ -15,7 +15,7 @@ import pytest
 from notedraft.evals.dataset import ValidatorCase, ValidatorExpected
 
 from .generators import UNICODE_NOT, Seed, generate, neutralize_modality, seeds_from_cases
-from .harness import MAX_FALSE_REFUSAL_RATIO, load_seeds, run, summary, table
+from .harness import MAX_FALSE_REFUSAL_RATIO, load_seeds, run, table
 
 pytestmark = pytest.mark.metamorphic
 
