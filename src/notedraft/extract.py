@@ -501,7 +501,7 @@ def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
     seen: set[str] = set()
     for m in lx.ICD10.finditer(text):
         code = m.group("code").upper()
-        if code in seen or ctx.status(m.start(), m.end()) in ("negated", "historical"):
+        if code in seen or not _diagnosis_stated(ctx, m.start(), m.end()):
             continue
         seen.add(code)
         out.append(Diagnosis(code=code, text=icd10.title(code), billable=icd10.billable(code), span=span_of(ctx, *m.span())))
@@ -525,16 +525,27 @@ def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
             start = m.end() + rest.index(phrase)
             if _PLACEHOLDER.search(phrase) or ctx.in_instruction(start):
                 continue  # a drafter's "[DIAGNOSIS NEEDED]", or words of an instruction to the tool, are not a diagnosis
+            if (ctx.doubt_in(start, start + len(phrase)) != "affirmed" or not _diagnosis_stated(ctx, start, start + len(phrase))
+                    or re.match(r"\s*(?:_|n/?a|none|deferred|pending|tbd|unknown|to\s+be\b|see\b|same\b)", phrase, re.IGNORECASE)):
+                continue  # "Diagnosis: deferred", "Dx: pending workup", "Rule out ..."
             seen.add(phrase.lower())
             out.append(Diagnosis(text=phrase, span=span_of(ctx, start, start + len(phrase))))
     for m in ctx.finditer(lx.DIAGNOSIS_TERMS):
-        if ctx.status(m.start(), m.end()) != "affirmed":
+        if not _diagnosis_stated(ctx, m.start(), m.end()):
             continue
         if any(d.span and d.span.start <= m.start() < d.span.end for d in out) or m.group(0).lower() in seen:
             continue
         seen.add(m.group(0).lower())
         out.append(Diagnosis(text=m.group(0), span=span_of(ctx, *m.span())))
     return out
+
+
+def _diagnosis_stated(ctx: TextContext, start: int, end: int) -> bool:
+    """A diagnosis counts when its own clause states it (not "ruled out", "possible", "?", a negative field) and it is
+    not history; an Assessment/Plan section still states a diagnosis."""
+    status = ctx.status(start, end)
+    return status == "affirmed" or (status == "planned" and ctx.local_status(start, end) == "affirmed"
+                                     and ctx.section_of(start).kind == "plan")
 
 
 def _dx_words(segment: str) -> str:

@@ -87,7 +87,7 @@ _SECTION_KINDS: list[tuple[SectionKind, re.Pattern[str]]] = [
 ]
 # A field's value that says the thing was not done, or says nothing: "N/A", "none", "not used", "____", "0 seconds".
 _NEGATIVE_VALUE = re.compile(
-    r"^\s*[(\[]?\s*(?:$|[_.\-*\s]+$|n/?a\b|none\b|nil\b|no\s*(?:[.;,]|$)|not\b|never\b|unavailable\b|declined\b|deferred\b"
+    r"^\s*[(\[]?\s*(?:$|[_.\-*\s]+$|_{2,}|n/?a\b|none\b|nil\b|no\s*(?:[.;,]|$)|not\b|never\b|unavailable\b|declined\b|deferred\b"
     r"|omitted\b|not\s+(?:used|done|performed|applicable|available|obtained|utilized)\b"
     r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|mgy\*?cm2?|mrem|images?|views?)?\s*$|zero\b|unknown\b|\?)",
     I,
@@ -208,6 +208,12 @@ _PRESENT_TODAY = re.compile(
     I,
 )
 _MIXED_SCRIPT_WORD = re.compile(r"\w*[^\W\d_]\w*")
+# A clause that goes on about the same thing without a new subject: "but not injected", "(all held, none injected)",
+# "neither was injected", "which was not used".
+_CONTINUES_SUBJECT = re.compile(
+    r"[\s,;:()\[\]\-]*(?:(?:but|and|yet|though|although|however|then|so)\s+)?"
+    r"(?:it|its|this|these|that|those|they|them|all|none|neither|both|each|either|which|not|never|no\s*(?:[.;,)]|$)"
+    r"|was|were|is|are|been|being|held|prepared|drawn|only|also|later|subsequently)\b", I)
 
 
 @dataclass(frozen=True)
@@ -367,6 +373,10 @@ class Reading:
                 boxes.append(Box(a, b, state))
                 continue
             found = list(_BOX.finditer(line))
+            if len(found) == 1 and not line[found[0].end():].strip() and line[: found[0].start()].strip():
+                box = found[0]  # "Fluoroscopic guidance [ ]": the box follows what it stands for
+                boxes.append(Box(a, a + box.end(), bool(box.group("c1") or box.group("c2") or box.group("c3"))))
+                continue
             for j, box in enumerate(found):
                 end = found[j + 1].start() if j + 1 < len(found) else len(line)
                 checked = bool(box.group("c1") or box.group("c2") or box.group("c3"))
@@ -488,7 +498,7 @@ class Reading:
 
     _allow: re.Pattern[str] | None = None
 
-    def _status(self, start: int, end: int) -> Status:
+    def _local_status(self, start: int, end: int) -> Status:
         if self.in_instruction(start):
             return "instruction"
         if self._in(self.quotes, start):
@@ -515,17 +525,69 @@ class Reading:
         else:
             c_start, c_end = self.clause(start)
             c_end = max(c_end, min(end, s_end))
+            if self.text[max(s_start, c_start - 2) : c_start].strip() in ("(", "["):
+                c_start = self.clause(max(s_start, c_start - 2))[0]  # "R/O sacroiliitis (M46.1)": the parenthesis
+                # belongs to the clause it stands in
         clause_status = self._clause_status(start, end, c_start, c_end, s_start, s_end)
         if clause_status != "affirmed":
             return clause_status
         if box is None and self.text[s_start:s_end].rstrip().endswith("?"):
             return "doubted"  # "Fluoroscopy? No."
+        if row is not None:
+            cells = [c.strip() for c in re.split(r"[|\t]", self.text[c_start:c_end])]
+            if any(c and _NEGATIVE_VALUE.fullmatch(c) for c in cells):
+                return "negated"  # "| Fluoroscopy | No |"
         if field is None and row is None and box is None:
-            nxt_lo = c_end
-            if nxt_lo < s_end or self.text[nxt_lo : nxt_lo + 1] in "-(":
-                tail = self.text[nxt_lo : min(s_end + 40, nxt_lo + 60)]
-                if _NEGATIVE_TAIL.match(tail):
-                    return "negated"  # "fluoro, not used", "fluoroscopy - N/A"
+            if self.text[s_end - 2 : s_end].strip().endswith(";") and s_end < len(self.text):
+                s_end = self.sentence(s_end)[1]  # "...bupivacaine; neither was injected."
+            reached = self._reached_back(c_end, s_end)
+            if reached != "affirmed":
+                return reached
+        return "affirmed"
+
+    def _reached_back(self, c_end: int, s_end: int) -> Status:
+        """A following clause of the same sentence that continues the subject reaches back to the mention:
+        "fluoro, not used", "Kenalog 40 mg (all held, none injected)", "drawn up but not injected", "; neither was"."""
+        pos, hops = c_end, 0
+        while pos < s_end and hops < 4:
+            tail = self.text[pos : min(s_end + 40, pos + 60)]
+            if _NEGATIVE_TAIL.match(tail):
+                return "negated"
+            while pos < s_end and self.text[pos] in " \t\r\n,;:()[]|-":
+                pos += 1
+            if pos >= s_end:
+                break
+            n_start, n_end = self.clause(pos)
+            n_end = max(n_end, n_start + 1)
+            head = self.text[n_start:n_end]
+            parenthetical = self.text[max(0, n_start - 2) : n_start].strip().endswith(("(", "["))
+            if parenthetical or _CONTINUES_SUBJECT.match(head):
+                status = self._clause_status(n_start, n_start, n_start, n_end, n_start, n_end)
+                if status != "affirmed":
+                    return status
+            elif _VERBISH.search(head):
+                return "affirmed"  # a new statement with its own verb: what follows is about something else
+            # a parenthesis or the rest of a noun phrase ("(Kenalog) 40 mg and 2 mL ...") — read on
+            pos, hops = n_end, hops + 1
+        return "affirmed"
+
+    def doubt_in(self, lo: int, hi: int) -> Status:
+        """The doubt cues of the text [lo, hi) itself, as a clause: "deferred", "rule out", "pending"."""
+        return self._clause_status(lo, lo, lo, hi, lo, hi)
+
+    def local_status(self, start: int, end: int) -> Status:
+        """The status from the mention's own clause and structure only, without the section it stands in: a
+        diagnosis in an Assessment/Plan section is still a diagnosis."""
+        key = (start, end, "local")
+        if key not in self._statuses:
+            self._statuses[key] = self._local_status(start, end)
+        return self._statuses[key]
+
+    def _status(self, start: int, end: int) -> Status:
+        local = self.local_status(start, end)
+        if local != "affirmed":
+            return local
+        s_start, s_end = self.sentence(start)
         kind = self.section_of(start).kind
         lo = max(s_start, start - WINDOW)
         if kind in ("history", "exam") and not self.cue_within(_PRESENT_TODAY, s_start, s_end):
@@ -661,8 +723,9 @@ def _script(ch: str) -> str:
 
 
 def _determiner_only(word: str) -> bool:
-    return word.lower() in ("no", "without", "w/o", "non", "negative for", "absent", "absence", "none", "nor",
-                            "neither", "zero", "nil", "lack", "lacking", "missing")
+    # "no", "without" govern the words after them ("no complications", "without difficulty"): they negate a mention
+    # only from just before it (_negated_before), never a whole clause
+    return word.lower() in ("no", "without", "w/o", "non", "negative for")
 
 
 def _negated_before(before: str) -> bool:
