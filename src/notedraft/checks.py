@@ -73,6 +73,8 @@ def always(c: Claim) -> Outcome:
 @check
 def procedure_is(c: Claim, any: list[str]) -> Outcome:
     f = c.facts
+    if f.not_done:  # "aborted before injection", a consult that only recommends it
+        return Outcome(False, list(f.not_done), f"{f.procedure.replace('_', ' ')}, not done: {f.not_done[0].text.strip()!r}")
     ok = f.procedure in any
     return Outcome(ok, [f.procedure_span] if f.procedure_span else [], f.procedure.replace("_", " "))
 

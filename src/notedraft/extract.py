@@ -24,6 +24,7 @@ def extract_facts(text: str) -> Facts:
     _guidance(ctx, facts)
     _procedure(ctx, facts)
     _side(ctx, facts)
+    _encounter_not_done(ctx, facts)
     facts.medications = _medications(ctx)
     _dose_conflicts(ctx, facts)
     facts.unread_amounts = _unread_amounts(ctx, facts.medications)
@@ -239,6 +240,9 @@ _PERIARTICULAR = re.compile(r"\bperi-?articular\b|\bextra-?articular\b|\bno\s+in
                             r"|\b(?:not|n't)\s+(?:be\s+)?(?:confirm\w*|achiev\w*|obtain\w*)[^.;]{0,30}intra-?articular", re.IGNORECASE)
 
 
+_SIDE_OF_DIAGNOSIS = re.compile(r"^\s*(?:SIJ?|S\.I\.|sacro-?iliac|sacroiliitis|SI\s+(?:jt|joint))", re.IGNORECASE)
+
+
 def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
     text = ctx.text
     if _NOT_A_SIDE.match(text, m.end()) or contains(lx.SIDE_NOT_PROCEDURAL, text[m.end() : m.end() + 30].lstrip(), at_start=True):
@@ -260,6 +264,8 @@ def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
 def _side(ctx: TextContext, facts: Facts) -> None:
     found: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
     not_done: dict[str, list[tuple[int, int, str]]] = {"left": [], "right": []}
+    mentioned: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
+    dx_sides: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
     matches += [(m, "left" if m.group("letter") == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
@@ -273,6 +279,11 @@ def _side(ctx: TextContext, facts: Facts) -> None:
                 not_done[side].append((c_start, c_end, "periarticular"))
             elif _ABORTED.search(sentence):
                 not_done[side].append((c_start, c_end, "aborted"))
+        if structural and mention.status in ("doubted", "affirmed") and side != "bilateral":
+            mentioned[side].append((m.start(), m.end()))  # named as acted on, even in a doubtful clause
+        if side != "bilateral" and mention.status in ("affirmed", "doubted", "planned") \
+                and ctx.section_kind(m.start()) == "diagnosis" and _SIDE_OF_DIAGNOSIS.search(text, m.end(), m.end() + 40):
+            dx_sides[side].append((m.start(), m.end()))
         if mention.status != "affirmed":
             _discount(facts, mention, ctx)
             continue
@@ -294,6 +305,20 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             evidence=[ctx.span(a, b) for s in found for a, b in found[s][:1]]))
         return
     sides = _expand({s for s, spans in found.items() if spans})
+    # A body that names the other side as acted on (even in a clause read as doubtful: "the transducer held over the
+    # left joint") or a one-sided diagnosis of the other side ("R SIJ inj. Dx: L SI jt dysfunction") is a question.
+    others = {s for s in ("left", "right") if s not in sides and (mentioned[s] or dx_sides[s])
+              and not any(a <= x < b for x, _ in mentioned[s] + dx_sides[s] for a, b, _ in not_done[s])}
+    if sides and others and sides != {"left", "right"}:
+        spans = sorted([(a, b) for s in sides for a, b in found[s] + found["bilateral"]][:1]
+                       + [(a, b) for s in others for a, b in (mentioned[s] + dx_sides[s])[:1]])
+        facts.conflicts.append(Conflict(
+            kind="side",
+            message=f"The note documents the {'/'.join(sorted(sides))} side but also names the "
+                    f"{'/'.join(sorted(others))} side for this procedure or its diagnosis.",
+            question="Which side was injected, and which side does the diagnosis concern?",
+            evidence=[ctx.span(a, b) for a, b in spans]))
+        return
     spans_of = {"left": found["left"] + found["bilateral"], "right": found["right"] + found["bilateral"]}
     for side in ("left", "right"):
         if side not in sides and not not_done[side]:
@@ -314,6 +339,57 @@ def _side(ctx: TextContext, facts: Facts) -> None:
 
 def _expand(sides: set[str]) -> set[str]:
     return {"left", "right"} if "bilateral" in sides or {"left", "right"} <= sides else set(sides)
+
+
+# The whole procedure not done: "The procedure was aborted before injection", "Injection not performed: ...",
+# "Procedure cancelled; the needle was never placed", "Aborted before injection."
+_ENCOUNTER_ABORT = re.compile(
+    r"\b(?:abort\w*|cancel+\w*|terminated|discontinued|withdrew\s+consent|stopped\s+before"
+    r"|not\s+(?:be\s+)?(?:performed|completed|done|injected|administered|given)|nothing\s+(?:was\s+)?(?:injected|given)"
+    r"|never\s+(?:placed|injected|performed|started)|no\s+(?:medications?|injectate|drugs?)\s+(?:was|were)\s+(?:injected|given|administered))\b",
+    re.IGNORECASE)
+_PROCEDURE_WORD = re.compile(r"\b(?:procedure|inject\w*|inj|block|needle|medication\w*|abort\w*)\b", re.IGNORECASE)
+# A consult, letter or visit note documents no procedure unless a sentence says it was done today.
+_CONSULT = re.compile(
+    r"\b(?:consult(?:ation)?(?:\s+note)?|dear\s+dr|letter|progress\s+note|office\s+visit|clinic\s+visit|follow[- ]?up\s+visit"
+    r"|new\s+patient\s+visit|history\s+and\s+physical|H&P|recommendation|not\s+performed\s+today|referral)\b",
+    re.IGNORECASE)
+_DONE_TODAY = re.compile(
+    r"\b(?:performed|injected|administered|completed|done|carried\s+out|placed|given)\b[^.;]{0,80}\b(?:today|this\s+(?:visit|date|day)"
+    r"|in\s+(?:the\s+)?(?:office|clinic|procedure\s+room))\b|\b(?:today|this\s+visit)\b[^.;]{0,80}\b(?:performed|injected|administered"
+    r"|we\s+(?:injected|performed))\b", re.IGNORECASE)
+
+
+def _encounter_not_done(ctx: TextContext, facts: Facts) -> None:
+    """What makes the whole encounter document no procedure: an abort or cancellation of the procedure itself, or a
+    consult/letter/visit note with no sentence that says the procedure was done today."""
+    text = ctx.text
+    for m in ctx.finditer(_ENCOUNTER_ABORT):
+        kind = ctx.section_of(m.start()).kind
+        if kind in ("plan", "history", "consent", "exam"):
+            continue
+        s_start, s_end = ctx.sentence(m.start())
+        sentence = text[s_start:s_end]
+        if not _PROCEDURE_WORD.search(sentence) or lx.SIDE_WORDS.search(sentence) or lx.SIDE_LETTER.search(sentence):
+            continue  # a side named: that side's event says it (see _side)
+        if re.search(r"\b(?:no|without)\s+(?:complications?|difficulty|problems?)\b", sentence, re.IGNORECASE) and \
+                not re.search(r"abort|cancel|never|withdrew", sentence, re.IGNORECASE):
+            continue
+        facts.not_done.append(ctx.span(s_start, s_end))
+    head = text[:300]
+    consult = _CONSULT.search(head)
+    if consult and ctx.status(consult.start(), consult.end()) != "quoted":
+        done = [m for m in ctx.finditer(_DONE_TODAY) if ctx.local_status(m.start(), m.end()) == "affirmed"]
+        if not done:
+            facts.not_done.append(ctx.span(consult.start(), consult.end()))
+    if facts.not_done:
+        for event in facts.events:
+            if event.status == "performed":
+                event.status = "aborted"
+                event.status_evidence = event.status_evidence + facts.not_done[:1]
+        performed = facts.performed_sides()
+        if not performed:
+            facts.side, facts.side_spans = "unstated", []
 
 
 def _first_procedure_section(ctx: TextContext) -> int:
@@ -368,9 +444,9 @@ def _medications(ctx: TextContext) -> list[Medication]:
     text = ctx.text
     drug_matches = ctx.finditer(lx.DRUG_PATTERN)
     meds: list[Medication] = []
+    statuses = _list_statuses(ctx, drug_matches)
     for i, m in enumerate(drug_matches):
-        status = ctx.status(m.start(), m.end())
-        if status != "affirmed":
+        if statuses[i] != "affirmed":
             continue
         written = m.group("drug")
         generic, role = lx.DRUGS[written.lower()]
@@ -422,6 +498,32 @@ def _dose_conflicts(ctx: TextContext, facts: Facts) -> None:
             message=f"{name} is stated with different amounts: {', '.join(sorted(doses))}.",
             question=f"How much {name} was injected (per side, or in total)?",
             evidence=[m.span for m in meds if m.span][:3]))
+
+
+def _list_statuses(ctx: TextContext, matches: list[re.Match[str]]) -> list[str]:
+    """Each drug's status, where drugs listed together share their predicate: in "Kenalog 40 mg, lidocaine 1% 2 mL
+    were drawn up but not injected" neither was injected. A list runs while no verb stands between two drugs."""
+    statuses = [ctx.status(m.start(), m.end()) for m in matches]
+    run: list[int] = []
+    out = list(statuses)
+
+    def close() -> None:
+        worst = next((statuses[j] for j in run if statuses[j] != "affirmed"), None)
+        if worst is not None:
+            for j in run:
+                out[j] = worst
+
+    for i, m in enumerate(matches):
+        if run:
+            prev = matches[run[-1]]
+            between = ctx.text[prev.end() : m.start()]
+            same_sentence = ctx.sentence(prev.start())[0] == ctx.sentence(m.start())[0]
+            if not same_sentence or ctx.has_verb(between):
+                close()
+                run = []
+        run.append(i)
+    close()
+    return out
 
 
 def _unread_amounts(ctx: TextContext, meds: list[Medication]) -> list[Span]:

@@ -128,6 +128,7 @@ class Facts(BaseModel):
     discounted: list[Discounted] = Field(default_factory=list)
     events: list[Event] = Field(default_factory=list)
     named_sides: list[str] = Field(default_factory=list, description="every side the text names as acted on today")
+    not_done: list[Span] = Field(default_factory=list, description="statements that the procedure was not done today")
     conflicts: list[Conflict] = Field(default_factory=list)
 
     def performed_sides(self) -> set[str]:
@@ -159,6 +160,7 @@ class Facts(BaseModel):
                 for e in self.events
             ],
             "conflicts": [{"kind": c.kind, "message": c.message, "question": c.question} for c in self.conflicts],
+            "not_done": [s.text for s in self.not_done],
         }
 
 

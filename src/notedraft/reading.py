@@ -537,7 +537,7 @@ class Reading:
             cells = [c.strip() for c in re.split(r"[|\t]", self.text[c_start:c_end])]
             if any(c and _NEGATIVE_VALUE.fullmatch(c) for c in cells):
                 return "negated"  # "| Fluoroscopy | No |"
-        if field is None and row is None and box is None:
+        if row is None and box is None and not (field is not None and start < field.label_end):
             if self.text[s_end - 2 : s_end].strip().endswith(";") and s_end < len(self.text):
                 s_end = self.sentence(s_end)[1]  # "...bupivacaine; neither was injected."
             reached = self._reached_back(c_end, s_end)
@@ -570,6 +570,10 @@ class Reading:
             # a parenthesis or the rest of a noun phrase ("(Kenalog) 40 mg and 2 mL ...") — read on
             pos, hops = n_end, hops + 1
         return "affirmed"
+
+    @staticmethod
+    def has_verb(s: str) -> bool:
+        return _VERBISH.search(s) is not None
 
     def doubt_in(self, lo: int, hi: int) -> Status:
         """The doubt cues of the text [lo, hi) itself, as a clause: "deferred", "rule out", "pending"."""
