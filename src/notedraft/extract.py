@@ -223,9 +223,9 @@ _STRUCTURE = re.compile(
 )
 # "the left side" counts only with something done to it: "the left side was injected", "repeated on the right side".
 _SIDE_ACTION = re.compile(r"\bsides?\b[^.;]{0,60}?\b(?:inj\w*|block\w*|needle|placed|performed|repeated|done|treated"
-                          r"|carried\s+out|advanced|insert\w*|approach\w*|accessed|entered|aborted|attempted)\b"
+                          r"|carried\s+out|advanced|insert\w*|approach\w*|accessed|entered|aborted|attempted|completed|cancel+ed)\b"
                           r"|\b(?:inj\w*|block\w*|needle|placed|performed|repeated|done|treated|carried\s+out|advanced"
-                          r"|insert\w*|approach\w*|accessed|entered|aborted|attempted)\b[^.;]{0,60}?\bsides?\b", re.IGNORECASE)
+                          r"|insert\w*|approach\w*|accessed|entered|aborted|attempted|completed|cancel+ed)\b[^.;]{0,60}?\bsides?\b", re.IGNORECASE)
 # "This was then repeated on the left side": the other side was done first.
 _REPEATED_ON = re.compile(r"\b(?:repeated|performed|done|carried\s+out)\s+(?:again\s+)?on\s+the\s*$", re.IGNORECASE)
 _NOT_A_SIDE = re.compile(r"^\s*(?:angle\w*|away|now|after|here|there|renal|kidney|lung|breast|eye|ear|ventric\w*"
@@ -258,7 +258,7 @@ def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
     lo = max(s_start, m.start() - 60)
     hi = min(s_end, m.end() + 60)
     window = text[lo : m.start()] + " " + text[m.end() : hi]
-    return contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[c_start:max(c_end, m.end())])
+    return contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[s_start:s_end])
 
 
 def _side(ctx: TextContext, facts: Facts) -> None:
@@ -345,7 +345,7 @@ def _expand(sides: set[str]) -> set[str]:
 # "Procedure cancelled; the needle was never placed", "Aborted before injection."
 _ENCOUNTER_ABORT = re.compile(
     r"\b(?:abort\w*|cancel+\w*|terminated|discontinued|withdrew\s+consent|stopped\s+before"
-    r"|not\s+(?:be\s+)?(?:performed|completed|done|injected|administered|given)|nothing\s+(?:was\s+)?(?:injected|given)"
+    r"|not\s+(?:be\s+)?(?:performed|completed|done|injected|administered|given)|(?:nothing|none|neither)\s+(?:of\s+(?:it|them|these)\s+)?(?:was\s+|were\s+)?(?:injected|given)"
     r"|never\s+(?:placed|injected|performed|started)|no\s+(?:medications?|injectate|drugs?)\s+(?:was|were)\s+(?:injected|given|administered))\b",
     re.IGNORECASE)
 _PROCEDURE_WORD = re.compile(r"\b(?:procedure|inject\w*|inj|block|needle|medication\w*|abort\w*)\b", re.IGNORECASE)
@@ -377,6 +377,9 @@ def _encounter_not_done(ctx: TextContext, facts: Facts) -> None:
             continue
         facts.not_done.append(ctx.span(s_start, s_end))
     head = text[:300]
+    said = re.search(r"\bnot\s+(?:performed|done)\s+today\b", head, re.IGNORECASE)
+    if said:  # "Recommendation (not performed today): ..." heads the whole document
+        facts.not_done.append(ctx.span(said.start(), said.end()))
     consult = _CONSULT.search(head)
     if consult and ctx.status(consult.start(), consult.end()) != "quoted":
         done = [m for m in ctx.finditer(_DONE_TODAY) if ctx.local_status(m.start(), m.end()) == "affirmed"]

@@ -121,7 +121,7 @@ _VERBISH = re.compile(r"\b(?:was|were|is|are|been|be|had|has|have|did|does|do|co
 _CLAUSE_DOUBT: list[tuple[Status, re.Pattern[str]]] = [
     ("declined", re.compile(r"\b(?:declin\w*|refus\w*|deferred|defer|opted\s+(?:out|against|not)|chose\s+not|waived)\b", I)),
     ("negated", re.compile(
-        r"\b(?:not|never|cannot|nor|neither|none|nothing|nowhere|noone|n/a|nil|zero|absent|absence|lack\w*|missing"
+        r"\b(?:not(?!\s+(?:elsewhere|otherwise)\s+(?:classified|specified))|never|cannot|nor|neither|none|nothing|nowhere|noone|n/a|nil|zero|absent|absence|lack\w*|missing"
         r"|without|w/o|negative\s+for|denie[sd]|deny)\b"
         r"|n't\b|\b(?:wasnt|werent|isnt|arent|didnt|doesnt|dont|hadnt|hasnt|havent|couldnt|wouldnt|shouldnt|cant|wont"
         r"|aint|neednt|mustnt)\b", I)),
@@ -197,7 +197,8 @@ focused magnified collimated aligned optimized controlled padded prepped sterile
 performed utilised localised programmed carried repeated threaded irrigated sutured closed taped covered prepared disinfected painted
 """.replace("?", "").split())
 _ED_WORD = re.compile(r"\b[A-Za-z]{4,}ed\b")
-_NOT_VERBS = frozenset("indeed proceed proceeded hundred sacred exceed succeed embedded kindred".split())
+_NOT_VERBS = frozenset("indeed proceed proceeded hundred sacred exceed succeed embedded kindred classified specified unspecified"
+                        " related associated involved".split())
 _IRREGULAR_PARTICIPLE = re.compile(r"\b(?:given|seen|shown|taken|done|withdrawn|made|put|set|kept|held|broken|gone|went"
                                    r"|forgotten|forgot|hidden|written|undergone)\b", I)
 _AFFIRMATIVE_IRREGULAR = frozenset("given seen shown taken done withdrawn made put set kept written undergone".split())
@@ -347,7 +348,12 @@ class Reading:
             line_start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
             block = not text[line_start:pos].strip() or text[:pos].rstrip().endswith(",") or name.isupper()
             if block:
-                out.append(Section(pos, end, name, _kind_of(name)))
+                # "DIAGNOSIS: M46.1." holds its own line (and the list items under it); a heading alone on its
+                # line, or MTSamples' one-line notes, hold everything up to the next heading
+                own = _line_block_end(text, pos, end)
+                out.append(Section(pos, own, name, _kind_of(name)))
+                if own < end:
+                    out.append(Section(own, end, None, "body"))
                 continue
             own_end = min(end, self.sentence(pos)[1])
             out.append(Section(pos, own_end, name, _kind_of(name)))
@@ -667,6 +673,28 @@ class Reading:
     def mention(self, kind: str, m: re.Match[str], group: int | str = 0) -> Mention:
         start, end = m.span(group)
         return Mention(kind, start, end, self.text[start:end], self.status(start, end), self.section(start))
+
+
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def _line_block_end(text: str, pos: int, end: int) -> int:
+    """Where a heading's section ends: the end of its line when the heading has a value on that line, extended over
+    following lines that are list items or indented; the next heading otherwise."""
+    m = _EOL.search(text, pos, end)
+    if m is None:
+        return end
+    colon = text.find(":", pos, m.start())
+    if colon < 0 or not text[colon + 1 : m.start()].strip(" \t,"):
+        return end  # "HISTORY:" alone on its line: a block
+    while True:
+        nxt = _EOL.search(text, m.end(), end)
+        line = text[m.end() : nxt.start() if nxt else end]
+        if not re.match(r"[ \t]+\S|\s*(?:\d+[.)]|[-*•])\s", line):
+            return m.end()
+        if nxt is None:
+            return end
+        m = nxt
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ every unmet one a finding with a fix; the report also lists the code lines the d
 
 from __future__ import annotations
 
+import re
+
 from .checks import CHECKS, Claim, Outcome, SIDE_OF_MODIFIER
 from .codes import parse_code_line
 from .extract import extract_facts
@@ -25,7 +27,7 @@ def validate(
     lines = [c if isinstance(c, CodeLine) else parse_code_line(c) for c in codes]
     facts = facts if facts is not None else extract_facts(note_text)
     findings, satisfied = evaluate(facts, lines, payer, note_text)
-    findings = claim_findings(lines) + conflict_findings(facts) + findings
+    findings = claim_findings(lines) + conflict_findings(facts) + placeholder_findings(note_text) + findings
     if not lines:
         findings.append(
             Finding(rule="claim.no_codes", severity="error", message="No code line was given to validate.",
@@ -39,6 +41,19 @@ def validate(
         suggested_codes=[str(line) for line in suggest(facts, payer, note_text)],
         facts=facts,
     )
+
+
+_PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
+
+
+def placeholder_findings(text: str) -> list[Finding]:
+    """A drafter's "[DOSE NEEDED]" left in the text: the note is not finished, whatever else it documents."""
+    return [
+        Finding(rule="note.placeholder", severity="error", message=f"The note still has a placeholder: {m.group()}.",
+                fix="Fill it from the physician's answer, or remove the statement it stands in.",
+                evidence=[Span(start=m.start(), end=m.end(), text=m.group())], source="notedraft")
+        for m in _PLACEHOLDER.finditer(text)
+    ]
 
 
 def conflict_findings(facts: Facts) -> list[Finding]:
