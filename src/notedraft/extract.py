@@ -576,8 +576,14 @@ def _merge_parenthetical(med: Medication, written: str, salt, product, strength,
                          end: int, next_start: int) -> None:
     inner = text[end : min(next_start, end + 60)]
     close = inner.find(")")
+    after = ""
+    if close >= 0:  # "methylprednisolone (Depo-Medrol) 80 mg": the amount after the parenthesis is this drug's
+        stop = min(next_start, end + close + 1 + 30)
+        after = _window_text(text[end + close + 1 : stop])
     inner = inner[: close if close >= 0 else len(inner)]
-    _, conc, volume = _amounts("", inner, med.role)
+    dose, conc, volume = _amounts("", inner + " " + after, med.role)
+    if dose and not med.dose:
+        med.dose = dose
     med.as_written = written if written.lower() in lx.BRANDS else med.as_written
     med.salt = med.salt or salt
     med.product = med.product or product
@@ -586,11 +592,16 @@ def _merge_parenthetical(med: Medication, written: str, salt, product, strength,
         med.volume = volume
     med.basis = med.basis or _basis(inner)
     if med.span is not None:
-        stop = end + (close + 1 if close >= 0 else len(inner))
+        stop = end + (close + 1 + len(after.rstrip()) if close >= 0 else len(inner))
         med.span = Span(start=med.span.start, end=stop, text=text[med.span.start : stop])
     if med.dose and med.computed_dose is False and med.volume and (med.concentration or "").endswith("mg/mL"):
         pass  # a stated dose wins; _compute_dose below checks the arithmetic
     _compute_dose(med)
+
+
+def _window_text(chunk: str) -> str:
+    m = _DOSE_BOUNDARY.search(chunk)
+    return chunk[: m.start()] if m else chunk
 
 
 def _basis(s: str) -> str | None:
@@ -745,6 +756,7 @@ def _dx_words(segment: str) -> str:
     pos = 0
     for code in [*lx.ICD10.finditer(segment), None]:
         piece = segment[pos : code.start() if code else len(segment)].strip(" ,:-()")
+        piece = re.sub(r"^(?:is|was|are|of|=)\s+", "", piece, flags=re.IGNORECASE)  # "Diagnosis is sacroiliitis"
         if re.search(r"[a-z]{3}", piece, re.IGNORECASE):
             return piece
         pos = code.end() if code else pos

@@ -71,7 +71,7 @@ class Medication(BaseModel):
     def dose_text(self) -> str | None:
         """The amount as one phrase: '40 mg', '2 mL of 0.25%', '40 mg in 1 mL'; None when undosed."""
         volume = f"{self.volume} of {self.concentration}" if self.volume and self.concentration else self.volume
-        parts = [p for p in (self.dose, volume) if p]
+        parts = [p for p in (None if self.computed_dose else self.dose, volume) if p]  # as written, not computed
         return " in ".join(parts) if parts else None
 
 

@@ -61,7 +61,7 @@ def note_view(facts: Facts) -> dict:
     }.get(facts.purpose, "[PURPOSE NEEDED]")
     return {
         "procedure_line": procedure,
-        "diagnosis_line": "; ".join(_diagnosis(d) for d in facts.diagnoses) or "[DIAGNOSIS NEEDED]",
+        "diagnosis_line": "; ".join(_diagnosis(d) for d in _distinct_diagnoses(facts.diagnoses)) or "[DIAGNOSIS NEEDED]",
         "purpose_line": purpose,
         "technique": technique,
         "medications": [_medication(m) for m in facts.medications if m.injectate] or ["[MEDICATIONS NEEDED]"],
@@ -97,6 +97,12 @@ def _confirmation_sentence(facts: Facts) -> str:
     modality = {"fluoroscopy": "fluoroscopic", "ct": "CT", "ultrasound": "ultrasound"}[facts.guidance]
     with_contrast = " with contrast" if facts.contrast else ""
     return f"Intra-articular needle placement was confirmed under {modality} guidance{with_contrast}."
+
+
+def _distinct_diagnoses(dx: list[Diagnosis]) -> list[Diagnosis]:
+    # "Diagnosis is sacroiliitis M46.1": the words name the coded diagnosis, so the code's title says them once
+    titles = [(icd10.title(d.code) or "").lower() for d in dx if d.code]
+    return [d for d in dx if d.code or not d.text or not any(d.text.lower() in t for t in titles)]
 
 
 def _diagnosis(d: Diagnosis) -> str:
