@@ -234,7 +234,10 @@ _NOT_A_SIDE = re.compile(r"^\s*(?:angle\w*|away|now|after|here|there|renal|kidne
 # on the right", "periarticular spread only".
 _ABORTED = re.compile(r"\b(?:abort\w*|abandon\w*|cancel\w*|terminat\w*|stopped|not\s+(?:performed|injected|done|completed)"
                       r"|unable|could\s+not|couldn't|nothing\s+(?:was\s+)?injected|no\s+(?:medication|injectate|injection)"
-                      r"|not\s+(?:be\s+)?(?:entered|accessed|reached)|fail\w*|unsuccessful\w*)\b", re.IGNORECASE)
+                      r"|not\s+(?:be\s+)?(?:entered|accessed|reached)|unsuccessful\w*"
+                      # "failed PT / conservative care" is history, not a side that failed today
+                      r"|fail\w*(?!\s+(?:PT|physical|conservative|therapy|treatment|NSAIDs?|medications?|meds|injections?|chiro\w*)\b))\b",
+                      re.IGNORECASE)
 _PERIARTICULAR = re.compile(r"\bperi-?articular\b|\bextra-?articular\b|\bno\s+intra-?articular\s+(?:filling|spread|flow)"
                             r"|\b(?:not|n't)\s+(?:be\s+)?(?:confirm\w*|achiev\w*|obtain\w*)[^.;]{0,30}intra-?articular", re.IGNORECASE)
 
