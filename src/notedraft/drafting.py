@@ -101,6 +101,8 @@ def draft(
     if faithful.errors or faithful.warnings:  # amounts to confirm, placeholders, a second procedure not drafted
         report = report.model_copy(update={"findings": faithful.errors + report.findings + faithful.warnings,
                                            "supported": report.supported and not faithful.errors})
+        if faithful.errors:  # like a conflict: no line is suggested until the physician settles the amount
+            report = report.model_copy(update={"suggested_codes": []})
     notes += faithful.notes
     if not covered:
         report = report.model_copy(update={"supported": False, "findings": [Finding(

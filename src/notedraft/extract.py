@@ -266,10 +266,18 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
     matches += [(m, "left" if m.group("letter") == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
+    elsewhere = other_procedures(ctx)  # "also right knee injection": that side is the other procedure's
     for m, side in sorted(matches, key=lambda x: x[0].start()):
+        if any(a <= m.start() < b for a, b, _ in elsewhere):
+            continue
         mention = ctx.mention(f"side:{side}", m)
         structural = ctx.section_kind(m.start()) not in _NON_PROCEDURAL_SECTIONS and _side_is_structural(ctx, m)
         c_start, c_end = ctx.sentence(m.start())
+        if side in not_done and mention.status == "affirmed":  # "left extra-articular spread" is not "structural"
+            # "right periarticular spread only": affirmed words that say the side was not intra-articular
+            k_start, k_end = _side_clause(text, m, c_start, c_end)
+            if _PERIARTICULAR.search(text, k_start, k_end):
+                not_done[side].append((k_start, k_end, "periarticular"))
         if side in not_done and structural and mention.status in ("negated", "doubted"):
             sentence = text[c_start:c_end]
             if _PERIARTICULAR.search(sentence):
@@ -315,6 +323,13 @@ def _side(ctx: TextContext, facts: Facts) -> None:
         facts.side, facts.side_spans = side, [ctx.span(a, b) for a, b in sorted(spans_of[side])]  # type: ignore[assignment]
 
 
+def _side_clause(text: str, m: re.Match[str], lo: int, hi: int) -> tuple[int, int]:
+    """The comma/semicolon clause of a side word inside its sentence."""
+    before = [c.end() for c in re.finditer(r"[,;]", text[lo : m.start()])]
+    after = re.search(r"[,;]", text[m.end() : hi])
+    return lo + (before[-1] if before else 0), (m.end() + after.start()) if after else hi
+
+
 def _expand(sides: set[str]) -> set[str]:
     return {"left", "right"} if "bilateral" in sides or {"left", "right"} <= sides else set(sides)
 
@@ -342,7 +357,7 @@ def _in_title(ctx: TextContext, pos: int) -> bool:
 
 # Where one drug's amounts end: punctuation, a sentence's full stop (not a decimal point), joining words.
 _DOSE_BOUNDARY = re.compile(
-    r"[,;:()\r\n]|\.(?!\d)|\+|\bplus\b|\band\b|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE
+    r"[,;:()\r\n]|\.(?!\d)|\+|\bplus\b|\band\b(?!\s+a\s+half\b)|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE
 )
 # An amount set off by a comma after a drug with none yet: "Depo-Medrol 40 mg/mL, 1 mL", "1% lidocaine, 2 mL per site".
 _TRAILING_AMOUNT = re.compile(
