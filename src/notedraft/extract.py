@@ -568,7 +568,9 @@ def _gap_owners(ctx: TextContext, matches: list[re.Match[str]], ends: list[tuple
         a_outer = _amount_in(_window(ctx, max(prev_end, a.start() - 45), a.start(), left=True))
         nxt = matches[i + 2].start() if i + 2 < len(matches) else len(text)
         b_end = ends[i + 1][0]
-        b_outer = _amount_in(_window(ctx, b_end, min(nxt, b_end + 30), left=False))
+        b_right = _window(ctx, b_end, min(nxt, b_end + 30), left=False)
+        # B's right side running straight into a third drug is the next gap, not B's own amounts
+        b_outer = _amount_in(b_right) and not (i + 2 < len(matches) and b_end + len(b_right) >= nxt)
         if a_outer and not b_outer:
             out[i] = "next"
         elif b_outer and not a_outer:

@@ -184,8 +184,8 @@ def _drug_name(name: str) -> str:
 def facts_from_gold(gold: GoldFacts) -> FactSet:
     drugs = {}
     for m in gold.medications:
-        if m.role == "contrast":
-            continue
+        if m.role in ("contrast", "sedative") or m.use in ("other_procedure", "contrast", "sedation"):
+            continue  # another procedure's drug, contrast and sedation are not the SI injectate
         drugs[_drug_name(m.name)] = amounts(m.dose, m.volume, m.concentration)
     codes = frozenset(c for c in (_norm_code(d.code) for d in gold.diagnoses) if c)
     texts = tuple(d.text.lower() for d in gold.diagnoses if d.text and not d.code)
@@ -203,7 +203,7 @@ def facts_from_gold(gold: GoldFacts) -> FactSet:
 def facts_from_model(facts: Facts) -> FactSet:
     drugs: dict[str, list] = {}
     for m in facts.medications:
-        if m.role == "contrast":
+        if m.role in ("contrast", "sedative") or m.use in ("other_procedure", "contrast", "sedation"):
             continue
         found = amounts(m.dose, m.volume, m.concentration)
         name = _drug_name(m.name)
