@@ -150,7 +150,7 @@ SKIN_LOCAL = re.compile(
     r"\bskin\b|\bwheal\b|\bsub-?cutaneous\w*|\bsub-?q\b|\bsuperficial\w*|\b(?:needle\s+)?(?:tract|track)\b"
     r"|\blocal\s+infiltrat\w*|\binfiltrat\w*\s+(?:of\s+)?(?:the\s+)?(?:skin|soft\s+tissue)", I)
 # Amounts per side or in total ("20 mg per side", "40 mg each joint", "80 mg total").
-PER_SIDE = re.compile(r"\b(?:per|each|every|to\s+each|into\s+each|in\s+each|on\s+each|at\s+each|a)\s+(?:side|joint|SIJ|SI\s+joint|sacroiliac\s+joint)s?\b"
+PER_SIDE = re.compile(r"\b(?:per|each|every|to\s+each|into\s+each|in\s+each|on\s+each|at\s+each)\s+(?:side|joint|SIJ|SI\s+joint|sacroiliac\s+joint)s?\b|\ba\s+side\b"
                       r"|\beach\b|\bapiece\b|\bper\s+site\b|\beach\s+site\b", I)
 IN_TOTAL = re.compile(r"\b(?:in\s+)?total\b|\bdivided\b|\bsplit\b", I)
 CONTRAST = re.compile(r"\bcontrast\b|\bdye\b|\bomnipaque\b|\bisovue\b|\barthrogra(?:m|phy|phic)\b|\bepidurogra\w*", I)
