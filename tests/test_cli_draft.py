@@ -150,7 +150,7 @@ def test_out_writes_the_note(env, tmp_path):
 
     assert result.returncode == 0
     written = target.read_text(encoding="utf-8")
-    assert written.startswith("PROCEDURE NOTE") and "triamcinolone 40 mg (Kenalog)" in written
+    assert written.startswith("PROCEDURE NOTE") and "triamcinolone acetonide 40 mg (Kenalog)" in written
     assert written.rstrip() in result.stdout
 
 

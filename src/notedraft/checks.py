@@ -183,7 +183,9 @@ def purpose_is(c: Claim, any: list[str]) -> Outcome:
 
 
 def _injectates(f: Facts):
-    return [m for m in f.medications if m.role != "contrast"]
+    # The code's dose requirement is about what went into the joint: not contrast, skin local, sedation, or a
+    # second procedure's drug (those are documented as dictated; drafting asks about their missing amounts).
+    return [m for m in f.medications if m.injectate]
 
 
 @check

@@ -261,6 +261,8 @@ def _write(path: str, content: str) -> None:
 
 
 def render_draft(result) -> str:
+    if result.refused and not result.note.strip() and result.report.findings:  # not a dictation: one line
+        return f"REFUSED: {result.report.findings[0].message}"
     out = [result.note.rstrip(), "", "-" * 72]
     codes = " ".join(result.codes) or "(none)"
     if result.refused:

@@ -235,7 +235,10 @@ _NOT_A_SIDE = re.compile(r"^\s*(?:angle\w*|away|now|after|here|there|renal|kidne
 # on the right", "periarticular spread only".
 _ABORTED = re.compile(r"\b(?:abort\w*|abandon\w*|cancel\w*|terminat\w*|stopped|not\s+(?:performed|injected|done|completed)"
                       r"|unable|could\s+not|couldn't|nothing\s+(?:was\s+)?injected|no\s+(?:medication|injectate|injection)"
-                      r"|not\s+(?:be\s+)?(?:entered|accessed|reached)|fail\w*|unsuccessful\w*)\b", re.IGNORECASE)
+                      r"|not\s+(?:be\s+)?(?:entered|accessed|reached)|unsuccessful\w*"
+                      # "failed PT / conservative care" is history, not a side that failed today
+                      r"|fail\w*(?!\s+(?:PT|physical|conservative|therapy|treatment|NSAIDs?|medications?|meds|injections?|chiro\w*)\b))\b",
+                      re.IGNORECASE)
 _PERIARTICULAR = re.compile(r"\bperi-?articular\b|\bextra-?articular\b|\bno\s+intra-?articular\s+(?:filling|spread|flow)"
                             r"|\b(?:not|n't)\s+(?:be\s+)?(?:confirm\w*|achiev\w*|obtain\w*)[^.;]{0,30}intra-?articular", re.IGNORECASE)
 
@@ -269,10 +272,18 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
     matches += [(m, "left" if m.group("letter") == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
+    elsewhere = other_procedures(ctx)  # "also right knee injection": that side is the other procedure's
     for m, side in sorted(matches, key=lambda x: x[0].start()):
+        if any(a <= m.start() < b for a, b, _ in elsewhere):
+            continue
         mention = ctx.mention(f"side:{side}", m)
         structural = ctx.section_kind(m.start()) not in _NON_PROCEDURAL_SECTIONS and _side_is_structural(ctx, m)
         c_start, c_end = ctx.sentence(m.start())
+        if side in not_done and mention.status == "affirmed":  # "left extra-articular spread" is not "structural"
+            # "right periarticular spread only": affirmed words that say the side was not intra-articular
+            k_start, k_end = _side_clause(text, m, c_start, c_end)
+            if _PERIARTICULAR.search(text, k_start, k_end):
+                not_done[side].append((k_start, k_end, "periarticular"))
         if side in not_done and structural and mention.status in ("negated", "doubted"):
             sentence = text[c_start:c_end]
             if _PERIARTICULAR.search(sentence):
@@ -335,6 +346,13 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     elif performed:
         (side,) = performed
         facts.side, facts.side_spans = side, [ctx.span(a, b) for a, b in sorted(spans_of[side])]  # type: ignore[assignment]
+
+
+def _side_clause(text: str, m: re.Match[str], lo: int, hi: int) -> tuple[int, int]:
+    """The comma/semicolon clause of a side word inside its sentence."""
+    before = [c.end() for c in re.finditer(r"[,;]", text[lo : m.start()])]
+    after = re.search(r"[,;]", text[m.end() : hi])
+    return lo + (before[-1] if before else 0), (m.end() + after.start()) if after else hi
 
 
 def _expand(sides: set[str]) -> set[str]:
@@ -418,7 +436,7 @@ def _in_title(ctx: TextContext, pos: int) -> bool:
 
 # Where one drug's amounts end: punctuation, a sentence's full stop (not a decimal point), joining words.
 _DOSE_BOUNDARY = re.compile(
-    r"[,;:()\r\n]|\.(?!\d)|\+|\bplus\b|\band\b|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE
+    r"[,;:()\r\n]|\.(?!\d)|\+|\bplus\b|\band\b(?!\s+a\s+half\b)|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE
 )
 # An amount set off by a comma after a drug with none yet: "Depo-Medrol 40 mg/mL, 1 mL", "1% lidocaine, 2 mL per site".
 _TRAILING_AMOUNT = re.compile(
@@ -446,6 +464,9 @@ def _window(ctx: TextContext, lo: int, hi: int, *, left: bool) -> str:
 def _medications(ctx: TextContext) -> list[Medication]:
     text = ctx.text
     drug_matches = ctx.finditer(lx.DRUG_PATTERN)
+    name_ends = [_name_end(text, m) for m in drug_matches]
+    owners = _gap_owners(ctx, drug_matches, name_ends)
+    elsewhere = other_procedures(ctx)
     meds: list[Medication] = []
     statuses = _list_statuses(ctx, drug_matches)
     for i, m in enumerate(drug_matches):
@@ -453,31 +474,47 @@ def _medications(ctx: TextContext) -> list[Medication]:
             continue
         written = m.group("drug")
         generic, role = lx.DRUGS[written.lower()]
-        prev_end = drug_matches[i - 1].end() if i else 0
+        end, salt, product, strength = name_ends[i]
+        prev_end = name_ends[i - 1][0] if i else 0
         next_start = drug_matches[i + 1].start() if i + 1 < len(drug_matches) else len(text)
         left = _window(ctx, max(prev_end, m.start() - 45), m.start(), left=True)
-        right = _window(ctx, m.end(), min(next_start, m.end() + 30), left=False)
-        if right.startswith("-") and re.match(r"-\d", right):  # "Kenalog-40" names the product, not a dose
-            right = right[3:]
+        right = _window(ctx, end, min(next_start, end + 30), left=False)
+        # An amount between two drugs with nothing between them belongs to one of them ("40 mg kenalog 2 mL 0.5%
+        # ropi": the 2 mL is the ropivacaine's); when the text does not say which, neither gets it and we ask.
+        ambiguous = None
+        if i and owners.get(i - 1) in ("prev", "ambiguous"):
+            ambiguous = left.strip() if owners[i - 1] == "ambiguous" else None
+            left = ""
+        if owners.get(i) in ("next", "ambiguous"):
+            ambiguous = ambiguous or (right.strip() if owners[i] == "ambiguous" else None)
+            right = ""
+        if meds and _names_previous(text, meds[-1], m, generic):  # "triamcinolone 40 mg (Kenalog-40, 1 mL)"
+            _merge_parenthetical(meds[-1], written, salt, product, strength, right, text, end, next_start)
+            continue
         dose, concentration, volume = _amounts(left, right, role)
         if not (dose or volume):
-            more = _TRAILING_AMOUNT.match(text, m.end() + len(right))
+            more = _TRAILING_AMOUNT.match(text, end + len(right))
             if more and more.end() <= next_start:
-                right = text[m.end() : more.end()]
+                right = text[end : more.end()]
                 dose, concentration, volume = _amounts(left, right, role)
         lo = m.start() - len(left)
-        hi = m.end() + len(right.rstrip())
-        meds.append(
-            Medication(
-                name=generic,
-                as_written=written,
-                dose=dose,
-                concentration=concentration,
-                volume=volume,
-                role=role,  # type: ignore[arg-type]
-                span=span_of(ctx, lo + (len(left) - len(left.lstrip())), hi),
-            )
+        hi = end + len(right.rstrip())
+        med = Medication(
+            name=generic,
+            as_written=written,
+            dose=dose,
+            concentration=concentration or strength,
+            volume=volume,
+            role=role,  # type: ignore[arg-type]
+            span=span_of(ctx, lo + (len(left) - len(left.lstrip())), max(hi, m.end())),
+            salt=salt,
+            product=product,
+            basis=_basis(left + " " + right),
+            ambiguous_amount=ambiguous,
         )
+        _compute_dose(med)
+        med.use, med.belongs_to = _use(ctx, med, m, elsewhere)  # type: ignore[assignment]
+        meds.append(med)
     return _dedupe_medications(meds)
 
 
@@ -574,7 +611,7 @@ def _amounts(left: str, right: str, role: str) -> tuple[str | None, str | None, 
 
 
 def _num(n: str) -> str:
-    return ("0" + n) if n.startswith(".") else n
+    return lx.number_value(n)  # "1/2" → "0.5", "one and a half" → "1.5", ".5" → "0.5"
 
 
 def _unit(u: str) -> str:
@@ -585,12 +622,208 @@ def _unit(u: str) -> str:
 def _dedupe_medications(meds: list[Medication]) -> list[Medication]:
     out: list[Medication] = []
     for med in meds:
-        same = [o for o in out if o.name == med.name]
-        if any(o.dose_text() == med.dose_text() or not med.dosed for o in same):
+        same = [o for o in out if o.name == med.name and o.use == med.use and o.belongs_to == med.belongs_to]
+        if any(o.fact() == med.fact() or not med.dosed for o in same):
             continue
-        out = [o for o in out if not (o.name == med.name and not o.dosed)]
+        out = [o for o in out if not (o in same and not o.dosed)]
         out.append(med)
     return out
+
+
+# Medication helpers (fidelity): salts and product strengths, who owns an amount, per side or total, and what each
+# drug was for.
+
+
+def _name_end(text: str, m: re.Match[str]) -> tuple[int, str | None, str | None, str | None]:
+    """Where a drug's name ends, with the salt and product strength it carries: "triamcinolone hexacetonide",
+    "Kenalog-40" (40 mg/mL by its label), "Depo-Medrol" (acetate). Returns (end, salt, product, strength)."""
+    written = m.group("drug")
+    end, salt, product, strength = m.end(), lx.BRAND_SALT.get(written.lower()), None, None
+    suffix = re.match(r"-(\d+)\b", text[end:])
+    if suffix:  # "Kenalog-40" names the product, never a dose
+        if written.lower() in lx.STRENGTH_SUFFIX_BRANDS:
+            product, strength = f"{_brand(written)}-{suffix.group(1)}", f"{suffix.group(1)} mg/mL"
+        end += suffix.end()
+    said = lx.SALT.match(text, end)
+    if said:
+        salt, end = re.sub(r"\s+", " ", said.group("salt").lower()).replace("/", " and ").replace(" & ", " and "), said.end()
+        salt = re.sub(r"\s*and\s*(?:betamethasone\s+)?", " and ", salt)
+    return end, salt, product, strength
+
+
+def _brand(written: str) -> str:
+    return written.title() if written.islower() else written
+
+
+def _amount_in(s: str) -> bool:
+    return any(p.search(s) for p in (lx.MASS, lx.VOLUME, lx.PERCENT, lx.PER_ML)) or bool(lx.BARE_NUMBER.search(s))
+
+
+def _gap_owners(ctx: TextContext, matches: list[re.Match[str]], ends: list[tuple]) -> dict[int, str]:
+    """For each pair of neighbouring drugs with amounts between them and no boundary: whose the amounts are —
+    "next" (the dictation writes amounts before names: "40 mg kenalog 2 mL 0.5% ropi"), "prev" (after names:
+    "kenalog 40 mg bupi 0.25% 2 mL"), or "ambiguous"."""
+    text, out = ctx.text, {}
+    for i in range(len(matches) - 1):
+        a, b = matches[i], matches[i + 1]
+        gap = text[ends[i][0] : b.start()]
+        if not _amount_in(gap) or _DOSE_BOUNDARY.search(gap) or "(" in gap:
+            continue
+        prev_end = ends[i - 1][0] if i else 0
+        a_outer = _amount_in(_window(ctx, max(prev_end, a.start() - 45), a.start(), left=True))
+        nxt = matches[i + 2].start() if i + 2 < len(matches) else len(text)
+        b_end = ends[i + 1][0]
+        b_right = _window(ctx, b_end, min(nxt, b_end + 30), left=False)
+        # B's right side running straight into a third drug is the next gap, not B's own amounts
+        b_outer = _amount_in(b_right) and not (i + 2 < len(matches) and b_end + len(b_right) >= nxt)
+        if a_outer and not b_outer:
+            out[i] = "next"
+        elif b_outer and not a_outer:
+            out[i] = "prev"
+        else:
+            roles = [lx.DRUGS[x.group("drug").lower()][1] for x in (a, b)]
+            only_mass = not (lx.VOLUME.search(gap) or lx.PERCENT.search(gap))
+            if only_mass and roles.count("steroid") == 1:  # steroids are the drugs dosed in mg
+                out[i] = "prev" if roles[0] == "steroid" else "next"
+            else:
+                out[i] = "ambiguous"
+    return out
+
+
+def _names_previous(text: str, prev: Medication, m: re.Match[str], generic: str) -> bool:
+    """The drug opens a parenthesis right after the previous mention of the same drug: one mention, two names."""
+    if prev.name != generic or prev.span is None:
+        return False
+    return bool(re.fullmatch(r"[^()\n,;]*\(\s*", text[prev.span.end : m.start()]))
+
+
+def _merge_parenthetical(med: Medication, written: str, salt, product, strength, right: str, text: str,
+                         end: int, next_start: int) -> None:
+    inner = text[end : min(next_start, end + 60)]
+    close = inner.find(")")
+    after = ""
+    if close >= 0:  # "methylprednisolone (Depo-Medrol) 80 mg": the amount after the parenthesis is this drug's
+        stop = min(next_start, end + close + 1 + 30)
+        after = _window_text(text[end + close + 1 : stop])
+    inner = inner[: close if close >= 0 else len(inner)]
+    dose, conc, volume = _amounts("", inner + " " + after, med.role)
+    if dose and not med.dose:
+        med.dose = dose
+    med.as_written = written if written.lower() in lx.BRANDS else med.as_written
+    med.salt = med.salt or salt
+    med.product = med.product or product
+    med.concentration = med.concentration or conc or strength
+    if volume and not med.volume:
+        med.volume = volume
+    med.basis = med.basis or _basis(inner)
+    if med.span is not None:
+        stop = end + (close + 1 + len(after.rstrip()) if close >= 0 else len(inner))
+        med.span = Span(start=med.span.start, end=stop, text=text[med.span.start : stop])
+    if med.dose and med.computed_dose is False and med.volume and (med.concentration or "").endswith("mg/mL"):
+        pass  # a stated dose wins; _compute_dose below checks the arithmetic
+    _compute_dose(med)
+
+
+def _window_text(chunk: str) -> str:
+    m = _DOSE_BOUNDARY.search(chunk)
+    return chunk[: m.start()] if m else chunk
+
+
+def _basis(s: str) -> str | None:
+    if lx.IN_TOTAL.search(s):
+        return "total"
+    if lx.PER_SIDE.search(s):
+        return "per_side"
+    return None
+
+
+def _compute_dose(med: Medication) -> None:
+    """Strength × volume: "Kenalog-40 1 mL" is 40 mg. A stated dose that disagrees with its own arithmetic is a
+    question, not a choice."""
+    conc = re.fullmatch(r"(\d*\.?\d+) mg/mL", med.concentration or "")
+    vol = re.fullmatch(r"(\d*\.?\d+) mL", med.volume or "")
+    if not (conc and vol):
+        return
+    from decimal import Decimal
+
+    product = format((Decimal(conc.group(1)) * Decimal(vol.group(1))).normalize(), "f")
+    if med.dose is None:
+        med.dose, med.computed_dose = f"{product} mg", True
+    elif med.dose != f"{product} mg" and not med.computed_dose:
+        med.ambiguous_amount = med.ambiguous_amount or f"{med.dose} stated, but {med.concentration} × {med.volume} is {product} mg"
+
+
+_SEGMENT_END = re.compile(r"[,;:\n(]|\.(?!\d)|\+|\band\b|\bthen\b|\bfollowed\s+by\b|\bplus\b", re.IGNORECASE)
+
+
+def _use(ctx: TextContext, med: Medication, m: re.Match[str], elsewhere: list[tuple[int, int, str]]):
+    """What the drug was for: contrast, sedation, skin and tract anaesthesia ("skin wheal 1% lido"), a second
+    procedure's drug ("left L4-5 TFESI with 80 mg Depo-Medrol"), or the injectate."""
+    for start, end, label in elsewhere:
+        if start <= m.start() < end:
+            return "other_procedure", label
+    if med.role == "contrast":
+        return "contrast", None
+    if med.role == "sedative":
+        return "sedation", None
+    if med.role == "anesthetic":
+        text = ctx.text
+        lo = max(0, m.start() - 60)
+        before = text[lo : m.start()]
+        cuts = list(_SEGMENT_END.finditer(before))
+        seg_start = lo + (cuts[-1].end() if cuts else 0)
+        after = _SEGMENT_END.search(text, m.end(), min(len(text), m.end() + 60))
+        seg_end = after.start() if after else min(len(text), m.end() + 60)
+        if lx.SKIN_LOCAL.search(text, seg_start, seg_end):
+            return "skin_local", None
+    return "injectate", None
+
+
+# A second procedure in the same dictation: named in the draft's findings, its drugs kept with it.
+_SECOND_PROCEDURES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bTFESIs?\b|\btransforaminal\b", re.IGNORECASE), "transforaminal epidural steroid injection"),
+    (re.compile(r"\bILESIs?\b|\binter-?laminar\b", re.IGNORECASE), "interlaminar epidural steroid injection"),
+    (re.compile(r"\bcaudal\b", re.IGNORECASE), "caudal epidural steroid injection"),
+    (re.compile(r"\bESIs?\b|\bepidural\b", re.IGNORECASE), "epidural steroid injection"),
+    (re.compile(r"\bmedial\s+branch\s+blocks?\b|\bMBBs?\b", re.IGNORECASE), "medial branch block"),
+    (re.compile(r"\bfacet\b", re.IGNORECASE), "facet joint injection"),
+    (re.compile(r"\btrigger[- ]?points?\b|\bTPIs?\b", re.IGNORECASE), "trigger point injection"),
+    (re.compile(r"\bknee\b", re.IGNORECASE), "knee injection"),
+    (re.compile(r"\bhip\s+(?:joint|inj\w*)\b", re.IGNORECASE), "hip joint injection"),
+    (re.compile(r"\bpiriformis\b", re.IGNORECASE), "piriformis injection"),
+    (re.compile(r"\b(?:greater\s+)?trochanteric\s+bursa\b", re.IGNORECASE), "trochanteric bursa injection"),
+]
+
+
+def other_procedures(ctx: TextContext | str) -> list[tuple[int, int, str]]:
+    """Procedures other than the SI joint injection performed today, as (start, end, label) of the text that
+    describes each: its sentence when the sentence does not name the SI joint, else its comma-separated clause.
+    Only when the text is an SI joint dictation; historical, planned and negated mentions do not count."""
+    if isinstance(ctx, str):
+        ctx = read(ctx)
+    text = ctx.text
+    if not ctx.finditer(lx.SI_JOINT):
+        return []
+    out: list[tuple[int, int, str]] = []
+    for pattern, name in _SECOND_PROCEDURES:
+        for m in ctx.finditer(pattern):
+            if any(a <= m.start() < b for a, b, _ in out) or ctx.status(m.start(), m.end()) != "affirmed":
+                continue
+            start, end = ctx.sentence(m.start())
+            if lx.SI_JOINT.search(text, start, end):
+                cuts = [c.end() for c in re.finditer(r"[,;]", text[start : m.start()])]
+                start = start + (cuts[-1] if cuts else 0)
+                nxt = re.search(r"[,;]", text[m.end() : end])
+                end = m.end() + nxt.start() if nxt else end
+                if lx.SI_JOINT.search(text, start, end):
+                    continue
+            clause = text[start:end]
+            side = re.search(r"\b(left|right|bilateral)\b|\b([LR])\b(?=\s*[CTLS]\d)", clause, re.IGNORECASE)
+            side_word = ((side.group(1) or {"L": "left", "R": "right"}[side.group(2)]).lower() + " ") if side else ""
+            levels = [re.sub(r"\s+", "", lv.group("level")) for lv in lx.SPINE_LEVEL.finditer(clause)]
+            level = (" ".join(dict.fromkeys(levels)) + " ") if levels else ""
+            out.append((start, end, f"{side_word}{level}{name}"))
+    return sorted(out)
 
 
 # --- diagnoses, purpose, other facts -----------------------------------------------------------------------------
@@ -659,6 +892,7 @@ def _dx_words(segment: str) -> str:
     pos = 0
     for code in [*lx.ICD10.finditer(segment), None]:
         piece = segment[pos : code.start() if code else len(segment)].strip(" ,:-()")
+        piece = re.sub(r"^(?:is|was|are|of|=)\s+", "", piece, flags=re.IGNORECASE)  # "Diagnosis is sacroiliitis"
         if re.search(r"[a-z]{3}", piece, re.IGNORECASE):
             return piece
         pos = code.end() if code else pos

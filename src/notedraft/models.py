@@ -42,8 +42,26 @@ class Medication(BaseModel):
     dose: str | None = Field(default=None, description="amount as written, e.g. '40 mg'")
     concentration: str | None = Field(default=None, description="e.g. '0.25%'")
     volume: str | None = Field(default=None, description="e.g. '2 mL'")
-    role: Literal["steroid", "anesthetic", "contrast", "other"] = "other"
+    role: Literal["steroid", "anesthetic", "contrast", "sedative", "other"] = "other"
     span: Span | None = None
+    # Fidelity fields (all optional, so older JSON still loads): what the text says beyond name and amount.
+    salt: str | None = Field(default=None, description="salt or formulation: acetonide, hexacetonide, acetate")
+    product: str | None = Field(default=None, description="product name carrying a strength, e.g. 'Kenalog-40'")
+    computed_dose: bool = Field(default=False, description="dose = stated strength (mg/mL) x stated volume")
+    basis: Literal["per_side", "total"] | None = Field(default=None, description="'20 mg per side' vs '40 mg total'")
+    use: Literal["injectate", "skin_local", "contrast", "sedation", "other_procedure"] | None = Field(
+        default=None, description="what the drug was for; None is read as the injectate")
+    belongs_to: str | None = Field(default=None, description="use=other_procedure: the procedure it was given in")
+    ambiguous_amount: str | None = Field(default=None, description="an amount that may be this drug's or a neighbour's")
+
+    @property
+    def injectate(self) -> bool:
+        return self.role != "contrast" and self.use in (None, "injectate")
+
+    def fact(self) -> tuple:
+        """The fact tuple grounding and the fidelity eval compare attribute by attribute."""
+        use = self.use or {"contrast": "contrast", "sedative": "sedation"}.get(self.role, "injectate")
+        return (self.name, self.salt, self.dose, self.concentration, self.volume, self.basis, use)
 
     @property
     def dosed(self) -> bool:
@@ -53,7 +71,7 @@ class Medication(BaseModel):
     def dose_text(self) -> str | None:
         """The amount as one phrase: '40 mg', '2 mL of 0.25%', '40 mg in 1 mL'; None when undosed."""
         volume = f"{self.volume} of {self.concentration}" if self.volume and self.concentration else self.volume
-        parts = [p for p in (self.dose, volume) if p]
+        parts = [p for p in (None if self.computed_dose else self.dose, volume) if p]  # as written, not computed
         return " in ".join(parts) if parts else None
 
 

@@ -22,6 +22,17 @@ QUESTIONS = {
 }
 
 
+# The guidance each code can be billed with: a question about a code that cannot apply to the dictated guidance is
+# never asked (an ultrasound dictation is not asked how contrast under fluoroscopy confirmed the needle).
+CODE_GUIDANCE = {"27096": {"fluoroscopy", "ct"}, "77002": {"fluoroscopy"}, "77003": {"fluoroscopy"}, "77012": {"ct"},
+                 "76942": {"ultrasound"}, "20552": {"ultrasound", "none"}, "20553": {"ultrasound", "none"}}
+
+
+def _applies(code: str, facts: Facts) -> bool:
+    allowed = CODE_GUIDANCE.get(code)
+    return allowed is None or facts.guidance in ("unstated",) or facts.guidance in allowed
+
+
 def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
     out: list[str] = []
 
@@ -34,9 +45,11 @@ def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
             continue
         code, _, rest = f.rule.partition(".")
         key = rest if code[:1].isdigit() or code.startswith("G0") else f.rule
+        if not _applies(code, facts):
+            continue
         if key == "medications.dosed":
             for m in facts.medications:
-                if m.role != "contrast" and not m.dosed:
+                if m.injectate and not m.dosed:  # the dose requirement is about the injectate only
                     label = f"{m.name} ({m.as_written})" if m.as_written.lower() != m.name else m.name
                     ask(f"Dose of {label}?" if not m.concentration else f"Volume of {m.concentration} {label}?")
         elif key == "diagnosis.billable":
