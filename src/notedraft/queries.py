@@ -58,6 +58,12 @@ def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
                     ask(f"{d.code} ({d.text}) is not billable: which code applies ({billable_children(d.code or '')})?")
         elif key in QUESTIONS:
             ask(QUESTIONS[key])
+    for m in facts.medications:  # an injectate without its amount is always a question, whatever the target code
+        if m.injectate and not m.dosed:
+            label = f"{m.name} ({m.as_written})" if m.as_written.lower() != m.name else m.name
+            ask(f"Dose of {label}?" if not m.concentration else f"Volume of {m.concentration} {label}?")
+    for conflict in facts.conflicts:  # never resolved by notedraft: the physician says which statement holds
+        ask(conflict.question)
     for span in facts.unread_amounts:
         ask(f"Which drug is {span.text!r}?")
     if facts.procedure == "unstated":
