@@ -256,16 +256,17 @@ class LLMClient:
             body = retrying(self._fetch, messages, params, deadline)
         except Exception as exc:  # noqa: BLE001 — whatever the transport raised, the caller gets an LLMError
             timed_out = isinstance(exc, (_DeadlineReached, openai.APITimeoutError)) or deadline.remaining() <= 0
-            error = _describe(exc)
+            error = str(exc) if isinstance(exc, _DeadlineReached) else _describe(exc)
             if timed_out:
                 error = f"no complete reply within the {self.config.timeout:g} s deadline ({error})"
             elif stop.wait_refused is not None:
-                error = (f"{error}; retrying in {stop.wait_refused:.3g} s would pass the "
+                error = (f"{error}; retrying in {stop.wait_refused:.1f} s would pass the "
                          f"{self.config.timeout:g} s deadline")
             attempt = Attempt(**record, latency_ms=_ms_since(started), outcome="timeout" if timed_out else "error",
                               error=error[:MAX_ERROR_CHARS], transport_retries=retries)
-            # Type and status only: an error body can echo the request, and the request is the dictation.
-            log.warning(
+            # Type and status only: an error body can echo the request, and the request is the dictation. INFO, not
+            # WARNING: the Attempt and the draft's notes report it; a CLI without logging set up must print nothing.
+            log.info(
                 "LLM %s call failed after %d transport retries: %s %s",
                 purpose, retries, type(exc).__name__, getattr(exc, "status_code", ""),
             )
@@ -277,7 +278,7 @@ class LLMClient:
         except _BadReply as bad:
             attempt = Attempt(**record, latency_ms=_ms_since(started), outcome=bad.outcome, error=bad.error,
                               transport_retries=retries, raw=_head(body.data))
-            log.warning("LLM %s reply rejected: %s", purpose, bad.outcome)
+            log.info("LLM %s reply rejected: %s", purpose, bad.outcome)
             return LLMResult(text="", parsed=None, attempt=attempt)
         if key is not None and reply.content is not None and len(reply.content) <= self._max_chars:
             self.cache.put(key, reply.as_dict())
@@ -439,7 +440,9 @@ def _read_reply(body: _Body) -> _Reply:
     except UnicodeDecodeError:
         raise _BadReply("malformed", "the reply body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        where = "the JSON ends early (cut off)" if exc.pos >= len(body.data.rstrip()) else "the reply is not JSON"
+        # A body cut short fails at its very end, or inside the string it was cut in.
+        cut = exc.pos >= len(body.data.rstrip()) or exc.msg.startswith("Unterminated string")
+        where = "the JSON ends early (cut off)" if cut else "the reply is not JSON"
         kind = body.content_type or "no content type"
         raise _BadReply("malformed", f"{where}: {exc.msg} at byte {exc.pos} ({kind})") from None
     return _Reply.from_payload(payload)
