@@ -18,6 +18,7 @@ script.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -148,6 +149,7 @@ class FakeOpenAI:
         self.request_times: list[float] = []  # time.monotonic() at arrival
         self._script: deque[ScriptItem] = deque()
         self._scripts: dict[str, deque[ScriptItem]] = {}  # keyed by the X-Fake-Script request header
+        self.unscripted = 0  # requests that found their script empty (answered 500)
         self._lock = threading.Lock()
         self._stop = threading.Event()  # wakes hanging/delayed handlers at shutdown
         self._httpd: ThreadingHTTPServer | None = None
@@ -159,10 +161,16 @@ class FakeOpenAI:
             self._script.extend(replies)
         return self
 
-    def script_for(self, key: str, *replies: ScriptItem) -> FakeOpenAI:
-        """Replies for requests carrying `X-Fake-Script: key` only, so concurrent drafts cannot take each other's."""
+    def script_for(self, key: str, *replies: ScriptItem, replace: bool = False) -> FakeOpenAI:
+        """Replies for requests carrying `X-Fake-Script: key` only, so concurrent drafts cannot take each other's.
+
+        replace=True drops what is left of that key's script first (a draft that ended early leaves replies behind).
+        """
         with self._lock:
-            self._scripts.setdefault(key, deque()).extend(replies)
+            queue = self._scripts.setdefault(key, deque())
+            if replace:
+                queue.clear()
+            queue.extend(replies)
         return self
 
     @property
@@ -190,7 +198,7 @@ class FakeOpenAI:
     # -- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> FakeOpenAI:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
@@ -221,9 +229,18 @@ class FakeOpenAI:
             key = headers.get("x-fake-script")
             queue = self._scripts.get(key, deque()) if key is not None else self._script
             item = queue.popleft() if queue else None
+            self.unscripted += item is None
         if item is None:
             return number, None
         return number, _coerce(item(body) if callable(item) else item)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that cuts a call at its deadline resets the connection; that is the point of a fault test, not
+        # a server error worth a traceback in the log. Anything else still prints one.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
