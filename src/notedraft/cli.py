@@ -2,8 +2,8 @@
 
 Exit codes are a contract: 0 the note supports every code line; 1 it does not (or a draft was refused);
 2 bad input or configuration, with one line on stderr and never a traceback; 3 (`draft --no-fallback`) the LLM
-gave nothing usable. Heavy modules (jinja2, openai,
-FastAPI) are imported inside the subcommand that needs them so `notedraft validate` starts fast.
+gave nothing usable. Heavy modules (jinja2, openai, FastAPI) are imported inside the subcommand that needs them
+so `notedraft validate` starts fast.
 """
 
 from __future__ import annotations
