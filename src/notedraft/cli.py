@@ -1,8 +1,9 @@
 """`notedraft draft|validate|codes|eval|serve` — a thin shell over the library calls.
 
 Exit codes are a contract: 0 the note supports every code line; 1 it does not (or a draft was refused);
-2 bad input or configuration, with one line on stderr and never a traceback. Heavy modules (jinja2, openai,
-FastAPI) are imported inside the subcommand that needs them so `notedraft validate` starts fast.
+2 bad input or configuration, with one line on stderr and never a traceback; 3 (`draft --no-fallback`) the LLM
+gave nothing usable. Heavy modules (jinja2, openai, FastAPI) are imported inside the subcommand that needs them
+so `notedraft validate` starts fast.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                        description="Turn a short dictation into a complete procedure note that states only what "
                        "the dictation supports. Exit 0: the draft supports its codes; 1: it does not or the request "
                        "was refused (draft, findings and physician queries are still printed); 2: bad input or "
-                       "configuration.")
+                       "configuration; 3: with --no-fallback, the LLM gave nothing usable (one line on stderr, no "
+                       "draft).")
     p.add_argument("text", nargs="?", metavar="TEXT|-", help="the dictation, or - (or nothing) to read standard input")
     p.add_argument("--code", "-c", action="append", default=[], metavar="CODE",
                    help="target code line (repeatable); without it notedraft suggests the lines the facts support")
@@ -81,7 +83,12 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                    "template writes the note; llm-compose: the LLM writes the note, checked and repaired")
     p.add_argument("--model", help="LLM model name (default: $NOTEDRAFT_MODEL, else gpt-4o-mini)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per LLM request (default: 60)")
+    p.add_argument("--timeout", type=_seconds, default=60.0,
+                   help="seconds for each whole LLM call: connecting, the reply and every retry (default: 60); a "
+                   "draft makes at most 3 calls")
+    p.add_argument("--no-fallback", action="store_true",
+                   help="if the LLM fails (error, timeout, malformed or unusable reply), exit 3 with one line "
+                   "instead of printing the template draft")
     p.add_argument("--payer", choices=["medicare"], help="add a payer's overlay rules (default: none)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     p.add_argument("--out", metavar="FILE", help="also write the note text to FILE")
@@ -213,12 +220,32 @@ def render_report(text: str, report) -> str:
 # --- draft ---------------------------------------------------------------------------------------------------------
 
 
+EXIT_LLM_UNUSABLE = 3  # --no-fallback and the LLM gave nothing usable
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return seconds
+
+
 def cmd_draft(args: argparse.Namespace) -> int:
+    from .strategies import LLMUnusable
+
     dictation = read_text(args.text, "dictation") if args.text in (None, "-") else args.text
     if not dictation.strip():
         raise UsageError("the dictation is empty")
     try:
         return _draft(args, dictation)
+    except LLMUnusable as exc:
+        kept = preserve(dictation) if args.text in (None, "-") else None
+        saved = f" (your dictation was saved to {kept})" if kept else ""
+        print(f"notedraft: error: {exc}; no draft written (--no-fallback){saved}", file=sys.stderr)
+        return EXIT_LLM_UNUSABLE
     except UsageError as exc:
         if args.text in (None, "-"):
             kept = preserve(dictation)
@@ -239,7 +266,8 @@ def _draft(args: argparse.Namespace, dictation: str) -> int:
                 f"--strategy {args.strategy} needs an LLM endpoint: set OPENAI_API_KEY or OPENAI_BASE_URL "
                 "(or --base-url), or use --strategy template"
             )
-    result = draft(dictation, [str(line) for line in lines], strategy=args.strategy, llm=llm, payer=args.payer)
+    result = draft(dictation, [str(line) for line in lines], strategy=args.strategy, llm=llm, payer=args.payer,
+                   fallback=not args.no_fallback)
     if args.out:
         _write(args.out, result.note)
     if args.save:

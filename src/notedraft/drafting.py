@@ -28,7 +28,7 @@ from .models import Attempt, Draft, Facts, Finding, Span
 from .queries import queries_for
 from .render import COVERED_PROCEDURES, render_note
 from .rulepack import load_packs
-from .strategies import MAX_REPAIRS, Checked, ExtractedFacts, llm_compose, llm_extract, prompt  # noqa: F401 (re-exported)
+from .strategies import MAX_REPAIRS, Checked, ExtractedFacts, LLMUnusable, llm_compose, llm_extract, prompt  # noqa: F401 (re-exported)
 from .validate import suggest, validate
 
 if TYPE_CHECKING:
@@ -47,7 +47,9 @@ def draft(
     strategy: Strategy = "template",
     llm: "LLMClient | None" = None,
     payer: str | None = None,
+    fallback: bool = True,
 ) -> Draft:
+    """`fallback=False`: when the LLM step gives nothing usable, raise LLMUnusable instead of using the template."""
     if not dictation or not dictation.strip():
         raise ValueError("the dictation is empty")
     lines = parse_code_lines(codes or [])  # raises CodeError (a ValueError) on a bad code line
@@ -67,6 +69,8 @@ def draft(
 
     if strategy == "llm-extract":
         facts, raw_findings, why_not = llm_extract(dictation, facts, llm, attempts)  # type: ignore[arg-type]
+        if why_not and not fallback:
+            raise LLMUnusable(why_not, attempts)
         if why_not:
             notes.append(f"{why_not}; the deterministic reading of the dictation was used")
         if raw_findings:
@@ -82,6 +86,8 @@ def draft(
                                    check=lambda text: _check(dictation, text, dictated, dictated, targets, payer))
             if isinstance(composed, Checked):
                 result = composed
+            elif not fallback:
+                raise LLMUnusable(composed, attempts)
             else:
                 notes.append(f"{composed}; fell back to the template draft")
         else:

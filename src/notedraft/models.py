@@ -256,7 +256,10 @@ class Attempt(BaseModel):
     latency_ms: float
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-    outcome: Literal["ok", "invalid", "refused", "truncated", "error"]
+    # malformed: the answer was not a chat completion (HTML, cut-off or invalid JSON, empty, missing fields);
+    # oversize: past the byte cap or max_tokens; timeout: no whole reply within the call's deadline.
+    # Added after "error", so logs written before them still load.
+    outcome: Literal["ok", "invalid", "refused", "truncated", "error", "malformed", "oversize", "timeout"]
     error: str | None = None
     transport_retries: int = 0
     finish_reason: str | None = None
