@@ -120,7 +120,8 @@ def _guidance(ctx: TextContext, facts: Facts) -> None:
                 negative.setdefault(m.kind, []).append(m)
     # "No imaging", "Imaging: none": the negation is what it says, not a doubt about it.
     no_imaging = [m for m in ctx.finditer(lx.NO_IMAGING) if _no_imaging_said(ctx, m)
-                  and not any(a <= m.start() < b for a, b in (ctx.sentence(x.start) for x in mentions))]
+                  and not any(a <= m.start() < b for a, b in (ctx.sentence(x.start) for x in mentions
+                                                               if x.status == "affirmed"))]
     if affirmed:  # "located by palpation" beside fluoroscopy finds an artery; only words about imaging contradict it
         no_imaging = [m for m in no_imaging if re.search(r"imag|landmark", m.group(), re.IGNORECASE)]
     kinds = sorted(affirmed, key=lambda k: affirmed[k][0].start)
@@ -246,15 +247,28 @@ _PERIARTICULAR = re.compile(r"\bperi-?articular\b|\bextra-?articular\b|\bno\s+in
 _SIDE_OF_DIAGNOSIS = re.compile(r"^\s*(?:SIJ?|S\.I\.|sacro-?iliac|sacroiliitis|SI\s+(?:jt|joint))", re.IGNORECASE)
 
 
+_SIDE_FIELD = re.compile(r"(?:^|[\r\n])[ \t]*(?:side|laterality|site)\s*[:=]", re.IGNORECASE)
+
+
+def _side_line(ctx: TextContext, pos: int) -> bool:
+    """Whether `pos` stands on a "Side: (x) Left ( ) Right" line: a declaration of the procedure's side."""
+    line_start = max(ctx.text.rfind("\n", 0, pos), ctx.text.rfind("\r", 0, pos)) + 1
+    return bool(_SIDE_FIELD.match(ctx.text, max(0, line_start - 1) if line_start else 0)) and \
+        ctx.text[line_start:pos].count(":") >= 1 and bool(_SIDE_FIELD.match("\n" + ctx.text[line_start:pos]))
+
+
 def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
     text = ctx.text
+    if _side_line(ctx, m.start()):
+        return True
     if _NOT_A_SIDE.match(text, m.end()) or contains(lx.SIDE_NOT_PROCEDURAL, text[m.end() : m.end() + 30].lstrip(), at_start=True):
         return False
     before = text[max(0, m.start() - 20) : m.start()]
     if contains(_COMPARED_BEFORE, before) or contains(_COMPARED_AFTER, text[m.end() : m.end() + 30], at_start=True):
         return False
-    if contains(lx.SIDE_AFTER_CONTRAST, text[max(0, m.start() - 60) : m.start()]):
-        return False
+    if contains(lx.SIDE_AFTER_CONTRAST, text[max(0, m.start() - 60) : m.start()]) and not re.match(
+            r"\s+(?:SIJ?|S\.I\.|sacro-?iliac|joint|jt)\b", text[m.end() : m.end() + 20], re.IGNORECASE):
+        return False  # "bilateral spread", "flowing to the right" — but "spread within the right joint" names the joint
     # the thing acted on stands within a few words, in the same clause
     c_start, c_end = ctx.clause(m.start())
     s_start, s_end = ctx.sentence(m.start())
@@ -421,10 +435,18 @@ def _first_procedure_section(ctx: TextContext) -> int:
 
 
 def _in_title(ctx: TextContext, pos: int) -> bool:
-    """Whether `pos` is in the note's title: the text before any heading, or the first line of a Procedure field."""
+    """Whether `pos` declares the procedure's side: the text before any heading, the first line of a Procedure
+    field, a "Side:" field or checkbox line, or (in a note without headings) a short first sentence with no verb
+    ("Bilateral SI joint injection.")."""
     sec = ctx.section_of(pos)
-    if sec.kind == "header":
+    if sec.kind == "header" or _side_line(ctx, pos):
         return True
+    if sec.name is None and sec.start == 0:
+        s_start, s_end = ctx.sentence(pos)
+        first = ctx.text[s_start:s_end]
+        if s_start == 0 and s_end < len(ctx.text) and len(first.split()) <= 8 and not ctx.has_verb(first) \
+                and "," not in first:
+            return True
     i = _first_procedure_section(ctx)
     if i < 0 or ctx.sections[i] is not sec:
         return False

@@ -21,6 +21,8 @@ GUIDANCE_TERMS: dict[str, re.Pattern[str]] = {
     "ct": re.compile(
         r"\bCT[- ]?(?:guid\w*|fluoro\w*)|\b(?:under|with|using|via)\s+CT\b|\bCT\s+(?:imaging\s+)?guidance\b"
         r"|\bcomputed tomograph\w*\s+guid\w*|\bguided\s+by\s+CT\b"
+        # a form's item: "[X] CT", "Guidance: CT"
+        r"|(?<=[\]\)☒☑✅] )CT\b|(?<=[\]\)☒☑✅])CT\b|(?<=[Gg]uidance: )CT\b|(?<=GUIDANCE: )CT\b|(?<=[Ii]maging: )CT\b|(?<=IMAGING: )CT\b"
     ),
     "ultrasound": re.compile(
         r"\bultra-?sound\w*|\bsonograph\w*|\bUS\b(?=[- ]?(?:guid|probe|imag|visuali))|\b(?:under|with|using|via)\s+US\b"
@@ -33,6 +35,7 @@ _US_WORDS = re.compile(r"\bultra-?sound\w*|\bsonograph\w*|\bsono(?=[- ]?guid)|\b
 # Stating that no imaging guided the needle.
 NO_IMAGING = re.compile(
     r"\b(?:no|without|w/o)\s+(?:image|imaging)(?:\s+guidance)?\b|\blandmarks?[- ]?(?:guided|guidance|technique|based)\b"
+    r"|\blandmarks?\s+only\b|\bpalpation\s+of\s+(?:the\s+)?(?:\w+\s+)?landmarks?\b"
     r"|\b(?:by|using|via|with)\s+(?:anatomic(?:al)?\s+|surface\s+|bony\s+)?landmarks?\b"
     r"|\bby\s+palpation\b|\bpalpation[- ]guided\b|\bblind(?:ly)?\b(?=.{0,20}inj)"
     r"|\b(?:imaging|image\s+guidance|guidance)\s*:\s*(?:none|no|n/a)\b",
@@ -245,7 +248,7 @@ PRESENT_ENCOUNTER = re.compile(
 ALLERGY = re.compile(r"\ballerg(?:y|ies|ic)\b|\bintoleran(?:ce|t)\s+(?:to|of)\b|\bsensitivity\s+to\b", I)
 # Consent and risk discussions list things that may happen, not what was done.
 HYPOTHETICAL_SENTENCE = re.compile(
-    r"\b(?:risks?|side\s+effects?|reactions?\s+to|informed\s+(?:consent|of|the\s+patient)|were\s+discussed|discussed\s+with"
+    r"\b(?:risks?|side\s+effects?|reactions?\s+to|were\s+discussed|discussed\s+with"
     r"|alternatives|benefits)\b",
     I,
 )
@@ -256,7 +259,14 @@ NEEDLE_CONFIRMATION = re.compile(
     r"|\b(?:needle|placement|position|intra-?articular\s+(?:placement|spread|position|location)|IA)\b[^.;]{0,60}?\b(?:confirm\w*|verif\w*)\b"
     r"|\bcontrast\s+confirm\w*|\boutlin\w*\s+(?:the\s+)?(?:joint|recess\w*)|\barthrogra(?:m|phy)\s+(?:confirm|show|demonstrat|c/w)\w*"
     r"|\bcontrast\s+(?:spread|flow)\w*\s+(?:within|into|in)\s+(?:the\s+)?joint|\bintra-?articular\s+(?:spread|flow|placement)"
-    r"|\bIA\s+(?:placement|spread|confirmed|position)|\bneedle\s+(?:tip\s+)?(?:was\s+)?(?:seen|visuali[sz]ed)\b[^.;]{0,60}\b(?:joint|IA|intra-?articular)",
+    r"|\bIA\s+(?:placement|spread|confirmed|position)|\bneedle\s+(?:tip\s+)?(?:was\s+)?(?:seen|visuali[sz]ed)\b[^.;]{0,60}\b(?:joint|IA|intra-?articular)"
+    # the many ways notes say contrast showed the joint, or the tip or injectate was seen inside it
+    r"|\b(?:contrast|dye|arthrogra\w*|omnipaque|isovue)\b[^.;]{0,40}?\b(?:outlin\w*|fill\w*|opacif\w*|delineat\w*|spread|flow\w*)\b"
+    r"[^.;]{0,30}?\b(?:joint|jt|it|recess\w*|capsule|SIJ)\b"
+    r"|\b(?:needle\s+)?tips?\b[^.;]{0,40}?\b(?:in|within|into|entering|inside|intra-?articular)\s+(?:the\s+|each\s+|its\s+|both\s+)?(?:joint|jt|SIJ)s?\b"
+    r"|\b(?:injectate|medication|solution)\b[^.;]{0,30}?\b(?:seen|visuali[sz]ed|observed|spread\w*)\b[^.;]{0,30}?\b(?:within|in|into)\s+(?:the\s+|each\s+)?joint"
+    r"|\b(?:intra-?articular|IA)\s+(?:contrast|dye|needle\s+tips?|position|filling)\b|\bcontrast\s+IA\b|\bw/?\s*contrast\s+IA\b"
+    r"|\b(?:intra-?articular|IA)\b\s+(?:\w+\s+){0,2}(?:confirm\w*|verif\w*)",
     I,
 )
 IMAGES_RECORDED = re.compile(

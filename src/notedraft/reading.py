@@ -97,13 +97,15 @@ _FIELD = re.compile(r"[ \t]*(?P<label>[A-Za-z][A-Za-z0-9 /&'#-]{0,50}?)[ \t]*(?P
 _BOX = re.compile(r"\[\s*(?P<c1>[xX✓✔*])?\s*\]|\(\s*(?P<c2>[xX✓✔*])?\s*\)(?=\s*[A-Za-z])|(?P<c3>[☒☑✅])|(?P<u>☐)")
 _YES_NO_BOX = re.compile(r"\b(?P<word>yes|no|y|n)\s*(?P<box>\[\s*[xX✓✔*]?\s*\]|\(\s*[xX✓✔*]?\s*\)|[☒☑☐])"
                          r"|(?P<box2>\[\s*[xX✓✔*]?\s*\]|\(\s*[xX✓✔*]?\s*\)|[☒☑☐])\s*(?P<word2>yes|no|y|n)\b", I)
+_YES_NO_HEADER = re.compile(r"^\s*[A-Za-z][\w /-]*?\s{2,}(?P<yes>yes|y)\s{2,}(?P<no>no|n)\s*$", I)
+_COLUMN_MARK = re.compile(r"(?<!\w)[xX✓✔](?!\w)")
 _QUOTE = re.compile(r'"[^"\r\n]{3,}"|(?<![A-Za-z])\'[^\'\r\n]{12,}\'(?![A-Za-z])')
 _QUOTE_LEAD = re.compile(r"\b(?:polic(?:y|ies)|guideline|LCD|article|payer|insurer|states?|stating|reads?|quote[ds]?"
                          r"|per\s+(?:the\s+)?(?:policy|payer|LCD|guideline))\b[^.\r\n]{0,40}:\s*$", I)
 
 # Sentence ends: punctuation then space, a question mark, line breaks, and MTSamples headings run together with
 # commas (",PROCEDURE:,  Informed consent...").
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?;])[\s,]+|(?<=\?)|[\r\n]\s*|,\s*(?=[A-Z][A-Z0-9 /&()'-]{2,}:)|(?<=[A-Z]{3}):\s*,?\s*")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?;])[\s,]+|(?<=[.!?;][\"')\]])[\s,]+|(?<=\?)|[\r\n]\s*|,\s*(?=[A-Z][A-Z0-9 /&()'-]{2,}:)|(?<=[A-Z]{3}):\s*,?\s*")
 # Clause breaks. "and" joins clauses only when both sides have a verb of their own (see _and_breaks).
 _CLAUSE_BREAK = re.compile(
     r"[,;()\[\]|\t]|\s[-–]\s|:\s|\b(?:but|however|although|though|whereas|yet|so|then|thus|therefore|because|since"
@@ -150,7 +152,7 @@ _CLAUSE_DOUBT: list[tuple[Status, re.Pattern[str]]] = [
         r"|limited|suboptimal|nondiagnostic|non-diagnostic|equivocal|questionabl\w*|attempt\w*|tried|trying|try"
         r"|possibl[ey]|probabl[ey]|likely|unlikely|perhaps|maybe|presum\w*|suspect\w*|suppos\w*|apparent(?:ly)?"
         r"|appear\w*|seem\w*|thought|believed?|assum\w*|guess\w*|potential\w*|vs\.?|versus|and/or"
-        r"|instead|lieu|rather|opposed|rule\s+out|ruled\s+out|rules\s+out|r/o|differential|undetermined|undecided"
+        r"|rule\s+out|ruled\s+out|rules\s+out|r/o|differential|undetermined|undecided"
         r"|to\s+be\s+(?:decided|determined|confirmed|clarified)|tbd|unknown)\b"
         r"|\b0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|images?|views?|frames?)\b"
         # two modalities or two sides offered as alternatives: "fluoroscopic or CT guidance", "left or right"
@@ -194,7 +196,7 @@ stimulated lesioned heated cooled ablated blocked approached elicited encountere
 infused dispensed ambulated cleared engaged dispersed layered delineated highlighted tracked traced endorsed
 decreased increased reduced dropped listed mentioned specified selected isolated obliqued adjusted centered
 focused magnified collimated aligned optimized controlled padded prepped sterile added exchanged provided
-performed utilised localised programmed carried repeated threaded irrigated sutured closed taped covered prepared disinfected painted
+performed utilised localised programmed carried repeated threaded received divided split shared irrigated sutured closed taped covered prepared disinfected painted
 """.replace("?", "").split())
 _ED_WORD = re.compile(r"\b[A-Za-z]{4,}ed\b")
 _NOT_VERBS = frozenset("indeed proceed proceeded hundred sacred exceed succeed embedded kindred classified specified unspecified"
@@ -209,6 +211,7 @@ _PRESENT_TODAY = re.compile(
     I,
 )
 _MIXED_SCRIPT_WORD = re.compile(r"\w*[^\W\d_]\w*")
+_SUBSTITUTION = re.compile(r"\s*(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of)\b", I)
 # A clause that goes on about the same thing without a new subject: "but not injected", "(all held, none injected)",
 # "neither was injected", "which was not used".
 _CONTINUES_SUBJECT = re.compile(
@@ -351,6 +354,8 @@ class Reading:
                 # "DIAGNOSIS: M46.1." holds its own line (and the list items under it); a heading alone on its
                 # line, or MTSamples' one-line notes, hold everything up to the next heading
                 own = _line_block_end(text, pos, end)
+                if _kind_of(name) == "consent" and own > pos:  # "Consent: risks ... were reviewed." is one statement
+                    own = min(own, self.sentence(self.sentence(pos)[1])[1] if text[self.sentence(pos)[1] - 2:self.sentence(pos)[1]].strip().endswith(":") else self.sentence(pos)[1])
                 out.append(Section(pos, own, name, _kind_of(name)))
                 if own < end:
                     out.append(Section(own, end, None, "body"))
@@ -366,15 +371,30 @@ class Reading:
         boxes: list[Box] = []
         rows: list[tuple[int, int]] = []
         text = self.text
+        columns: tuple[int, int] | None = None  # (Yes column, No column) of a "Imaging   Yes   No" header
         for m in _LINE.finditer(text):
             a, b = m.span()
             if a == b:
                 continue
             line = m.group()
+            header = _YES_NO_HEADER.match(line)
+            if header:
+                columns = (header.start("yes"), header.start("no"))
+                continue
+            if columns is not None:
+                if not line.strip() or ":" in line:
+                    columns = None
+                else:  # "Fluoroscopy    X": checked when the mark stands under Yes
+                    mark = _COLUMN_MARK.search(line, len(line) - len(line.lstrip()) + 1)
+                    yes_col, no_col = columns
+                    checked = mark is not None and abs(mark.start() - yes_col) < abs(mark.start() - no_col)
+                    boxes.append(Box(a, b, checked))
+                    continue
             if line.count("|") >= 2 or "\t" in line.strip():
                 rows.append((a, b))
             yes_no = list(_YES_NO_BOX.finditer(line))
-            if yes_no:
+            words = {(m.group("word") or m.group("word2") or "")[:1].lower() for m in yes_no}
+            if {"y", "n"} <= words:  # "Fluoroscopy  Yes [ ]  No [X]"; "☒ No imaging" alone is an item, not a column
                 state = _yes_no_state(yes_no)
                 boxes.append(Box(a, b, state))
                 continue
@@ -418,7 +438,10 @@ class Reading:
             line = m.group()
             c = line.find(":")
             if c > 0 and _QUOTE_LEAD.search(line[: c + 1]):
-                out.append((m.start() + c + 1, m.end()))
+                start = m.start() + c + 1
+                if self.text[start:].lstrip().startswith('"'):
+                    continue  # the quotation marks themselves say where the quote ends
+                out.append((start, min(m.end(), self.sentence(start + 1)[1])))
         return sorted(out)
 
     def _clauses(self) -> list[int]:
@@ -567,7 +590,9 @@ class Reading:
             n_end = max(n_end, n_start + 1)
             head = self.text[n_start:n_end]
             parenthetical = self.text[max(0, n_start - 2) : n_start].strip().endswith(("(", "["))
-            if parenthetical or _CONTINUES_SUBJECT.match(head):
+            if _SUBSTITUTION.match(head):
+                return "affirmed"  # "... in lieu of fluoroscopy (contrast allergy)": what follows is the other thing
+            if (parenthetical and hops == 0) or _CONTINUES_SUBJECT.match(head):
                 status = self._clause_status(n_start, n_start, n_start, n_end, n_start, n_end)
                 if status != "affirmed":
                     return status
@@ -606,8 +631,8 @@ class Reading:
             return "planned"
         if kind == "consent":
             return "conditional"
-        if self.cue_within(lx.HYPOTHETICAL_SENTENCE, lo, min(s_end, start + WINDOW)):
-            return "conditional"
+        if self.cue_within(lx.HYPOTHETICAL_SENTENCE, lo, start):
+            return "conditional"  # "Risks of ... were discussed": consent talk before the mention
         if self.cue_within(lx.PLANNED, lo, start):
             return "planned"
         if self.cue_within(lx.HISTORICAL, lo, start) or (
