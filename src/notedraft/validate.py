@@ -6,8 +6,8 @@ every unmet one a finding with a fix; the report also lists the code lines the d
 
 from __future__ import annotations
 
-from .checks import CHECKS, Claim, Outcome, SIDE_OF_MODIFIER
-from .codes import parse_code_line
+from .checks import CHECKS, Claim, LineIndex, Outcome, SIDE_OF_MODIFIER
+from .codes import check_claim_size, duplicate_line_findings, parse_code_line
 from .extract import extract_facts
 from .models import CodeLine, Facts, Finding, Requirement, Span, ValidationReport
 from .rulepack import CodePack, Condition, load_packs
@@ -22,9 +22,11 @@ def validate(
     *,
     facts: Facts | None = None,
 ) -> ValidationReport:
+    check_claim_size(len(codes))  # CodeError past 50 lines: the cost of a claim stays bounded
     lines = [c if isinstance(c, CodeLine) else parse_code_line(c) for c in codes]
     facts = facts if facts is not None else extract_facts(note_text)
     findings, satisfied = evaluate(facts, lines, payer, note_text)
+    findings = duplicate_line_findings(lines) + findings  # the same line twice bills one service twice
     if not lines:
         findings.append(
             Finding(rule="claim.no_codes", severity="error", message="No code line was given to validate.",
@@ -51,9 +53,10 @@ def evaluate(
     packs = load_packs()
     findings: list[Finding] = []
     satisfied: list[Requirement] = []
+    index = LineIndex.of(lines)  # once per claim, so that line-vs-line checks stay O(1) per line
     for line in lines:
         pack = packs[line.code]
-        claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text)
+        claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text, index=index)
         findings += _modifier_findings(pack, line)
         for rule in pack.rules:
             if not all(_holds(c, claim).ok for c in rule.when):
