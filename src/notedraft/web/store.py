@@ -127,9 +127,13 @@ def _check_id(draft_id: int, number: int | None = None) -> None:
 def _private_file(path: Path) -> None:
     """The database holds dictations: its folder is created 0700 and the file 0600 (SQLite gives the -wal and
     -shm files the database file's mode)."""
+    missing = []
     folder = path.parent
-    if not folder.exists():
-        folder.mkdir(mode=0o700, parents=True)
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):  # mkdir(parents=True) would give the parents the umask's mode, not 0700
+        folder.mkdir(mode=0o700)
     if not path.exists():
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
