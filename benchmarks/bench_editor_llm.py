@@ -71,20 +71,29 @@ def main() -> int:
 
         for _ in range(args.drafts):
             threading.Thread(target=submit, daemon=True).start()
+        # Measure while the LLM calls hang, not while the first drafts still import the LLM stack.
+        deadline = time.monotonic() + 60
+        while len(fake.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
         time.sleep(1.0)
         print(f"{args.drafts} llm-compose drafts fired; LLM requests hanging: {len(fake.requests)}", flush=True)
-        took = []
+        took, failed = [], 0
         for i in range(args.validates):
             started = time.perf_counter()
-            r = client.post("/api/validate", json={"note": NOTE, "codes": ["27096-LT"]})
+            try:
+                r = client.post("/api/validate", json={"note": NOTE, "codes": ["27096-LT"]}, timeout=120)
+                ok = r.status_code == 200
+            except httpx.TimeoutException:
+                ok = False
             took.append((time.perf_counter() - started) * 1000)
-            assert r.status_code == 200, r.text
-            if (i + 1) % 10 == 0 or took[-1] > 5000:
+            if not ok:
+                failed += 1
+            if (i + 1) % 10 == 0 or took[-1] > 50:
                 print(f"  validate {i + 1}/{args.validates}: {took[-1]:.1f} ms", flush=True)
-        p99 = statistics.quantiles(took, n=100)[98] if len(took) >= 2 else took[0]
+        p99 = statistics.quantiles(took, n=100, method="inclusive")[98] if len(took) >= 2 else took[0]
         answered = {s: statuses.count(s) for s in set(statuses)}
         print(f"/api/validate while {args.drafts} LLM drafts hang: n={len(took)} p50={statistics.median(took):.1f} ms "
-              f"p99={p99:.1f} ms max={max(took):.1f} ms; draft answers so far: {answered}")
+              f"p99={p99:.1f} ms max={max(took):.1f} ms; not 200 or timed out (120 s): {failed}; draft answers so far: {answered}")
         server.should_exit = True
     os._exit(0)  # drafting threads may still be blocked on the hung server; do not wait for them
 
