@@ -94,7 +94,7 @@ class JobQueue:
             queue.append(job)
             if self._threads.get(endpoint, 0) < self.workers:
                 self._threads[endpoint] = self._threads.get(endpoint, 0) + 1
-                threading.Thread(target=self._worker, args=(endpoint,), name=f"notedraft-llm-job", daemon=True).start()
+                threading.Thread(target=self._worker, args=(endpoint,), name="notedraft-llm-job", daemon=True).start()
             return job
 
     def get(self, job_id: str) -> Job | None:
