@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from .checks import CHECKS, Claim, Outcome, SIDE_OF_MODIFIER
-from .codes import parse_code_line
+from .checks import CHECKS, Claim, LineIndex, Outcome, SIDE_OF_MODIFIER
+from .codes import check_claim_size, duplicate_line_findings, parse_code_line
 from .extract import extract_facts
 from .models import CodeLine, Facts, Finding, Requirement, Span, ValidationReport
 from .rulepack import CodePack, Condition, load_packs
@@ -24,6 +24,7 @@ def validate(
     *,
     facts: Facts | None = None,
 ) -> ValidationReport:
+    check_claim_size(len(codes))  # CodeError past 50 lines: the cost of a claim stays bounded
     lines = [c if isinstance(c, CodeLine) else parse_code_line(c) for c in codes]
     facts = facts if facts is not None else extract_facts(note_text)
     findings, satisfied = evaluate(facts, lines, payer, note_text)
@@ -69,16 +70,7 @@ def conflict_findings(facts: Facts) -> list[Finding]:
 def claim_findings(lines: list[CodeLine]) -> list[Finding]:
     """The claim as a whole: a line twice, a code with and without a side modifier, a professional and a facility
     code for the same service."""
-    out: list[Finding] = []
-    seen: dict[str, int] = {}
-    for line in lines:
-        seen[str(line)] = seen.get(str(line), 0) + 1
-    for text, n in seen.items():
-        if n > 1:
-            out.append(Finding(rule="claim.duplicate_line", severity="error", code=text,
-                               message=f"{text} is on the claim {n} times.",
-                               fix=f"Report {text} once (a bilateral service is one line with -50).",
-                               source="CMS NCCI policy manual, ch. I (one unit per service) [A]"))
+    out: list[Finding] = duplicate_line_findings(lines)  # the same line twice bills one service twice
     by_code: dict[str, set[tuple[str, ...]]] = {}
     for line in lines:
         by_code.setdefault(line.code, set()).add(tuple(m for m in line.modifiers if m in SIDE_OF_MODIFIER))
@@ -117,9 +109,10 @@ def evaluate(
     packs = load_packs()
     findings: list[Finding] = []
     satisfied: list[Requirement] = []
+    index = LineIndex.of(lines)  # once per claim, so that line-vs-line checks stay O(1) per line
     for line in lines:
         pack = packs[line.code]
-        claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text)
+        claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text, index=index)
         findings += _modifier_findings(pack, line)
         for rule in pack.rules:
             if not all(_holds(c, claim).ok for c in rule.when):
