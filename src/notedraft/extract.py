@@ -189,7 +189,10 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
         si.append((m.start(), kind, span_of(ctx, *m.span())))
     for pattern, kind in ((lx.SI_RFA, "si_rfa"), (lx.SI_NERVE, "si_nerve_block")):
         for m in ctx.finditer(pattern):
-            if procedural(m) and contains(_SACRAL, ctx.whole_sentence(m.start())):
+            sentence = ctx.whole_sentence(m.start())
+            if kind == "si_nerve_block" and contains(lx.SI_RFA, sentence):
+                continue  # "radiofrequency ablation of the lateral branches" is one procedure, the ablation
+            if procedural(m) and contains(_SACRAL, sentence):
                 si.append((m.start(), kind, span_of(ctx, *m.span())))
     for kind, pattern in lx.OTHER_PROCEDURES if not si else ():
         for m in ctx.scan(pattern):
