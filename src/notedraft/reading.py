@@ -72,6 +72,7 @@ def normalise(text: str) -> tuple[str, list[int] | None, list[int]]:
 # --- structure -----------------------------------------------------------------------------------------------------
 
 _LINE = re.compile(r"[^\r\n]*")
+_PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
 _HEADING = re.compile(r"(?:^|[\r\n,.]\s*)(?P<name>[A-Z][A-Za-z0-9 /&'()#-]{1,50}?)\s*:", re.MULTILINE)
 _SECTION_KINDS: list[tuple[SectionKind, re.Pattern[str]]] = [
     ("consent", re.compile(r"consent|risks?\b", I)),
@@ -266,6 +267,9 @@ class Reading:
     def __init__(self, original: str) -> None:
         self.original = original
         text, index, hidden = normalise(original)
+        # A drafter's "[DOSE NEEDED]" is no statement: blanked (same length, offsets hold) so its words are not read;
+        # the validator reports the placeholder itself (note.placeholder).
+        text = _PLACEHOLDER.sub(lambda m: " " * len(m.group()), text)
         self.text = text
         self._index = index
         self._hidden = hidden
@@ -598,10 +602,11 @@ class Reading:
             n_start, n_end = self.clause(pos)
             n_end = max(n_end, n_start + 1)
             head = self.text[n_start:n_end]
-            parenthetical = self.text[max(0, n_start - 2) : n_start].strip().endswith(("(", "["))
             if _SUBSTITUTION.match(head):
                 return "affirmed"  # "... in lieu of fluoroscopy (contrast allergy)": what follows is the other thing
-            if (parenthetical and hops == 0) or _CONTINUES_SUBJECT.match(head):
+            # a parenthesis with its own subject ("(images not retained)") speaks of that subject; one that goes on
+            # about the mention ("(not injected)", "(all held, none injected)") reaches back
+            if _CONTINUES_SUBJECT.match(head):
                 status = self._clause_status(n_start, n_start, n_start, n_end, n_start, n_end)
                 if status != "affirmed":
                     return status
