@@ -5,8 +5,9 @@
 Prints, all measured in this one run:
   1. in-process `validate()` time per note over the real notes (median and p95 over notes, each note's time being
      its median over P warm passes), against the target of <= 1 ms median;
-  2. `notedraft validate` whole-process wall time as a ratio to `python -c "import pydantic, jinja2"` run by the
-     same interpreter (the two commands alternate N times; medians), against the target of <= 1.3x;
+  2. `notedraft validate` whole-process wall time as a ratio to a Python process that imports pydantic and defines
+     and instantiates one BaseModel, run by the same interpreter (the two commands alternate N times; medians),
+     against the target of <= 1.25x;
   3. the machine.
 """
 
@@ -27,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))  # run from a checkout even when the package is not installed
 
+from notedraft.reading import read  # noqa: E402
 from notedraft.validate import validate  # noqa: E402
 
 DEFAULT_NOTES = Path(os.environ.get("NOTEDRAFT_REALNOTES") or REPO.parent / "shared" / "realnotes")
@@ -57,6 +59,7 @@ def in_process(notes: list[str], passes: int) -> tuple[float, float, float]:
     per_note: list[list[float]] = [[] for _ in notes]
     for _ in range(passes):
         for i, text in enumerate(notes):
+            read.cache_clear()  # the reading is cached per text; a benchmark reads every note afresh
             start = time.perf_counter()
             validate(text, CLAIM)
             per_note[i].append((time.perf_counter() - start) * 1000)
@@ -74,7 +77,8 @@ def whole_process(note: str, runs: int) -> tuple[float, float, list[str], list[s
     else:  # not installed: the same entry point from this checkout
         entry = f"import sys; sys.path.insert(0, {str(REPO / 'src')!r}); from notedraft.cli import main; sys.exit(main())"
         validate_cmd = [sys.executable, "-c", entry, "validate", fh.name, "--code", CLAIM[0]]
-    floor_cmd = [sys.executable, "-c", "import pydantic, jinja2"]
+    # the floor every pydantic CLI pays: import pydantic, define and instantiate one model (issue 8)
+    floor_cmd = [sys.executable, "-c", "import pydantic\nclass M(pydantic.BaseModel):\n    x: int\nM(x=1)"]
     timings: dict[str, list[float]] = {"validate": [], "floor": []}
     try:
         for _ in range(2):  # warm the file cache for both
@@ -120,8 +124,9 @@ def main() -> int:
     print(f"\nwhole process, {args.runs} runs each, alternating (medians):")
     shown = " ".join(["notedraft" if validate_cmd[1] == "validate" else "python -c <notedraft.cli.main>", *validate_cmd[-4:]])
     print(f"  notedraft validate  {validate_ms:7.1f} ms   ({shown})")
-    print(f"  floor               {floor_ms:7.1f} ms   ({Path(floor_cmd[0]).name} -c \"import pydantic, jinja2\", same interpreter)")
-    print(f"  ratio {ratio:.2f}x   target <= 1.3x: {verdict(ratio <= 1.3)}")
+    print(f"  floor               {floor_ms:7.1f} ms   ({Path(floor_cmd[0]).name}: import pydantic, define and "
+          "instantiate one BaseModel; same interpreter)")
+    print(f"  ratio {ratio:.2f}x   target <= 1.25x: {verdict(ratio <= 1.25)}")
     if args.json:
         print(json.dumps({"median_ms": median_ms, "p95_ms": p95_ms, "validate_ms": validate_ms, "floor_ms": floor_ms,
                           "ratio": ratio, "notes": len(notes), "cpus": os.cpu_count()}))

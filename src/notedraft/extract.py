@@ -208,6 +208,7 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
     # SI procedure than the one the text documents: never a choice by position, a question.
     kinds = {k for _, k, _ in si}
     titled = {k for k, m in _si_title_mentions(ctx) if ctx.status(m.start(), m.end()) not in ("negated", "historical", "quoted")}
+    facts.named_procedures = sorted(kinds | titled | {kind})
     if len(kinds) > 1 or (titled and kind not in titled):
         named = sorted(kinds | titled)
         facts.conflicts.append(Conflict(

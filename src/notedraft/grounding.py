@@ -43,6 +43,10 @@ def ground(note: str, dictation: str, dictated: Facts | None = None, drafted: Fa
     for e in drafted.events if drafted.side == dictated.side else ():  # (side, status): an aborted side is never drafted as injected, nor the reverse
         if e.side != "unsided" and said_events and (e.side, e.status) not in said_events:
             out.append(_finding(f"{e.side} side {e.status}", (e.status_evidence or e.evidence)[:1]))
+    for kind in drafted.named_procedures:  # a procedure named anywhere, even where the draft contradicts itself
+        if kind != dictated.procedure and kind != drafted.procedure and kind not in dictated.named_procedures:
+            out.append(_finding(f"procedure {kind.replace('_', ' ')}",
+                                [drafted.procedure_span] if drafted.procedure_span else []))
     if drafted.procedure != "unstated" and drafted.procedure != dictated.procedure:
         what = drafted.procedure.replace("_", " ")
         out.append(_finding(f"procedure {what}", [drafted.procedure_span] if drafted.procedure_span else []))

@@ -147,6 +147,7 @@ class Facts(BaseModel):
     events: list[Event] = Field(default_factory=list)
     named_sides: list[str] = Field(default_factory=list, description="every side the text names as acted on today")
     not_done: list[Span] = Field(default_factory=list, description="statements that the procedure was not done today")
+    named_procedures: list[str] = Field(default_factory=list, description="every SI procedure the text names as done")
     conflicts: list[Conflict] = Field(default_factory=list)
 
     def performed_sides(self) -> set[str]:
