@@ -164,6 +164,7 @@ _SACRAL = re.compile(r"\bS[1-4]\b|\bsacral\b|\bsacroiliac\b|\bSIJ?\b", re.IGNORE
 
 def _procedure(ctx: TextContext, facts: Facts) -> None:
     si: list[tuple[int, str, Span]] = []
+    weak: list[tuple[int, str, Span]] = []  # SI joint named with nothing injected in its sentence
     others: list[tuple[int, str, Span]] = []
     diagnosis_phrases = ctx.finditer(lx.DIAGNOSIS_TERMS)
     phrase_starts = [m.start() for m in diagnosis_phrases]
@@ -184,8 +185,11 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
             kind = "si_rfa"
         elif contains(lx.SI_NERVE, sentence):
             kind = "si_nerve_block"
-        else:
+        elif contains(lx.INJECTION, sentence) or contains(lx.DRUG_PATTERN, sentence):
             kind = "si_joint_injection"
+        else:  # "the needle was moved to the inferior third of the SI joint": the joint named as a landmark
+            weak.append((m.start(), "si_joint_injection", span_of(ctx, *m.span())))
+            continue
         si.append((m.start(), kind, span_of(ctx, *m.span())))
     for pattern, kind in ((lx.SI_RFA, "si_rfa"), (lx.SI_NERVE, "si_nerve_block")):
         for m in ctx.finditer(pattern):
@@ -194,11 +198,12 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
                 continue  # "radiofrequency ablation of the lateral branches" is one procedure, the ablation
             if procedural(m) and contains(_SACRAL, sentence):
                 si.append((m.start(), kind, span_of(ctx, *m.span())))
-    for kind, pattern in lx.OTHER_PROCEDURES if not si else ():
+    for kind, pattern in lx.OTHER_PROCEDURES if not (si or weak) else ():
         for m in ctx.scan(pattern):
             if procedural(m):
                 others.append((m.start(), kind, span_of(ctx, *m.span())))
                 break
+    si = si or weak  # the SI joint named only as a landmark counts when nothing else SI-related is done
     # SI-family readings win: an SI joint note also mentions lumbar levels, needles into "the joint", etc.
     candidates = si or others
     if not candidates:
@@ -208,6 +213,11 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
     # SI procedure than the one the text documents: never a choice by position, a question.
     kinds = {k for _, k, _ in si}
     titled = {k for k, m in _si_title_mentions(ctx) if ctx.status(m.start(), m.end()) not in ("negated", "historical", "quoted")}
+    for named in (kinds, titled):  # an ablation names the lateral branches it lesions: one procedure, the RFA
+        if "si_rfa" in named:
+            named.discard("si_nerve_block")
+    if "si_rfa" in kinds | titled and kind == "si_nerve_block":
+        kind = "si_rfa"
     facts.named_procedures = sorted(kinds | titled | {kind})
     if len(kinds) > 1 or (titled and kind not in titled):
         named = sorted(kinds | titled)

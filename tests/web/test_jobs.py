@@ -135,9 +135,13 @@ def test_a_job_runs_to_a_saved_draft_and_a_runaway_reply_is_stored_truncated(cli
     draft = client.get(status["url"].replace("/drafts/", "/api/drafts/")).json()
     assert draft["strategy"] == "llm-compose" and len(draft["attempts"]) >= 1
     for attempt in draft["attempts"]:
-        assert attempt["raw_truncated"] is True and attempt["raw_chars"] == len(runaway)
-        assert len(attempt["raw"]) < MAX_RAW_CHARS + 200
-        assert attempt["raw"].startswith(runaway[:MAX_RAW_CHARS]) and "truncated" in attempt["raw"]
+        # Two caps meet here: the LLM client rejects an oversize reply and keeps a bounded excerpt (issue 10, part
+        # 1), and the editor stores any raw reply cut to MAX_RAW_CHARS with a marker. Either way the row is small.
+        assert len(attempt.get("raw") or "") < MAX_RAW_CHARS + 200
+        if attempt.get("raw_truncated"):
+            assert attempt["raw"].startswith(runaway[:MAX_RAW_CHARS]) and "truncated" in attempt["raw"]
+        else:
+            assert attempt["outcome"] in {"oversize", "truncated", "invalid"}, attempt
     page = client.get(status["url"])
     assert page.status_code == 200 and len(page.text) < 4 * MAX_RAW_CHARS * len(draft["attempts"]) + 100_000
 
