@@ -31,10 +31,22 @@ expect() {
 contains() { grep -qF -- "$2" "$work/$1" || { cat "$work/$1"; fail "$1 does not contain: $2"; }; }
 
 # --- build ---------------------------------------------------------------------------------------------------------
+# Build from a clone-like copy: the files git tracks or would track (symlinks kept), without build/ or a stale
+# src/notedraft.egg-info, whose SOURCES.txt setuptools merges into the sdist and would hide a missing package-data
+# entry. Outside a git checkout (e.g. an unpacked sdist) the tree is copied as it is.
+step "copying the source tree (git ls-files) to $work/tree"
+mkdir "$work/tree"
+if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  (cd "$repo" && git ls-files -z --cached --others --exclude-standard \
+    | while IFS= read -r -d '' f; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done \
+    | tar --null --no-recursion -T - -cf -) | tar -xf - -C "$work/tree"
+else
+  (cd "$repo" && tar --exclude=.venv --exclude=build --exclude='*.egg-info' -cf - .) | tar -xf - -C "$work/tree"
+fi
 step "building the sdist, and the wheel from the sdist (python -m build)"
-"$py" -m build --outdir "$work/dist" "$repo" >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "build"; }
+"$py" -m build --outdir "$work/dist" "$work/tree" >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "build"; }
 step "building the wheel from the source tree"
-"$py" -m build --wheel --outdir "$work/dist-tree" "$repo" >"$work/build-tree.log" 2>&1 \
+"$py" -m build --wheel --outdir "$work/dist-tree" "$work/tree" >"$work/build-tree.log" 2>&1 \
   || { tail -30 "$work/build-tree.log"; fail "build --wheel"; }
 sdist=$(ls "$work"/dist/notedraft-*.tar.gz)
 wheel=$(ls "$work"/dist/notedraft-*.whl)

@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     args = None
+    _STDIN.clear()
     try:
         parser = build_parser(argv)
         args = parser.parse_args(argv)
