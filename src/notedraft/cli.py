@@ -39,6 +39,8 @@ exit codes:
 A dictation that cannot be finished is saved under $XDG_STATE_HOME/notedraft (default ~/.local/state/notedraft)
 and the error line names the file."""
 INTERNAL_ERROR = 3
+# What this run read from standard input (read_text fills it), so main() can save it if the command then fails.
+_STDIN: dict[str, str] = {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"notedraft: error: {exc}{_kept(args)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("notedraft: interrupted", file=sys.stderr)
+        print(f"notedraft: interrupted{_kept(args)}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
@@ -195,9 +197,6 @@ def read_text(source: str | None, what: str) -> str:
     if origin == "standard input":
         _STDIN["text"] = text  # main() saves it if the command then fails
     return text
-
-
-_STDIN: dict[str, str] = {}
 
 
 def decode(data: bytes, origin: str, what: str) -> str:

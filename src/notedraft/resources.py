@@ -14,7 +14,6 @@ for a site that edits its own wording.
 from __future__ import annotations
 
 import os
-from importlib.resources import files
 from pathlib import Path
 
 # What a working install needs; `check()` and the wheel test name the same files.
@@ -34,6 +33,8 @@ class ResourceMissing(Exception):
 
 def packaged(kind: str) -> Path:
     """`notedraft/_data/<kind>` of the installed package, as a real folder (Jinja's loader needs a path)."""
+    from importlib.resources import files  # here, not at import: the CLI imports this module on every start
+
     folder = files("notedraft") / "_data" / kind
     if not isinstance(folder, Path):  # e.g. imported from a zip: no folder on disk to hand to Jinja
         raise ResourceMissing(f"notedraft's {kind} are inside an archive ({folder}); install notedraft as files "
