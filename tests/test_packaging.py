@@ -90,9 +90,12 @@ def test_the_wheel_built_from_the_sdist_carries_every_run_time_file(tmp_path):
         assert {f"notedraft/_data/{kind}/{p.name}" for p in (REPO / kind).glob("*.j2")} <= shipped
 
 
-def test_the_installed_package_has_everything_it_needs():
+def test_the_installed_package_finds_the_root_files():
+    """Editable or not, what the package reads is the repository root's copy (the one source of truth)."""
     assert resources.check() == []
-    assert resources.packaged("templates").resolve() == (REPO / "templates").resolve()  # editable: live root files
+    for kind, names in resources.REQUIRED.items():
+        for name in names:
+            assert resources.file(kind, name).read_bytes() == (REPO / kind / name).read_bytes()
 
 
 # --- where notedraft looks --------------------------------------------------------------------------------------------
