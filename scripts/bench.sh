@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/python benchmarks/bench_validate.py
 .venv/bin/python benchmarks/bench_draft.py "$@"
+.venv/bin/python benchmarks/bench_editor_llm.py --drafts 45 --hang 10 --validates 200 2>/dev/null
 .venv/bin/python evals/bench_eval.py

@@ -141,7 +141,7 @@ def test_common_misspellings_and_abbreviations(dictation, codes):
 def test_w_slash_separates_two_drugs_amounts():
     d = draft("left SI joint injection, sono guided, needle confirmed IA, 40mg kenalog w/ 2 ml 1% lidocaine, "
               "dx M46.1, therapeutic")
-    assert "triamcinolone 40 mg (Kenalog)" in d.note  # not "40 mg in 2 mL of 1%": those belong to the lidocaine
+    assert "triamcinolone acetonide 40 mg (Kenalog)" in d.note  # not "40 mg in 2 mL of 1%": those belong to the lidocaine
     assert "lidocaine 2 mL of 1%" in d.note
 
 
@@ -183,7 +183,7 @@ def test_the_statements_come_from_the_dictation():
     d = draft("L SIJ inj, fluoro, IA confirmed w contrast, 40 kenalog + 2cc 0.25% bupi, dx M46.1, dx + therapeutic")
 
     assert "Left sacroiliac joint injection" in d.note
-    assert "triamcinolone 40 mg (Kenalog)" in d.note
+    assert "triamcinolone acetonide 40 mg (Kenalog)" in d.note
     assert "bupivacaine 2 mL of 0.25%" in d.note
     assert "M46.1" in d.note
     assert "Diagnostic and therapeutic" in d.note
@@ -263,7 +263,7 @@ def test_a_bilateral_dictation_asked_as_one_side_is_refused():
 def test_missing_dose_is_a_placeholder_and_a_question():
     d = draft("L SIJ inj, fluoro, IA confirmed w contrast, kenalog + 2cc 0.25% bupi, dx M46.1, therapeutic")
 
-    assert "triamcinolone [DOSE NEEDED] (Kenalog)" in d.note
+    assert "triamcinolone acetonide [DOSE NEEDED] (Kenalog)" in d.note
     assert d.refused and not d.supported
     assert [q for q in d.queries if q.startswith("Dose of triamcinolone")] == ["Dose of triamcinolone (kenalog)?"]
     assert not validate(d.note, ["27096-LT"]).supported

@@ -260,7 +260,7 @@ def test_a_hang_past_the_timeout_is_an_error_and_a_fallback(fake_openai):
 
     assert elapsed < 5
     [a] = d.attempts
-    assert a.outcome == "error" and "Timeout" in a.error
+    assert a.outcome == "timeout" and "deadline" in a.error
     assert d.note == TEMPLATE_NOTE and d.supported
     assert any("call failed" in n for n in d.notes)
 
@@ -419,7 +419,7 @@ def test_llm_extract_survives_a_timeout(fake_openai):
     d = draft(DICTATION, strategy="llm-extract", llm=client(fake_openai, timeout=0.5, max_transport_retries=0))
 
     [a] = d.attempts
-    assert a.outcome == "error"
+    assert a.outcome == "timeout"
     assert d.note == TEMPLATE_NOTE and d.supported
     assert any("call failed" in n for n in d.notes)
 

@@ -66,7 +66,7 @@ def test_faithful_prose_in_other_words_is_grounded(note, dictation):
 
 def test_an_invented_dose_is_named():
     dictation = "L SIJ inj, fluoro, IA confirmed w contrast, depo-medrol 40, dx M46.1, therapeutic"
-    note = edit(draft(dictation).note, "methylprednisolone 40 mg", "methylprednisolone 80 mg")
+    note = edit(draft(dictation).note, "methylprednisolone acetate 40 mg", "methylprednisolone acetate 80 mg")
 
     findings = ground(note, dictation)
 

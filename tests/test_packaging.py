@@ -85,9 +85,9 @@ def test_the_wheel_built_from_the_sdist_carries_every_run_time_file(tmp_path):
         shipped = set(z.namelist())
         assert not {n for n in wanted if n not in shipped}
         assert all(z.read(name) == path.read_bytes() for name, path in wanted.items())
-    # Every template and prompt in the root folders ships, not just the ones the code names today.
-    for kind in ("templates", "prompts"):
-        assert {f"notedraft/_data/{kind}/{p.name}" for p in (REPO / kind).glob("*.j2")} <= shipped
+    # Every template, prompt and dataset in the root folders ships, not just the ones the code names today.
+    for kind, pattern in (("templates", "*.j2"), ("prompts", "*.j2"), ("evals", "*.jsonl"), ("evals", "*.toml")):
+        assert {f"notedraft/_data/{kind}/{p.name}" for p in (REPO / kind).glob(pattern)} <= shipped
 
 
 def test_the_installed_package_finds_the_root_files():
@@ -178,7 +178,7 @@ def test_serve_refuses_to_start_without_its_templates(env, tmp_path):
     assert not (tmp_path / "e.sqlite").exists()
 
 
-# --- an unexpected error: one line, exit 3, the trace on request, nothing lost ----------------------------------------
+# --- an unexpected error: one line, exit 4, the trace on request, nothing lost ----------------------------------------
 
 
 @pytest.fixture
@@ -195,14 +195,14 @@ def crashing_drafter(monkeypatch, tmp_path):
     return tmp_path / "state" / "notedraft"
 
 
-def test_an_internal_error_is_one_line_exit_3_and_keeps_a_piped_dictation(crashing_drafter, monkeypatch, capsys):
+def test_an_internal_error_is_one_line_exit_4_and_keeps_a_piped_dictation(crashing_drafter, monkeypatch, capsys):
     stdin = io.TextIOWrapper(io.BytesIO(DICTATION.encode()))
     monkeypatch.setattr(sys, "stdin", stdin)
 
     code = cli.main(["draft", "-"])
 
     err = capsys.readouterr().err
-    assert code == cli.INTERNAL_ERROR == 3
+    assert code == cli.INTERNAL_ERROR == 4
     line = one_line(err)
     assert line.startswith("notedraft: internal error: RuntimeError: index out of range while reading")
     assert "NOTEDRAFT_DEBUG=1" in line
@@ -211,7 +211,7 @@ def test_an_internal_error_is_one_line_exit_3_and_keeps_a_piped_dictation(crashi
 
 
 def test_an_internal_error_keeps_a_dictation_given_as_argument(crashing_drafter, capsys):
-    assert cli.main(["draft", DICTATION]) == 3
+    assert cli.main(["draft", DICTATION]) == 4
     (kept,) = crashing_drafter.glob("dictation-*.txt")
     assert kept.read_text(encoding="utf-8") == DICTATION
     assert str(kept) in one_line(capsys.readouterr().err)
@@ -220,7 +220,7 @@ def test_an_internal_error_keeps_a_dictation_given_as_argument(crashing_drafter,
 def test_notedraft_debug_prints_the_trace(crashing_drafter, monkeypatch, capsys):
     monkeypatch.setenv("NOTEDRAFT_DEBUG", "1")
 
-    assert cli.main(["draft", DICTATION]) == 3
+    assert cli.main(["draft", DICTATION]) == 4
 
     err = capsys.readouterr().err
     assert err.startswith("Traceback") and "RuntimeError: index out of range" in err
@@ -231,4 +231,4 @@ def test_help_documents_the_exit_codes(env, tmp_path):
     result = run("--help", env=env, cwd=tmp_path)
 
     assert result.returncode == 0
-    assert "3    internal error" in result.stdout and "NOTEDRAFT_DEBUG=1" in result.stdout
+    assert "4    internal error" in result.stdout and "NOTEDRAFT_DEBUG=1" in result.stdout

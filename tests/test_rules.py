@@ -118,14 +118,21 @@ def _si_line(code: str, which: str | None) -> str:
 @pytest.mark.parametrize("suffix, changes, line", SI_DOCUMENTATION, ids=[c[0] for c in SI_DOCUMENTATION])
 def test_si_documentation_rule_fires_when_the_note_omits_it(code, suffix, changes, line):
     base = SI_CODES[code][2]
+    if suffix == "side.bilateral_needs_50":  # a bilateral note (both joints in the body too), claimed on one side
+        changes = changes | {"guidance": _both_sides(base)}
     findings = fired(note(base, **changes), [_si_line(code, line)])
     assert findings.get(f"{code}.{suffix}") == "error", findings
+
+
+def _both_sides(base: dict) -> str:
+    # A bilateral title over a body that names one joint is a conflict, so a bilateral note injects both joints.
+    return base["guidance"].replace("into the left SI joint", "into the left SI joint, then into the right SI joint")
 
 
 def _si_satisfying_claim(code: str, suffix: str) -> tuple[str, list[str]]:
     left, bilateral, base = SI_CODES[code]
     if suffix in ("side.bilateral_needs_50", "side.each_side_documented"):
-        both = note(base, procedure=BILATERAL["procedure"], guidance=BILATERAL["guidance"] if base is FLUORO else base["guidance"])
+        both = note(base, procedure=BILATERAL["procedure"], guidance=_both_sides(base))
         if code == "G0260" and suffix == "side.bilateral_needs_50":
             return both, ["G0260-LT", "G0260-RT"]  # a facility claim: two lines, never -50
         return both, [bilateral]
@@ -297,11 +304,21 @@ def test_rule_stays_silent_where_it_does_not_apply(rule, text, codes, payer):
 
 def test_every_rule_is_tested():
     """A rule added to a pack without a case above fails here."""
-    violated = {c[0] for c in VIOLATED} | {f"{code}.{c[0]}" for code in SI_CODES for c in SI_DOCUMENTATION}
+    # The Medicare SI LCD overlay and the SI diagnosis rules keep their cases in tests/test_coverage.py, where each case
+    # has both a breaking note and a note that meets the rule (or where a prohibition stays silent).
+    from tests.test_coverage import LCD_CASES, LCD_CODES, PACK_CASES, SI_DIAGNOSIS_CODES
+
+    coverage = (
+        {f"{code}.{c[0]}" for code in LCD_CODES for c in LCD_CASES}
+        | {f"{code}.diagnosis.hip_pain_is_not_si" for code in SI_DIAGNOSIS_CODES}
+        | {c[0] for c in PACK_CASES}
+    )
+    violated = {c[0] for c in VIOLATED} | {f"{code}.{c[0]}" for code in SI_CODES for c in SI_DOCUMENTATION} | coverage
     not_violated = (
         {c[0] for c in SATISFIED}
         | {c[0] for c in NOT_FIRED}
         | {f"{code}.{c[0]}" for code in SI_CODES for c in SI_DOCUMENTATION}
+        | coverage
     )
     for pack in load_packs().values():
         for rule in pack.rules:
@@ -373,14 +390,16 @@ def test_ultrasound_disagreement_warning_names_the_alternative_22899():
 
 
 def test_medicare_overlay_asks_kx_on_a_diagnostic_injection_and_suggests_it():
+    from tests.test_coverage import MEDICARE  # the note with the history the Medicare SI LCD needs
+
     plain = validate(note(FLUORO), ["27096-LT"])
     assert plain.supported
-    medicare = validate(note(FLUORO), ["27096-LT"], payer="medicare")
+    medicare = validate(note(MEDICARE), ["27096-LT"], payer="medicare")
     assert not medicare.supported
     (kx,) = [f for f in medicare.findings if f.rule == "27096.medicare.kx_on_diagnostic"]
     assert "KX" in kx.fix
     assert medicare.suggested_codes == ["27096-LT-KX"]
-    assert validate(note(FLUORO), ["27096-LT-KX"], payer="medicare").supported
+    assert validate(note(MEDICARE), ["27096-LT-KX"], payer="medicare").supported
 
 
 def test_nerve_block_and_radiofrequency_are_not_27096():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 
 from . import lexicon as lx
 from .models import CodeLine, Facts, Span
@@ -24,6 +25,28 @@ class Claim:
     lines: list[CodeLine]
     payer: str | None = None
     text: str | None = None  # the note, when a check must find its words again (the setting)
+    index: LineIndex | None = None  # the lines by code, built once per claim (see LineIndex)
+
+
+@dataclass
+class LineIndex:
+    """The claim's lines grouped by code. Checks that compare a line with the others used to scan every line,
+    which made a claim cost O(lines²); with this they cost O(1) per line."""
+
+    by_code: dict[str, list[CodeLine]]
+    modifiers: dict[str, frozenset[str]]  # every modifier any line of that code carries
+
+    @classmethod
+    def of(cls, lines: list[CodeLine]) -> LineIndex:
+        by_code: dict[str, list[CodeLine]] = {}
+        for line in lines:
+            by_code.setdefault(line.code, []).append(line)
+        mods = {code: frozenset(m for line in group for m in line.modifiers) for code, group in by_code.items()}
+        return cls(by_code, mods)
+
+
+def _index(c: Claim) -> LineIndex:
+    return c.index if c.index is not None else LineIndex.of(c.lines)
 
 
 @dataclass
@@ -34,7 +57,26 @@ class Outcome:
 
 
 Check = Callable[..., Outcome]
-CHECKS: dict[str, Check] = {}
+class _Checks(dict):
+    """The check registry. The Medicare SI LCD overlay's checks (`lcd_*`, in coverage.py) are imported on first use,
+    so `notedraft validate` without a payer does not pay for compiling that module's patterns at start-up."""
+
+    LAZY_PREFIX = "lcd_"
+
+    def __missing__(self, key: str) -> Check:
+        if isinstance(key, str) and key.startswith(self.LAZY_PREFIX):
+            from . import coverage  # noqa: F401  (registers its checks with @check)
+
+            if dict.__contains__(self, key):
+                return dict.__getitem__(self, key)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        # a rule pack naming an lcd_ check is accepted at load time; tests/test_coverage.py checks each one exists
+        return dict.__contains__(self, key) or (isinstance(key, str) and key.startswith(self.LAZY_PREFIX))
+
+
+CHECKS: dict[str, Check] = _Checks()
 
 
 def check(fn: Check) -> Check:
@@ -54,6 +96,8 @@ def always(c: Claim) -> Outcome:
 @check
 def procedure_is(c: Claim, any: list[str]) -> Outcome:
     f = c.facts
+    if f.not_done:  # "aborted before injection", a consult that only recommends it
+        return Outcome(False, list(f.not_done), f"{f.procedure.replace('_', ' ')}, not done: {f.not_done[0].text.strip()!r}")
     ok = f.procedure in any
     return Outcome(ok, [f.procedure_span] if f.procedure_span else [], f.procedure.replace("_", " "))
 
@@ -95,8 +139,7 @@ def side_matches_modifiers(c: Claim) -> Outcome:
 
 
 def _lines_cover_both_sides(c: Claim) -> bool:
-    mods = {m for line in c.lines if line.code == c.line.code for m in line.modifiers}
-    return {"LT", "RT"} <= mods
+    return {"LT", "RT"} <= _index(c).modifiers.get(c.line.code, frozenset())
 
 
 @check
@@ -121,10 +164,13 @@ def same_code_on_two_side_lines(c: Claim) -> Outcome:
 
 @check
 def claim_has_code(c: Claim, any: list[str]) -> Outcome:
-    others = [str(line) for line in c.lines if line is not c.line and line.code in any]
+    by_code = _index(c).by_code
+    count = sum(len(by_code.get(code, ())) for code in any) - (c.line.code in any)  # this line is not an "other"
+    shown = islice((str(line) for code in any for line in by_code.get(code, ()) if line is not c.line), 3)
+    detail = ", ".join(shown) + (f" and {count - 3} more" if count > 3 else "")
     # Met, the evidence is the procedure the other line bills, as the note documents it.
-    evidence = [c.facts.procedure_span] if others and c.facts.procedure_span else []
-    return Outcome(bool(others), evidence, ", ".join(others))
+    evidence = [c.facts.procedure_span] if count > 0 and c.facts.procedure_span else []
+    return Outcome(count > 0, evidence, detail)
 
 
 @check
@@ -162,7 +208,9 @@ def purpose_is(c: Claim, any: list[str]) -> Outcome:
 
 
 def _injectates(f: Facts):
-    return [m for m in f.medications if m.role != "contrast"]
+    # The code's dose requirement is about what went into the joint: not contrast, skin local, sedation, or a
+    # second procedure's drug (those are documented as dictated; drafting asks about their missing amounts).
+    return [m for m in f.medications if m.injectate]
 
 
 @check
@@ -241,10 +289,14 @@ def _setting_spans(c: Claim) -> list[Span]:
 
 @check
 def each_side_documented(c: Claim) -> Outcome:
-    """A bilateral procedure shows both sides: the word bilateral (or both sides), or left and right each."""
+    """A bilateral claim needs two procedure events performed today, the left and the right: not the word
+    "bilateral" in a history, and not a side that was aborted or only reached periarticular tissue."""
     f = c.facts
-    words = {s.text.lower() for s in f.side_spans}
-    both = any(w.startswith(("bilat", "both", "each", "b/l")) for w in words)
-    left = any(w in ("left", "lt", "lt.", "l") for w in words)
-    right = any(w in ("right", "rt", "rt.", "r") for w in words)
-    return Outcome(both or (left and right), list(f.side_spans), f.side)
+    sides = f.performed_sides()
+    not_done = [e for e in f.events if e.status != "performed"]
+    evidence = sorted({(s.start, s.end): s for e in f.events for s in e.evidence + e.status_evidence}.values(),
+                      key=lambda s: s.start)
+    detail = ", ".join(sorted(sides)) or "no side performed"
+    if not_done:
+        detail += "; " + ", ".join(f"{e.side} {e.status}" for e in not_done)
+    return Outcome(sides == {"left", "right"}, evidence, detail)

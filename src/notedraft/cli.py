@@ -1,8 +1,9 @@
 """`notedraft draft|validate|codes|eval|serve` — a thin shell over the library calls.
 
 Exit codes are a contract: 0 the note supports every code line; 1 it does not (or a draft was refused);
-2 bad input or configuration, with one line on stderr and never a traceback. Heavy modules (jinja2, openai,
-FastAPI) are imported inside the subcommand that needs them so `notedraft validate` starts fast.
+2 bad input or configuration, with one line on stderr and never a traceback; 3 (`draft --no-fallback`) the LLM
+gave nothing usable; 4 an internal error (one line; NOTEDRAFT_DEBUG=1 for the trace). Heavy modules (jinja2, openai, FastAPI) are imported inside the subcommand that needs them
+so `notedraft validate` starts fast.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ exit codes:
   0    the note supports every code line
   1    it does not, or the draft was refused (draft, findings and questions are still printed)
   2    bad input, configuration or a broken install: one line on stderr
-  3    internal error: one line on stderr; NOTEDRAFT_DEBUG=1 prints the full trace
+  3    draft --no-fallback: the LLM gave nothing usable (one line on stderr, no draft)
+  4    internal error (a bug): one line on stderr; NOTEDRAFT_DEBUG=1 prints the full trace
   130  interrupted
 A dictation that cannot be finished is saved under $XDG_STATE_HOME/notedraft (default ~/.local/state/notedraft)
 and the error line names the file."""
-INTERNAL_ERROR = 3
+INTERNAL_ERROR = 4  # 3 is taken by `draft --no-fallback`
 # What this run read from standard input (read_text fills it), so main() can save it if the command then fails.
 _STDIN: dict[str, str] = {}
 
@@ -130,8 +132,10 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                        description="Turn a short dictation into a complete procedure note that states only what "
                        "the dictation supports. Exit 0: the draft supports its codes; 1: it does not or the request "
                        "was refused (draft, findings and physician queries are still printed); 2: bad input or "
-                       "configuration.")
+                       "configuration; 3: with --no-fallback, the LLM gave nothing usable (one line on stderr, no "
+                       "draft).")
     p.add_argument("text", nargs="?", metavar="TEXT|-", help="the dictation, or - (or nothing) to read standard input")
+    p.add_argument("--file", "-f", metavar="PATH", help="read the dictation from a file (UTF-8 text)")
     p.add_argument("--code", "-c", action="append", default=[], metavar="CODE",
                    help="target code line (repeatable); without it notedraft suggests the lines the facts support")
     p.add_argument("--strategy", choices=["template", "llm-extract", "llm-compose"], default="template",
@@ -139,11 +143,18 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                    "template writes the note; llm-compose: the LLM writes the note, checked and repaired")
     p.add_argument("--model", help="LLM model name (default: $NOTEDRAFT_MODEL, else gpt-4o-mini)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per LLM request (default: 60)")
+    p.add_argument("--timeout", type=_seconds, default=60.0,
+                   help="seconds for each whole LLM call: connecting, the reply and every retry (default: 60); a "
+                   "draft makes at most 3 calls")
+    p.add_argument("--no-fallback", action="store_true",
+                   help="if the LLM fails (error, timeout, malformed or unusable reply), exit 3 with one line "
+                   "instead of printing the template draft")
     p.add_argument("--payer", choices=["medicare"], help="add a payer's overlay rules (default: none)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
-    p.add_argument("--out", metavar="FILE", help="also write the note text to FILE")
-    p.add_argument("--save", metavar="FILE", help="save the whole draft as JSON for the editor (notedraft serve)")
+    p.add_argument("--out", metavar="FILE", help="also write the note text to FILE (if it cannot be written, the "
+                   "draft is still printed and notedraft exits 2)")
+    p.add_argument("--save", metavar="FILE", help="save the whole draft as JSON for the editor (notedraft serve); "
+                   "created private (0600)")
     p.set_defaults(handler=cmd_draft)
 
     p = sub.add_parser("codes", help="list the rule packs, or show one code's requirements and sources",
@@ -224,11 +235,15 @@ def parse_codes(raws: list[str]):
 
 def preserve(text: str, kind: str = "dictation") -> Path | None:
     """Keep a dictation the user typed when we cannot finish, so nothing they wrote is lost."""
+    # Dictations are patient data: the folder is 0700 and the file 0600, whatever the umask.
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "notedraft"
     try:
-        base.mkdir(parents=True, exist_ok=True)
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        base.chmod(0o700)  # mkdir's mode does not apply to a folder that already existed
         path = base / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
-        path.write_text(text, encoding="utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
         return path
     except OSError:
         return None
@@ -274,12 +289,41 @@ def render_report(text: str, report) -> str:
 # --- draft ---------------------------------------------------------------------------------------------------------
 
 
+EXIT_LLM_UNUSABLE = 3  # --no-fallback and the LLM gave nothing usable
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return seconds
+
+
 def cmd_draft(args: argparse.Namespace) -> int:
-    dictation = read_text(args.text, "dictation") if args.text in (None, "-") else args.text
+    from .strategies import LLMUnusable
+
+    if args.file is not None:
+        if args.text is not None:
+            raise UsageError("give the dictation as TEXT, - or --file PATH, not two of them")
+        dictation = read_text(args.file, "dictation")
+    elif args.text not in (None, "-") and "\n" not in args.text and _names_a_file(args.text):
+        # `notedraft draft notes.txt` drafted the words "notes.txt"; a file name is never a dictation.
+        raise UsageError(f"{args.text!r} is a file name, not a dictation: use --file {args.text} "
+                         f"(or - to read standard input)")
+    else:
+        dictation = read_text(args.text, "dictation") if args.text in (None, "-") else args.text
     if not dictation.strip():
         raise UsageError("the dictation is empty")
     try:
         return _draft(args, dictation)
+    except LLMUnusable as exc:
+        kept = preserve(dictation) if args.text in (None, "-") else None
+        saved = f" (your dictation was saved to {kept})" if kept else ""
+        print(f"notedraft: error: {exc}; no draft written (--no-fallback){saved}", file=sys.stderr)
+        return EXIT_LLM_UNUSABLE
     except UsageError as exc:
         if args.text in (None, "-"):
             kept = preserve(dictation)
@@ -300,28 +344,53 @@ def _draft(args: argparse.Namespace, dictation: str) -> int:
                 f"--strategy {args.strategy} needs an LLM endpoint: set OPENAI_API_KEY or OPENAI_BASE_URL "
                 "(or --base-url), or use --strategy template"
             )
-    result = draft(dictation, [str(line) for line in lines], strategy=args.strategy, llm=llm, payer=args.payer)
+    result = draft(dictation, [str(line) for line in lines], strategy=args.strategy, llm=llm, payer=args.payer,
+                   fallback=not args.no_fallback)
+    problems = []
     if args.out:
-        _write(args.out, result.note)
+        problems.append(_write(args.out, result.note))
     if args.save:
         from .web.savefile import saved_json
 
-        _write(args.save, json.dumps(saved_json(result), indent=2, ensure_ascii=False))
+        problems.append(_write(args.save, json.dumps(saved_json(result), indent=2, ensure_ascii=False)))
+    # The draft always reaches standard output, so a file that cannot be written loses nothing.
     if args.format == "json":
         print(json.dumps(result.as_json(), indent=2))
     else:
         print(render_draft(result))
+    problems = [p for p in problems if p]
+    if problems:
+        sys.stdout.flush()
+        for problem in problems:
+            print(f"notedraft: error: {problem}; the draft is on standard output", file=sys.stderr)
+        return 2
     return 0 if result.supported else 1
 
 
-def _write(path: str, content: str) -> None:
+def _names_a_file(text: str) -> bool:
     try:
-        Path(path).write_text(content + ("" if content.endswith("\n") else "\n"), encoding="utf-8")
+        return len(text) < 4096 and Path(text).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _write(path: str, content: str) -> str | None:
+    """Write `content` to `path` (a new file is created 0600: drafts hold patient data); the problem, or None."""
+    target = Path(path)
+    try:
+        if target.is_dir():
+            return f"{path}: is a folder, not a file"
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(content + ("" if content.endswith("\n") else "\n"))
     except OSError as exc:
-        raise UsageError(f"{path}: cannot write ({exc.strerror}); the draft is printed below instead") from None
+        return f"{path}: cannot write ({exc.strerror or exc})"
+    return None
 
 
 def render_draft(result) -> str:
+    if result.refused and not result.note.strip() and result.report.findings:  # not a dictation: one line
+        return f"REFUSED: {result.report.findings[0].message}"
     out = [result.note.rstrip(), "", "-" * 72]
     codes = " ".join(result.codes) or "(none)"
     if result.refused:

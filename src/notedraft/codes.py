@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 
-from .models import CodeLine
+from .models import CodeLine, Finding
 from .rulepack import load_packs
 
 _LINE = re.compile(r"^(?P<code>[0-9]{5}|[A-Z][0-9]{4})(?P<mods>(?:-[0-9A-Z]{2})*)$")
+# A claim for one procedure has a handful of lines. The cap bounds the work a request can ask for and says so
+# (400 in the editor, exit 2 in the CLI) instead of validating thousands of lines.
+MAX_CODE_LINES = 50
 KNOWN_MODIFIERS = {"LT", "RT", "50", "KX", "26", "TC", "59", "XS", "XU", "76", "77", "GA", "GZ", "JW", "JZ"}
 
 
@@ -33,5 +36,24 @@ def parse_code_line(raw: str) -> CodeLine:
     return CodeLine(code=code, modifiers=mods)
 
 
+def check_claim_size(count: int) -> None:
+    if count > MAX_CODE_LINES:
+        raise CodeError(f"a claim has at most {MAX_CODE_LINES} code lines; got {count}")
+
+
 def parse_code_lines(raws: list[str]) -> list[CodeLine]:
+    check_claim_size(len(raws))
     return [parse_code_line(r) for r in raws]
+
+
+def duplicate_line_findings(lines: list[CodeLine]) -> list[Finding]:
+    """One error per code line given more than once: the same line twice bills the same service twice."""
+    counts: dict[CodeLine, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    return [
+        Finding(rule="claim.duplicate_line", severity="error", code=str(line),
+                message=f"{line} appears {n} times on the claim; each service is billed once.",
+                fix=f"Remove the repeated {line} line(s); for both sides use -50 (or -LT and -RT as the payer asks).")
+        for line, n in counts.items() if n > 1
+    ]

@@ -18,6 +18,7 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 
+from . import fidelity
 from . import lexicon as lx
 from .codes import parse_code_lines
 from .context import TextContext
@@ -27,7 +28,7 @@ from .models import Attempt, Draft, Facts, Finding, Span
 from .queries import queries_for
 from .render import COVERED_PROCEDURES, render_note
 from .rulepack import load_packs
-from .strategies import MAX_REPAIRS, Checked, ExtractedFacts, llm_compose, llm_extract, prompt  # noqa: F401 (re-exported)
+from .strategies import MAX_REPAIRS, Checked, ExtractedFacts, LLMUnusable, llm_compose, llm_extract, prompt  # noqa: F401 (re-exported)
 from .validate import suggest, validate
 
 if TYPE_CHECKING:
@@ -46,13 +47,17 @@ def draft(
     strategy: Strategy = "template",
     llm: "LLMClient | None" = None,
     payer: str | None = None,
+    fallback: bool = True,
 ) -> Draft:
+    """`fallback=False`: when the LLM step gives nothing usable, raise LLMUnusable instead of using the template."""
     if not dictation or not dictation.strip():
         raise ValueError("the dictation is empty")
     lines = parse_code_lines(codes or [])  # raises CodeError (a ValueError) on a bad code line
     if strategy != "template" and llm is None:
         raise ValueError(f"strategy {strategy!r} needs an LLM client")
     dictated = extract_facts(dictation)  # what the dictation itself states: every draft is grounded against this
+    if fidelity.not_a_dictation(dictation, dictated):
+        return _not_a_dictation(dictation, strategy, dictated, llm)
     facts = dictated
     conflict = _guidance_conflict(dictation, facts)
     if conflict:  # "US guided ... no imaging": neither statement is written; the physician is asked
@@ -64,6 +69,8 @@ def draft(
 
     if strategy == "llm-extract":
         facts, raw_findings, why_not = llm_extract(dictation, facts, llm, attempts)  # type: ignore[arg-type]
+        if why_not and not fallback:
+            raise LLMUnusable(why_not, attempts)
         if why_not:
             notes.append(f"{why_not}; the deterministic reading of the dictation was used")
         if raw_findings:
@@ -79,6 +86,8 @@ def draft(
                                    check=lambda text: _check(dictation, text, dictated, dictated, targets, payer))
             if isinstance(composed, Checked):
                 result = composed
+            elif not fallback:
+                raise LLMUnusable(composed, attempts)
             else:
                 notes.append(f"{composed}; fell back to the template draft")
         else:
@@ -94,6 +103,13 @@ def draft(
     if instructions:
         notes.append("the dictation contains instructions addressed to the tool; they were treated as data and not followed")
     covered = facts.procedure in COVERED_PROCEDURES
+    faithful = fidelity.review(dictation, dictated, result.note) if covered else fidelity.Review()
+    if faithful.errors or faithful.warnings:  # amounts to confirm, placeholders, a second procedure not drafted
+        report = report.model_copy(update={"findings": faithful.errors + report.findings + faithful.warnings,
+                                           "supported": report.supported and not faithful.errors})
+        if faithful.errors:  # like a conflict: no line is suggested until the physician settles the amount
+            report = report.model_copy(update={"suggested_codes": []})
+    notes += faithful.notes
     if not covered:
         report = report.model_copy(update={"supported": False, "findings": [Finding(
             rule="draft.procedure_not_covered", severity="error",
@@ -102,6 +118,7 @@ def draft(
             evidence=[facts.procedure_span] if facts.procedure_span else [])] + report.findings})
     # Questions only help when answering them can make the note billable: not for a procedure notedraft does not draft.
     queries = queries_for(facts, report) if covered else []
+    queries += [q for q in faithful.queries if q not in queries]
     if covered and not report.supported and set(targets) != set(_intended(facts)):
         # The asked-for code cannot be supported; also ask what the code the facts point to still needs.
         queries += [q for q in queries_for(facts, validate(result.note, _intended(facts), payer)) if q not in queries]
@@ -119,6 +136,21 @@ def draft(
         notes=notes,
         raw_findings=raw_findings,
     )
+
+
+def _not_a_dictation(dictation: str, strategy: str, facts: Facts, llm: "LLMClient | None") -> Draft:
+    """One refusal, no note: text that describes no procedure is not drafted into a page of placeholders."""
+    from .models import ValidationReport
+
+    finding = Finding(
+        rule="draft.not_a_dictation", severity="error",
+        message="the text does not read as a procedure dictation (no procedure, side, guidance, drug, diagnosis "
+                "or purpose); nothing was drafted.",
+        fix="Dictate the procedure: side, joint, guidance, drugs with doses, diagnosis and purpose.")
+    report = ValidationReport(supported=False, codes=[], findings=[finding], satisfied=[], suggested_codes=[],
+                              facts=facts)
+    return Draft(dictation=dictation, note="", strategy=strategy, model=llm.config.model if llm is not None else None,
+                 facts=facts, codes=[], report=report, refused=True)
 
 
 def llm_client_for(model: str | None = None, base_url: str | None = None, timeout: float = 60.0) -> "LLMClient | None":

@@ -12,19 +12,21 @@ import re
 
 from . import icd10
 from . import lexicon as lx
-from .context import Mention, TextContext, contains
-from .models import Diagnosis, Discounted, Fact, Facts, Medication, Span
+from .context import Mention, TextContext, contains, read
+from .models import Conflict, Diagnosis, Discounted, Event, Fact, Facts, Medication, Span
 
 _NON_PROCEDURAL_SECTIONS = ("diagnosis", "history", "plan")
 
 
 def extract_facts(text: str) -> Facts:
-    ctx = TextContext(text)
+    ctx = read(text)
     facts = Facts()
     _guidance(ctx, facts)
     _procedure(ctx, facts)
     _side(ctx, facts)
+    _encounter_not_done(ctx, facts)
     facts.medications = _medications(ctx)
+    _dose_conflicts(ctx, facts)
     facts.unread_amounts = _unread_amounts(ctx, facts.medications)
     facts.diagnoses = _diagnoses(ctx)
     _purpose(ctx, facts)
@@ -44,46 +46,115 @@ def extract_facts(text: str) -> Facts:
 
 
 def span_of(ctx: TextContext, start: int, end: int) -> Span:
-    return Span(start=start, end=end, text=ctx.text[start:end])
+    return ctx.span(start, end)
 
 
-def _span(m: Mention) -> Span:
-    return Span(start=m.start, end=m.end, text=m.text)
-
-
-def _discount(facts: Facts, m: Mention) -> None:
-    facts.discounted.append(Discounted(kind=m.kind, reason=m.status, span=_span(m)))  # type: ignore[arg-type]
+def _discount(facts: Facts, m: Mention, ctx: TextContext) -> None:
+    facts.discounted.append(Discounted(kind=m.kind, reason=m.status, span=ctx.span(m.start, m.end)))  # type: ignore[arg-type]
 
 
 # --- guidance ---------------------------------------------------------------------------------------------------
 
 
+# Imaging used only to find the joint or mark the skin does not guide the needle.
+_LOCALIZATION_ONLY = re.compile(
+    r"\b(?:mark\w*|scout\w*|pre-?scan\w*|pre-?procedur\w*\s+scan|estimat\w*\s+(?:the\s+)?depth|depth|localiz\w*"
+    r"\s+(?:the\s+)?(?:skin|entry)|skin\s+entry|survey)\b", re.IGNORECASE)
+_NEGATIVE_STATUSES = ("negated", "unchecked")
+
+
+def _says_not_used(ctx: TextContext, m: Mention) -> bool:
+    """Whether a mention says the modality itself was not used: an unchecked box, a negative field, "without
+    fluoroscopy", "fluoroscopy was not used" — not a "not" that belongs to another verb of the clause."""
+    if m.status == "unchecked":
+        return True
+    if m.status != "negated":
+        return False
+    field = ctx.field_at(m.start)
+    if field is not None and field.negative and m.start < field.label_end:
+        return True
+    c_start, c_end = ctx.clause(m.start)
+    before, after = ctx.text[c_start : m.start], ctx.text[m.end : max(c_end, m.end)]
+    return lx.NEGATION_PASS_THROUGH is not None and (
+        _negated_by_determiner(before) or contains(lx.NEGATION_AFTER, after, at_start=True)
+        or bool(re.match(r"\W*(?:\w+\s+){0,3}?(?:was|were|is|are)?\s*(?:not|never|n't)\b|\W*(?:\w+\s+){0,2}?(?:wasn'?t|weren'?t)\b",
+                         after, re.IGNORECASE))
+        or bool(re.search(r"\b(?:did\s+not|didn'?t|do\s+not|don'?t|was\s+not|wasn'?t|not)\s+(?:use|utilize|employ|need|perform|done)\w*"
+                          r"(?:\s+(?:the\s+)?(?:use\s+of\s+)?)?\s*$|\bnot\s+(?:done\s+)?(?:under|with|using)\s*$", before, re.IGNORECASE)))
+
+
+def _no_imaging_said(ctx: TextContext, m: re.Match[str]) -> bool:
+    status = ctx.status(m.start(), m.end())
+    if status == "negated":  # "Imaging: none" is a negative field whose negation is the statement itself
+        field = ctx.field_at(m.start())
+        return field is not None and field.negative and m.end() > field.label_end
+    return status == "affirmed"
+
+
+def _negated_by_determiner(before: str) -> bool:
+    from .reading import _negated_before
+
+    return _negated_before(before)
+
+
 def _guidance(ctx: TextContext, facts: Facts) -> None:
     mentions: list[Mention] = []
-    for kind in ("fluoroscopy", "ct"):
-        mentions += [ctx.mention(kind, m) for m in ctx.finditer(lx.GUIDANCE_TERMS[kind])]
+    ct_spans = [m.span() for m in ctx.finditer(lx.GUIDANCE_TERMS["ct"])]
+    mentions += [ctx.mention("ct", m) for m in ctx.finditer(lx.GUIDANCE_TERMS["ct"])]
+    # "CT fluoroscopy" is CT: its "fluoro" is not a second modality
+    mentions += [ctx.mention("fluoroscopy", m) for m in ctx.finditer(lx.GUIDANCE_TERMS["fluoroscopy"])
+                 if not any(a <= m.start() < b for a, b in ct_spans)]
     mentions += [ctx.mention("ultrasound", m) for m in lx.ultrasound_mentions(ctx.text, ctx.finditer)]
     affirmed: dict[str, list[Mention]] = {}
-    negated: list[Mention] = []
+    negative: dict[str, list[Mention]] = {}
     for m in sorted(mentions, key=lambda m: m.start):
         if m.status == "affirmed":
+            c_start, c_end = ctx.clause(m.start)
+            if _LOCALIZATION_ONLY.search(ctx.text, c_start, c_end):
+                _discount(facts, dataclasses.replace(m, status="doubted"), ctx)  # imaging that only marked the skin
+                continue
             affirmed.setdefault(m.kind, []).append(m)
         else:
-            _discount(facts, m)
-            if m.status == "negated":
-                negated.append(m)
-    # CT fluoroscopy is CT guidance; fluoroscopy or CT outrank ultrasound when a note names both, because
-    # ultrasound is often used only to scout while the needle is placed under fluoroscopy.
-    for kind in ("ct", "fluoroscopy", "ultrasound"):
-        if kind in affirmed:
-            facts.guidance = kind  # type: ignore[assignment]
-            facts.guidance_spans = [_span(m) for m in affirmed[kind]]
+            _discount(facts, m, ctx)
+            if _says_not_used(ctx, m):
+                negative.setdefault(m.kind, []).append(m)
+    # "No imaging", "Imaging: none": the negation is what it says, not a doubt about it.
+    no_imaging = [m for m in ctx.finditer(lx.NO_IMAGING) if _no_imaging_said(ctx, m)
+                  and not any(a <= m.start() < b for a, b in (ctx.sentence(x.start) for x in mentions
+                                                               if x.status == "affirmed"))]
+    if affirmed:  # "located by palpation" beside fluoroscopy finds an artery; only words about imaging contradict it
+        no_imaging = [m for m in no_imaging if re.search(r"imag|landmark", m.group(), re.IGNORECASE)]
+    kinds = sorted(affirmed, key=lambda k: affirmed[k][0].start)
+    if no_imaging:
+        kinds.append("none")
+    spans = {k: [ctx.span(m.start, m.end) for m in v] for k, v in affirmed.items()}
+    spans["none"] = [ctx.span(m.start(), m.end()) for m in no_imaging]
+    if len(kinds) > 1:  # never a priority order: two modalities guiding one needle is a question, not a tie
+        names = " and ".join("no imaging" if k == "none" else k for k in kinds)
+        facts.conflicts.append(Conflict(
+            kind="guidance",
+            message=f"The text establishes more than one guidance for the needle: {names}.",
+            question=f"Which guided the needle: {names.replace(' and ', ' or ')}? If one only marked the skin or "
+                     "estimated depth, say so.",
+            evidence=sorted((s for k in kinds for s in spans[k][:2]), key=lambda s: s.start)))
+        return
+    if not kinds and any(m.status == "negated" for ms in negative.values() for m in ms):
+        # "without fluoroscopy", "fluoroscopy was not used": the text says the needle was not imaged that way
+        said = sorted((m for ms in negative.values() for m in ms if m.status == "negated"), key=lambda m: m.start)
+        facts.guidance, facts.guidance_spans = "none", [ctx.span(m.start, m.end) for m in said]
+        return
+    if kinds:
+        kind = kinds[0]
+        if kind in negative:  # "fluoroscopy was not used" and "under fluoroscopy" in one note
+            facts.conflicts.append(Conflict(
+                kind="checkbox" if any(m.status == "unchecked" for m in negative[kind]) else "guidance",
+                message=f"The text both states and denies {kind}: {negative[kind][0].text!r} is {negative[kind][0].status}.",
+                question=f"Was {kind} used to guide the needle?",
+                evidence=sorted(spans[kind][:1] + [ctx.span(negative[kind][0].start, negative[kind][0].end)],
+                                key=lambda s: s.start)))
             return
-    no_imaging = [ctx.mention("no_imaging", m) for m in ctx.finditer(lx.NO_IMAGING)]
-    evidence = [m for m in no_imaging if m.status == "affirmed"] + negated
-    if evidence:
-        facts.guidance = "none"
-        facts.guidance_spans = [_span(m) for m in sorted(evidence, key=lambda m: m.start)]
+        facts.guidance = kind  # type: ignore[assignment]
+        facts.guidance_spans = spans[kind]
 
 
 # --- procedure --------------------------------------------------------------------------------------------------
@@ -141,45 +212,253 @@ _COMPARED_BEFORE = re.compile(r"(?:greater|worse|more)\s+than\s*$", re.IGNORECAS
 _COMPARED_AFTER = re.compile(r"\s*(?:greater|worse|more)\s+than\b", re.IGNORECASE)
 
 
+# A side names the procedure's side only when it stands next to what was acted on ("left SI joint", "the joint on
+# the right", "L SIJ", "bilateral injections"), never from any side word ("at a right angle", "pulses 2/4 bilateral").
+_STRUCTURE = re.compile(
+    r"\b(?:SIJ?s?|S\.I\.|sacro-?ill?iac|sacral|joints?|jt|knees?|hips?|shoulders?|facets?|foramen|foramina|neuroforam\w*"
+    r"|nerve|roots?|rami|ramus|branch\w*|inj\w*|block\w*|[CTLS]\d(?:\s*-\s*[CTLS]?\d)?|insert\w*|catheter|interspace"
+    r"|lamina|paramedian|transforaminal|epidural|ESI|TFESI|medial|lateral\s+branch|sympathetic|stellate|ganglion"
+    r"|trigger\s+points?|TPIs?|muscles?|trapezius|paraspinal\w*|notch|bursa|acromioclavicular|AC|glenohumeral"
+    r"|piriformis|SI)\b",
+    re.IGNORECASE,
+)
+# "the left side" counts only with something done to it: "the left side was injected", "repeated on the right side".
+_SIDE_ACTION = re.compile(r"\bsides?\b[^.;]{0,60}?\b(?:inj\w*|block\w*|needle|placed|performed|repeated|done|treated"
+                          r"|carried\s+out|advanced|insert\w*|approach\w*|accessed|entered|aborted|attempted|completed|cancel+ed)\b"
+                          r"|\b(?:inj\w*|block\w*|needle|placed|performed|repeated|done|treated|carried\s+out|advanced"
+                          r"|insert\w*|approach\w*|accessed|entered|aborted|attempted|completed|cancel+ed)\b[^.;]{0,60}?\bsides?\b", re.IGNORECASE)
+# "This was then repeated on the left side": the other side was done first.
+_REPEATED_ON = re.compile(r"\b(?:repeated|performed|done|carried\s+out)\s+(?:again\s+)?on\s+the\s*$", re.IGNORECASE)
+_NOT_A_SIDE = re.compile(r"^\s*(?:angle\w*|away|now|after|here|there|renal|kidney|lung|breast|eye|ear|ventric\w*"
+                         r"|atri\w*|heart|carotid|radial|pedal|pulses?|upper|lower|hand\w*|arm|leg|foot|feet)\b",
+                         re.IGNORECASE)
+# What did not happen to a side: "the right side was aborted", "unable to enter the left joint", "nothing was injected
+# on the right", "periarticular spread only".
+_ABORTED = re.compile(r"\b(?:abort\w*|abandon\w*|cancel\w*|terminat\w*|stopped|not\s+(?:performed|injected|done|completed)"
+                      r"|unable|could\s+not|couldn't|nothing\s+(?:was\s+)?injected|no\s+(?:medication|injectate|injection)"
+                      r"|not\s+(?:be\s+)?(?:entered|accessed|reached)|unsuccessful\w*"
+                      # "failed PT / conservative care" is history, not a side that failed today
+                      r"|fail\w*(?!\s+(?:PT|physical|conservative|therapy|treatment|NSAIDs?|medications?|meds|injections?|chiro\w*)\b))\b",
+                      re.IGNORECASE)
+_PERIARTICULAR = re.compile(r"\bperi-?articular\b|\bextra-?articular\b|\bno\s+intra-?articular\s+(?:filling|spread|flow)"
+                            r"|\b(?:not|n't)\s+(?:be\s+)?(?:confirm\w*|achiev\w*|obtain\w*)[^.;]{0,30}intra-?articular", re.IGNORECASE)
+
+
+_SIDE_OF_DIAGNOSIS = re.compile(r"^\s*(?:SIJ?|S\.I\.|sacro-?iliac|sacroiliitis|SI\s+(?:jt|joint))", re.IGNORECASE)
+
+
+_SIDE_FIELD = re.compile(r"(?:^|[\r\n])[ \t]*(?:side|laterality|site)\s*[:=]", re.IGNORECASE)
+
+
+def _side_line(ctx: TextContext, pos: int) -> bool:
+    """Whether `pos` stands on a "Side: (x) Left ( ) Right" line: a declaration of the procedure's side."""
+    line_start = max(ctx.text.rfind("\n", 0, pos), ctx.text.rfind("\r", 0, pos)) + 1
+    return bool(_SIDE_FIELD.match(ctx.text, max(0, line_start - 1) if line_start else 0)) and \
+        ctx.text[line_start:pos].count(":") >= 1 and bool(_SIDE_FIELD.match("\n" + ctx.text[line_start:pos]))
+
+
+def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
+    text = ctx.text
+    if _side_line(ctx, m.start()):
+        return True
+    if _NOT_A_SIDE.match(text, m.end()) or contains(lx.SIDE_NOT_PROCEDURAL, text[m.end() : m.end() + 30].lstrip(), at_start=True):
+        return False
+    before = text[max(0, m.start() - 20) : m.start()]
+    if contains(_COMPARED_BEFORE, before) or contains(_COMPARED_AFTER, text[m.end() : m.end() + 30], at_start=True):
+        return False
+    if contains(lx.SIDE_AFTER_CONTRAST, text[max(0, m.start() - 60) : m.start()]) and not re.match(
+            r"\s+(?:SIJ?|S\.I\.|sacro-?iliac|joint|jt)\b", text[m.end() : m.end() + 20], re.IGNORECASE):
+        return False  # "bilateral spread", "flowing to the right" — but "spread within the right joint" names the joint
+    # the thing acted on stands within a few words, in the same clause
+    c_start, c_end = ctx.clause(m.start())
+    s_start, s_end = ctx.sentence(m.start())
+    lo = max(s_start, m.start() - 60)
+    hi = min(s_end, m.end() + 60)
+    window = text[lo : m.start()] + " " + text[m.end() : hi]
+    return contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[s_start:s_end])
+
+
 def _side(ctx: TextContext, facts: Facts) -> None:
-    found: dict[str, list[Span]] = {"left": [], "right": [], "bilateral": []}
+    found: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
+    not_done: dict[str, list[tuple[int, int, str]]] = {"left": [], "right": []}
+    mentioned: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
+    dx_sides: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
     matches += [(m, "left" if m.group("letter") == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
+    elsewhere = other_procedures(ctx)  # "also right knee injection": that side is the other procedure's
     for m, side in sorted(matches, key=lambda x: x[0].start()):
+        if any(a <= m.start() < b for a, b, _ in elsewhere):
+            continue
         mention = ctx.mention(f"side:{side}", m)
+        structural = ctx.section_kind(m.start()) not in _NON_PROCEDURAL_SECTIONS and _side_is_structural(ctx, m)
+        c_start, c_end = ctx.sentence(m.start())
+        if side in not_done and mention.status == "affirmed":  # "left extra-articular spread" is not "structural"
+            # "right periarticular spread only": affirmed words that say the side was not intra-articular
+            k_start, k_end = _side_clause(text, m, c_start, c_end)
+            if _PERIARTICULAR.search(text, k_start, k_end):
+                not_done[side].append((k_start, k_end, "periarticular"))
+        if side in not_done and structural and mention.status in ("negated", "doubted"):
+            sentence = text[c_start:c_end]
+            if _PERIARTICULAR.search(sentence):
+                not_done[side].append((c_start, c_end, "periarticular"))
+            elif _ABORTED.search(sentence):
+                not_done[side].append((c_start, c_end, "aborted"))
+        if structural and mention.status in ("doubted", "affirmed") and side != "bilateral":
+            mentioned[side].append((m.start(), m.end()))  # named as acted on, even in a doubtful clause
+        if side != "bilateral" and mention.status in ("affirmed", "doubted", "planned") \
+                and ctx.section_kind(m.start()) == "diagnosis" and _SIDE_OF_DIAGNOSIS.search(text, m.end(), m.end() + 40):
+            dx_sides[side].append((m.start(), m.end()))
         if mention.status != "affirmed":
-            _discount(facts, mention)
+            _discount(facts, mention, ctx)
             continue
-        if ctx.section_kind(m.start()) in _NON_PROCEDURAL_SECTIONS:
+        if structural:
+            repeated = (side != "bilateral" and re.match(r"\s+sides?\b", text[m.end():m.end() + 8])
+                        and _REPEATED_ON.search(text, max(ctx.sentence(m.start())[0], m.start() - 60), m.start()))
+            found["bilateral" if repeated else side].append((m.start(), m.end()))
+    # The title and the procedure text each name the side; when both do and they differ, that is a conflict
+    # ("Left SI joint injection" above a body that injects the right joint), never a choice.
+    facts.named_sides = sorted(_expand({s for s, spans in found.items() if spans}))
+    title = {s for s, spans in found.items() for a, _ in spans if _in_title(ctx, a)}
+    body = {s for s, spans in found.items() for a, _ in spans if not _in_title(ctx, a)}
+    if title and body and _expand(title) != _expand(body):
+        facts.conflicts.append(Conflict(
+            kind="side",
+            message=f"The title names {'/'.join(sorted(_expand(title)))} but the procedure text documents "
+                    f"{'/'.join(sorted(_expand(body)))}.",
+            question="Which side was injected: left, right, or both?",
+            evidence=[ctx.span(a, b) for s in found for a, b in found[s][:1]]))
+        return
+    sides = _expand({s for s, spans in found.items() if spans})
+    # A body that names the other side as acted on (even in a clause read as doubtful: "the transducer held over the
+    # left joint") or a one-sided diagnosis of the other side ("R SIJ inj. Dx: L SI jt dysfunction") is a question.
+    others = {s for s in ("left", "right") if s not in sides and (mentioned[s] or dx_sides[s])
+              and not any(a <= x < b for x, _ in mentioned[s] + dx_sides[s] for a, b, _ in not_done[s])}
+    if sides and others and sides != {"left", "right"}:
+        spans = sorted([(a, b) for s in sides for a, b in found[s] + found["bilateral"]][:1]
+                       + [(a, b) for s in others for a, b in (mentioned[s] + dx_sides[s])[:1]])
+        facts.conflicts.append(Conflict(
+            kind="side",
+            message=f"The note documents the {'/'.join(sorted(sides))} side but also names the "
+                    f"{'/'.join(sorted(others))} side for this procedure or its diagnosis.",
+            question="Which side was injected, and which side does the diagnosis concern?",
+            evidence=[ctx.span(a, b) for a, b in spans]))
+        return
+    spans_of = {"left": found["left"] + found["bilateral"], "right": found["right"] + found["bilateral"]}
+    for side in ("left", "right"):
+        if side not in sides and not not_done[side]:
             continue
-        after = text[m.end() : m.end() + 30]
-        before = text[max(0, m.start() - 20) : m.start()]
-        if contains(lx.SIDE_NOT_PROCEDURAL, after.lstrip(), at_start=True) or contains(_COMPARED_BEFORE, before):
+        status = not_done[side][0][2] if not_done[side] else "performed"
+        facts.events.append(Event(
+            procedure="unstated", side=side, status=status,  # type: ignore[arg-type]
+            evidence=[ctx.span(a, b) for a, b in sorted(spans_of[side])],
+            status_evidence=[ctx.span(a, b) for a, b, _ in not_done[side]]))
+    performed = facts.performed_sides()
+    all_spans = sorted(found["bilateral"] + found["left"] + found["right"])
+    if performed == {"left", "right"}:
+        facts.side, facts.side_spans = "bilateral", [ctx.span(a, b) for a, b in all_spans]
+    elif performed:
+        (side,) = performed
+        facts.side, facts.side_spans = side, [ctx.span(a, b) for a, b in sorted(spans_of[side])]  # type: ignore[assignment]
+
+
+def _side_clause(text: str, m: re.Match[str], lo: int, hi: int) -> tuple[int, int]:
+    """The comma/semicolon clause of a side word inside its sentence."""
+    before = [c.end() for c in re.finditer(r"[,;]", text[lo : m.start()])]
+    after = re.search(r"[,;]", text[m.end() : hi])
+    return lo + (before[-1] if before else 0), (m.end() + after.start()) if after else hi
+
+
+def _expand(sides: set[str]) -> set[str]:
+    return {"left", "right"} if "bilateral" in sides or {"left", "right"} <= sides else set(sides)
+
+
+# The whole procedure not done: "The procedure was aborted before injection", "Injection not performed: ...",
+# "Procedure cancelled; the needle was never placed", "Aborted before injection."
+_ENCOUNTER_ABORT = re.compile(
+    r"\b(?:abort\w*|cancel+\w*|terminated|discontinued|withdrew\s+consent|stopped\s+before"
+    r"|not\s+(?:be\s+)?(?:performed|completed|done|injected|administered|given)|(?:nothing|none|neither)\s+(?:of\s+(?:it|them|these)\s+)?(?:was\s+|were\s+)?(?:injected|given)"
+    r"|never\s+(?:placed|injected|performed|started)|no\s+(?:medications?|injectate|drugs?)\s+(?:was|were)\s+(?:injected|given|administered))\b",
+    re.IGNORECASE)
+_PROCEDURE_WORD = re.compile(r"\b(?:procedure|inject\w*|inj|block|needle|medication\w*|abort\w*)\b", re.IGNORECASE)
+# A consult, letter or visit note documents no procedure unless a sentence says it was done today.
+_CONSULT = re.compile(
+    r"\b(?:consult(?:ation)?(?:\s+note)?|dear\s+dr|letter|progress\s+note|office\s+visit|clinic\s+visit|follow[- ]?up\s+visit"
+    r"|new\s+patient\s+visit|history\s+and\s+physical|H&P|recommendation|not\s+performed\s+today|referral)\b",
+    re.IGNORECASE)
+_DONE_TODAY = re.compile(
+    r"\b(?:performed|injected|administered|completed|done|carried\s+out|placed|given)\b[^.;]{0,80}\b(?:today|this\s+(?:visit|date|day)"
+    r"|in\s+(?:the\s+)?(?:office|clinic|procedure\s+room))\b|\b(?:today|this\s+visit)\b[^.;]{0,80}\b(?:performed|injected|administered"
+    r"|we\s+(?:injected|performed))\b", re.IGNORECASE)
+
+
+def _encounter_not_done(ctx: TextContext, facts: Facts) -> None:
+    """What makes the whole encounter document no procedure: an abort or cancellation of the procedure itself, or a
+    consult/letter/visit note with no sentence that says the procedure was done today."""
+    text = ctx.text
+    for m in ctx.finditer(_ENCOUNTER_ABORT):
+        kind = ctx.section_of(m.start()).kind
+        if kind in ("plan", "history", "consent", "exam"):
             continue
-        if contains(lx.SIDE_AFTER_CONTRAST, text[max(0, m.start() - 60) : m.start()]):
+        s_start, s_end = ctx.sentence(m.start())
+        sentence = text[s_start:s_end]
+        if not _PROCEDURE_WORD.search(sentence) or lx.SIDE_WORDS.search(sentence) or lx.SIDE_LETTER.search(sentence):
+            continue  # a side named: that side's event says it (see _side)
+        if re.search(r"\b(?:no|without)\s+(?:complications?|difficulty|problems?)\b", sentence, re.IGNORECASE) and \
+                not re.search(r"abort|cancel|never|withdrew", sentence, re.IGNORECASE):
             continue
-        sentence_start, sentence_end = ctx.sentence(m.start())
-        sentence = text[max(sentence_start, m.start() - 200) : min(sentence_end, m.end() + 200)]
-        if not contains(lx.PROCEDURE_ANCHOR, sentence.replace(m.group(0), " ", 1)):
-            continue
-        if contains(_COMPARED_AFTER, after, at_start=True):
-            continue
-        found[side].append(_span(mention))
-    if found["bilateral"] or (found["left"] and found["right"]):
-        facts.side = "bilateral"
-        facts.side_spans = sorted(found["bilateral"] + found["left"] + found["right"], key=lambda s: s.start)
-    elif found["left"]:
-        facts.side, facts.side_spans = "left", found["left"]
-    elif found["right"]:
-        facts.side, facts.side_spans = "right", found["right"]
+        facts.not_done.append(ctx.span(s_start, s_end))
+    head = text[:300]
+    said = re.search(r"\bnot\s+(?:performed|done)\s+today\b", head, re.IGNORECASE)
+    if said:  # "Recommendation (not performed today): ..." heads the whole document
+        facts.not_done.append(ctx.span(said.start(), said.end()))
+    consult = _CONSULT.search(head)
+    if consult and ctx.status(consult.start(), consult.end()) != "quoted":
+        done = [m for m in ctx.finditer(_DONE_TODAY) if ctx.local_status(m.start(), m.end()) == "affirmed"]
+        if not done:
+            facts.not_done.append(ctx.span(consult.start(), consult.end()))
+    if facts.not_done:
+        for event in facts.events:
+            if event.status == "performed":
+                event.status = "aborted"
+                event.status_evidence = event.status_evidence + facts.not_done[:1]
+        performed = facts.performed_sides()
+        if not performed:
+            facts.side, facts.side_spans = "unstated", []
+
+
+def _first_procedure_section(ctx: TextContext) -> int:
+    for i, sec in enumerate(ctx.sections):
+        if sec.name and sec.name.lower().startswith(("procedure", "operation", "title")):
+            return i
+    return -1
+
+
+def _in_title(ctx: TextContext, pos: int) -> bool:
+    """Whether `pos` declares the procedure's side: the text before any heading, the first line of a Procedure
+    field, a "Side:" field or checkbox line, or (in a note without headings) a short first sentence with no verb
+    ("Bilateral SI joint injection.")."""
+    sec = ctx.section_of(pos)
+    if sec.kind == "header" or _side_line(ctx, pos):
+        return True
+    if sec.name is None and sec.start == 0:
+        s_start, s_end = ctx.sentence(pos)
+        first = ctx.text[s_start:s_end]
+        if s_start == 0 and s_end < len(ctx.text) and len(first.split()) <= 8 and not ctx.has_verb(first) \
+                and "," not in first:
+            return True
+    i = _first_procedure_section(ctx)
+    if i < 0 or ctx.sections[i] is not sec:
+        return False
+    first_break = ctx.text.find(".", sec.start + len(sec.name or "") + 2)
+    return pos < (first_break if first_break >= 0 else sec.end)
 
 
 # --- medications --------------------------------------------------------------------------------------------------
 
 # Where one drug's amounts end: punctuation, a sentence's full stop (not a decimal point), joining words.
 _DOSE_BOUNDARY = re.compile(
-    r"[,;:()\r\n]|\.(?!\d)|\+|\bplus\b|\band\b|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE
+    r"[,;:()\r\n]|\.(?!\d)|\+|\bplus\b|\band\b(?!\s+a\s+half\b)|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", re.IGNORECASE
 )
 # An amount set off by a comma after a drug with none yet: "Depo-Medrol 40 mg/mL, 1 mL", "1% lidocaine, 2 mL per site".
 _TRAILING_AMOUNT = re.compile(
@@ -207,47 +486,129 @@ def _window(ctx: TextContext, lo: int, hi: int, *, left: bool) -> str:
 def _medications(ctx: TextContext) -> list[Medication]:
     text = ctx.text
     drug_matches = ctx.finditer(lx.DRUG_PATTERN)
+    name_ends = [_name_end(text, m) for m in drug_matches]
+    owners = _gap_owners(ctx, drug_matches, name_ends)
+    elsewhere = other_procedures(ctx)
     meds: list[Medication] = []
+    statuses = _list_statuses(ctx, drug_matches)
     for i, m in enumerate(drug_matches):
-        status = ctx.status(m.start(), m.end())
-        if status != "affirmed":
+        if statuses[i] != "affirmed":
             continue
         written = m.group("drug")
         generic, role = lx.DRUGS[written.lower()]
-        prev_end = drug_matches[i - 1].end() if i else 0
+        end, salt, product, strength = name_ends[i]
+        prev_end = name_ends[i - 1][0] if i else 0
         next_start = drug_matches[i + 1].start() if i + 1 < len(drug_matches) else len(text)
         left = _window(ctx, max(prev_end, m.start() - 45), m.start(), left=True)
-        right = _window(ctx, m.end(), min(next_start, m.end() + 30), left=False)
-        if right.startswith("-") and re.match(r"-\d", right):  # "Kenalog-40" names the product, not a dose
-            right = right[3:]
+        right = _window(ctx, end, min(next_start, end + 30), left=False)
+        # An amount between two drugs with nothing between them belongs to one of them ("40 mg kenalog 2 mL 0.5%
+        # ropi": the 2 mL is the ropivacaine's); when the text does not say which, neither gets it and we ask.
+        ambiguous = None
+        if i and owners.get(i - 1) in ("prev", "ambiguous"):
+            ambiguous = left.strip() if owners[i - 1] == "ambiguous" else None
+            left = ""
+        if owners.get(i) in ("next", "ambiguous"):
+            ambiguous = ambiguous or (right.strip() if owners[i] == "ambiguous" else None)
+            right = ""
+        if meds and _names_previous(text, meds[-1], m, generic):  # "triamcinolone 40 mg (Kenalog-40, 1 mL)"
+            _merge_parenthetical(meds[-1], written, salt, product, strength, right, text, end, next_start)
+            continue
         dose, concentration, volume = _amounts(left, right, role)
         if not (dose or volume):
-            more = _TRAILING_AMOUNT.match(text, m.end() + len(right))
+            more = _TRAILING_AMOUNT.match(text, end + len(right))
             if more and more.end() <= next_start:
-                right = text[m.end() : more.end()]
+                right = text[end : more.end()]
                 dose, concentration, volume = _amounts(left, right, role)
         lo = m.start() - len(left)
-        hi = m.end() + len(right.rstrip())
-        meds.append(
-            Medication(
-                name=generic,
-                as_written=written,
-                dose=dose,
-                concentration=concentration,
-                volume=volume,
-                role=role,  # type: ignore[arg-type]
-                span=span_of(ctx, lo + (len(left) - len(left.lstrip())), hi),
-            )
+        hi = end + len(right.rstrip())
+        med = Medication(
+            name=generic,
+            as_written=written,
+            dose=dose,
+            concentration=concentration or strength,
+            volume=volume,
+            role=role,  # type: ignore[arg-type]
+            span=span_of(ctx, lo + (len(left) - len(left.lstrip())), max(hi, m.end())),
+            salt=salt,
+            product=product,
+            basis=_basis(left + " " + right),
+            ambiguous_amount=ambiguous,
         )
+        _compute_dose(med)
+        med.use, med.belongs_to = _use(ctx, med, m, elsewhere)  # type: ignore[assignment]
+        meds.append(med)
     return _dedupe_medications(meds)
 
 
+_PER_SITE = re.compile(r"\b(?:each|per|every|total|both|apiece|respectively)\b", re.IGNORECASE)
+
+
+def _dose_conflicts(ctx: TextContext, facts: Facts) -> None:
+    """The same drug given two different amounts, with nothing that says per side, per site or in total: a question."""
+    by_name: dict[str, list[Medication]] = {}
+    for med in facts.medications:
+        if med.dose and med.span is not None:
+            by_name.setdefault(med.name, []).append(med)
+    for name, meds in by_name.items():
+        doses = {m.dose for m in meds}
+        if len(doses) < 2:
+            continue
+        if any(_PER_SITE.search(ctx.original, max(0, m.span.start - 40), m.span.end + 40) for m in meds if m.span):
+            continue
+        facts.conflicts.append(Conflict(
+            kind="dose",
+            message=f"{name} is stated with different amounts: {', '.join(sorted(doses))}.",
+            question=f"How much {name} was injected (per side, or in total)?",
+            evidence=[m.span for m in meds if m.span][:3]))
+
+
+def _list_statuses(ctx: TextContext, matches: list[re.Match[str]]) -> list[str]:
+    """Each drug's status, where drugs listed together share their predicate: in "Kenalog 40 mg, lidocaine 1% 2 mL
+    were drawn up but not injected" neither was injected. A list runs while no verb stands between two drugs."""
+    statuses = [ctx.status(m.start(), m.end()) for m in matches]
+    run: list[int] = []
+    out = list(statuses)
+
+    def close() -> None:
+        worst = next((statuses[j] for j in run if statuses[j] != "affirmed"), None)
+        if worst is not None:
+            for j in run:
+                out[j] = worst
+
+    for i, m in enumerate(matches):
+        if run:
+            prev = matches[run[-1]]
+            between = ctx.text[prev.end() : m.start()]
+            same_sentence = ctx.sentence(prev.start())[0] == ctx.sentence(m.start())[0]
+            if not same_sentence or ctx.has_verb(between):
+                close()
+                run = []
+        run.append(i)
+    close()
+    return out
+
+
 def _unread_amounts(ctx: TextContext, meds: list[Medication]) -> list[Span]:
-    claimed = [(m.span.start, m.span.end) for m in meds if m.span]
+    # The medications' spans, merged into disjoint sorted intervals so that "is this amount inside one?" is a
+    # bisect. It was `any(a <= pos < b for a, b in spans)`: amounts x medications, quadratic on a long list of
+    # doses ("Kenalog 1 mg. Kenalog 2 mg. ..." took 98 s for 8,000 of them, 134 KB).
+    starts: list[int] = []
+    ends: list[int] = []
+    for a, b in sorted((m.span.start, m.span.end) for m in meds if m.span):
+        if starts and a <= ends[-1]:
+            ends[-1] = max(ends[-1], b)
+        else:
+            starts.append(a)
+            ends.append(b)
+
+    def claimed(pos: int) -> bool:
+        i = bisect.bisect_right(starts, pos) - 1
+        return i >= 0 and pos < ends[i]
+
     out: list[Span] = []
     for pattern in (lx.MASS, lx.VOLUME):
         for m in ctx.finditer(pattern):
-            if any(a <= m.start() < b for a, b in claimed) or ctx.status(m.start(), m.end()) != "affirmed":
+            if claimed(m.start()) or ctx.status(m.start(), m.end()) != "affirmed":
                 continue
             # the same window a drug reads its dose from: if a drug stands in it, the amount is that drug's
             left = _window(ctx, max(0, m.start() - 45), m.start(), left=True)
@@ -287,7 +648,7 @@ def _amounts(left: str, right: str, role: str) -> tuple[str | None, str | None, 
 
 
 def _num(n: str) -> str:
-    return ("0" + n) if n.startswith(".") else n
+    return lx.number_value(n)  # "1/2" → "0.5", "one and a half" → "1.5", ".5" → "0.5"
 
 
 def _unit(u: str) -> str:
@@ -296,14 +657,224 @@ def _unit(u: str) -> str:
 
 
 def _dedupe_medications(meds: list[Medication]) -> list[Medication]:
-    out: list[Medication] = []
+    """Drop repeats (same drug, same dose text) and an undosed mention once a dosed one of that drug is kept.
+
+    Bookkeeping per drug name keeps this linear: comparing each medication with every kept one (re-rendering
+    its dose text each time) was quadratic in the number of dosed mentions."""
+    out: list[Medication | None] = []
+    kept: dict[tuple, set[tuple]] = {}  # (drug, use, procedure) -> fact tuples kept
+    undosed: dict[tuple, tuple[int, tuple]] = {}  # (drug, use, procedure) -> (place in out, fact) of its undosed mention
     for med in meds:
-        same = [o for o in out if o.name == med.name]
-        if any(o.dose_text() == med.dose_text() or not med.dosed for o in same):
+        key = (med.name, med.use, med.belongs_to)  # the same drug for the same use in the same procedure
+        same = kept.setdefault(key, set())
+        fact = med.fact()
+        if same and (not med.dosed or fact in same):
             continue
-        out = [o for o in out if not (o.name == med.name and not o.dosed)]
+        if med.dosed and key in undosed:  # at most one: an undosed mention is kept only as a drug's first
+            place, old = undosed.pop(key)
+            out[place] = None
+            same.discard(old)
+        if not med.dosed:
+            undosed[key] = (len(out), fact)
+        same.add(fact)
         out.append(med)
+    return [m for m in out if m is not None]
+
+
+# Medication helpers (fidelity): salts and product strengths, who owns an amount, per side or total, and what each
+# drug was for.
+
+
+def _name_end(text: str, m: re.Match[str]) -> tuple[int, str | None, str | None, str | None]:
+    """Where a drug's name ends, with the salt and product strength it carries: "triamcinolone hexacetonide",
+    "Kenalog-40" (40 mg/mL by its label), "Depo-Medrol" (acetate). Returns (end, salt, product, strength)."""
+    written = m.group("drug")
+    end, salt, product, strength = m.end(), lx.BRAND_SALT.get(written.lower()), None, None
+    suffix = re.match(r"-(\d+)\b", text[end:])
+    if suffix:  # "Kenalog-40" names the product, never a dose
+        if written.lower() in lx.STRENGTH_SUFFIX_BRANDS:
+            product, strength = f"{_brand(written)}-{suffix.group(1)}", f"{suffix.group(1)} mg/mL"
+        end += suffix.end()
+    said = lx.SALT.match(text, end)
+    if said:
+        salt, end = re.sub(r"\s+", " ", said.group("salt").lower()).replace("/", " and ").replace(" & ", " and "), said.end()
+        salt = re.sub(r"\s*and\s*(?:betamethasone\s+)?", " and ", salt)
+    return end, salt, product, strength
+
+
+def _brand(written: str) -> str:
+    return written.title() if written.islower() else written
+
+
+def _amount_in(s: str) -> bool:
+    return any(p.search(s) for p in (lx.MASS, lx.VOLUME, lx.PERCENT, lx.PER_ML)) or bool(lx.BARE_NUMBER.search(s))
+
+
+def _gap_owners(ctx: TextContext, matches: list[re.Match[str]], ends: list[tuple]) -> dict[int, str]:
+    """For each pair of neighbouring drugs with amounts between them and no boundary: whose the amounts are —
+    "next" (the dictation writes amounts before names: "40 mg kenalog 2 mL 0.5% ropi"), "prev" (after names:
+    "kenalog 40 mg bupi 0.25% 2 mL"), or "ambiguous"."""
+    text, out = ctx.text, {}
+    for i in range(len(matches) - 1):
+        a, b = matches[i], matches[i + 1]
+        gap = text[ends[i][0] : b.start()]
+        if not _amount_in(gap) or _DOSE_BOUNDARY.search(gap) or "(" in gap:
+            continue
+        prev_end = ends[i - 1][0] if i else 0
+        a_outer = _amount_in(_window(ctx, max(prev_end, a.start() - 45), a.start(), left=True))
+        nxt = matches[i + 2].start() if i + 2 < len(matches) else len(text)
+        b_end = ends[i + 1][0]
+        b_right = _window(ctx, b_end, min(nxt, b_end + 30), left=False)
+        # B's right side running straight into a third drug is the next gap, not B's own amounts
+        b_outer = _amount_in(b_right) and not (i + 2 < len(matches) and b_end + len(b_right) >= nxt)
+        if a_outer and not b_outer:
+            out[i] = "next"
+        elif b_outer and not a_outer:
+            out[i] = "prev"
+        else:
+            roles = [lx.DRUGS[x.group("drug").lower()][1] for x in (a, b)]
+            only_mass = not (lx.VOLUME.search(gap) or lx.PERCENT.search(gap))
+            if only_mass and roles.count("steroid") == 1:  # steroids are the drugs dosed in mg
+                out[i] = "prev" if roles[0] == "steroid" else "next"
+            else:
+                out[i] = "ambiguous"
     return out
+
+
+def _names_previous(text: str, prev: Medication, m: re.Match[str], generic: str) -> bool:
+    """The drug opens a parenthesis right after the previous mention of the same drug: one mention, two names."""
+    if prev.name != generic or prev.span is None:
+        return False
+    return bool(re.fullmatch(r"[^()\n,;]*\(\s*", text[prev.span.end : m.start()]))
+
+
+def _merge_parenthetical(med: Medication, written: str, salt, product, strength, right: str, text: str,
+                         end: int, next_start: int) -> None:
+    inner = text[end : min(next_start, end + 60)]
+    close = inner.find(")")
+    after = ""
+    if close >= 0:  # "methylprednisolone (Depo-Medrol) 80 mg": the amount after the parenthesis is this drug's
+        stop = min(next_start, end + close + 1 + 30)
+        after = _window_text(text[end + close + 1 : stop])
+    inner = inner[: close if close >= 0 else len(inner)]
+    dose, conc, volume = _amounts("", inner + " " + after, med.role)
+    if dose and not med.dose:
+        med.dose = dose
+    med.as_written = written if written.lower() in lx.BRANDS else med.as_written
+    med.salt = med.salt or salt
+    med.product = med.product or product
+    med.concentration = med.concentration or conc or strength
+    if volume and not med.volume:
+        med.volume = volume
+    med.basis = med.basis or _basis(inner)
+    if med.span is not None:
+        stop = end + (close + 1 + len(after.rstrip()) if close >= 0 else len(inner))
+        med.span = Span(start=med.span.start, end=stop, text=text[med.span.start : stop])
+    if med.dose and med.computed_dose is False and med.volume and (med.concentration or "").endswith("mg/mL"):
+        pass  # a stated dose wins; _compute_dose below checks the arithmetic
+    _compute_dose(med)
+
+
+def _window_text(chunk: str) -> str:
+    m = _DOSE_BOUNDARY.search(chunk)
+    return chunk[: m.start()] if m else chunk
+
+
+def _basis(s: str) -> str | None:
+    if lx.IN_TOTAL.search(s):
+        return "total"
+    if lx.PER_SIDE.search(s):
+        return "per_side"
+    return None
+
+
+def _compute_dose(med: Medication) -> None:
+    """Strength × volume: "Kenalog-40 1 mL" is 40 mg. A stated dose that disagrees with its own arithmetic is a
+    question, not a choice."""
+    conc = re.fullmatch(r"(\d*\.?\d+) mg/mL", med.concentration or "")
+    vol = re.fullmatch(r"(\d*\.?\d+) mL", med.volume or "")
+    if not (conc and vol):
+        return
+    from decimal import Decimal
+
+    product = format((Decimal(conc.group(1)) * Decimal(vol.group(1))).normalize(), "f")
+    if med.dose is None:
+        med.dose, med.computed_dose = f"{product} mg", True
+    elif med.dose != f"{product} mg" and not med.computed_dose:
+        med.ambiguous_amount = med.ambiguous_amount or f"{med.dose} stated, but {med.concentration} × {med.volume} is {product} mg"
+
+
+_SEGMENT_END = re.compile(r"[,;:\n(]|\.(?!\d)|\+|\band\b|\bthen\b|\bfollowed\s+by\b|\bplus\b", re.IGNORECASE)
+
+
+def _use(ctx: TextContext, med: Medication, m: re.Match[str], elsewhere: list[tuple[int, int, str]]):
+    """What the drug was for: contrast, sedation, skin and tract anaesthesia ("skin wheal 1% lido"), a second
+    procedure's drug ("left L4-5 TFESI with 80 mg Depo-Medrol"), or the injectate."""
+    for start, end, label in elsewhere:
+        if start <= m.start() < end:
+            return "other_procedure", label
+    if med.role == "contrast":
+        return "contrast", None
+    if med.role == "sedative":
+        return "sedation", None
+    if med.role == "anesthetic":
+        text = ctx.text
+        lo = max(0, m.start() - 60)
+        before = text[lo : m.start()]
+        cuts = list(_SEGMENT_END.finditer(before))
+        seg_start = lo + (cuts[-1].end() if cuts else 0)
+        after = _SEGMENT_END.search(text, m.end(), min(len(text), m.end() + 60))
+        seg_end = after.start() if after else min(len(text), m.end() + 60)
+        if lx.SKIN_LOCAL.search(text, seg_start, seg_end):
+            return "skin_local", None
+    return "injectate", None
+
+
+# A second procedure in the same dictation: named in the draft's findings, its drugs kept with it.
+_SECOND_PROCEDURES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bTFESIs?\b|\btransforaminal\b", re.IGNORECASE), "transforaminal epidural steroid injection"),
+    (re.compile(r"\bILESIs?\b|\binter-?laminar\b", re.IGNORECASE), "interlaminar epidural steroid injection"),
+    (re.compile(r"\bcaudal\b", re.IGNORECASE), "caudal epidural steroid injection"),
+    (re.compile(r"\bESIs?\b|\bepidural\b", re.IGNORECASE), "epidural steroid injection"),
+    (re.compile(r"\bmedial\s+branch\s+blocks?\b|\bMBBs?\b", re.IGNORECASE), "medial branch block"),
+    (re.compile(r"\bfacet\b", re.IGNORECASE), "facet joint injection"),
+    (re.compile(r"\btrigger[- ]?points?\b|\bTPIs?\b", re.IGNORECASE), "trigger point injection"),
+    (re.compile(r"\bknee\b", re.IGNORECASE), "knee injection"),
+    (re.compile(r"\bhip\s+(?:joint|inj\w*)\b", re.IGNORECASE), "hip joint injection"),
+    (re.compile(r"\bpiriformis\b", re.IGNORECASE), "piriformis injection"),
+    (re.compile(r"\b(?:greater\s+)?trochanteric\s+bursa\b", re.IGNORECASE), "trochanteric bursa injection"),
+]
+
+
+def other_procedures(ctx: TextContext | str) -> list[tuple[int, int, str]]:
+    """Procedures other than the SI joint injection performed today, as (start, end, label) of the text that
+    describes each: its sentence when the sentence does not name the SI joint, else its comma-separated clause.
+    Only when the text is an SI joint dictation; historical, planned and negated mentions do not count."""
+    if isinstance(ctx, str):
+        ctx = read(ctx)
+    text = ctx.text
+    if not ctx.finditer(lx.SI_JOINT):
+        return []
+    out: list[tuple[int, int, str]] = []
+    for pattern, name in _SECOND_PROCEDURES:
+        for m in ctx.finditer(pattern):
+            if any(a <= m.start() < b for a, b, _ in out) or ctx.status(m.start(), m.end()) != "affirmed":
+                continue
+            start, end = ctx.sentence(m.start())
+            if lx.SI_JOINT.search(text, start, end):
+                cuts = [c.end() for c in re.finditer(r"[,;]", text[start : m.start()])]
+                start = start + (cuts[-1] if cuts else 0)
+                nxt = re.search(r"[,;]", text[m.end() : end])
+                end = m.end() + nxt.start() if nxt else end
+                if lx.SI_JOINT.search(text, start, end):
+                    continue
+            clause = text[start:end]
+            side = re.search(r"\b(left|right|bilateral)\b|\b([LR])\b(?=\s*[CTLS]\d)", clause, re.IGNORECASE)
+            side_word = ((side.group(1) or {"L": "left", "R": "right"}[side.group(2)]).lower() + " ") if side else ""
+            levels = [re.sub(r"\s+", "", lv.group("level")) for lv in lx.SPINE_LEVEL.finditer(clause)]
+            level = (" ".join(dict.fromkeys(levels)) + " ") if levels else ""
+            out.append((start, end, f"{side_word}{level}{name}"))
+    return sorted(out)
 
 
 # --- diagnoses, purpose, other facts -----------------------------------------------------------------------------
@@ -319,7 +890,7 @@ def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
     seen: set[str] = set()
     for m in lx.ICD10.finditer(text):
         code = m.group("code").upper()
-        if code in seen or ctx.status(m.start(), m.end()) in ("negated", "historical"):
+        if code in seen or not _diagnosis_stated(ctx, m.start(), m.end()):
             continue
         seen.add(code)
         out.append(Diagnosis(code=code, text=icd10.title(code), billable=icd10.billable(code), span=span_of(ctx, *m.span())))
@@ -343,10 +914,13 @@ def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
             start = m.end() + rest.index(phrase)
             if _PLACEHOLDER.search(phrase) or ctx.in_instruction(start):
                 continue  # a drafter's "[DIAGNOSIS NEEDED]", or words of an instruction to the tool, are not a diagnosis
+            if (ctx.doubt_in(start, start + len(phrase)) != "affirmed" or not _diagnosis_stated(ctx, start, start + len(phrase))
+                    or re.match(r"\s*(?:_|n/?a|none|deferred|pending|tbd|unknown|to\s+be\b|see\b|same\b)", phrase, re.IGNORECASE)):
+                continue  # "Diagnosis: deferred", "Dx: pending workup", "Rule out ..."
             seen.add(phrase.lower())
             out.append(Diagnosis(text=phrase, span=span_of(ctx, start, start + len(phrase))))
     for m in ctx.finditer(lx.DIAGNOSIS_TERMS):
-        if ctx.status(m.start(), m.end()) != "affirmed":
+        if not _diagnosis_stated(ctx, m.start(), m.end()):
             continue
         if any(d.span and d.span.start <= m.start() < d.span.end for d in out) or m.group(0).lower() in seen:
             continue
@@ -355,12 +929,21 @@ def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
     return out
 
 
+def _diagnosis_stated(ctx: TextContext, start: int, end: int) -> bool:
+    """A diagnosis counts when its own clause states it (not "ruled out", "possible", "?", a negative field) and it is
+    not history; an Assessment/Plan section still states a diagnosis."""
+    status = ctx.status(start, end)
+    return status == "affirmed" or (status == "planned" and ctx.local_status(start, end) == "affirmed"
+                                     and ctx.section_of(start).kind == "plan")
+
+
 def _dx_words(segment: str) -> str:
     """The words of a labelled diagnosis without its ICD-10 codes: the first run between codes that has a word.
     Always a substring of the segment, so its span can be found ("sacroiliitis (M46.1)" → "sacroiliitis")."""
     pos = 0
     for code in [*lx.ICD10.finditer(segment), None]:
         piece = segment[pos : code.start() if code else len(segment)].strip(" ,:-()")
+        piece = re.sub(r"^(?:is|was|are|of|=)\s+", "", piece, flags=re.IGNORECASE)  # "Diagnosis is sacroiliitis"
         if re.search(r"[a-z]{3}", piece, re.IGNORECASE):
             return piece
         pos = code.end() if code else pos
@@ -391,8 +974,8 @@ def _first_affirmed(ctx: TextContext, pattern: re.Pattern[str], kind: str, facts
         if mention.status == "affirmed" and _INNER_NEGATION.search(mention.text):
             mention = dataclasses.replace(mention, status="negated")  # "images were not saved"
         if mention.status == "affirmed":
-            return _span(mention)
-        _discount(facts, mention)
+            return ctx.span(mention.start, mention.end)
+        _discount(facts, mention, ctx)
     return None
 
 

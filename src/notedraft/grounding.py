@@ -38,19 +38,20 @@ def ground(note: str, dictation: str, dictated: Facts | None = None, drafted: Fa
     drafted = drafted if drafted is not None else extract_facts(note)
     out: list[Finding] = []
 
-    for med in drafted.medications:
-        same = [d for d in dictated.medications if d.name == med.name]
-        ev = [med.span] if med.span else []
-        if not same:
-            out.append(_finding(f"{med.dose_text() or ''} {med.name}".strip(), ev))
-        elif med.dose_text() and med.dose_text() not in {d.dose_text() for d in same}:
-            out.append(_finding(f"{med.dose_text()} {med.name}", ev))
-
+    out += medication_findings(dictated, drafted)
+    said_events = {(e.side, e.status) for e in dictated.events}
+    for e in drafted.events if drafted.side == dictated.side else ():  # (side, status): an aborted side is never drafted as injected, nor the reverse
+        if e.side != "unsided" and said_events and (e.side, e.status) not in said_events:
+            out.append(_finding(f"{e.side} side {e.status}", (e.status_evidence or e.evidence)[:1]))
     if drafted.procedure != "unstated" and drafted.procedure != dictated.procedure:
         what = drafted.procedure.replace("_", " ")
         out.append(_finding(f"procedure {what}", [drafted.procedure_span] if drafted.procedure_span else []))
     if drafted.side != "unstated" and drafted.side != dictated.side:
         out.append(_finding(f"side {drafted.side}", drafted.side_spans[:1]))
+    elif set(drafted.named_sides) - dictated.performed_sides():  # a side named anywhere, even in a conflict
+        extra = set(drafted.named_sides) - dictated.performed_sides()
+        what = "bilateral" if extra == {"left", "right"} or set(drafted.named_sides) == {"left", "right"} else extra.pop()
+        out.append(_finding(f"side {what}", drafted.side_spans[:1]))
     if drafted.guidance != "unstated" and drafted.guidance != dictated.guidance:
         out.append(_finding(f"guidance {drafted.guidance}", drafted.guidance_spans[:1]))
     # Every imaging modality the note names, not only the one the reader settles on: "fluoroscopy confirmed the
@@ -83,10 +84,54 @@ def ground(note: str, dictation: str, dictated: Facts | None = None, drafted: Fa
             out.append(_finding(f"pain score {score.value}", [score.span] if score.span else []))
 
     allowed = numbers(dictation)
+    for d in dictated.medications:  # "1/2 cc" is 0.5 mL; "Kenalog-40 2 mL" is 80 mg: the dictated facts' own values
+        allowed |= numbers(" ".join(x for x in (d.dose, d.volume, d.concentration) if x))
     for m in _NUMBER.finditer(note):
         if float(m.group()) not in allowed and not _inside_code(note, m.start()):
             out.append(_finding(f"number {m.group()}", [Span(start=m.start(), end=m.end(), text=m.group())]))
     return _dedupe(out)
+
+
+# A medication fact is the tuple Medication.fact(): (drug, salt, dose, concentration, volume, per side/total, use).
+_ATTRS = ("drug", "salt", "dose", "concentration", "volume", "basis", "use")
+_ATTR_WORDS = {"salt": "salt", "dose": "dose", "concentration": "strength", "volume": "volume",
+               "basis": "per side/total", "use": "use"}
+
+
+def medication_findings(dictated: Facts, drafted: Facts) -> list[Finding]:
+    """Each drug the draft states must equal, attribute by attribute, a drug the dictation states. An amount
+    borrowed from another drug ("triamcinolone 40 mg in 2 mL of 0.5%" when the 2 mL of 0.5% was the ropivacaine's)
+    is a misattribution; a value no dictated drug has is invented. Leaving out a salt is not a new fact; leaving
+    out "per side", a volume or a strength changes what the amount means, so it is."""
+    out: list[Finding] = []
+    said = [d.fact() for d in dictated.medications]
+    for med in drafted.medications:
+        ev = [med.span] if med.span else []
+        fact = med.fact()
+        same = [f for f in said if f[0] == fact[0]]
+        if not same:
+            out.append(_finding(f"{med.dose_text() or ''} {med.name}".strip(), ev))
+            continue
+        if any(_equal(fact, f) for f in same):
+            continue
+        best = max(same, key=lambda f: sum(a == b for a, b in zip(fact, f)))
+        details = []
+        for k in range(1, len(_ATTRS)):
+            if fact[k] == best[k] or (k == 1 and fact[k] is None):
+                continue
+            owners = [f[0] for f in said if f[0] != fact[0] and fact[k] is not None and f[k] == fact[k]]
+            if owners:  # a number borrowed from another drug
+                details.append(f"{fact[k]} was dictated for {owners[0]}")
+            elif _ATTRS[k] in ("salt", "basis", "use") or fact[k] is None:
+                details.append(f"{_ATTR_WORDS[_ATTRS[k]]}: {fact[k] or 'left out'}, dictated: {best[k] or 'none'}")
+        amount = med.dose_text() or (med.dose if med.computed_dose else None) or ""
+        what = f"{amount} {med.name}".strip()
+        out.append(_finding(what + (f" ({'; '.join(details)})" if details else ""), ev))
+    return out
+
+
+def _equal(drafted: tuple, dictated: tuple) -> bool:
+    return all(a == b or (k == 1 and a is None) for k, (a, b) in enumerate(zip(drafted, dictated)))
 
 
 def _modalities(text: str) -> dict[str, list[Span]]:

@@ -32,8 +32,20 @@ NON_BILLABLE: dict[str, tuple[str, str]] = {
 }
 
 
+# Code families coding-rules.md §3 names by prefix only ("M25.5- (pain in joint) ... M25.55- is the hip"): their title,
+# not their leaves, which the reference does not list, so billable stays None. The packs decide what a family supports
+# (rules/_si_diagnosis.toml: hip pain does not support an SI joint injection).
+FAMILIES: dict[str, str] = {
+    "M25.55": "Pain in hip",
+}
+
+
 def title(code: str) -> str | None:
-    return BILLABLE.get(code) or (NON_BILLABLE[code][0] if code in NON_BILLABLE else None)
+    if code in BILLABLE:
+        return BILLABLE[code]
+    if code in NON_BILLABLE:
+        return NON_BILLABLE[code][0]
+    return next((name for prefix, name in FAMILIES.items() if code.startswith(prefix)), None)
 
 
 def billable_children(code: str) -> str | None:

@@ -21,6 +21,8 @@ GUIDANCE_TERMS: dict[str, re.Pattern[str]] = {
     "ct": re.compile(
         r"\bCT[- ]?(?:guid\w*|fluoro\w*)|\b(?:under|with|using|via)\s+CT\b|\bCT\s+(?:imaging\s+)?guidance\b"
         r"|\bcomputed tomograph\w*\s+guid\w*|\bguided\s+by\s+CT\b"
+        # a form's item: "[X] CT", "Guidance: CT"
+        r"|(?<=[\]\)☒☑✅] )CT\b|(?<=[\]\)☒☑✅])CT\b|(?<=[Gg]uidance: )CT\b|(?<=GUIDANCE: )CT\b|(?<=[Ii]maging: )CT\b|(?<=IMAGING: )CT\b"
     ),
     "ultrasound": re.compile(
         r"\bultra-?sound\w*|\bsonograph\w*|\bUS\b(?=[- ]?(?:guid|probe|imag|visuali))|\b(?:under|with|using|via)\s+US\b"
@@ -32,7 +34,9 @@ _US_WORDS = re.compile(r"\bultra-?sound\w*|\bsonograph\w*|\bsono(?=[- ]?guid)|\b
 
 # Stating that no imaging guided the needle.
 NO_IMAGING = re.compile(
-    r"\b(?:no|without|w/o)\s+(?:image|imaging)(?:\s+guidance)?\b|\blandmark(?:s|-guided|\s+guided|\s+technique)?\b"
+    r"\b(?:no|without|w/o)\s+(?:image|imaging)(?:\s+guidance)?\b|\blandmarks?[- ]?(?:guided|guidance|technique|based)\b"
+    r"|\blandmarks?\s+only\b|\bpalpation\s+of\s+(?:the\s+)?(?:\w+\s+)?landmarks?\b"
+    r"|\b(?:by|using|via|with)\s+(?:anatomic(?:al)?\s+|surface\s+|bony\s+)?landmarks?\b"
     r"|\bby\s+palpation\b|\bpalpation[- ]guided\b|\bblind(?:ly)?\b(?=.{0,20}inj)"
     r"|\b(?:imaging|image\s+guidance|guidance)\s*:\s*(?:none|no|n/a)\b",
     I,
@@ -85,12 +89,13 @@ DRUGS: dict[str, tuple[str, str]] = {
     "kenelog": ("triamcinolone", "steroid"),  # common misspellings are read, and the note spells them right
     "kenolog": ("triamcinolone", "steroid"),
     "triamcinolone": ("triamcinolone", "steroid"),
-    "aristospan": ("triamcinolone hexacetonide", "steroid"),
+    "aristospan": ("triamcinolone", "steroid"),  # the hexacetonide salt (BRAND_SALT)
     "depo-medrol": ("methylprednisolone", "steroid"),
     "depo medrol": ("methylprednisolone", "steroid"),
     "depomedrol": ("methylprednisolone", "steroid"),
     "methylprednisolone": ("methylprednisolone", "steroid"),
     "methyl prednisolone": ("methylprednisolone", "steroid"),
+    "celestone soluspan": ("betamethasone", "steroid"),
     "celestone": ("betamethasone", "steroid"),
     "betamethasone": ("betamethasone", "steroid"),
     "decadron": ("dexamethasone", "steroid"),
@@ -113,11 +118,14 @@ DRUGS: dict[str, tuple[str, str]] = {
     "iohexol": ("iohexol", "contrast"),
     "isovue": ("iopamidol", "contrast"),
     "iopamidol": ("iopamidol", "contrast"),
+    "versed": ("midazolam", "sedative"),
+    "midazolam": ("midazolam", "sedative"),
+    "fentanyl": ("fentanyl", "sedative"),
     "wydase": ("hyaluronidase", "other"),
     "hyaluronidase": ("hyaluronidase", "other"),
 }
 # Written forms that are brand names (shown in the note beside the generic); abbreviations and misspellings are not.
-BRANDS = {"kenalog", "aristospan", "depo-medrol", "depo medrol", "depomedrol", "celestone", "decadron", "marcaine",
+BRANDS = {"kenalog", "aristospan", "celestone soluspan", "versed", "depo-medrol", "depo medrol", "depomedrol", "celestone", "decadron", "marcaine",
           "sensorcaine", "naropin", "xylocaine", "omnipaque", "isovue", "wydase"}
 # Abbreviations read only in upper case: "40 mg TA" is triamcinolone acetonide, "ta" is not a word to read.
 UPPER_CASE_DRUGS: dict[str, tuple[str, str]] = {"TA": ("triamcinolone", "steroid")}
@@ -129,11 +137,58 @@ DRUG_PATTERN = re.compile(
     + r")\b",
     I,
 )
+# The salt or formulation a brand is (its label): the note names it; a generic dictated without one gets none.
+BRAND_SALT: dict[str, str] = {
+    "kenalog": "acetonide", "kenelog": "acetonide", "kenolog": "acetonide", "ta": "acetonide",
+    "aristospan": "hexacetonide", "depo-medrol": "acetate", "depo medrol": "acetate", "depomedrol": "acetate",
+    "celestone soluspan": "sodium phosphate and acetate", "decadron": "sodium phosphate",
+}
+# A salt written after the generic name ("triamcinolone hexacetonide", "methylprednisolone acetate").
+SALT = re.compile(r"\s*(?P<salt>hexacetonide|acetonide|sodium\s+phosphate(?:\s*(?:and|/|&)\s*(?:betamethasone\s+)?acetate)?"
+                  r"|acetate|sodium\s+succinate|succinate|diacetate)\b", I)
+# Brands whose hyphenated number is the product strength in mg/mL ("Kenalog-40" is 40 mg/mL), not a dose.
+STRENGTH_SUFFIX_BRANDS = {"kenalog", "kenelog", "kenolog"}
+# What a drug was for, read in its own clause: local anaesthetic for the skin and needle tract is not the injectate.
+SKIN_LOCAL = re.compile(
+    r"\bskin\b|\bwheal\b|\bsub-?cutaneous\w*|\bsub-?q\b|\bsuperficial\w*|\b(?:needle\s+)?(?:tract|track)\b"
+    r"|\blocal\s+infiltrat\w*|\binfiltrat\w*\s+(?:of\s+)?(?:the\s+)?(?:skin|soft\s+tissue)", I)
+# Amounts per side or in total ("20 mg per side", "40 mg each joint", "80 mg total").
+PER_SIDE = re.compile(r"\b(?:per|each|every|to\s+each|into\s+each|in\s+each|on\s+each|at\s+each)\s+(?:side|joint|SIJ|SI\s+joint|sacroiliac\s+joint)s?\b|\ba\s+side\b"
+                      r"|\beach\b|\bapiece\b|\bper\s+site\b|\beach\s+site\b", I)
+IN_TOTAL = re.compile(r"\b(?:in\s+)?total\b|\bdivided\b|\bsplit\b", I)
 CONTRAST = re.compile(r"\bcontrast\b|\bdye\b|\bomnipaque\b|\bisovue\b|\barthrogra(?:m|phy|phic)\b|\bepidurogra\w*", I)
 
-# Amounts, read next to a drug in the same clause.
-MASS = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>mg|mcg|milligrams?|micrograms?|units?)\b(?!\s*/)", I)
-VOLUME = re.compile(r"(?P<n>\d*\.?\d+)\s*(?P<unit>cc|ml|mL|milliliters?|millilitres?)\b", I)
+# Amounts, read next to a drug in the same clause. A number is digits, a fraction ("1/2", "1 1/2") or words ("half a",
+# "one and a half", "two"); `number_value` reads each exactly. Never the "2" of "1/2".
+_WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+                 "ten": 10, "twenty": 20, "forty": 40, "eighty": 80}
+_WORDS = "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True))
+NUMBER = (rf"(?<![\d/.])(?:\d+\s+\d+\s*/\s*\d+|\d+\s*/\s*\d+(?!\s*/)|\d*\.?\d+"
+          rf"|\b(?:(?:{_WORDS})\s+and\s+a\s+half|(?:one\s+)?half(?:\s+an?)?|a\s+half|{_WORDS})\b)")
+MASS = re.compile(rf"(?P<n>{NUMBER})\s*(?P<unit>mg|mcg|milligrams?|micrograms?|units?)\b(?!\s*/)", I)
+VOLUME = re.compile(rf"(?P<n>{NUMBER})\s*(?P<unit>cc|ml|mL|milliliters?|millilitres?)\b", I)
+
+
+def number_value(written: str) -> str:
+    """'1/2' → '0.5', '1 1/2' → '1.5', 'half a' → '0.5', 'one and a half' → '1.5', '.5' → '0.5', 'two' → '2'."""
+    from decimal import Decimal
+
+    w = re.sub(r"\s+", " ", written.strip().lower())
+    if re.fullmatch(r"\d*\.?\d+", w):
+        return ("0" + w) if w.startswith(".") else w
+    value: Decimal
+    m = re.fullmatch(r"(?:(\d+) )?(\d+) ?/ ?(\d+)", w)
+    if m:
+        value = Decimal(m.group(1) or 0) + Decimal(m.group(2)) / Decimal(m.group(3))
+    elif re.fullmatch(r"(?:one )?half(?: an?)?|a half", w):
+        value = Decimal("0.5")
+    else:
+        m = re.fullmatch(rf"({_WORDS})(?: and a half)?", w)
+        if not m:
+            return w
+        value = Decimal(_WORD_NUMBERS[m.group(1)]) + (Decimal("0.5") if "half" in w else 0)
+    out = format(value.quantize(Decimal("0.001")).normalize(), "f")
+    return out
 PERCENT = re.compile(r"(?P<n>\d*\.?\d+)\s*%")
 PER_ML = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*mg\s*/\s*(?:ml|cc)\b", I)
 # An amount no known drug claims is kept (never dropped silently) unless its clause says what it is.
@@ -193,7 +248,7 @@ PRESENT_ENCOUNTER = re.compile(
 ALLERGY = re.compile(r"\ballerg(?:y|ies|ic)\b|\bintoleran(?:ce|t)\s+(?:to|of)\b|\bsensitivity\s+to\b", I)
 # Consent and risk discussions list things that may happen, not what was done.
 HYPOTHETICAL_SENTENCE = re.compile(
-    r"\b(?:risks?|side\s+effects?|reactions?\s+to|informed\s+(?:consent|of|the\s+patient)|were\s+discussed|discussed\s+with"
+    r"\b(?:risks?|side\s+effects?|reactions?\s+to|were\s+discussed|discussed\s+with"
     r"|alternatives|benefits)\b",
     I,
 )
@@ -204,7 +259,14 @@ NEEDLE_CONFIRMATION = re.compile(
     r"|\b(?:needle|placement|position|intra-?articular\s+(?:placement|spread|position|location)|IA)\b[^.;]{0,60}?\b(?:confirm\w*|verif\w*)\b"
     r"|\bcontrast\s+confirm\w*|\boutlin\w*\s+(?:the\s+)?(?:joint|recess\w*)|\barthrogra(?:m|phy)\s+(?:confirm|show|demonstrat|c/w)\w*"
     r"|\bcontrast\s+(?:spread|flow)\w*\s+(?:within|into|in)\s+(?:the\s+)?joint|\bintra-?articular\s+(?:spread|flow|placement)"
-    r"|\bIA\s+(?:placement|spread|confirmed|position)|\bneedle\s+(?:tip\s+)?(?:was\s+)?(?:seen|visuali[sz]ed)\b[^.;]{0,60}\b(?:joint|IA|intra-?articular)",
+    r"|\bIA\s+(?:placement|spread|confirmed|position)|\bneedle\s+(?:tip\s+)?(?:was\s+)?(?:seen|visuali[sz]ed)\b[^.;]{0,60}\b(?:joint|IA|intra-?articular)"
+    # the many ways notes say contrast showed the joint, or the tip or injectate was seen inside it
+    r"|\b(?:contrast|dye|arthrogra\w*|omnipaque|isovue)\b[^.;]{0,40}?\b(?:outlin\w*|fill\w*|opacif\w*|delineat\w*|spread|flow\w*)\b"
+    r"[^.;]{0,30}?\b(?:joint|jt|it|recess\w*|capsule|SIJ)\b"
+    r"|\b(?:needle\s+)?tips?\b[^.;]{0,40}?\b(?:in|within|into|entering|inside|intra-?articular)\s+(?:the\s+|each\s+|its\s+|both\s+)?(?:joint|jt|SIJ)s?\b"
+    r"|\b(?:injectate|medication|solution)\b[^.;]{0,30}?\b(?:seen|visuali[sz]ed|observed|spread\w*)\b[^.;]{0,30}?\b(?:within|in|into)\s+(?:the\s+|each\s+)?joint"
+    r"|\b(?:intra-?articular|IA)\s+(?:contrast|dye|needle\s+tips?|position|filling)\b|\bcontrast\s+IA\b|\bw/?\s*contrast\s+IA\b"
+    r"|\b(?:intra-?articular|IA)\b\s+(?:\w+\s+){0,2}(?:confirm\w*|verif\w*)",
     I,
 )
 IMAGES_RECORDED = re.compile(
@@ -273,6 +335,11 @@ INSTRUCTION = re.compile(
     r"|\b(?:system|assistant|user|developer)(?:\s+(?:override|message|note))?\s*:\s*(?:please\s+)?"
     r"(?:add|write|say|state|bill|code|ignore|disregard|forget|include|insert|change|claim|report|document|use|output)\b"
     r"|\bsystem\s+override\b"
-    r"|\bnew\s+instructions?\s*:|\b(?:pretend|act\s+as\s+if)\b|</?\s*(?:system|assistant|dictation)\s*>",
+    r"|\bnew\s+instructions?\s*:|\b(?:pretend|act\s+as\s+if)\b|</?\s*(?:system|assistant|dictation)\s*>"
+    # requests to whoever writes the note: "please document that ...", "Note to scribe: write that ..."
+    r"|\bnote\s+to\s+(?:the\s+)?(?:scribe|coder|transcriptionist|drafter|AI|assistant|tool|model|system|billing)\b"
+    r"|\b(?:please|pls|kindly)\s+(?:also\s+)?(?:document|write|state|say|add|include|record|chart|note|bill|code|put|mention|list)\b"
+    r"|\b(?:document|write|state|chart|record)\s+(?:it\s+)?(?:that|as\s+if)\b|\bmake\s+sure\s+(?:to|the\s+note|it\s+says)\b"
+    r"|\b(?:so\s+(?:that\s+)?(?:it|this|the\s+(?:note|claim|code))\s+(?:passes|bills|codes|supports|gets\s+paid))\b",
     I,
 )

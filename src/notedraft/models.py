@@ -42,8 +42,26 @@ class Medication(BaseModel):
     dose: str | None = Field(default=None, description="amount as written, e.g. '40 mg'")
     concentration: str | None = Field(default=None, description="e.g. '0.25%'")
     volume: str | None = Field(default=None, description="e.g. '2 mL'")
-    role: Literal["steroid", "anesthetic", "contrast", "other"] = "other"
+    role: Literal["steroid", "anesthetic", "contrast", "sedative", "other"] = "other"
     span: Span | None = None
+    # Fidelity fields (all optional, so older JSON still loads): what the text says beyond name and amount.
+    salt: str | None = Field(default=None, description="salt or formulation: acetonide, hexacetonide, acetate")
+    product: str | None = Field(default=None, description="product name carrying a strength, e.g. 'Kenalog-40'")
+    computed_dose: bool = Field(default=False, description="dose = stated strength (mg/mL) x stated volume")
+    basis: Literal["per_side", "total"] | None = Field(default=None, description="'20 mg per side' vs '40 mg total'")
+    use: Literal["injectate", "skin_local", "contrast", "sedation", "other_procedure"] | None = Field(
+        default=None, description="what the drug was for; None is read as the injectate")
+    belongs_to: str | None = Field(default=None, description="use=other_procedure: the procedure it was given in")
+    ambiguous_amount: str | None = Field(default=None, description="an amount that may be this drug's or a neighbour's")
+
+    @property
+    def injectate(self) -> bool:
+        return self.role != "contrast" and self.use in (None, "injectate")
+
+    def fact(self) -> tuple:
+        """The fact tuple grounding and the fidelity eval compare attribute by attribute."""
+        use = self.use or {"contrast": "contrast", "sedative": "sedation"}.get(self.role, "injectate")
+        return (self.name, self.salt, self.dose, self.concentration, self.volume, self.basis, use)
 
     @property
     def dosed(self) -> bool:
@@ -53,7 +71,7 @@ class Medication(BaseModel):
     def dose_text(self) -> str | None:
         """The amount as one phrase: '40 mg', '2 mL of 0.25%', '40 mg in 1 mL'; None when undosed."""
         volume = f"{self.volume} of {self.concentration}" if self.volume and self.concentration else self.volume
-        parts = [p for p in (self.dose, volume) if p]
+        parts = [p for p in (None if self.computed_dose else self.dose, volume) if p]  # as written, not computed
         return " in ".join(parts) if parts else None
 
 
@@ -71,8 +89,36 @@ class Fact(BaseModel):
     span: Span | None = None
 
 
+class Conflict(BaseModel):
+    """Two established statements that cannot both be true (fluoroscopy and ultrasound both guiding the needle,
+    a header side and a body side). Never resolved by a priority order: the verdict is not supported and the
+    physician is asked."""
+
+    kind: Literal["guidance", "side", "dose", "checkbox"]
+    message: str
+    question: str
+    evidence: list[Span] = Field(default_factory=list)
+
+
+EventStatus = Literal["performed", "aborted", "periarticular"]
+
+
+class Event(BaseModel):
+    """One site and side acted on today, with what the text establishes about it."""
+
+    procedure: str
+    side: Literal["left", "right", "unsided"]
+    status: EventStatus = "performed"
+    guidance: Guidance = "unstated"
+    needle_confirmation: bool = False
+    evidence: list[Span] = Field(default_factory=list, description="the side and procedure statements")
+    status_evidence: list[Span] = Field(default_factory=list, description="what made it aborted or periarticular")
+    confirmation_evidence: list[Span] = Field(default_factory=list)
+
+
 class Facts(BaseModel):
-    """What a dictation or a note documents. The same extractor fills it from either."""
+    """What a dictation or a note documents: an encounter (diagnoses, purpose, pain scores, payer facts) and its
+    procedure events. `side`, `guidance` and `procedure` are kept (derived from the events) for the JSON contract."""
 
     procedure: Procedure = "unstated"
     procedure_span: Span | None = None
@@ -98,6 +144,13 @@ class Facts(BaseModel):
     unread_amounts: list[Span] = Field(default_factory=list)
     # Mentions that were read but do not count, kept so a scribe sees why ("fluoroscopy was not used").
     discounted: list[Discounted] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
+    named_sides: list[str] = Field(default_factory=list, description="every side the text names as acted on today")
+    not_done: list[Span] = Field(default_factory=list, description="statements that the procedure was not done today")
+    conflicts: list[Conflict] = Field(default_factory=list)
+
+    def performed_sides(self) -> set[str]:
+        return {e.side for e in self.events if e.status == "performed" and e.side != "unsided"}
 
     def summary(self) -> dict:
         """The compact shape the CLI and API print under `facts`."""
@@ -119,6 +172,13 @@ class Facts(BaseModel):
             "pain_pre": self.pain_pre.value if self.pain_pre else None,
             "pain_post": self.pain_post.value if self.pain_post else None,
             "complications": self.complications.value if self.complications else None,
+            "events": [
+                {"procedure": e.procedure, "side": e.side, "status": e.status, "guidance": e.guidance,
+                 "needle_confirmation": e.needle_confirmation}
+                for e in self.events
+            ],
+            "conflicts": [{"kind": c.kind, "message": c.message, "question": c.question} for c in self.conflicts],
+            "not_done": [s.text for s in self.not_done],
         }
 
 
@@ -126,7 +186,7 @@ class Discounted(BaseModel):
     """A mention the extractor read and set aside, with the reason: negated, planned, historical, declined."""
 
     kind: str
-    reason: Literal["negated", "planned", "historical", "declined", "conditional"]
+    reason: Literal["negated", "planned", "historical", "declined", "conditional", "quoted", "unchecked", "doubted", "instruction"]
     span: Span
 
 
@@ -196,7 +256,10 @@ class Attempt(BaseModel):
     latency_ms: float
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-    outcome: Literal["ok", "invalid", "refused", "truncated", "error"]
+    # malformed: the answer was not a chat completion (HTML, cut-off or invalid JSON, empty, missing fields);
+    # oversize: past the byte cap or max_tokens; timeout: no whole reply within the call's deadline.
+    # Added after "error", so logs written before them still load.
+    outcome: Literal["ok", "invalid", "refused", "truncated", "error", "malformed", "oversize", "timeout"]
     error: str | None = None
     transport_retries: int = 0
     finish_reason: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .coverage import QUESTIONS as COVERAGE_QUESTIONS
 from .icd10 import billable_children
 from .models import Facts, ValidationReport
 
@@ -16,7 +17,20 @@ QUESTIONS = {
     "si.ultrasound_needle_confirmation": "How did ultrasound confirm the needle placement (e.g. needle tip seen entering the joint)?",
     "images.permanently_recorded": "Were the ultrasound images permanently recorded (e.g. saved to PACS)?",
     "guidance.described": "How did ultrasound localize the needle (real-time view, probe, in-plane or out-of-plane)?",
+    "diagnosis.hip_pain_is_not_si": "M25.55- is hip pain: what is the SI joint diagnosis (e.g. M46.1 sacroiliitis)?",
+    **COVERAGE_QUESTIONS,  # the Medicare SI LCD criteria (--payer medicare)
 }
+
+
+# The guidance each code can be billed with: a question about a code that cannot apply to the dictated guidance is
+# never asked (an ultrasound dictation is not asked how contrast under fluoroscopy confirmed the needle).
+CODE_GUIDANCE = {"27096": {"fluoroscopy", "ct"}, "77002": {"fluoroscopy"}, "77003": {"fluoroscopy"}, "77012": {"ct"},
+                 "76942": {"ultrasound"}, "20552": {"ultrasound", "none"}, "20553": {"ultrasound", "none"}}
+
+
+def _applies(code: str, facts: Facts) -> bool:
+    allowed = CODE_GUIDANCE.get(code)
+    return allowed is None or facts.guidance in ("unstated",) or facts.guidance in allowed
 
 
 def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
@@ -31,9 +45,11 @@ def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
             continue
         code, _, rest = f.rule.partition(".")
         key = rest if code[:1].isdigit() or code.startswith("G0") else f.rule
+        if not _applies(code, facts):
+            continue
         if key == "medications.dosed":
             for m in facts.medications:
-                if m.role != "contrast" and not m.dosed:
+                if m.injectate and not m.dosed:  # the dose requirement is about the injectate only
                     label = f"{m.name} ({m.as_written})" if m.as_written.lower() != m.name else m.name
                     ask(f"Dose of {label}?" if not m.concentration else f"Volume of {m.concentration} {label}?")
         elif key == "diagnosis.billable":
@@ -42,6 +58,12 @@ def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
                     ask(f"{d.code} ({d.text}) is not billable: which code applies ({billable_children(d.code or '')})?")
         elif key in QUESTIONS:
             ask(QUESTIONS[key])
+    for m in facts.medications:  # an injectate without its amount is always a question, whatever the target code
+        if m.injectate and not m.dosed:
+            label = f"{m.name} ({m.as_written})" if m.as_written.lower() != m.name else m.name
+            ask(f"Dose of {label}?" if not m.concentration else f"Volume of {m.concentration} {label}?")
+    for conflict in facts.conflicts:  # never resolved by notedraft: the physician says which statement holds
+        ask(conflict.question)
     for span in facts.unread_amounts:
         ask(f"Which drug is {span.text!r}?")
     if facts.procedure == "unstated":

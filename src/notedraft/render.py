@@ -42,6 +42,12 @@ def note_view(facts: Facts) -> dict:
     else:  # the dictation does not say what was injected: never assume the joint
         procedure = f"[PROCEDURE NEEDED], side: {side}"
     technique = [_guidance_sentence(facts)]
+    for event in facts.events:  # what was not done stays not done
+        if event.status == "aborted":
+            technique.append(f"{event.side.capitalize()} side: not injected (aborted).")
+        elif event.status == "periarticular":
+            technique.append(f"{event.side.capitalize()} side: periarticular placement; intra-articular placement "
+                             "was not confirmed.")
     if facts.guidance in ("fluoroscopy", "ct", "ultrasound"):
         technique.append(_confirmation_sentence(facts))
     if facts.guidance_description and facts.guidance == "ultrasound":
@@ -55,10 +61,11 @@ def note_view(facts: Facts) -> dict:
     }.get(facts.purpose, "[PURPOSE NEEDED]")
     return {
         "procedure_line": procedure,
-        "diagnosis_line": "; ".join(_diagnosis(d) for d in facts.diagnoses) or "[DIAGNOSIS NEEDED]",
+        "diagnosis_line": "; ".join(_diagnosis(d) for d in _distinct_diagnoses(facts.diagnoses)) or "[DIAGNOSIS NEEDED]",
         "purpose_line": purpose,
         "technique": technique,
-        "medications": [_medication(m) for m in facts.medications] or ["[MEDICATIONS NEEDED]"],
+        "medications": [_medication(m) for m in facts.medications if m.injectate] or ["[MEDICATIONS NEEDED]"],
+        "other_medications": _other_medication_lines(facts.medications),
         "pain_line": _pain(facts),
         "complications_line": "None." if facts.complications and facts.complications.value == "none" else (
             facts.complications.value if facts.complications else None),
@@ -74,6 +81,11 @@ def _guidance_sentence(facts: Facts) -> str:
         return "The needle was placed under ultrasound guidance."
     if facts.guidance == "none":
         said = " ".join(s.text.lower() for s in facts.guidance_spans)
+        if not any(w in said for w in ("imag", "landmark", "palpation", "blind")):
+            # the dictation said which modality was NOT used, not that no imaging was: say exactly that
+            named = [name for word, name in (("fluoro", "Fluoroscopic"), ("c-arm", "Fluoroscopic"), ("ct", "CT"),
+                                             ("ultra", "Ultrasound"), ("us", "Ultrasound")) if word in said]
+            return f"{named[0] if named else 'Image'} guidance was not used."
         how = " using anatomic landmarks" if "landmark" in said else (" by palpation" if "palpation" in said else "")
         return f"No imaging guidance was used; the needle was placed{how}." if how else "No imaging guidance was used."
     return "[GUIDANCE NEEDED] for needle placement."
@@ -87,6 +99,12 @@ def _confirmation_sentence(facts: Facts) -> str:
     return f"Intra-articular needle placement was confirmed under {modality} guidance{with_contrast}."
 
 
+def _distinct_diagnoses(dx: list[Diagnosis]) -> list[Diagnosis]:
+    # "Diagnosis is sacroiliitis M46.1": the words name the coded diagnosis, so the code's title says them once
+    titles = [(icd10.title(d.code) or "").lower() for d in dx if d.code]
+    return [d for d in dx if d.code or not d.text or not any(d.text.lower() in t for t in titles)]
+
+
 def _diagnosis(d: Diagnosis) -> str:
     if d.code:
         title = icd10.title(d.code)
@@ -94,16 +112,57 @@ def _diagnosis(d: Diagnosis) -> str:
     return d.text or ""
 
 
+def _brand_name(m: Medication) -> str | None:
+    if m.as_written.lower() not in lx.BRANDS:
+        return None
+    return m.as_written.title() if m.as_written.islower() else m.as_written
+
+
 def _medication(m: Medication) -> str:
-    # "triamcinolone 40 mg (Kenalog)": the dose sits right after the generic name so the note reads back the same.
-    brand = f" ({m.as_written.title() if m.as_written.islower() else m.as_written})" if m.as_written.lower() in lx.BRANDS else ""
-    kind = " (contrast)" if m.role == "contrast" else ""
-    dose = m.dose_text()
-    if dose:
-        return f"{m.name} {dose}{brand}{kind}"
-    if m.concentration:
-        return f"{m.name} {m.concentration} [VOLUME NEEDED]{brand}{kind}"
-    return f"{m.name} [DOSE NEEDED]{brand}{kind}"
+    """One drug as dictated: generic name and salt, the amount with its own volume and strength, per side or in
+    total, and the product. "triamcinolone acetonide 40 mg (Kenalog-40, 1 mL)", "bupivacaine 2 mL of 0.25%
+    (Marcaine)", "methylprednisolone acetate 80 mg (Depo-Medrol 80 mg/mL, 1 mL)". The dose sits right after the
+    name so the note reads back to the same fact."""
+    name = f"{m.name} {m.salt}" if m.salt else m.name
+    brand = m.product or _brand_name(m)
+    per_ml = (m.concentration or "").endswith("mg/mL")
+    basis = {"per_side": " per side", "total": " in total"}.get(m.basis or "", "")
+    if m.dose and per_ml and m.volume:
+        # the strength and volume the dose comes from, so the arithmetic can be checked
+        strength = "" if m.product else f" {m.concentration}"
+        label = f"{brand}{strength}" if brand else f"{m.concentration}"
+        return f"{name} {m.dose}{basis} ({label}, {m.volume})"
+    if m.volume and m.concentration:
+        amount = f"{m.volume} of {m.concentration}"
+    elif m.dose and m.volume:
+        amount = f"{m.dose} in {m.volume}"
+    else:
+        amount = m.dose or m.volume or m.concentration or ""
+    shown = f" ({brand})" if brand else ""
+    if not amount:
+        return f"{name} [DOSE NEEDED]{shown}"
+    if m.concentration and not (m.dose or m.volume):
+        return f"{name} {amount} [VOLUME NEEDED]{shown}"
+    return f"{name} {amount}{basis}{shown}"
+
+
+def _other_medication_lines(meds: list[Medication]) -> list[str]:
+    """Drugs that were not the injectate, each documented as dictated and never with a placeholder: a missing
+    skin-local volume or contrast volume is a query, not a blank in the note."""
+    lines: list[str] = []
+    for m in meds:
+        name = f"{m.name} {m.salt}" if m.salt else m.name
+        brand = _brand_name(m)
+        shown = f" ({brand})" if brand else ""
+        amount = m.dose_text() or m.concentration or ""
+        amount = f" {amount}" if amount else ""
+        if m.use == "skin_local":
+            lines.append(f"Local anesthesia: {name}{amount}{shown} for skin anesthesia.")
+        elif m.use == "contrast" or m.role == "contrast":
+            lines.append(f"Contrast: {name}{amount}{shown}.")
+        elif m.use == "sedation":
+            lines.append(f"Sedation: {name}{amount}{shown}.")
+    return lines
 
 
 def _pain(facts: Facts) -> str | None:

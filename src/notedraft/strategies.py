@@ -30,6 +30,22 @@ if TYPE_CHECKING:
 MAX_REPAIRS = 2
 
 
+class LLMUnusable(Exception):
+    """The LLM step gave nothing usable and the caller asked for no template fallback (`draft(fallback=False)`).
+
+    Not a ValueError: it is not bad input, and callers that map ValueError to "bad request" must not catch it.
+    """
+
+    def __init__(self, why: str, attempts: list[Attempt]):
+        super().__init__(why)
+        self.attempts = attempts
+
+
+def _one_line(text: str | None) -> str:
+    # Fallback notes are printed one per line; an error text from a server must not break that.
+    return " ".join((text or "").split())
+
+
 class Checked(BaseModel):
     """A note and its report after validation and grounding."""
 
@@ -113,10 +129,11 @@ def llm_extract(
         result = llm.complete(messages, purpose="extract", prompt_version=version, response_model=ExtractedFacts)
     except LLMError as exc:
         attempts.append(exc.attempt)
-        return facts, [], f"the LLM call failed ({exc.attempt.error})"
+        return facts, [], f"the LLM call failed ({exc.attempt.outcome}: {_one_line(exc.attempt.error)})"
     attempts.append(result.attempt)
     if not isinstance(result.parsed, ExtractedFacts):
-        return facts, [], f"the LLM's facts were unusable (outcome {result.attempt.outcome}: {result.attempt.error})"
+        return facts, [], (f"the LLM's facts were unusable (outcome {result.attempt.outcome}: "
+                           f"{_one_line(result.attempt.error)})")
     merged, raw = merge_grounded(dictation, facts, result.parsed)
     return merged, raw, None
 
@@ -256,10 +273,12 @@ def llm_compose(dictation: str, facts: Facts, targets: list[str], payer: str | N
             result = llm.complete(messages, purpose=purpose, prompt_version=version)  # type: ignore[arg-type]
         except LLMError as exc:
             attempts.append(exc.attempt)
-            return f"the LLM {purpose} call failed ({exc.attempt.error})"
+            return f"the LLM {purpose} call failed ({exc.attempt.outcome}: {_one_line(exc.attempt.error)})"
         attempts.append(result.attempt)
         if result.attempt.outcome != "ok" or not result.text.strip():
-            return f"the LLM's {purpose} reply was not a usable note (outcome {result.attempt.outcome})"
+            # Not re-asked: findings cannot fix a refusal, a cut-off or oversize reply, or a body that was not JSON.
+            why = f": {_one_line(result.attempt.error)}" if result.attempt.error else ""
+            return f"the LLM's {purpose} reply was not a usable note (outcome {result.attempt.outcome}{why})"
         checked = check(result.text)
         errors = _format_findings(result.text) + [f for f in checked.report.findings if f.severity == "error"]
         raw_findings += [f for f in errors if f.rule == GROUNDING_RULE and f.message not in
@@ -268,6 +287,7 @@ def llm_compose(dictation: str, facts: Facts, targets: list[str], payer: str | N
             return checked
         if round_ == MAX_REPAIRS:
             break
+        # The note sent back is bounded: llm.py rejects a reply longer than max_tokens allows as "oversize".
         repair, version = prompt("repair", note=_delimit(result.text),
                                  findings=[_delimit(f"{f.message} Fix: {f.fix}") for f in errors[:8]])
         # The repair prompt carries the note (delimited), so the reply is not repeated as an assistant turn: one

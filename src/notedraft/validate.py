@@ -6,8 +6,10 @@ every unmet one a finding with a fix; the report also lists the code lines the d
 
 from __future__ import annotations
 
-from .checks import CHECKS, Claim, Outcome, SIDE_OF_MODIFIER
-from .codes import parse_code_line
+import re
+
+from .checks import CHECKS, Claim, LineIndex, Outcome, SIDE_OF_MODIFIER
+from .codes import check_claim_size, duplicate_line_findings, parse_code_line
 from .extract import extract_facts
 from .models import CodeLine, Facts, Finding, Requirement, Span, ValidationReport
 from .rulepack import CodePack, Condition, load_packs
@@ -22,9 +24,11 @@ def validate(
     *,
     facts: Facts | None = None,
 ) -> ValidationReport:
+    check_claim_size(len(codes))  # CodeError past 50 lines: the cost of a claim stays bounded
     lines = [c if isinstance(c, CodeLine) else parse_code_line(c) for c in codes]
     facts = facts if facts is not None else extract_facts(note_text)
     findings, satisfied = evaluate(facts, lines, payer, note_text)
+    findings = claim_findings(lines) + conflict_findings(facts) + placeholder_findings(note_text) + findings
     if not lines:
         findings.append(
             Finding(rule="claim.no_codes", severity="error", message="No code line was given to validate.",
@@ -35,9 +39,63 @@ def validate(
         codes=[str(line) for line in lines],
         findings=findings,
         satisfied=satisfied,
-        suggested_codes=[str(line) for line in suggest(facts, payer)],
+        suggested_codes=[str(line) for line in suggest(facts, payer, note_text)],
         facts=facts,
     )
+
+
+_PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
+
+
+def placeholder_findings(text: str) -> list[Finding]:
+    """A drafter's "[DOSE NEEDED]" left in the text: the note is not finished, whatever else it documents."""
+    return [
+        Finding(rule="note.placeholder", severity="error", message=f"The note still has a placeholder: {m.group()}.",
+                fix="Fill it from the physician's answer, or remove the statement it stands in.",
+                evidence=[Span(start=m.start(), end=m.end(), text=m.group())], source="notedraft")
+        for m in _PLACEHOLDER.finditer(text)
+    ]
+
+
+def conflict_findings(facts: Facts) -> list[Finding]:
+    """Each conflict in the text is an error on the whole claim: two established statements that cannot both hold
+    are a question for the physician, never a tie the validator breaks."""
+    return [
+        Finding(rule=f"conflict.{c.kind}", severity="error", message=c.message, fix=c.question, evidence=c.evidence,
+                source="notedraft: a fact is documented only by unambiguous, positive evidence")
+        for c in facts.conflicts
+    ]
+
+
+def claim_findings(lines: list[CodeLine]) -> list[Finding]:
+    """The claim as a whole: a line twice, a code with and without a side modifier, a professional and a facility
+    code for the same service."""
+    out: list[Finding] = duplicate_line_findings(lines)  # the same line twice bills one service twice
+    by_code: dict[str, set[tuple[str, ...]]] = {}
+    for line in lines:
+        by_code.setdefault(line.code, set()).add(tuple(m for m in line.modifiers if m in SIDE_OF_MODIFIER))
+    for code, variants in by_code.items():
+        if () in variants and len(variants) > 1:
+            out.append(Finding(rule="claim.modifier_mismatch", severity="error", code=code,
+                               message=f"{code} is on the claim both with and without a side modifier.",
+                               fix=f"Keep one line for {code}, with the modifier that names the side documented.",
+                               source="Seed guide, 'Using Modifiers Incorrectly (or Not at All)' [project seed]"))
+    codes = {line.code for line in lines}
+    packs = load_packs()
+    facility = sorted(c for c in codes if c in packs and getattr(packs[c], "setting", None) == "facility")
+    professional = sorted(c for c in codes if c in packs and getattr(packs[c], "setting", None) != "facility"
+                          and packs[c].kind == "primary")
+    if "G0260" in codes:
+        facility = sorted(set(facility) | {"G0260"})
+        professional = [c for c in professional if c != "G0260"]
+    if facility and professional:
+        first = next(str(line) for line in lines if line.code in facility)
+        out.append(Finding(rule="claim.professional_and_facility", severity="error", code=first,
+                           message=f"A professional code ({', '.join(professional)}) and a facility code "
+                                   f"({', '.join(facility)}) are on one claim.",
+                           fix="Bill the physician's code on the professional claim and the facility code on the facility claim.",
+                           source="CMS MLN text on G0260 [B]"))
+    return out
 
 
 def _holds(cond: Condition, claim: Claim) -> Outcome:
@@ -51,9 +109,10 @@ def evaluate(
     packs = load_packs()
     findings: list[Finding] = []
     satisfied: list[Requirement] = []
+    index = LineIndex.of(lines)  # once per claim, so that line-vs-line checks stay O(1) per line
     for line in lines:
         pack = packs[line.code]
-        claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text)
+        claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text, index=index)
         findings += _modifier_findings(pack, line)
         for rule in pack.rules:
             if not all(_holds(c, claim).ok for c in rule.when):
@@ -108,18 +167,21 @@ def _unique(spans: list[Span]) -> list[Span]:
     return sorted(seen.values(), key=lambda s: s.start)
 
 
-def suggest(facts: Facts, payer: str | None = None) -> list[CodeLine]:
+def suggest(facts: Facts, payer: str | None = None, text: str | None = None) -> list[CodeLine]:
     """The code lines this documentation supports: candidates from each pack's `suggest_when`, kept only when the
-    whole set of candidates validates without errors (an add-on survives only if its primary does)."""
+    whole set of candidates validates without errors (an add-on survives only if its primary does). `text` is the
+    note, for the checks that read it (the Medicare LCD overlay, coverage.py); without it those checks fail closed."""
     packs = load_packs()
     candidates: list[CodeLine] = []
+    if facts.conflicts:
+        return []  # a line is suggested only when its evidence is unambiguous
     for pack in packs.values():
-        probe = Claim(facts=facts, line=CodeLine(code=pack.code), lines=[], payer=payer)
+        probe = Claim(facts=facts, line=CodeLine(code=pack.code), lines=[], payer=payer, text=text)
         if any(all(_holds(c, probe).ok for c in s.when) for s in pack.suggest):
             candidates += lines_for(pack, facts)
-    candidates = [_with_required_modifiers(packs[c.code], c, candidates, facts, payer) for c in candidates]
+    candidates = [_with_required_modifiers(packs[c.code], c, candidates, facts, payer, text) for c in candidates]
     while candidates:
-        failing = _failing_lines(facts, candidates, payer)
+        failing = _failing_lines(facts, candidates, payer, text)
         kept = [c for c in candidates if str(c) not in failing]
         if kept == candidates:
             break
@@ -127,7 +189,7 @@ def suggest(facts: Facts, payer: str | None = None) -> list[CodeLine]:
     return candidates
 
 
-def _failing_lines(facts: Facts, lines: list[CodeLine], payer: str | None) -> set[str]:
+def _failing_lines(facts: Facts, lines: list[CodeLine], payer: str | None, text: str | None = None) -> set[str]:
     """The lines `evaluate` would give an error, without composing the findings (suggest only needs which)."""
     packs = load_packs()
     failing: set[str] = set()
@@ -136,7 +198,7 @@ def _failing_lines(facts: Facts, lines: list[CodeLine], payer: str | None) -> se
         if any(mod not in pack.modifiers for mod in line.modifiers):
             failing.add(str(line))
             continue
-        claim = Claim(facts=facts, line=line, lines=lines, payer=payer)
+        claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text)
         for rule in pack.rules:
             if rule.severity != "error" or not all(_holds(c, claim).ok for c in rule.when):
                 continue
@@ -147,11 +209,11 @@ def _failing_lines(facts: Facts, lines: list[CodeLine], payer: str | None) -> se
 
 
 def _with_required_modifiers(
-    pack: CodePack, line: CodeLine, lines: list[CodeLine], facts: Facts, payer: str | None
+    pack: CodePack, line: CodeLine, lines: list[CodeLine], facts: Facts, payer: str | None, text: str | None = None
 ) -> CodeLine:
     """Add the modifiers an error rule of the pack demands for these facts (e.g. a payer's KX on a diagnostic
     injection), so a suggestion is a line that validates, not one that fails for a missing modifier."""
-    claim = Claim(facts=facts, line=line, lines=lines, payer=payer)
+    claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text)
     extra: list[str] = []
     for rule in pack.rules:
         if rule.severity != "error" or not all(_holds(c, claim).ok for c in rule.when):

@@ -161,3 +161,34 @@ def test_a_note_with_markup_renders_inert(server, page):
     page.goto(server + url + "/history")
     assert page.evaluate("window.pwned") is None
     expect(page.locator("pre.note-pre").first).to_contain_text("<script>window.pwned = 1</script>")
+
+
+def test_an_llm_draft_runs_in_the_background_with_progress_and_can_be_cancelled(server, page, monkeypatch):
+    from playwright.sync_api import expect
+
+    from tests.support.fake_openai import FakeOpenAI, hang, text
+
+    with FakeOpenAI() as fake:
+        # The editor builds its LLM client from the environment at request time, as in production.
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        fake.script(hang(60))
+        page.goto(server + "/")
+        page.fill("#dictation", DICTATION)
+        page.fill("#codes", "27096-LT")
+        page.select_option("#strategy", "llm-compose")
+        page.click("#generate")
+        expect(page.locator("#new-status")).to_contain_text(re.compile(r"Drafting with llm-compose… \d"))
+        expect(page.locator("#generate")).to_be_disabled()
+        expect(page.locator("#new-status")).not_to_have_text(page.locator("#new-status").inner_text())  # it ticks
+        page.click("#cancel-draft")
+        expect(page.locator("#new-error")).to_have_text("Cancelled; your dictation is still here.")
+        expect(page.locator("#cancel-draft")).to_be_hidden()
+        expect(page.locator("#generate")).to_be_enabled()
+        assert page.input_value("#dictation") == DICTATION
+
+        # An LLM whose notes never pass ends in the template fallback: the job finishes and the page opens it.
+        fake.script(*[text("not a procedure note")] * 4)
+        page.click("#generate")
+        page.wait_for_url(re.compile(r"/drafts/\d+$"), timeout=60_000)
+        expect(page.locator("#verdict")).to_have_text("Supported")

@@ -43,7 +43,14 @@ class GoldMedication(_Row):
     dose: str | None = Field(default=None, description="mass as written, e.g. '40 mg'")
     concentration: str | None = None
     volume: str | None = None
-    role: Literal["steroid", "anesthetic", "contrast", "other"] = "other"
+    role: Literal["steroid", "anesthetic", "contrast", "sedative", "other"] = "other"
+    # Fidelity attributes (issue 9 part 2), all optional so older rows still load. None: not dictated (salt: the
+    # label salt of a brand as_written, e.g. kenalog → acetonide, is what the dictation states).
+    salt: str | None = None
+    basis: Literal["per_side", "total"] | None = Field(default=None, description="'20 mg per side' / '40 mg total'")
+    use: Literal["injectate", "skin_local", "contrast", "sedation", "other_procedure"] | None = Field(
+        default=None, description="None: injectate (contrast for a contrast agent)")
+    belongs_to: str | None = Field(default=None, description="use=other_procedure: that procedure, e.g. 'L4-5 TFESI'")
 
     @property
     def dosed(self) -> bool:
@@ -61,6 +68,11 @@ class GoldDiagnosis(_Row):
         return self
 
 
+class GoldEvent(_Row):
+    side: Literal["left", "right"]
+    status: Literal["performed", "aborted", "periarticular"] = "performed"
+
+
 class GoldFacts(_Row):
     """What the dictation states, written by hand: the truth a draft is scored against."""
 
@@ -71,6 +83,9 @@ class GoldFacts(_Row):
     purpose: Purpose
     medications: list[GoldMedication] = Field(default_factory=list)
     diagnoses: list[GoldDiagnosis] = Field(default_factory=list)
+    # Fidelity (optional): per-side status when a side was not injected, and procedures the dictation also names.
+    events: list[GoldEvent] | None = Field(default=None, description="None: every side of `side` performed")
+    other_procedures: list[str] = Field(default_factory=list, description="e.g. 'left L4-5 TFESI'")
 
 
 class Expected(_Row):
@@ -286,7 +301,14 @@ def load_datasets(
     include: tuple[str, ...] = ("drafting", "validator", "realnotes"),
 ) -> Datasets:
     base = Path(evals_dir) if evals_dir else default_evals_dir()
-    drafting = load_drafting(base / "drafting.jsonl") if "drafting" in include else []
+    drafting: list[DraftingCase] = []
+    if "drafting" in include:  # drafting.jsonl, then drafting_*.jsonl (e.g. the fidelity set), ids unique across all
+        for path in [base / "drafting.jsonl", *sorted(base.glob("drafting_*.jsonl"))]:
+            drafting += load_drafting(path) if path.is_file() else []
+        ids = [c.id for c in drafting]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise DatasetError(f"{base}: duplicate drafting ids across files {dupes}")
     validator = load_validator(base / "validator.jsonl") if "validator" in include else []
     real_dir = default_realnotes_dir() if realnotes_dir == "default" else realnotes_dir
     real, skipped = load_realnotes(real_dir) if "realnotes" in include else ([], [])

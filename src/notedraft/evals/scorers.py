@@ -184,8 +184,8 @@ def _drug_name(name: str) -> str:
 def facts_from_gold(gold: GoldFacts) -> FactSet:
     drugs = {}
     for m in gold.medications:
-        if m.role == "contrast":
-            continue
+        if m.role in ("contrast", "sedative") or m.use in ("other_procedure", "contrast", "sedation"):
+            continue  # another procedure's drug, contrast and sedation are not the SI injectate
         drugs[_drug_name(m.name)] = amounts(m.dose, m.volume, m.concentration)
     codes = frozenset(c for c in (_norm_code(d.code) for d in gold.diagnoses) if c)
     texts = tuple(d.text.lower() for d in gold.diagnoses if d.text and not d.code)
@@ -203,7 +203,7 @@ def facts_from_gold(gold: GoldFacts) -> FactSet:
 def facts_from_model(facts: Facts) -> FactSet:
     drugs: dict[str, list] = {}
     for m in facts.medications:
-        if m.role == "contrast":
+        if m.role in ("contrast", "sedative") or m.use in ("other_procedure", "contrast", "sedation"):
             continue
         found = amounts(m.dose, m.volume, m.concentration)
         name = _drug_name(m.name)
@@ -634,6 +634,248 @@ class FactScorer(Scorer):
         return out
 
 
+# =================================================================================================================
+# Fidelity: fact tuples, attribute by attribute (issue 9 part 2)
+# =================================================================================================================
+# A medication fact: (drug, salt, dose, concentration, volume, per side/total, use). The draft's tuples are read
+# back from its final note (or a raw LLM reply) by the same extractor the validator uses.
+MED_ATTRS = ("drug", "salt", "dose", "concentration", "volume", "basis", "use")
+FIDELITY_KINDS = MED_ATTRS + ("event", "guidance", "purpose", "other_procedure")
+
+
+def _norm_amount(text: str | None) -> str | None:
+    found = amounts(text)
+    if not found:
+        return None
+    n, unit = found[0]
+    unit = {"ml": "mL", "mg/ml": "mg/mL"}.get(unit or "", unit or "")
+    return f"{_num(n)}{unit}" if unit == "%" else f"{_num(n)} {unit}".strip()
+
+
+def _derived_dose(dose: str | None, conc: str | None, volume: str | None) -> str | None:
+    if dose or not (conc and volume and conc.endswith("mg/mL") and volume.endswith("mL")):
+        return dose
+    return f"{_num(Decimal(conc.split()[0]) * Decimal(volume.split()[0]))} mg"  # strength × volume, as stated
+
+
+def gold_med_tuples(gold: GoldFacts) -> list[tuple]:
+    from ..lexicon import BRAND_SALT
+
+    out = []
+    for m in gold.medications:
+        salt = m.salt or BRAND_SALT.get(re.sub(r"-\d+$", "", m.as_written.lower()))
+        use = m.use or {"contrast": "contrast", "sedative": "sedation"}.get(m.role, "injectate")
+        conc, vol = _norm_amount(m.concentration), _norm_amount(m.volume)
+        out.append((m.name.lower(), salt, _derived_dose(_norm_amount(m.dose), conc, vol), conc, vol, m.basis, use))
+    return out
+
+
+def model_med_tuples(facts: Facts) -> list[tuple]:
+    out = []
+    for m in facts.medications:
+        name, salt, dose, conc, vol, basis, use = m.fact()
+        conc, vol = _norm_amount(conc), _norm_amount(vol)
+        out.append((name, salt, _derived_dose(_norm_amount(dose), conc, vol), conc, vol, basis, use))
+    return list(dict.fromkeys(out))
+
+
+def _gold_events(gold: GoldFacts) -> set[tuple[str, str]]:
+    if gold.events is not None:
+        return {(e.side, e.status) for e in gold.events}
+    sides = {"left": ["left"], "right": ["right"], "bilateral": ["left", "right"]}.get(gold.side, [])
+    return {(s, "performed") for s in sides}
+
+
+def compare_fidelity(gold: GoldFacts, meds: list[tuple], events: set[tuple[str, str]], guidance: str | None,
+                     purpose: str | None, named: list[str]) -> dict[str, Any]:
+    """Per attribute tp/fp/fn, plus misattributed values (a value another gold fact owns: the anaesthetic's volume
+    given to the steroid, a second procedure's drug listed as injectate) and invented values (in no gold fact)."""
+    counts = {k: {"tp": 0, "fp": 0, "fn": 0} for k in FIDELITY_KINDS}
+    misattributed: list[str] = []
+    invented: list[str] = []
+    all_gold = gold_med_tuples(gold)
+    elsewhere = [g for g in all_gold if g[6] == "other_procedure"]
+    gold_meds = [g for g in all_gold if g[6] != "other_procedure"]
+    unmatched = list(gold_meds)
+    for p in meds:
+        same = [g for g in unmatched if g[0] == p[0]]
+        if not same:
+            owner = next((g for g in elsewhere if g[0] == p[0]), None)
+            if owner is not None:
+                misattributed.append(f"{p[0]} listed as {p[6]}; dictated for another procedure")
+            else:
+                invented.append(f"drug {p[0]} not dictated")
+            for k in range(len(MED_ATTRS)):
+                counts[MED_ATTRS[k]]["fp"] += p[k] is not None
+            continue
+        g = max(same, key=lambda g: sum(a == b for a, b in zip(p, g)))
+        unmatched.remove(g)
+        for k, attr in enumerate(MED_ATTRS):
+            gv, pv = g[k], p[k]
+            if gv is not None and pv == gv:
+                counts[attr]["tp"] += 1
+                continue
+            if gv is not None:
+                counts[attr]["fn"] += 1
+            if pv is None:
+                continue
+            counts[attr]["fp"] += 1
+            owners = [o[0] for o in all_gold if o is not g and o[k] == pv]
+            if owners:
+                misattributed.append(f"{p[0]} {attr} {pv} (dictated for {owners[0]})")
+            else:
+                invented.append(f"{p[0]} {attr} {pv} (dictated: {gv or 'none'})")
+    for g in unmatched:
+        for k, attr in enumerate(MED_ATTRS):
+            counts[attr]["fn"] += g[k] is not None
+    text = " ".join(named).lower()
+    for g in elsewhere:  # recall: the draft names the second procedure's drug with it
+        hit = g[0] in text
+        counts["drug"]["tp" if hit else "fn"] += 1
+    g_events = _gold_events(gold)
+    counts["event"]["tp"] += len(g_events & events)
+    counts["event"]["fn"] += len(g_events - events)
+    counts["event"]["fp"] += len(events - g_events)
+    invented += [f"{side} side {status} (not dictated)" for side, status in sorted(events - g_events)]
+    for kind, g_val, p_val in (("guidance", gold.guidance, guidance), ("purpose", gold.purpose, purpose)):
+        g_val = None if g_val == "unstated" else g_val
+        if g_val and p_val == g_val:
+            counts[kind]["tp"] += 1
+            continue
+        if g_val:
+            counts[kind]["fn"] += 1
+        if p_val:
+            counts[kind]["fp"] += 1
+            partial = kind == "purpose" and g_val == "diagnostic_and_therapeutic"
+            if not partial:
+                invented.append(f"{kind} {p_val} (dictated: {g_val or 'unstated'})")
+    for proc in gold.other_procedures:
+        # named when some note says "also dictated" with the procedure's side and level words
+        words = [w for w in re.findall(r"\b(?:left|right|bilateral|[CTLS]\d(?:-[CTLS]?\d)?)\b", proc, re.I)]
+        hit = any("also dictated" in n.lower() and all(w.lower() in n.lower() for w in words) for n in named)
+        counts["other_procedure"]["tp" if hit else "fn"] += 1
+    return {"counts": counts, "misattributed": misattributed, "invented": invented}
+
+
+def raw_fidelity_inputs(purpose: str, raw: str | None):
+    """(meds, events, guidance, purpose) a raw LLM reply states, or None: a composed note is read by the extractor;
+    an extraction reply by its JSON contract (medications [{name, dose}])."""
+    if not raw or not raw.strip():
+        return None
+    text = raw.strip()
+    if purpose != "extract":
+        from ..extract import extract_facts
+
+        f = extract_facts(text)
+        return (model_med_tuples(f), {(e.side, e.status) for e in f.events if e.side != "unsided"},
+                None if f.guidance == "unstated" else f.guidance, None if f.purpose == "unstated" else f.purpose)
+    fenced = re.match(r"^```(?:json)?\s*\n(.*?)\n?```$", text, re.S)
+    try:
+        data = json.loads(fenced.group(1) if fenced else text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    from ..extract import _amounts
+    from ..lexicon import DRUG_PATTERN, DRUGS
+
+    meds = []
+    for m in data.get("medications") or []:
+        if not isinstance(m, dict) or not isinstance(m.get("name"), str):
+            continue
+        named = DRUG_PATTERN.search(m["name"])
+        generic, role = DRUGS[named.group("drug").lower()] if named else (m["name"].strip().lower(), "other")
+        dose, conc, vol = _amounts("", " " + (m.get("dose") or "") if isinstance(m.get("dose"), str) else "", role)
+        use = {"contrast": "contrast", "sedative": "sedation"}.get(role, "injectate")
+        conc, vol = _norm_amount(conc), _norm_amount(vol)
+        meds.append((generic, None, _derived_dose(_norm_amount(dose), conc, vol), conc, vol, None, use))
+    side = data.get("side")
+    events = {(s, "performed") for s in {"left": ["left"], "right": ["right"], "bilateral": ["left", "right"]}.get(side, [])}
+    g = data.get("guidance") if data.get("guidance") not in (None, "", "unstated") else None
+    p = data.get("purpose") if data.get("purpose") not in (None, "", "unstated") else None
+    return meds, events, g, p
+
+
+class FidelityScorer(Scorer):
+    """Fact tuples of the final draft (and of raw LLM replies, where there are any) against the gold tuples:
+    precision and recall per attribute, with misattributed and invented values counted apart."""
+
+    name = "fidelity"
+
+    def __init__(self) -> None:
+        metrics = [
+            Metric("fidelity_precision", "attributes of drafted fact tuples that equal the gold tuple's (micro)",
+                   "ratio", "higher", numerator="_fid_tp", denominator="_fid_tp_fp"),
+            Metric("fidelity_recall", "gold tuple attributes the final draft states (micro)", "ratio", "higher",
+                   numerator="_fid_tp", denominator="_fid_tp_fn"),
+            Metric("misattributed_tuples_final", "values in the final note that belong to another dictated fact "
+                   "(another drug's volume, another procedure's drug)", "sum", "lower"),
+            Metric("invented_tuples_final", "values in the final note that no dictated fact has", "sum", "lower"),
+            Metric("misattributed_tuples_raw", "misattributed values in raw LLM replies, before grounding", "sum",
+                   "lower"),
+            Metric("invented_tuples_raw", "invented values in raw LLM replies, before grounding", "sum", "lower"),
+        ]
+        for k in FIDELITY_KINDS:
+            metrics.append(Metric(f"fidelity_{k}_precision", f"drafted {k} values equal to gold", "ratio", "higher",
+                                  numerator=f"_fid_{k}_tp", denominator=f"_fid_{k}_tp_fp"))
+            metrics.append(Metric(f"fidelity_{k}_recall", f"gold {k} values the final draft states", "ratio",
+                                  "higher", numerator=f"_fid_{k}_tp", denominator=f"_fid_{k}_tp_fn"))
+        self.metrics = tuple(metrics)
+
+    def score(self, s: DraftingSample) -> Score:
+        out = Score()
+        keys = ["misattributed_tuples_final", "invented_tuples_final", "misattributed_tuples_raw",
+                "invented_tuples_raw", "_fid_tp", "_fid_tp_fp", "_fid_tp_fn"]
+        keys += [f"_fid_{k}_{x}" for k in FIDELITY_KINDS for x in ("tp", "tp_fp", "tp_fn")]
+        if s.draft is None:
+            out.values.update({k: None for k in keys})
+            return out
+        d = s.draft
+        gold = s.case.gold
+        if d.note.strip():
+            f = d.report.facts
+            meds = model_med_tuples(f)
+            events = {(e.side, e.status) for e in f.events if e.side != "unsided"}
+            guidance = None if f.guidance == "unstated" else f.guidance
+            purpose = None if f.purpose == "unstated" else f.purpose
+        else:  # a one-line refusal states nothing
+            meds, events, guidance, purpose = [], set(), None, None
+        named = list(d.notes) + [x.message for x in d.report.findings]
+        result = compare_fidelity(gold, meds, events, guidance, purpose, named)
+        tp = fp = fn = 0
+        for k, c in result["counts"].items():
+            out.values[f"_fid_{k}_tp"] = float(c["tp"])
+            out.values[f"_fid_{k}_tp_fp"] = float(c["tp"] + c["fp"])
+            out.values[f"_fid_{k}_tp_fn"] = float(c["tp"] + c["fn"])
+            tp, fp, fn = tp + c["tp"], fp + c["fp"], fn + c["fn"]
+        out.values.update(_fid_tp=float(tp), _fid_tp_fp=float(tp + fp), _fid_tp_fn=float(tp + fn))
+        out.values["misattributed_tuples_final"] = float(len(result["misattributed"]))
+        out.values["invented_tuples_final"] = float(len(result["invented"]))
+        out.details["fidelity_final"] = {k: result[k] for k in ("misattributed", "invented")}
+        for item in result["misattributed"]:
+            out.failures.append(f"MISATTRIBUTED in final note: {item}")
+        for item in result["invented"]:
+            out.failures.append(f"INVENTED tuple value in final note: {item}")
+        raw_mis = raw_inv = 0
+        raw_seen = 0
+        raw_details = []
+        for i, a in enumerate(d.attempts):
+            parsed = raw_fidelity_inputs(a.purpose, a.raw)
+            if parsed is None:
+                continue
+            raw_seen += 1
+            r = compare_fidelity(gold, *parsed, [])
+            raw_mis += len(r["misattributed"])
+            raw_inv += len(r["invented"])
+            if r["misattributed"] or r["invented"]:
+                raw_details.append({"attempt": i, "purpose": a.purpose, "misattributed": r["misattributed"],
+                                    "invented": r["invented"]})
+        out.values["misattributed_tuples_raw"] = float(raw_mis) if raw_seen else None
+        out.values["invented_tuples_raw"] = float(raw_inv) if raw_seen else None
+        out.details["fidelity_raw"] = raw_details
+        return out
+
+
 # --- cost ----------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Price:
@@ -776,7 +1018,7 @@ class ValidatorScorer(Scorer):
 
 def drafting_scorers(prices: PriceTable | None = None) -> list[Scorer]:
     return [CodeSupportScorer(), RefusalScorer(), RequiredElementsScorer(), GroundingScorer(), FactScorer(),
-            CostScorer(prices)]
+            FidelityScorer(), CostScorer(prices)]
 
 
 def validator_scorers() -> list[Scorer]:

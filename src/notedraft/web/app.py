@@ -5,7 +5,9 @@ Security, all in `_Guard` (one ASGI middleware, so the order is explicit):
 2. Host: with no token the app answers only to loopback Host headers (127.0.0.1, localhost, [::1]), which stops
    DNS-rebinding pages from talking to a scribe's local editor.
 3. Auth: with a token, every request but the login page and static files needs `Authorization: Bearer <token>`
-   or the HttpOnly, SameSite=Lax cookie that `POST /api/login` sets (an HMAC of the token, not the token).
+   or the HttpOnly, SameSite=Lax cookie that `POST /api/login` sets: a session that expires after 12 h, signed
+   with a per-process secret, revoked by `POST /api/logout` (see access.py). Failed logins are rate-limited per
+   client address (429). Weak tokens are refused when the app is made.
 4. CSRF on POST/PUT/PATCH/DELETE: double-submit token. The server sets a random `nd_csrf` cookie (HttpOnly,
    SameSite=Lax so that following a link into the editor does not rotate it) and renders the same value into each
    page; the page's fetch sends it back as `X-CSRF-Token`, and the two must match. A cross-site form cannot set
@@ -14,18 +16,23 @@ Security, all in `_Guard` (one ASGI middleware, so the order is explicit):
    Requests carrying a valid bearer token skip the CSRF token (no ambient credential is involved).
    Scripts without a token call `GET /api/csrf` once (keeping the cookie) and send the header.
 
+Also in `_Guard`: a JSON body holding a lone UTF-16 surrogate ("\\ud800", which JSON.stringify can send) is
+refused with 400 naming the field, since SQLite cannot store it.
+
+LLM drafts run as background jobs (jobs.py) so that a slow LLM never holds a request thread.
+
 Logs: handlers never log request bodies; `EditorApp` logs an unhandled exception as its type and stack frames
 only (never its message, which could quote a note), and the client gets a JSON 500 with an error id.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import importlib
 import ipaddress
 import json
 import logging
+import re
 import secrets
 import traceback
 from collections.abc import Callable
@@ -43,7 +50,14 @@ from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import savefile
+from .access import LoginLimiter, Sessions, token_problem
+from .jobs import Cancelled, JobFailed, JobQueue, QueueFull
 from .store import Conflict, NotFound, NotSupported, Store
+
+try:  # the claim-size cap lives with the code-line parser (the CLI and validate() share it)
+    from notedraft.codes import MAX_CODE_LINES
+except ImportError:  # pragma: no cover
+    MAX_CODE_LINES = 50
 from .textdiff import word_diff
 
 log = logging.getLogger("notedraft.web")
@@ -56,6 +70,9 @@ CSRF_HEADER = "x-csrf-token"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 DEFAULT_STRATEGIES = ("template", "llm-extract", "llm-compose")
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# An LLM reply is kept for audit and re-scoring, but a runaway model (or server) can send megabytes: the stored
+# and rendered copy keeps this many characters and says how many it dropped.
+MAX_RAW_CHARS = 16 * 1024
 # No inline script or style anywhere: the page's JSON travels in <script type="application/json">, which CSP allows.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -64,9 +81,10 @@ CSP = (
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, **extra: Any):
+    def __init__(self, status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(message)
         self.status, self.error, self.message, self.extra = status, error, message, extra
+        self.headers = headers
 
 
 # -- request bodies -----------------------------------------------------------------------------------------------
@@ -115,13 +133,24 @@ def create_app(
     drafter: Callable | None = None,
     max_body: int = MAX_BODY,
     allowed_hosts: set[str] | None = None,
+    jobs: JobQueue | None = None,
+    sessions: Sessions | None = None,
+    login_limiter: LoginLimiter | None = None,
 ) -> FastAPI:
     """The editor app over the SQLite file `db_path`.
 
     `token`: when set, every request needs it (bearer header or login cookie); `serve()` insists on one for any
     non-loopback bind. `validator`/`drafter` default to `notedraft.validate.validate` and `notedraft.drafting.draft`.
     `allowed_hosts`: Host names accepted; default loopback names only when there is no token, any host with one.
+    `jobs`: the queue LLM drafts wait in (default: 2 running and 16 pending per LLM endpoint).
+    `sessions`, `login_limiter`: login cookies (12 h) and failed-login limits (5 per 5 min per client).
+    Raises ValueError for a token too weak to guard patient notes.
     """
+    if token is not None and (problem := token_problem(token)):
+        raise ValueError(problem)
+    jobs = jobs or JobQueue()
+    sessions = sessions or Sessions()
+    login_limiter = login_limiter or LoginLimiter()
     if validator is None:
         validator = importlib.import_module("notedraft.validate").validate
     code_errors = _code_error_types()
@@ -142,8 +171,8 @@ def create_app(
     store = Store(db_path)
 
     app = EditorApp(title="notedraft editor", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.store = store
-    app.add_middleware(_Guard, token=token, max_body=max_body, allowed_hosts=allowed_hosts)
+    app.state.store, app.state.jobs, app.state.sessions = store, jobs, sessions
+    app.add_middleware(_Guard, token=token, max_body=max_body, allowed_hosts=allowed_hosts, sessions=sessions)
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True
     )
@@ -153,7 +182,8 @@ def create_app(
     # -- error shapes -------------------------------------------------------------------------------------------
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return JSONResponse({"error": exc.error, "message": exc.message, **exc.extra}, status_code=exc.status)
+        return JSONResponse({"error": exc.error, "message": exc.message, **exc.extra}, status_code=exc.status,
+                            headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_body(request: Request, exc: RequestValidationError):
@@ -189,7 +219,11 @@ def create_app(
         return [f.model_dump() for f in ground(note, dictation)]
 
     def clean_codes(codes: list[str]) -> list[str]:
-        return [c.strip() for c in codes if c.strip()]
+        cleaned = [c.strip() for c in codes if c.strip()]
+        if len(cleaned) > MAX_CODE_LINES:  # checked before any work: validation cost grows with the lines
+            raise ApiError(400, "too_many_codes",
+                           f"a claim has at most {MAX_CODE_LINES} code lines; this request has {len(cleaned)}")
+        return cleaned
 
     def author_of(value: str | None) -> str:
         return (value or "").strip() or "scribe"
@@ -210,13 +244,29 @@ def create_app(
         return {"csrf": request.scope["notedraft_csrf"], "header": "X-CSRF-Token", "cookie": CSRF_COOKIE}
 
     @app.post("/api/login")
-    def login(body: LoginIn):
+    def login(request: Request, body: LoginIn):
         if token is None:
             return {"ok": True, "message": "this editor needs no token"}
+        client = request.client.host if request.client else "unknown"
+        wait = login_limiter.retry_after(client)
+        if wait:
+            raise ApiError(429, "too_many_attempts", f"too many failed logins from this address; try again in {wait} s",
+                           headers={"Retry-After": str(wait)})
         if not hmac.compare_digest(body.token.encode(), token.encode()):
+            login_limiter.failed(client)
             raise ApiError(401, "unauthorised", "wrong token")
-        response = JSONResponse({"ok": True})
-        response.set_cookie(AUTH_COOKIE, _auth_cookie(token), httponly=True, samesite="lax", path="/")
+        login_limiter.succeeded(client)
+        response = JSONResponse({"ok": True, "expires_in": int(sessions.lifetime)})
+        response.set_cookie(AUTH_COOKIE, sessions.issue(), max_age=int(sessions.lifetime), httponly=True,
+                            samesite="lax", path="/")
+        return response
+
+    @app.post("/api/logout")
+    def logout(request: Request):
+        """Revoke this browser's session cookie (it stops working at once, here and in any copy of it)."""
+        revoked = sessions.revoke(request.cookies.get(AUTH_COOKIE, ""))
+        response = JSONResponse({"ok": True, "revoked": revoked})
+        response.delete_cookie(AUTH_COOKIE, path="/", httponly=True, samesite="lax")
         return response
 
     @app.post("/api/validate")
@@ -227,43 +277,16 @@ def create_app(
     def api_list():
         return {"drafts": store.list_drafts()}
 
-    @app.post("/api/drafts", status_code=201)
-    def api_create(body: CreateIn):
-        if not body.dictation.strip():
-            raise ApiError(400, "empty_dictation", "the dictation is empty: type or paste what the physician said")
-        draft_fn, strategies, llm_client_for = drafting_stack()
-        if body.strategy not in strategies:
-            choices = ", ".join(strategies)
-            raise ApiError(400, "bad_strategy", f"unknown strategy {body.strategy!r}; choose one of {choices}")
-        codes = clean_codes(body.codes)
-        options: dict[str, Any] = {"strategy": body.strategy}
-        if body.strategy != "template":
-            try:
-                options["llm"] = llm_client_for()
-            except ValueError as e:
-                raise ApiError(400, "llm_config", f"the LLM is misconfigured: {e}") from None
-            if options["llm"] is None:
-                raise ApiError(
-                    400, "no_llm", f"strategy {body.strategy} needs an LLM and none is configured: start the editor "
-                    "with OPENAI_BASE_URL (a local OpenAI-compatible server) or OPENAI_API_KEY set, or use template",
-                )
-        try:
-            result = draft_fn(body.dictation, codes or None, **options)
-        except ValueError as e:  # the drafter's input errors: CodeError (bad code line) and friends
-            raise ApiError(400, "bad_code" if isinstance(e, code_errors) else "bad_request", str(e)) from None
-        except Exception as e:  # an LLM that is down must not lose the scribe's dictation: it stays in the form
-            log.warning("drafting failed: %s (strategy %s)", type(e).__name__, body.strategy)
-            raise ApiError(
-                502, "draft_failed", f"drafting with {body.strategy} failed ({type(e).__name__}); nothing was saved"
-            ) from None
+    def save_new_draft(dictation: str, codes: list[str], result: Any, author: str | None) -> dict:
+        """Store a drafted note as a new draft at revision 1; return what POST /api/drafts answers."""
         # Revisions are judged by validate() alone, the same call as every later save; the drafter's own report
         # (grounding, instruction findings) stays in `generated`, and grounding is kept beside each revision.
         codes_drafted = list(result.codes)
         report = check(result.note, codes_drafted)
         generated = result.as_json()
-        attempts = [a.model_dump() for a in result.attempts]
+        attempts = _cap_attempts([a.model_dump() for a in result.attempts])
         saved = store.create_draft(
-            dictation=body.dictation,
+            dictation=dictation,
             codes_requested=codes,
             strategy=result.strategy,
             model=result.model,
@@ -273,11 +296,85 @@ def create_app(
             note=result.note,
             codes=codes_drafted,
             validation=report,
-            grounding=grounding(result.note, body.dictation),
-            author=author_of(body.author),
+            grounding=grounding(result.note, dictation),
+            author=author_of(author),
         )
         return {"id": saved["id"], "revision": saved["revision"], "url": f"/drafts/{saved['id']}", **generated,
                 "satisfied": report["satisfied"], "validation": report}
+
+    @app.post("/api/drafts", status_code=201)
+    def api_create(body: CreateIn):
+        """Template drafts (about 2 ms) are made here; LLM drafts become a background job: 202 + its status."""
+        if not body.dictation.strip():
+            raise ApiError(400, "empty_dictation", "the dictation is empty: type or paste what the physician said")
+        draft_fn, strategies, llm_client_for = drafting_stack()
+        if body.strategy not in strategies:
+            choices = ", ".join(strategies)
+            raise ApiError(400, "bad_strategy", f"unknown strategy {body.strategy!r}; choose one of {choices}")
+        codes = clean_codes(body.codes)
+        parse_codes = _code_parser()
+        if parse_codes is not None:  # a bad code line is a 400 now, not a failed job later
+            try:
+                parse_codes(codes)
+            except code_errors as e:
+                raise ApiError(400, "bad_code", str(e)) from None
+        options: dict[str, Any] = {"strategy": body.strategy}
+        if body.strategy == "template":
+            try:
+                result = draft_fn(body.dictation, codes or None, **options)
+            except ValueError as e:  # the drafter's input errors: CodeError (bad code line) and friends
+                raise ApiError(400, "bad_code" if isinstance(e, code_errors) else "bad_request", str(e)) from None
+            except Exception as e:
+                log.warning("drafting failed: %s (strategy template)", type(e).__name__)
+                raise ApiError(502, "draft_failed", f"drafting failed ({type(e).__name__}); nothing was saved") from None
+            return save_new_draft(body.dictation, codes, result, body.author)
+        try:
+            options["llm"] = llm_client_for()
+        except ValueError as e:
+            raise ApiError(400, "llm_config", f"the LLM is misconfigured: {e}") from None
+        if options["llm"] is None:
+            raise ApiError(
+                400, "no_llm", f"strategy {body.strategy} needs an LLM and none is configured: start the editor "
+                "with OPENAI_BASE_URL (a local OpenAI-compatible server) or OPENAI_API_KEY set, or use template",
+            )
+
+        def work(cancelled) -> dict:
+            try:
+                result = draft_fn(body.dictation, codes or None, **options)
+            except ValueError as e:
+                raise JobFailed("bad_code" if isinstance(e, code_errors) else "bad_request", str(e)) from None
+            except Exception as e:  # an LLM that is down must not lose the scribe's dictation: it stays in the form
+                log.warning("drafting failed: %s (strategy %s)", type(e).__name__, body.strategy)
+                raise JobFailed("draft_failed",
+                                f"drafting with {body.strategy} failed ({type(e).__name__}); nothing was saved") from None
+            if cancelled.is_set():
+                raise Cancelled()
+            saved = save_new_draft(body.dictation, codes, result, body.author)
+            return {"id": saved["id"], "url": saved["url"], "supported": saved["supported"]}
+
+        endpoint = str(getattr(options["llm"], "base_url", None) or "default")
+        try:
+            job = jobs.submit(endpoint, body.strategy, work)
+        except QueueFull as e:
+            raise ApiError(429, "queue_full", str(e), headers={"Retry-After": str(e.retry_after)},
+                           retry_after=e.retry_after) from None
+        return JSONResponse(jobs.status(job), status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
+
+    def get_job(job_id: str):
+        job = jobs.get(job_id)
+        if job is None:
+            raise ApiError(404, "not_found", "no such drafting job (finished jobs are kept for an hour)")
+        return job
+
+    @app.get("/api/jobs/{job_id}")
+    def api_job(job_id: str):
+        """What a background draft is doing: queued (with its place), running, done (with the draft's url),
+        failed (with the reason) or cancelled."""
+        return jobs.status(get_job(job_id))
+
+    @app.post("/api/jobs/{job_id}/cancel")
+    def api_job_cancel(job_id: str):
+        return jobs.status(jobs.cancel(get_job(job_id).id))
 
     @app.post("/api/drafts/import", status_code=201)
     def api_import(request: Request, obj: Any = Body(...)):
@@ -285,8 +382,10 @@ def create_app(
             saved_file = savefile.parse(obj)
         except ValueError as e:
             raise ApiError(400, "bad_save_file", str(e)) from None
+        saved_file["codes"] = clean_codes(saved_file["codes"])
         report = check(saved_file["note"], saved_file["codes"])
-        attempts = saved_file.get("attempts", [])
+        attempts = _cap_attempts(saved_file.get("attempts", []))
+        saved_file["attempts"] = attempts
         saved = store.create_draft(
             dictation=saved_file["dictation"],
             codes_requested=saved_file["codes"],
@@ -410,6 +509,10 @@ def create_app(
             draft = store.get_draft(draft_id)
         except NotFound as e:
             return page(request, "missing.html", 404, message=str(e))
+        # Rows written before replies were capped can hold megabytes of raw LLM text: never render them whole.
+        draft["attempts"] = _cap_attempts(draft["attempts"])
+        if isinstance(draft["generated"].get("attempts"), list):
+            draft["generated"]["attempts"] = _cap_attempts(draft["generated"]["attempts"])
         return page(request, "editor.html", draft=draft)
 
     @app.get("/drafts/{draft_id}/history", response_class=HTMLResponse)
@@ -439,8 +542,28 @@ def _code_error_types() -> tuple[type[BaseException], ...]:
         return ()
 
 
+def _code_parser() -> Callable | None:
+    try:
+        return importlib.import_module("notedraft.codes").parse_code_lines
+    except (ImportError, AttributeError):
+        return None
+
+
+def _cap_attempts(attempts: list[dict]) -> list[dict]:
+    """Attempts with each raw LLM reply cut to MAX_RAW_CHARS, marked, with its full length kept."""
+    capped = []
+    for a in attempts:
+        raw = a.get("raw")
+        if isinstance(raw, str) and len(raw) > MAX_RAW_CHARS:
+            dropped = len(raw) - MAX_RAW_CHARS
+            a = {**a, "raw": raw[:MAX_RAW_CHARS] + f"\n[notedraft: reply truncated, {dropped} of {len(raw)} "
+                 "characters not stored]", "raw_chars": len(raw), "raw_truncated": True}
+        capped.append(a)
+    return capped
+
+
 def _prompt_version(attempts: list[dict]) -> str | None:
-    versions = sorted({a.get("prompt_version") for a in attempts if a.get("prompt_version")})
+    versions = sorted({v for a in attempts if isinstance(v := a.get("prompt_version"), str) and v})
     return ", ".join(versions) or None
 
 
@@ -475,8 +598,30 @@ def _eval_case(case: dict) -> dict:
     }
 
 
-def _auth_cookie(token: str) -> str:
-    return hmac.new(token.encode(), b"notedraft-editor-session", hashlib.sha256).hexdigest()
+def _lone_surrogate_at(value: Any, where: str = "body") -> str | None:
+    """Where in a parsed JSON value a string holds an unpaired UTF-16 surrogate, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and _lone_surrogate_at(key) is not None:
+            return f"{where} (a key)"
+        found = _lone_surrogate_at(item, key if where == "body" else (f"{where}{key}" if key.startswith("[") else f"{where}.{key}"))
+        if found is not None:
+            return found
+    return None
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def is_loopback(host: str) -> bool:
@@ -503,8 +648,8 @@ async def _send_json(send, status: int, payload: dict, headers: list[tuple[bytes
 class _Guard:
     """Size limit, Host check, token auth, CSRF and security headers, in that order (see the module docstring)."""
 
-    def __init__(self, app, *, token: str | None, max_body: int, allowed_hosts: set[str] | None):
-        self.app, self.token, self.max_body = app, token, max_body
+    def __init__(self, app, *, token: str | None, max_body: int, allowed_hosts: set[str] | None, sessions: Sessions):
+        self.app, self.token, self.max_body, self.sessions = app, token, max_body, sessions
         self.allowed_hosts = allowed_hosts if allowed_hosts is not None else (None if token else LOOPBACK_HOSTS)
 
     async def __call__(self, scope, receive, send):
@@ -553,7 +698,7 @@ class _Guard:
         has_bearer = bool(self.token) and hmac.compare_digest(bearer.encode(), f"Bearer {self.token}".encode())
         open_path = path.startswith("/static/") or path == "/login" or path == "/api/login" or path == "/api/csrf"
         if self.token and not open_path and not has_bearer:
-            if not hmac.compare_digest(cookies.get(AUTH_COOKIE, "").encode(), _auth_cookie(self.token).encode()):
+            if not self.sessions.valid(cookies.get(AUTH_COOKIE, "")):
                 if is_api or method != "GET":
                     return await deny(401, "unauthorised", "this editor needs its token: log in or send a bearer token")
                 await send({"type": "http.response.start", "status": 303,
@@ -577,6 +722,16 @@ class _Guard:
                     403, "csrf", "missing or wrong X-CSRF-Token header: reload the page (scripts: GET /api/csrf first)"
                 )
         scope["notedraft_csrf"] = csrf
+
+        # 5. lone surrogates: only bodies that spell one as an escape can hold one (raw UTF-8 cannot encode it).
+        if body and _SURROGATE_ESCAPE.search(body):
+            try:
+                where = _lone_surrogate_at(json.loads(body))
+            except ValueError:
+                where = None  # not JSON: the handler reports that
+            if where is not None:
+                return await deny(400, "bad_text", f"{where}: the text holds an unpaired UTF-16 surrogate (a broken "
+                                  "character, often from a bad copy-paste); remove it and send again")
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

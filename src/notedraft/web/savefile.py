@@ -55,13 +55,41 @@ def parse(obj: Any) -> dict:
     codes = obj.get("codes")
     if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
         raise ValueError('"codes" must be a list of code-line strings, e.g. ["27096-LT"]')
-    for key in ("queries", "attempts", "notes"):
-        if not isinstance(obj.get(key, []), list):
-            raise ValueError(f'"{key}" must be a list')
-    if not all(isinstance(a, dict) for a in obj.get("attempts", [])):
-        raise ValueError('"attempts" must be a list of objects')
+    # Every optional key the editor reads is checked for its type here, so a malformed file is a 400 that names
+    # the field ("attempts[0].prompt_version: ..."), never a TypeError deep in the app.
+    for key in ("queries", "notes", "suggested_codes"):
+        value = obj.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise ValueError(f'"{key}" must be a list of strings')
+    for key in ("findings", "raw_findings", "attempts"):
+        value = obj.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+            raise ValueError(f'"{key}" must be a list of objects')
+    for key in ("supported", "refused"):
+        if not isinstance(obj.get(key, False), bool):
+            raise ValueError(f'"{key}" must be true or false')
+    if not isinstance(obj.get("facts", {}), dict | None):
+        raise ValueError('"facts" must be an object')
+    for i, attempt in enumerate(obj.get("attempts", [])):
+        _check_attempt(i, attempt)
     strategy = obj.get("strategy") or "imported"
     model = obj.get("model")
-    if not isinstance(strategy, str) or (model is not None and not isinstance(model, str)):
-        raise ValueError('"strategy" and "model" must be strings')
+    if not isinstance(strategy, str):
+        raise ValueError('"strategy" must be a string')
+    if model is not None and not isinstance(model, str):
+        raise ValueError('"model" must be a string')
     return {**obj, "strategy": strategy, "model": model, "codes": [c.strip() for c in codes if c.strip()]}
+
+
+def _check_attempt(i: int, attempt: dict) -> None:
+    """An attempt must read as `notedraft.models.Attempt` (extra keys allowed: later versions may add some)."""
+    from pydantic import ValidationError
+
+    from notedraft.models import Attempt
+
+    try:
+        Attempt.model_validate(attempt)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f'"attempts[{i}].{where}": {first["msg"]}') from None

@@ -8,17 +8,20 @@ when the CLI imports this module.
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
+import stat
 import sys
 from pathlib import Path
 
 import uvicorn
 
+from .access import MIN_TOKEN, token_problem  # noqa: F401  (MIN_TOKEN: part of this module's interface)
 from .app import create_app, is_loopback
 from .store import StoreError
 
 DEFAULT_DB = "notedraft.sqlite"
-MIN_TOKEN = 16
 
 # uvicorn's access log prints only "METHOD path" and the status: the API puts no note text in paths or queries.
 _LOG_CONFIG = {
@@ -46,9 +49,8 @@ _LOG_CONFIG = {
 
 def check_bind(host: str, token: str | None) -> str | None:
     """Why this host/token pair must not be served, or None when it may."""
-    if token is not None and len(token) < MIN_TOKEN:
-        return (f"the token is too short: use at least {MIN_TOKEN} characters "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)")
+    if token is not None and (problem := token_problem(token)):
+        return problem
     if not is_loopback(host) and not token:
         return (
             f"refusing to serve on {host}: the editor holds patient notes, so any address but 127.0.0.1 needs a "
@@ -68,17 +70,46 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | Path | None = Non
 
     try:
         app = create_app(db_path, token=token)
-    except StoreError as e:
+    except (StoreError, ValueError) as e:
         print(f"notedraft serve: {e}", file=sys.stderr)
         return 2
+    # Bind first, print the address second: the banner must never announce a port that someone else holds.
+    try:
+        sock = _listen(host, port)
+    except OSError as e:
+        why = "address already in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
+        print(f"notedraft serve: cannot listen on {host}:{port}: {why}", file=sys.stderr)
+        return 2
     shown = f"[{host}]" if ":" in host else host
+    port = sock.getsockname()[1]
     print(f"notedraft editor: http://{shown}:{port}/  (database {db_path.resolve()}; Ctrl-C stops)", file=sys.stderr)
+    folder = db_path.resolve().parent
+    if stat.S_IMODE(folder.stat().st_mode) & 0o077:
+        print(f"notedraft serve: note: the database is 0600, but its folder {folder} is open to other users; "
+              "a private folder (chmod 700) is safer for patient notes", file=sys.stderr)
     config = uvicorn.Config(app, host=host, port=port, log_config=_LOG_CONFIG, server_header=False, proxy_headers=False)
     server = uvicorn.Server(config)
     try:
-        server.run()
-    except SystemExit as e:  # uvicorn exits non-zero when it cannot bind
+        server.run(sockets=[sock])
+    except SystemExit as e:  # uvicorn exits non-zero when it cannot start
         return int(e.code) if isinstance(e.code, int) and e.code else 1
     except KeyboardInterrupt:
         return 0
+    finally:
+        sock.close()
     return 0 if server.started else 1
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, as uvicorn would open it (SO_REUSEADDR, so a restart finds the port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock

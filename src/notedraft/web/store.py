@@ -15,7 +15,9 @@ No note text is ever logged from here.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -87,6 +89,7 @@ MIGRATIONS: list[str] = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+MAX_ID = 2**63 - 1  # SQLite's INTEGER; a larger id names no row (and would overflow the driver)
 
 
 class StoreError(Exception):
@@ -113,14 +116,58 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _check_id(draft_id: int, number: int | None = None) -> None:
+    """Ids outside SQLite's integer range name no draft: NotFound (404), not an OverflowError (500)."""
+    if not 1 <= draft_id <= MAX_ID:
+        raise NotFound(f"no draft {draft_id}")
+    if number is not None and not 1 <= number <= MAX_ID:
+        raise NotFound(f"draft {draft_id} has no revision {number}")
+
+
+def _private_file(path: Path) -> None:
+    """The database holds dictations: its folder is created 0700 and the file 0600 (SQLite gives the -wal and
+    -shm files the database file's mode)."""
+    missing = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):  # mkdir(parents=True) would give the parents the umask's mode, not 0700
+        folder.mkdir(mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _tighten(path: Path) -> None:
+    """An existing database (now known to be one) that others can read is made 0600, with its -wal/-shm."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
+            file.chmod(0o600)
+
+
 class Store:
     def __init__(self, path: str | Path):
+        """Open (creating if needed) the database at `path`. Raises StoreError with one readable line when the
+        path is a folder, is not an SQLite database, or cannot be created or written."""
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            self._migrate(db)
+        try:
+            if self.path != ":memory:":
+                file = Path(self.path).expanduser()
+                if file.is_dir():
+                    raise StoreError(f"{file} is a folder; give a database file path such as {file / 'notedraft.sqlite'}")
+                _private_file(file)
+            with self._connect() as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                self._migrate(db)
+            if self.path != ":memory:":
+                _tighten(Path(self.path).expanduser())
+        except sqlite3.DatabaseError as e:
+            kind = "is not an SQLite database" if "not a database" in str(e) else f"cannot be used ({e})"
+            raise StoreError(f"{self.path} {kind}") from None
+        except PermissionError:
+            raise StoreError(f"{self.path}: permission denied (cannot create or write the database)") from None
+        except OSError as e:
+            raise StoreError(f"{self.path}: cannot create the database ({e.strerror or e})") from None
 
     # -- plumbing -------------------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -227,6 +274,7 @@ class Store:
 
     def get_draft(self, draft_id: int) -> dict:
         """The draft's inputs, its latest revision (note, codes, validation) and its finalisation, if any."""
+        _check_id(draft_id)
         with self._tx() as db:
             row = db.execute("SELECT * FROM drafts WHERE id=?", (draft_id,)).fetchone()
             if row is None:
@@ -297,6 +345,7 @@ class Store:
 
     # -- revisions ------------------------------------------------------------------------------------------
     def revisions(self, draft_id: int) -> list[dict]:
+        _check_id(draft_id)
         with self._tx() as db:
             if db.execute("SELECT 1 FROM drafts WHERE id=?", (draft_id,)).fetchone() is None:
                 raise NotFound(f"no draft {draft_id}")
@@ -304,6 +353,7 @@ class Store:
         return [_revision(r) for r in rows]
 
     def revision(self, draft_id: int, number: int) -> dict:
+        _check_id(draft_id, number)
         with self._tx() as db:
             row = db.execute("SELECT * FROM revisions WHERE draft_id=? AND number=?", (draft_id, number)).fetchone()
         if row is None:
@@ -444,6 +494,7 @@ def _split_sql(script: str) -> list[str]:
 
 def _latest_revision(db: sqlite3.Connection, draft_id: int) -> dict:
     """The draft's newest revision; NotFound when there is no such draft."""
+    _check_id(draft_id)
     if db.execute("SELECT 1 FROM drafts WHERE id=?", (draft_id,)).fetchone() is None:
         raise NotFound(f"no draft {draft_id}")
     row = db.execute("SELECT * FROM revisions WHERE draft_id=? ORDER BY number DESC LIMIT 1", (draft_id,)).fetchone()

@@ -72,6 +72,14 @@ const ND = (() => {
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    const logout = document.getElementById("logout");
+    if (logout) {
+      logout.addEventListener("click", async () => {
+        const r = await api("POST", "/api/logout");
+        if (r.ok) window.location.assign("/login");
+        else toast(r.data.message || "could not log out");
+      });
+    }
     for (const t of document.querySelectorAll("time[datetime]")) {
       t.title = t.getAttribute("datetime");
       t.textContent = localTime(t.getAttribute("datetime"));

@@ -33,6 +33,50 @@
   }, 400);
   dictation.addEventListener("input", suggest);
 
+  // LLM drafts come back as a job (202): poll its status once a second and show where it stands. The dictation
+  // stays in the form the whole time, so a failed or cancelled job loses nothing.
+  const cancel = document.getElementById("cancel-draft");
+  let job = null;
+
+  function describe(s) {
+    if (s.state === "queued") return `Queued for the LLM (${s.position ? `#${s.position} in line, ` : ""}${s.waited_s} s)…`;
+    if (s.state === "running") return `Drafting with ${s.strategy}… ${s.running_s} s`;
+    return "";
+  }
+
+  function finish(message) {
+    job = null;
+    button.disabled = false;
+    cancel.hidden = true;
+    status.textContent = "";
+    if (message) showError(error, message);
+  }
+
+  async function poll(current) {
+    while (job === current) {
+      const r = await ND.api("GET", current.status_url);
+      if (job !== current) return;
+      if (!r.ok && r.status !== 0) { finish(r.data.message || `lost track of the draft (HTTP ${r.status})`); return; }
+      if (r.ok) {
+        const s = r.data;
+        if (s.state === "done") { window.location.assign(s.url); return; }
+        if (s.state === "failed") { finish(s.message || "drafting failed; nothing was saved"); return; }
+        if (s.state === "cancelled") { finish("Cancelled; your dictation is still here."); return; }
+        status.textContent = describe(s);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+
+  cancel.addEventListener("click", async () => {
+    if (!job) return;
+    const current = job;
+    cancel.disabled = true;
+    const r = await ND.api("POST", `${current.status_url}/cancel`);
+    cancel.disabled = false;
+    if (job === current) finish(r.ok ? "Cancelled; your dictation is still here." : (r.data.message || "could not cancel"));
+  });
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     showError(error, "");
@@ -45,6 +89,13 @@
       strategy: strategy.value,
       author: ND.author() || null,
     });
+    if (result.status === 202) {
+      job = result.data;
+      status.textContent = describe(job);
+      cancel.hidden = false;
+      poll(job);
+      return;
+    }
     button.disabled = false;
     status.textContent = "";
     if (result.ok) { window.location.assign(result.data.url); return; }

@@ -1,0 +1,832 @@
+"""One reading of a text, computed once and shared: normalised characters, sections with a kind, `Field: value`
+lines, checkboxes, table rows, quotations, sentences and clauses with their doubt cues.
+
+The reading fails closed. A mention counts as *established* (status "affirmed") only when it stands in a part of
+the text that describes today's procedure, outside quotations, unchecked boxes and negative or empty fields, and
+its clause carries no doubt cue of any kind: negation (also "wasnt", "wasn’t"), failure, absence, substitution,
+modal or conditional, hedge, question, request or instruction, plan, history, an unknown verb of its predicate,
+or hidden or mixed-script characters. Every other mention is *mentioned, not established*, and keeps the reason.
+Adding a new way to say "not" is therefore never needed for safety: a word the reader does not know as an
+affirmative verb is already a doubt.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from . import lexicon as lx
+from .fastscan import scan_twin
+
+Status = Literal[
+    "affirmed", "negated", "planned", "historical", "declined", "conditional",
+    "quoted", "unchecked", "doubted", "instruction",
+]
+SectionKind = Literal[
+    "body", "header", "procedure", "diagnosis", "history", "plan", "consent", "exam", "medications", "complications",
+]
+
+I = re.IGNORECASE
+WINDOW = 240  # how far back a sentence-wide cue may stand from its mention, in characters
+SCANS_BEFORE_TWIN = 2
+SEARCHES_BEFORE_TWIN = 50
+
+# --- normalisation -------------------------------------------------------------------------------------------------
+
+# Quotes and dashes that look alike are read alike; each maps one character to one, so offsets hold.
+_LOOKALIKES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"',
+                             "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-", "\u00a0": " "})
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def normalise(text: str) -> tuple[str, list[int] | None, list[int]]:
+    """(normalised text, offset map or None for identity, positions in the normalised text where hidden characters
+    were removed). NFKC per character; format and bidi controls (zero-width space, soft hyphen, right-to-left
+    override…) removed, their places remembered so the clause holding them is a doubt, not a fact."""
+    text = text.translate(_LOOKALIKES)
+    if text.isascii():
+        return text, None, []
+    out: list[str] = []
+    index: list[int] = []
+    hidden: list[int] = []
+    for i, ch in enumerate(text):
+        if ch.isascii():
+            out.append(ch)
+            index.append(i)
+            continue
+        if unicodedata.category(ch) == "Cf":
+            hidden.append(len(out))
+            continue
+        norm = unicodedata.normalize("NFKC", ch).translate(_LOOKALIKES)
+        for c in norm:
+            out.append(c)
+            index.append(i)
+    return "".join(out), index, hidden
+
+
+# --- structure -----------------------------------------------------------------------------------------------------
+
+_LINE = re.compile(r"[^\r\n]*")
+_HEADING = re.compile(r"(?:^|[\r\n,.]\s*)(?P<name>[A-Z][A-Za-z0-9 /&'()#-]{1,50}?)\s*:", re.MULTILINE)
+_SECTION_KINDS: list[tuple[SectionKind, re.Pattern[str]]] = [
+    ("consent", re.compile(r"consent|risks?\b", I)),
+    ("plan", re.compile(r"\bplan\b|recommend|disposition|follow|instruction|discharge|post[- ]?procedure\s+instr", I)),
+    ("history", re.compile(r"history|\bhpi\b|\bhx\b|previous|prior|past|allerg|interval|subjective|copied|"
+                           r"chief\s+complaint|current\s+med|home\s+med|outpatient\s+med|social|family", I)),
+    ("exam", re.compile(r"exam|\bros\b|review\s+of\s+systems|vital|objective|\bpe\b|physical", I)),
+    ("diagnosis", re.compile(r"diagnos|\bdx\b|indication|impression|assessment|reason|complaint", I)),
+    ("medications", re.compile(r"medication|injectate|drugs?\b|meds\b", I)),
+    ("complications", re.compile(r"complication", I)),
+    ("procedure", re.compile(r"procedure|technique|description|details|operative|narrative|findings|addend|note\b"
+                             r"|guidance|imaging|fluoro|ultrasound|contrast|side|laterality|site|approach", I)),
+]
+# A field's value that says the thing was not done, or says nothing: "N/A", "none", "not used", "____", "0 seconds".
+_NEGATIVE_VALUE = re.compile(
+    r"^\s*[(\[]?\s*(?:$|[_.\-*\s]+$|_{2,}|n/?a\b|none\b|nil\b|no\s*(?:[.;,]|$)|not\b|never\b|unavailable\b|declined\b|deferred\b"
+    r"|omitted\b|not\s+(?:used|done|performed|applicable|available|obtained|utilized)\b"
+    r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|mgy\*?cm2?|mrem|images?|views?)?\s*$|zero\b|unknown\b|\?)",
+    I,
+)
+_FIELD = re.compile(r"[ \t]*(?P<label>[A-Za-z][A-Za-z0-9 /&'#-]{0,50}?)[ \t]*(?P<sep>:|=|\?|\s-\s)[ \t,]*"
+                    r"(?P<value>(?:[^\r\n;.]|\.(?=\d))*)")
+_BOX = re.compile(r"\[\s*(?P<c1>[xX✓✔*])?\s*\]|\(\s*(?P<c2>[xX✓✔*])?\s*\)(?=\s*[A-Za-z])|(?P<c3>[☒☑✅])|(?P<u>☐)")
+_YES_NO_BOX = re.compile(r"\b(?P<word>yes|no|y|n)\s*(?P<box>\[\s*[xX✓✔*]?\s*\]|\(\s*[xX✓✔*]?\s*\)|[☒☑☐])"
+                         r"|(?P<box2>\[\s*[xX✓✔*]?\s*\]|\(\s*[xX✓✔*]?\s*\)|[☒☑☐])\s*(?P<word2>yes|no|y|n)\b", I)
+_YES_NO_HEADER = re.compile(r"^\s*[A-Za-z][\w /-]*?\s{2,}(?P<yes>yes|y)\s{2,}(?P<no>no|n)\s*$", I)
+_COLUMN_MARK = re.compile(r"(?<!\w)[xX✓✔](?!\w)")
+_QUOTE = re.compile(r'"[^"\r\n]{3,}"|(?<![A-Za-z])\'[^\'\r\n]{12,}\'(?![A-Za-z])')
+_QUOTE_LEAD = re.compile(r"\b(?:polic(?:y|ies)|guideline|LCD|article|payer|insurer|states?|stating|reads?|quote[ds]?"
+                         r"|per\s+(?:the\s+)?(?:policy|payer|LCD|guideline))\b[^.\r\n]{0,40}:\s*$", I)
+
+# Sentence ends: punctuation then space, a question mark, line breaks, and MTSamples headings run together with
+# commas (",PROCEDURE:,  Informed consent...").
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?;])[\s,]+|(?<=[.!?;][\"')\]])[\s,]+|(?<=\?)|[\r\n]\s*|,\s*(?=[A-Z][A-Z0-9 /&()'-]{2,}:)|(?<=[A-Z]{3}):\s*,?\s*")
+# Clause breaks. "and" joins clauses only when both sides have a verb of their own (see _and_breaks).
+_CLAUSE_BREAK = re.compile(
+    r"[,;()\[\]|\t]|\s[-–]\s|:\s|\b(?:but|however|although|though|whereas|yet|so|then|thus|therefore|because|since"
+    r"|while|after|before|once|until|which|where)\b"
+    r"|(?=\b(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of|as\s+an\s+alternative\s+to)\b)",
+    I,
+)
+_AND = re.compile(r"\band\b|&|\+", I)
+_VERBISH = re.compile(r"\b(?:was|were|is|are|been|be|had|has|have|did|does|do|could|would|will|can|may|might"
+                      r"|\w{3,}ed)\b", I)
+
+# --- doubt cues ----------------------------------------------------------------------------------------------------
+
+# Cues whose scope is the whole clause, before or after the mention.
+_CLAUSE_DOUBT: list[tuple[Status, re.Pattern[str]]] = [
+    ("declined", re.compile(r"\b(?:declin\w*|refus\w*|deferred|defer|opted\s+(?:out|against|not)|chose\s+not|waived)\b", I)),
+    ("negated", re.compile(
+        r"\b(?:not(?!\s+(?:elsewhere|otherwise)\s+(?:classified|specified))|never|cannot|nor|neither|none|nothing|nowhere|noone|n/a|nil|zero|absent|absence|lack\w*|missing"
+        r"|without|w/o|negative\s+for|denie[sd]|deny)\b"
+        r"|n't\b|\b(?:wasnt|werent|isnt|arent|didnt|doesnt|dont|hadnt|hasnt|havent|couldnt|wouldnt|shouldnt|cant|wont"
+        r"|aint|neednt|mustnt)\b", I)),
+    ("historical", re.compile(
+        r"\b(?:prior|previous(?:ly)?|history|hx|h/o|s/p|status\s+post|in\s+the\s+past|last\s+(?:time|year|month|week"
+        r"|injection|visit|procedure)|ago|had\s+had|earlier|formerly|once\s+before|copied|carried\s+forward"
+        r"|cop(?:y|ied)\s+forward|per\s+(?:the\s+)?(?:old|prior|previous|outside)\s+(?:note|record)|outside\s+records?"
+        r"|allerg\w*|intoleran\w*|sensitivity\s+to)\b", I)),
+    ("planned", re.compile(
+        r"\b(?:will|shall|plan(?:s|ned|ning)?|schedul\w*|future|upcoming|next\s+(?:time|visit|step|week|month|session)|tomorrow"
+        r"|return\s+for|follow[- ]?up\s+for|to\s+be\s+(?:done|performed|scheduled)|going\s+to|is\s+to|are\s+to"
+        r"|consider\w*|contemplat\w*|option\w*|candidate|recommend\w*|suggest\w*|advis\w*|refer\w*|ordered"
+        r"|request\w*|authoriz\w*|approv\w*|pending|await\w*|want\w*|wish\w*|hope\w*|intend\w*|expect\w*|anticipat\w*"
+        r"|goal|eligible|indicated\s+for|target(?:ed)?\s+for)\b", I)),
+    ("conditional", re.compile(
+        r"\b(?:if|unless|whether|would|could|should|might|may|can|must|ought|had\s+been|hypothetical\w*"
+        r"|risks?|benefits?|alternative\w*|discuss\w*|explain\w*|offer\w*|counsel\w*|educat\w*"
+        r"|requir\w*|need(?:s|ed)?|necessar\w*|criteria)\b", I)),
+    ("doubted", re.compile(
+        r"\b(?:unable|inability|unavailable|un(?:used|successful\w*|clear|certain|confirmed|known|achievable"
+        r"|obtainable|interpretable|satisfactory)|fail\w*|broke|broken|down\b(?!\s+(?:to|into|through|the|along|onto|on|toward\w*))"
+        r"|malfunction\w*|out\s+of\s+(?:order|service)"
+        r"|inoperable|inoperative|omit\w*|skip\w*|forgo\w*|forego\w*|forgone|foregone|abandon\w*|abort\w*|cancel\w*"
+        r"|discontinu\w*|terminat\w*|stopped|halted|contraindicat\w*|preclud\w*|prohibit\w*|avoid\w*|postpon\w*"
+        r"|withheld|withhold\w*|held|replac\w*|substitut\w*|switch\w*|swapp?\w*|converted|inadequate\w*|poor\w*"
+        r"|limited|suboptimal|nondiagnostic|non-diagnostic|equivocal|questionabl\w*|attempt\w*|tried|trying|try"
+        r"|possibl[ey]|probabl[ey]|likely|unlikely|perhaps|maybe|presum\w*|suspect\w*|suppos\w*|apparent(?:ly)?"
+        r"|appear\w*|seem\w*|thought|believed?|assum\w*|guess\w*|potential\w*|vs\.?|versus|and/or"
+        r"|rule\s+out|ruled\s+out|rules\s+out|r/o|differential|undetermined|undecided"
+        r"|to\s+be\s+(?:decided|determined|confirmed|clarified)|tbd|unknown)\b"
+        r"|\b0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|images?|views?|frames?)\b"
+        # two modalities or two sides offered as alternatives: "fluoroscopic or CT guidance", "left or right"
+        r"|\b(?:fluoro\w*|CT|ultrasound|US|C-arm|left|right)\s+(?:or|/)\s+(?:fluoro\w*|CT|ultrasound|US|C-arm|left|right)\b", I)),
+    ("instruction", re.compile(
+        r"\b(?:please|pls|kindly|make\s+sure|be\s+sure|ensure\s+(?:that|the\s+note|to)|document\s+(?:that|it|as)"
+        r"|write\s+(?:that|it|in|as)|state\s+(?:that|it)|say\s+(?:that|it)|add\s+(?:that|a\s+line|it)"
+        r"|include\s+(?:that|it)|put\s+(?:that|in)|record\s+(?:that|it\s+as)|code\s+(?:it|this)\s+as|bill\s+(?:it|this|as)"
+        r"|should\s+(?:read|say|state)|note\s+to\s+(?:the\s+)?(?:scribe|coder|transcriptionist|drafter|ai|assistant|tool|model|system)"
+        r"|scribe|coder|transcriptionist|for\s+billing|so\s+(?:it|this|that)\s+(?:passes|bills|codes|supports)"
+        r"|to\s+support\s+(?:the\s+)?(?:code|billing|claim|27096)|ignore|disregard|pretend)\b", I)),
+]
+# Forward-scoped negation: "no imaging", "without fluoroscopy", "non-fluoroscopic" negate the words they govern.
+_DETERMINER_NEGATION = lx.NEGATION_BEFORE
+# A following clause that is only a negative predicate reaches back: "fluoro, not used", "fluoroscopy - N/A",
+# "C-arm (unavailable)".
+_NEGATIVE_TAIL = re.compile(
+    r"^[\s,;:()\-]*(?:(?:but|and|was|were|is|are|it|this|which|that)\s+)*"
+    r"(?:not\b|never\b|n/a\b|none\b|no\s*(?:[.;,)]|$)|unavailable|unable|declined|deferred|omitted|skipped|aborted"
+    r"|cancel+ed|failed|broken|down\b|contraindicated|was\s*n'?t|wasnt|werent|weren't|isnt|isn't|unused|withheld|held\b"
+    r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|images?|views?)?\s*(?:[.;,)](?!\d)|$)|zero\b)",  # not "0.5 mL"
+    I,
+)
+# Past-tense predicates this reader knows to describe a thing done ("was advanced", "confirmed"). Any other -ed
+# word in the clause is an unknown verb and so a doubt ("fluoroscopy was forgone", "the C-arm malfunctioned").
+_AFFIRMATIVE_ED = frozenset("""
+used utilized utilised employed performed obtained guided placed advanced directed inserted introduced redirected
+positioned repositioned confirmed verified documented visualized visualised noted observed identified demonstrated
+showed outlined revealed injected instilled administered infiltrated anesthetized anesthetised delivered achieved
+accomplished completed prepped prepared draped cleaned cleansed sterilized aspirated removed applied saved stored
+recorded archived captured printed retained imaged scanned localized localised targeted entered reached penetrated
+passed flushed tolerated monitored signed informed turned rotated tilted angled oriented viewed projected acquired
+filled spread flowed distributed diluted mixed combined premixed attached connected labeled labelled located found
+palpated sedated stabilized secured dressed bandaged discharged transferred transported escorted based related
+associated named described detailed iodinated fenestrated curved bent draped prepped confirmed affected involved
+treated injected reproduced improved relieved resolved reported rated stated dictated indicated contained consisted
+followed included advanced measured drawn? marked seated oriented washed wiped swabbed scrubbed anesthetized
+numbed raised created formed made visualised depicted displayed opacified contrasted enhanced appreciated
+evidenced suggested? opened closed started ended finished checked tested assessed examined evaluated inspected
+stimulated lesioned heated cooled ablated blocked approached elicited encountered returned occurred experienced
+infused dispensed ambulated cleared engaged dispersed layered delineated highlighted tracked traced endorsed
+decreased increased reduced dropped listed mentioned specified selected isolated obliqued adjusted centered
+focused magnified collimated aligned optimized controlled padded prepped sterile added exchanged provided
+performed utilised localised programmed carried repeated threaded received divided split shared irrigated sutured closed taped covered prepared disinfected painted
+""".replace("?", "").split())
+_ED_WORD = re.compile(r"\b[A-Za-z]{4,}ed\b")
+_NOT_VERBS = frozenset("indeed proceed proceeded hundred sacred exceed succeed embedded kindred classified specified unspecified"
+                        " related associated involved".split())
+_IRREGULAR_PARTICIPLE = re.compile(r"\b(?:given|seen|shown|taken|done|withdrawn|made|put|set|kept|held|broken|gone|went"
+                                   r"|forgotten|forgot|hidden|written|undergone)\b", I)
+_AFFIRMATIVE_IRREGULAR = frozenset("given seen shown taken done withdrawn made put set kept written undergone".split())
+_PRESENT_TODAY = re.compile(
+    r"\b(?:today|this\s+(?:date|day|morning|afternoon|evening|visit|encounter|procedure|session)|at\s+this\s+time"
+    r"|currently|presents?\s+(?:today\s+)?(?:for|to)|is\s+(?:here|seen)\s+(?:today\s+)?for|is\s+(?:undergoing|being)"
+    r"|now\s+(?:undergoes|undergoing|presents))\b",
+    I,
+)
+_MIXED_SCRIPT_WORD = re.compile(r"\w*[^\W\d_]\w*")
+_SUBSTITUTION = re.compile(r"\s*(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of)\b", I)
+# A clause that goes on about the same thing without a new subject: "but not injected", "(all held, none injected)",
+# "neither was injected", "which was not used".
+_CONTINUES_SUBJECT = re.compile(
+    r"[\s,;:()\[\]\-]*(?:(?:but|and|yet|though|although|however|then|so)\s+)?"
+    r"(?:it|its|this|these|that|those|they|them|all|none|neither|both|each|either|which|not|never|no\s*(?:[.;,)]|$)"
+    r"|was|were|is|are|been|being|held|prepared|drawn|only|also|later|subsequently)\b", I)
+
+
+@dataclass(frozen=True)
+class Mention:
+    kind: str
+    start: int
+    end: int
+    text: str
+    status: Status
+    section: str | None
+
+
+@dataclass(frozen=True)
+class Section:
+    start: int
+    end: int
+    name: str | None
+    kind: SectionKind
+
+
+@dataclass(frozen=True)
+class Field:
+    """A `Label: value` line (also `Label - value`). A negative or empty value makes the label's words unestablished."""
+
+    start: int
+    end: int
+    label_end: int
+    negative: bool
+    value_start: int = 0
+
+
+@dataclass(frozen=True)
+class Box:
+    """A checkbox item: its line's text after the box, and whether the box is checked."""
+
+    start: int
+    end: int
+    checked: bool
+
+
+class Reading:
+    """The one reading of a text. Offsets are in the normalised text; `span()` maps them back to the original."""
+
+    def __init__(self, original: str) -> None:
+        self.original = original
+        text, index, hidden = normalise(original)
+        self.text = text
+        self._index = index
+        self._hidden = hidden
+        self._lower = text.lower() if text.isascii() else None
+        self._scans: dict[re.Pattern[str], list[re.Match[str]]] = {}
+        self._statuses: dict[tuple, Status] = {}
+        self._cues: dict[re.Pattern[str], tuple[list[int], list[int]]] = {}
+        self._starts = [0] + [m.end() for m in _SENTENCE_BREAK.finditer(text)]
+        self._headings = [(m.start("name"), m.group("name").strip()) for m in _HEADING.finditer(text)
+                          if not _not_a_heading(m.group("name"))]
+        self._heading_pos = [h[0] for h in self._headings]
+        self.sections = self._sections()
+        self._section_starts = [sec.start for sec in self.sections]
+        self.fields, self.boxes, self.rows = self._lines()
+        self._field_starts = [f.start for f in self.fields]
+        self._box_starts = [b.start for b in self.boxes]
+        self._rows = [_Row(a, b) for a, b in self.rows]
+        self._row_starts = [a for a, _ in self.rows]
+        self.quotes = self._quotes()
+        self._clause_breaks = self._clauses()
+        self.instructions = [(m.start(), self.sentence(max(m.start(), m.end() - 1))[1]) for m in self.finditer(lx.INSTRUCTION)]
+
+    # --- offsets -----------------------------------------------------------------------------------------------
+
+    def span(self, start: int, end: int):
+        """A models.Span of the ORIGINAL text for [start, end) of the normalised text."""
+        from .models import Span
+
+        if self._index is None:
+            return Span(start=start, end=end, text=self.original[start:end])
+        if start >= len(self._index):
+            o = len(self.original)
+            return Span(start=o, end=o, text="")
+        s = self._index[start]
+        e = self._index[end - 1] + 1 if end > start else s
+        return Span(start=s, end=e, text=self.original[s:e])
+
+    # --- scanning ----------------------------------------------------------------------------------------------
+
+    def finditer(self, pattern: re.Pattern[str]) -> list[re.Match[str]]:
+        found = self._scans.get(pattern)
+        if found is None:
+            found = self._scans[pattern] = list(_scan(pattern, self.text, self._lower))
+        return found
+
+    def scan(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
+        found = self._scans.get(pattern)
+        return iter(found) if found is not None else _scan(pattern, self.text, self._lower)
+
+    def search(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        return next(self.scan(pattern), None)
+
+    def _spans(self, pattern: re.Pattern[str]) -> tuple[list[int], list[int]]:
+        spans = self._cues.get(pattern)
+        if spans is None:
+            found = self.finditer(pattern)
+            spans = self._cues[pattern] = ([m.start() for m in found], [m.end() for m in found])
+        return spans
+
+    def cue_within(self, pattern: re.Pattern[str], lo: int, hi: int) -> bool:
+        starts, ends = self._spans(pattern)
+        i = bisect.bisect_left(starts, lo)
+        return i < len(starts) and ends[i] <= hi
+
+    def cues_within(self, pattern: re.Pattern[str], lo: int, hi: int) -> Iterator[tuple[int, int]]:
+        starts, ends = self._spans(pattern)
+        i = bisect.bisect_left(starts, lo)
+        while i < len(starts) and ends[i] <= hi:
+            yield starts[i], ends[i]
+            i += 1
+
+    # --- structure ---------------------------------------------------------------------------------------------
+
+    def _sections(self) -> list[Section]:
+        """Sections by heading. A heading at a line start, after a comma (MTSamples) or in capitals opens a block
+        that runs to the next heading; a heading inside a line ("... Diagnosis: M46.1. The left side ...") holds
+        only its own sentence, and what follows is body again."""
+        text = self.text
+        out: list[Section] = []
+        first_end = self._headings[0][0] if self._headings else len(text)
+        # Text before the first heading: a title line ("BILATERAL SACROILIAC JOINT INJECTIONS,") or a dictation.
+        out.append(Section(0, first_end, None, "header" if self._headings else "body"))
+        for i, (pos, name) in enumerate(self._headings):
+            end = self._headings[i + 1][0] if i + 1 < len(self._headings) else len(text)
+            line_start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+            block = not text[line_start:pos].strip() or text[:pos].rstrip().endswith(",") or name.isupper()
+            if block:
+                # "DIAGNOSIS: M46.1." holds its own line (and the list items under it); a heading alone on its
+                # line, or MTSamples' one-line notes, hold everything up to the next heading
+                own = _line_block_end(text, pos, end)
+                if _kind_of(name) == "consent" and own > pos:  # "Consent: risks ... were reviewed." is one statement
+                    own = min(own, self.sentence(self.sentence(pos)[1])[1] if text[self.sentence(pos)[1] - 2:self.sentence(pos)[1]].strip().endswith(":") else self.sentence(pos)[1])
+                out.append(Section(pos, own, name, _kind_of(name)))
+                if own < end:
+                    out.append(Section(own, end, None, "body"))
+                continue
+            own_end = min(end, self.sentence(pos)[1])
+            out.append(Section(pos, own_end, name, _kind_of(name)))
+            if own_end < end:
+                out.append(Section(own_end, end, None, "body"))
+        return out
+
+    def _lines(self) -> tuple[list[Field], list[Box], list[tuple[int, int]]]:
+        fields: list[Field] = []
+        boxes: list[Box] = []
+        rows: list[tuple[int, int]] = []
+        text = self.text
+        columns: tuple[int, int] | None = None  # (Yes column, No column) of a "Imaging   Yes   No" header
+        for m in _LINE.finditer(text):
+            a, b = m.span()
+            if a == b:
+                continue
+            line = m.group()
+            header = _YES_NO_HEADER.match(line)
+            if header:
+                columns = (header.start("yes"), header.start("no"))
+                continue
+            if columns is not None:
+                if not line.strip() or ":" in line:
+                    columns = None
+                else:  # "Fluoroscopy    X": checked when the mark stands under Yes
+                    mark = _COLUMN_MARK.search(line, len(line) - len(line.lstrip()) + 1)
+                    yes_col, no_col = columns
+                    checked = mark is not None and abs(mark.start() - yes_col) < abs(mark.start() - no_col)
+                    boxes.append(Box(a, b, checked))
+                    continue
+            if line.count("|") >= 2 or "\t" in line.strip():
+                rows.append((a, b))
+            yes_no = list(_YES_NO_BOX.finditer(line))
+            words = {(m.group("word") or m.group("word2") or "")[:1].lower() for m in yes_no}
+            if {"y", "n"} <= words:  # "Fluoroscopy  Yes [ ]  No [X]"; "☒ No imaging" alone is an item, not a column
+                state = _yes_no_state(yes_no)
+                boxes.append(Box(a, b, state))
+                continue
+            found = list(_BOX.finditer(line))
+            if len(found) == 1 and not line[found[0].end():].strip() and line[: found[0].start()].strip():
+                box = found[0]  # "Fluoroscopic guidance [ ]": the box follows what it stands for
+                boxes.append(Box(a, a + box.end(), bool(box.group("c1") or box.group("c2") or box.group("c3"))))
+                continue
+            for j, box in enumerate(found):
+                end = found[j + 1].start() if j + 1 < len(found) else len(line)
+                checked = bool(box.group("c1") or box.group("c2") or box.group("c3"))
+                boxes.append(Box(a + box.start(), a + end, checked))
+            if found:
+                continue
+        fields = self._fields()
+        return fields, boxes, rows
+
+    def _fields(self) -> list[Field]:
+        """`Label: value` at a line start or a sentence start ("... joint. C-arm used: No. ..."), value to the end of
+        its line, semicolon or full stop."""
+        text = self.text
+        starts = sorted(set(self._starts) | {m.start() for m in _LINE.finditer(text)})
+        out: list[Field] = []
+        last_end = -1
+        for pos in starts:
+            if pos < last_end:
+                continue
+            f = _FIELD.match(text, pos)
+            if f is None or _not_a_heading(f.group("label")) or len(f.group("label").split()) > 6:
+                continue
+            value = f.group("value")
+            negative = bool(_NEGATIVE_VALUE.match(value))
+            out.append(Field(f.start("label"), f.end(), f.end("label"), negative, f.start("value")))
+            last_end = f.end()
+        return out
+
+    def _quotes(self) -> list[tuple[int, int]]:
+        out = [(m.start(), m.end()) for m in _QUOTE.finditer(self.text)]
+        # "Per the payer policy: ..." quotes the rest of its line.
+        for m in re.finditer(r"[^\r\n]+", self.text):
+            line = m.group()
+            c = line.find(":")
+            if c > 0 and _QUOTE_LEAD.search(line[: c + 1]):
+                start = m.start() + c + 1
+                if self.text[start:].lstrip().startswith('"'):
+                    continue  # the quotation marks themselves say where the quote ends
+                out.append((start, min(m.end(), self.sentence(start + 1)[1])))
+        return sorted(out)
+
+    def _clauses(self) -> list[int]:
+        text = self.text
+        breaks = set(self._starts)
+        for m in self.finditer(_CLAUSE_BREAK):
+            breaks.add(m.start() if m.group().startswith(("instead", "in lieu", "rather", "as ", "in place")) or not m.group().strip() else m.end())
+        starts = sorted(breaks)
+        # "and" splits a clause only when both sides carry their own verb ("placed under fluoroscopy and no
+        # paresthesias were noted"); "fluoroscopy and ultrasound were not used" stays one clause.
+        for m in self.finditer(_AND):
+            i = bisect.bisect_right(starts, m.start()) - 1
+            lo = starts[i] if i >= 0 else 0
+            hi = starts[i + 1] if i + 1 < len(starts) else len(text)
+            if _VERBISH.search(text, lo, m.start()) and _VERBISH.search(text, m.end(), hi):
+                breaks.add(m.end())
+        return sorted(breaks)
+
+    def clause(self, pos: int) -> tuple[int, int]:
+        i = bisect.bisect_right(self._clause_breaks, pos) - 1
+        start = self._clause_breaks[i] if i >= 0 else 0
+        end = self._clause_breaks[i + 1] if i + 1 < len(self._clause_breaks) else len(self.text)
+        s_start, s_end = self.sentence(pos)
+        return max(start, s_start), min(end, s_end)
+
+    def sentence(self, pos: int) -> tuple[int, int]:
+        i = bisect.bisect_right(self._starts, pos) - 1
+        start = self._starts[i]
+        end = self._starts[i + 1] if i + 1 < len(self._starts) else len(self.text)
+        return start, end
+
+    def section(self, pos: int) -> str | None:
+        return self.section_of(pos).name
+
+    def section_of(self, pos: int) -> Section:
+        i = bisect.bisect_right(self._section_starts, pos) - 1
+        return self.sections[max(i, 0)]
+
+    def section_kind(self, pos: int) -> Literal["history", "plan", "diagnosis", "body"]:
+        """The coarse kind older callers use: history, plan, diagnosis or body."""
+        kind = self.section_of(pos).kind
+        if kind in ("history", "plan", "diagnosis"):
+            return kind  # type: ignore[return-value]
+        if kind in ("consent", "exam"):
+            return "history" if kind == "exam" else "plan"
+        return "body"
+
+    def _in(self, spans, pos: int) -> bool:
+        for a, b in spans:
+            if a <= pos < b:
+                return True
+            if a > pos:
+                return False
+        return False
+
+    def field_at(self, pos: int) -> Field | None:
+        return _at(self.fields, self._field_starts, pos)
+
+    def box_at(self, pos: int) -> Box | None:
+        return _at(self.boxes, self._box_starts, pos)
+
+    def row_at(self, pos: int) -> tuple[int, int] | None:
+        found = _at(self._rows, self._row_starts, pos)
+        return (found.start, found.end) if found else None
+
+    # --- status ------------------------------------------------------------------------------------------------
+
+    def in_instruction(self, pos: int) -> bool:
+        i = bisect.bisect_right(self.instructions, (pos, len(self.text) + 1)) - 1
+        return i >= 0 and pos < self.instructions[i][1]
+
+    def status(self, start: int, end: int, allow: re.Pattern[str] | None = None) -> Status:
+        """Where the mention [start, end) stands. `allow` names cue words that are the fact itself for this
+        reader (the Medicare overlay reads "failed PT" as conservative care tried), not a doubt about it."""
+        key = (start, end, allow)
+        if key not in self._statuses:
+            self._allow = allow
+            try:
+                self._statuses[key] = self._status(start, end)
+            finally:
+                self._allow = None
+        return self._statuses[key]
+
+    _allow: re.Pattern[str] | None = None
+
+    def _local_status(self, start: int, end: int) -> Status:
+        if self.in_instruction(start):
+            return "instruction"
+        if self._in(self.quotes, start):
+            return "quoted"
+        box = self.box_at(start)
+        if box is not None and not box.checked:
+            return "unchecked"
+        field = self.field_at(start)
+        if field is not None and start < field.label_end:
+            # a word in a field's label is established only by the value: "C-arm used: No", "Fluoroscopy: ____",
+            # "Diagnostic or therapeutic: to be decided"
+            if field.negative:
+                return "negated"
+            value_status = self._clause_status(field.value_start, field.value_start, field.value_start, field.end,
+                                               field.value_start, field.end)
+            if value_status != "affirmed":
+                return value_status
+            if "?" in self.text[field.value_start : field.end]:
+                return "doubted"
+        row = self.row_at(start)
+        s_start, s_end = self.sentence(start)
+        if row is not None:  # a table row is one statement: a doubt anywhere in it reaches every cell
+            c_start, c_end = row
+        else:
+            c_start, c_end = self.clause(start)
+            c_end = max(c_end, min(end, s_end))
+            if self.text[max(s_start, c_start - 2) : c_start].strip() in ("(", "["):
+                c_start = self.clause(max(s_start, c_start - 2))[0]  # "R/O sacroiliitis (M46.1)": the parenthesis
+                # belongs to the clause it stands in
+        clause_status = self._clause_status(start, end, c_start, c_end, s_start, s_end)
+        if clause_status != "affirmed":
+            return clause_status
+        if box is None and self.text[s_start:s_end].rstrip().endswith("?"):
+            return "doubted"  # "Fluoroscopy? No."
+        if row is not None:
+            cells = [c.strip() for c in re.split(r"[|\t]", self.text[c_start:c_end])]
+            if any(c and _NEGATIVE_VALUE.fullmatch(c) for c in cells):
+                return "negated"  # "| Fluoroscopy | No |"
+        if row is None and box is None and not (field is not None and start < field.label_end):
+            if self.text[s_end - 2 : s_end].strip().endswith(";") and s_end < len(self.text):
+                s_end = self.sentence(s_end)[1]  # "...bupivacaine; neither was injected."
+            reached = self._reached_back(c_end, s_end)
+            if reached != "affirmed":
+                return reached
+        return "affirmed"
+
+    def _reached_back(self, c_end: int, s_end: int) -> Status:
+        """A following clause of the same sentence that continues the subject reaches back to the mention:
+        "fluoro, not used", "Kenalog 40 mg (all held, none injected)", "drawn up but not injected", "; neither was"."""
+        pos, hops = c_end, 0
+        while pos < s_end and hops < 4:
+            tail = self.text[pos : min(s_end + 40, pos + 60)]
+            if _NEGATIVE_TAIL.match(tail):
+                return "negated"
+            while pos < s_end and self.text[pos] in " \t\r\n,;:()[]|-":
+                pos += 1
+            if pos >= s_end:
+                break
+            n_start, n_end = self.clause(pos)
+            n_end = max(n_end, n_start + 1)
+            head = self.text[n_start:n_end]
+            parenthetical = self.text[max(0, n_start - 2) : n_start].strip().endswith(("(", "["))
+            if _SUBSTITUTION.match(head):
+                return "affirmed"  # "... in lieu of fluoroscopy (contrast allergy)": what follows is the other thing
+            if (parenthetical and hops == 0) or _CONTINUES_SUBJECT.match(head):
+                status = self._clause_status(n_start, n_start, n_start, n_end, n_start, n_end)
+                if status != "affirmed":
+                    return status
+            elif _VERBISH.search(head):
+                return "affirmed"  # a new statement with its own verb: what follows is about something else
+            # a parenthesis or the rest of a noun phrase ("(Kenalog) 40 mg and 2 mL ...") — read on
+            pos, hops = n_end, hops + 1
+        return "affirmed"
+
+    @staticmethod
+    def has_verb(s: str) -> bool:
+        return _VERBISH.search(s) is not None
+
+    def doubt_in(self, lo: int, hi: int) -> Status:
+        """The doubt cues of the text [lo, hi) itself, as a clause: "deferred", "rule out", "pending"."""
+        return self._clause_status(lo, lo, lo, hi, lo, hi)
+
+    def local_status(self, start: int, end: int) -> Status:
+        """The status from the mention's own clause and structure only, without the section it stands in: a
+        diagnosis in an Assessment/Plan section is still a diagnosis."""
+        key = (start, end, "local")
+        if key not in self._statuses:
+            self._statuses[key] = self._local_status(start, end)
+        return self._statuses[key]
+
+    def _status(self, start: int, end: int) -> Status:
+        local = self.local_status(start, end)
+        if local != "affirmed":
+            return local
+        s_start, s_end = self.sentence(start)
+        kind = self.section_of(start).kind
+        lo = max(s_start, start - WINDOW)
+        if kind in ("history", "exam") and not self.cue_within(_PRESENT_TODAY, s_start, s_end):
+            return "historical"
+        if kind == "plan":
+            return "planned"
+        if kind == "consent":
+            return "conditional"
+        if self.cue_within(lx.HYPOTHETICAL_SENTENCE, lo, start):
+            return "conditional"  # "Risks of ... were discussed": consent talk before the mention
+        if self.cue_within(lx.PLANNED, lo, start):
+            return "planned"
+        if self.cue_within(lx.HISTORICAL, lo, start) or (
+            self.cue_within(lx.HISTORICAL_WEAK, lo, start) and not self.cue_within(_PRESENT_TODAY, lo, min(s_end, start + WINDOW))
+        ):
+            return "historical"
+        return "affirmed"
+
+    def _clause_status(self, start: int, end: int, lo: int, hi: int, s_start: int, s_end: int) -> Status:
+        text = self.text
+        if self._hidden and any(lo <= h <= hi for h in self._hidden):
+            return "doubted"  # a zero-width or bidi character inside the clause: what is shown is not what is read
+        clause = text[lo:hi]
+        if not clause.isascii() and _mixed_script(clause):
+            return "doubted"
+        if "?" in clause or text[max(0, lo - 2) : lo].strip() == "?":
+            return "doubted"  # "? fluoro", "Fluoroscopy? No."
+        before = text[lo:start]
+        # substitution: "US guided instead of fluoro" — what follows the cue is the thing not used
+        if re.match(r"\s*(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of"
+                    r"|as\s+an\s+alternative\s+to)\b", before, I):
+            return "negated"
+        if re.search(r"\b(?:declin\w*|refus\w*)\b", before, I):
+            return "declined"
+        if _negated_before(before):
+            return "negated"
+        for status, pattern in _CLAUSE_DOUBT:
+            for a, b in self.cues_within(pattern, lo, hi):
+                if self._allow is not None and self._allow.fullmatch(text, a, b):
+                    continue
+                if a < start or b > end:  # a cue word inside the mention itself ("non-fluoroscopic") is the mention's
+                    if status == "negated" and _determiner_only(text[a:b]):
+                        continue  # "no", "without": they govern the words after them (_negated_before)
+                    return status
+        for m in _ED_WORD.finditer(text, lo, hi):
+            if self._allow is not None and self._allow.fullmatch(m.group()):
+                continue
+            if m.start() < start or m.end() > end:
+                if m.group().lower() not in _AFFIRMATIVE_ED and m.group().lower() not in _NOT_VERBS:
+                    return "doubted"  # an unknown verb: "fluoroscopy was forgone", "the C-arm malfunctioned"
+        for m in _IRREGULAR_PARTICIPLE.finditer(text, lo, hi):
+            if (m.start() < start or m.end() > end) and m.group().lower() not in _AFFIRMATIVE_IRREGULAR:
+                return "doubted"
+        return "affirmed"
+
+    def clause_before(self, start: int, lo: int | None = None) -> str:
+        c_start, _ = self.clause(start)
+        return self.text[max(c_start, lo if lo is not None else 0, start - WINDOW) : start]
+
+    def clause_after(self, end: int, hi: int | None = None) -> str:
+        _, c_end = self.clause(max(0, end - 1))
+        return self.text[end : min(c_end, hi if hi is not None else len(self.text), end + WINDOW)]
+
+    def sentence_before(self, start: int) -> str:
+        s_start, _ = self.sentence(start)
+        return self.text[max(s_start, start - WINDOW) : start]
+
+    def whole_sentence(self, pos: int) -> str:
+        s_start, s_end = self.sentence(pos)
+        lo = max(s_start, pos - WINDOW)
+        return self.text[lo : min(s_end, pos + WINDOW)]
+
+    def mention(self, kind: str, m: re.Match[str], group: int | str = 0) -> Mention:
+        start, end = m.span(group)
+        return Mention(kind, start, end, self.text[start:end], self.status(start, end), self.section(start))
+
+
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def _line_block_end(text: str, pos: int, end: int) -> int:
+    """Where a heading's section ends: the end of its line when the heading has a value on that line, extended over
+    following lines that are list items or indented; the next heading otherwise."""
+    m = _EOL.search(text, pos, end)
+    if m is None:
+        return end
+    colon = text.find(":", pos, m.start())
+    if colon < 0 or not text[colon + 1 : m.start()].strip(" \t,"):
+        return end  # "HISTORY:" alone on its line: a block
+    while True:
+        nxt = _EOL.search(text, m.end(), end)
+        line = text[m.end() : nxt.start() if nxt else end]
+        if not re.match(r"[ \t]+\S|\s*(?:\d+[.)]|[-*•])\s", line):
+            return m.end()
+        if nxt is None:
+            return end
+        m = nxt
+
+
+@dataclass(frozen=True)
+class _Row:
+    start: int
+    end: int
+
+
+def _at(items, starts: list[int], pos: int):
+    """The item (sorted by start, not overlapping) that holds `pos`, or None."""
+    i = bisect.bisect_right(starts, pos) - 1
+    return items[i] if i >= 0 and pos < items[i].end else None
+
+
+def _not_a_heading(name: str) -> bool:
+    # "at 10:30", "ratio 1:1", a URL: not headings
+    return bool(re.fullmatch(r"[\d\s.:/-]*|https?|[A-Za-z]", name.strip()))
+
+
+def _kind_of(name: str) -> SectionKind:
+    for kind, pattern in _SECTION_KINDS:
+        if pattern.search(name):
+            return kind
+    return "body"
+
+
+def _yes_no_state(found: list[re.Match[str]]) -> bool:
+    """`Yes [ ] No [X]`: established only when the Yes box is checked and the No box is not."""
+    yes = no = False
+    for m in found:
+        word = (m.group("word") or m.group("word2") or "").lower()
+        box = m.group("box") or m.group("box2") or ""
+        checked = bool(re.search(r"[xX✓✔*☒☑]", box))
+        if word.startswith("y"):
+            yes = yes or checked
+        else:
+            no = no or checked
+    return yes and not no
+
+
+def _mixed_script(clause: str) -> bool:
+    for m in _MIXED_SCRIPT_WORD.finditer(clause):
+        w = m.group()
+        if w.isascii():
+            continue
+        letters = [c for c in w if c.isalpha()]
+        if any(_LATIN.match(c) for c in letters) and any(not c.isascii() and _script(c) != "LATIN" for c in letters):
+            return True
+    return False
+
+
+@lru_cache(maxsize=512)
+def _script(ch: str) -> str:
+    try:
+        return unicodedata.name(ch).split()[0]
+    except ValueError:
+        return "UNKNOWN"
+
+
+def _determiner_only(word: str) -> bool:
+    # "no", "without" govern the words after them ("no complications", "without difficulty"): they negate a mention
+    # only from just before it (_negated_before), never a whole clause
+    return word.lower() in ("no", "without", "w/o", "non", "negative for")
+
+
+def _negated_before(before: str) -> bool:
+    # A determiner negation must sit within the last few words before the mention, with only words like "the use
+    # of" between: "without fluoroscopy", "no imaging", but not "no sedation ... under fluoroscopy" — there the
+    # clause's own cues decide.
+    tail = " ".join(before.split()[-5:])
+    cue = None
+    for cue in _DETERMINER_NEGATION.finditer(tail):
+        pass
+    return cue is not None and lx.NEGATION_PASS_THROUGH.fullmatch(tail, cue.end()) is not None
+
+
+def _scan(pattern: re.Pattern[str], text: str, lower: str | None) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)`, found faster with the pattern's twin (see fastscan.scan_twin)."""
+    twin, lowered = scan_twin(pattern, after=SCANS_BEFORE_TWIN)
+    haystack = lower if lowered else text
+    if twin is pattern or haystack is None:
+        yield from pattern.finditer(text)
+        return
+    pos = 0
+    while (candidate := twin.search(haystack, pos)) is not None:
+        m = pattern.match(text, candidate.start())
+        if m is None:
+            pos = candidate.start() + 1
+        elif m.end() == m.start():
+            yield from pattern.finditer(text, m.start())
+            return
+        else:
+            yield m
+            pos = m.end()
+
+
+def contains(pattern: re.Pattern[str], s: str, *, at_start: bool = False) -> bool:
+    twin, lowered = scan_twin(pattern, exact=True, after=SEARCHES_BEFORE_TWIN)
+    if lowered:
+        if s.isascii():
+            s = s.lower()
+        else:
+            twin = pattern
+    return (twin.match(s) if at_start else twin.search(s)) is not None
+
+
+@lru_cache(maxsize=64)
+def read(text: str) -> Reading:
+    """The Reading of `text`, computed once: extraction, grounding, validation and queries share it."""
+    return Reading(text)
