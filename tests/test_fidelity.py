@@ -209,7 +209,7 @@ def test_the_cli_refuses_a_non_dictation_in_one_line():
 def test_a_placeholder_makes_the_draft_refused_with_the_question_that_fills_it():
     d = draft(FLUORO.format("kenalog + 2cc 0.25% bupi"))
     assert "[DOSE NEEDED]" in d.note and d.refused
-    assert "draft.placeholder" in [f.rule for f in d.report.errors]
+    assert "note.placeholder" in [f.rule for f in d.report.errors]
     assert "Dose of triamcinolone (kenalog)?" in d.queries
 
 

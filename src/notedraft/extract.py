@@ -189,7 +189,10 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
         si.append((m.start(), kind, span_of(ctx, *m.span())))
     for pattern, kind in ((lx.SI_RFA, "si_rfa"), (lx.SI_NERVE, "si_nerve_block")):
         for m in ctx.finditer(pattern):
-            if procedural(m) and contains(_SACRAL, ctx.whole_sentence(m.start())):
+            sentence = ctx.whole_sentence(m.start())
+            if kind == "si_nerve_block" and contains(lx.SI_RFA, sentence):
+                continue  # "radiofrequency ablation of the lateral branches" is one procedure, the ablation
+            if procedural(m) and contains(_SACRAL, sentence):
                 si.append((m.start(), kind, span_of(ctx, *m.span())))
     for kind, pattern in lx.OTHER_PROCEDURES if not si else ():
         for m in ctx.scan(pattern):
@@ -201,8 +204,42 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
     if not candidates:
         return
     _, kind, span = min(candidates, key=lambda c: c[0])
+    # Two SI procedures established (a joint injection and a nerve block or RFA), or a title that names another
+    # SI procedure than the one the text documents: never a choice by position, a question.
+    kinds = {k for _, k, _ in si}
+    titled = {k for k, m in _si_title_mentions(ctx) if ctx.status(m.start(), m.end()) not in ("negated", "historical", "quoted")}
+    if len(kinds) > 1 or (titled and kind not in titled):
+        named = sorted(kinds | titled)
+        facts.conflicts.append(Conflict(
+            kind="procedure",
+            message="The text names more than one SI procedure: " + ", ".join(k.replace("_", " ") for k in named) + ".",
+            question="Which procedure was performed today: SI joint injection, SI nerve (lateral branch) block or "
+                     "radiofrequency ablation?",
+            evidence=[span] + [c[2] for c in si if c[1] != kind][:1]))
+        return
     facts.procedure = kind  # type: ignore[assignment]
     facts.procedure_span = span
+
+
+def _si_title_mentions(ctx: TextContext) -> list[tuple[str, re.Match[str]]]:
+    """SI procedures the note's title names: its header, or a short first sentence ("Bilateral SI lateral branch
+    blocks were planned.")."""
+    first_end = ctx.sentence(0)[1]
+    short_first = len(ctx.text[:first_end].split()) <= 10 and first_end < len(ctx.text)
+
+    def _in_title(ctx: TextContext, pos: int) -> bool:  # noqa: F811 (the title in this function's sense)
+        return _side_title(ctx, pos) or (short_first and pos < first_end)
+
+    out: list[tuple[str, re.Match[str]]] = []
+    for pattern, kind in ((lx.SI_RFA, "si_rfa"), (lx.SI_NERVE, "si_nerve_block")):
+        for m in ctx.finditer(pattern):
+            if _in_title(ctx, m.start()) and contains(_SACRAL, ctx.whole_sentence(m.start())):
+                out.append((kind, m))
+    for m in ctx.finditer(lx.SI_JOINT):
+        if _in_title(ctx, m.start()) and not (contains(lx.SI_RFA, ctx.whole_sentence(m.start()))
+                                             or contains(lx.SI_NERVE, ctx.whole_sentence(m.start()))):
+            out.append(("si_joint_injection", m))
+    return out
 
 
 # --- side ---------------------------------------------------------------------------------------------------------
@@ -224,17 +261,18 @@ _STRUCTURE = re.compile(
 )
 # "the left side" counts only with something done to it: "the left side was injected", "repeated on the right side".
 _SIDE_ACTION = re.compile(r"\bsides?\b[^.;]{0,60}?\b(?:inj\w*|block\w*|needle|placed|performed|repeated|done|treated"
-                          r"|carried\s+out|advanced|insert\w*|approach\w*|accessed|entered|aborted|attempted|completed|cancel+ed)\b"
+                          r"|carried\s+out|advanced|insert\w*|approach\w*|accessed|entered|aborted|attempted|completed|cancel+ed|deferred|declined|skipped|omitted"
+                          r"|not\s+performed)\b"
                           r"|\b(?:inj\w*|block\w*|needle|placed|performed|repeated|done|treated|carried\s+out|advanced"
                           r"|insert\w*|approach\w*|accessed|entered|aborted|attempted|completed|cancel+ed)\b[^.;]{0,60}?\bsides?\b", re.IGNORECASE)
 # "This was then repeated on the left side": the other side was done first.
 _REPEATED_ON = re.compile(r"\b(?:repeated|performed|done|carried\s+out)\s+(?:again\s+)?on\s+the\s*$", re.IGNORECASE)
-_NOT_A_SIDE = re.compile(r"^\s*(?:angle\w*|away|now|after|here|there|renal|kidney|lung|breast|eye|ear|ventric\w*"
+_NOT_A_SIDE = re.compile(r"\s*(?:angle\w*|away|now|after|here|there|renal|kidney|lung|breast|eye|ear|ventric\w*"
                          r"|atri\w*|heart|carotid|radial|pedal|pulses?|upper|lower|hand\w*|arm|leg|foot|feet)\b",
                          re.IGNORECASE)
 # What did not happen to a side: "the right side was aborted", "unable to enter the left joint", "nothing was injected
 # on the right", "periarticular spread only".
-_ABORTED = re.compile(r"\b(?:abort\w*|abandon\w*|cancel\w*|terminat\w*|stopped|not\s+(?:performed|injected|done|completed)"
+_ABORTED = re.compile(r"\b(?:abort\w*|abandon\w*|cancel\w*|terminat\w*|stopped|deferred|declined|skipped|omitted|not\s+(?:performed|injected|done|completed)"
                       r"|unable|could\s+not|couldn't|nothing\s+(?:was\s+)?injected|no\s+(?:medication|injectate|injection)"
                       r"|not\s+(?:be\s+)?(?:entered|accessed|reached)|unsuccessful\w*"
                       # "failed PT / conservative care" is history, not a side that failed today
@@ -244,7 +282,10 @@ _PERIARTICULAR = re.compile(r"\bperi-?articular\b|\bextra-?articular\b|\bno\s+in
                             r"|\b(?:not|n't)\s+(?:be\s+)?(?:confirm\w*|achiev\w*|obtain\w*)[^.;]{0,30}intra-?articular", re.IGNORECASE)
 
 
-_SIDE_OF_DIAGNOSIS = re.compile(r"^\s*(?:SIJ?|S\.I\.|sacro-?iliac|sacroiliitis|SI\s+(?:jt|joint))", re.IGNORECASE)
+_DX_AFTER_SIDE = re.compile(
+    r"\s*(?:(?:SIJ?|S\.I\.|sacro-?ill?iac|SI\s+(?:jt|joint))\s+)?(?:joint\s+|jt\s+)?(?:sacroiliitis|dysfunction|pain|arthropathy"
+    r"|syndrome|arthritis|sprain|strain)\b", re.IGNORECASE)
+_SIDE_OF_DIAGNOSIS = re.compile(r"\s*(?:SIJ?|S\.I\.|sacro-?iliac|sacroiliitis|SI\s+(?:jt|joint))", re.IGNORECASE)
 
 
 _SIDE_FIELD = re.compile(r"(?:^|[\r\n])[ \t]*(?:side|laterality|site)\s*[:=]", re.IGNORECASE)
@@ -298,16 +339,17 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             k_start, k_end = _side_clause(text, m, c_start, c_end)
             if _PERIARTICULAR.search(text, k_start, k_end):
                 not_done[side].append((k_start, k_end, "periarticular"))
-        if side in not_done and structural and mention.status in ("negated", "doubted"):
+        if side in not_done and structural and mention.status in ("negated", "doubted", "declined"):
             sentence = text[c_start:c_end]
             if _PERIARTICULAR.search(sentence):
                 not_done[side].append((c_start, c_end, "periarticular"))
             elif _ABORTED.search(sentence):
                 not_done[side].append((c_start, c_end, "aborted"))
-        if structural and mention.status in ("doubted", "affirmed") and side != "bilateral":
+        if structural and mention.status in ("doubted", "affirmed", "conditional") and side != "bilateral":
             mentioned[side].append((m.start(), m.end()))  # named as acted on, even in a doubtful clause
-        if side != "bilateral" and mention.status in ("affirmed", "doubted", "planned") \
-                and ctx.section_kind(m.start()) == "diagnosis" and _SIDE_OF_DIAGNOSIS.search(text, m.end(), m.end() + 40):
+        if side != "bilateral" and mention.status in ("affirmed", "doubted", "planned") and (
+                _DX_AFTER_SIDE.match(text, m.end()) or (ctx.section_kind(m.start()) == "diagnosis"
+                                                        and _SIDE_OF_DIAGNOSIS.match(text, m.end()))):
             dx_sides[side].append((m.start(), m.end()))
         if mention.status != "affirmed":
             _discount(facts, mention, ctx)
@@ -434,6 +476,10 @@ def _first_procedure_section(ctx: TextContext) -> int:
     return -1
 
 
+def _side_title(ctx: TextContext, pos: int) -> bool:
+    return _in_title(ctx, pos)
+
+
 def _in_title(ctx: TextContext, pos: int) -> bool:
     """Whether `pos` declares the procedure's side: the text before any heading, the first line of a Procedure
     field, a "Side:" field or checkbox line, or (in a note without headings) a short first sentence with no verb
@@ -544,20 +590,30 @@ _PER_SITE = re.compile(r"\b(?:each|per|every|total|both|apiece|respectively)\b",
 
 
 def _dose_conflicts(ctx: TextContext, facts: Facts) -> None:
-    """The same drug given two different amounts, with nothing that says per side, per site or in total: a question."""
-    by_name: dict[str, list[Medication]] = {}
+    """The same drug stated with amounts that cannot all be true: two different plain amounts, or a per-side amount
+    whose total (one or two sides) matches no other stated amount. A question, never a choice."""
+    by_name: dict[tuple, list[Medication]] = {}
     for med in facts.medications:
-        if med.dose and med.span is not None:
-            by_name.setdefault(med.name, []).append(med)
-    for name, meds in by_name.items():
-        doses = {m.dose for m in meds}
-        if len(doses) < 2:
+        if med.dose and med.span is not None and med.dose.endswith(" mg"):
+            by_name.setdefault((med.name, med.use, med.belongs_to), []).append(med)
+    for (name, _, _), meds in by_name.items():
+        amounts: dict[str | None, set[float]] = {}
+        for m in meds:
+            basis = m.basis if m.basis in ("per_side", "total") else None
+            if basis is None and _PER_SITE.search(ctx.original, max(0, m.span.start - 40), m.span.end + 40):
+                basis = "per_side"
+            amounts.setdefault(basis, set()).add(float(m.dose.split()[0]))
+        plain, per, total = amounts.get(None, set()), amounts.get("per_side", set()), amounts.get("total", set())
+        consistent = len(plain) <= 1 and len(per) <= 1 and len(total) <= 1 and not (plain and total and plain != total)
+        if consistent and per:
+            (p,) = per
+            consistent = all(x in (p, 2 * p) for x in plain | total)
+        if consistent:
             continue
-        if any(_PER_SITE.search(ctx.original, max(0, m.span.start - 40), m.span.end + 40) for m in meds if m.span):
-            continue
+        doses = sorted({m.dose_text() or m.dose for m in meds})
         facts.conflicts.append(Conflict(
             kind="dose",
-            message=f"{name} is stated with different amounts: {', '.join(sorted(doses))}.",
+            message=f"{name} is stated with amounts that do not agree: {', '.join(doses)}.",
             question=f"How much {name} was injected (per side, or in total)?",
             evidence=[m.span for m in meds if m.span][:3]))
 
@@ -910,6 +966,8 @@ def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
         end = _DX_TEXT_END.search(rest)
         phrase = rest[: end.start()] if end else rest
         phrase = _dx_words(phrase)
+        if re.fullmatch(r"(?:(?:diagnostic|therapeutic|dx|tx|and|or|/|&|\+|both|purpose|injection|block)\W*)+", phrase, re.IGNORECASE):
+            continue  # "Indication: diagnostic and therapeutic" states the purpose, not a diagnosis
         if len(phrase) >= 4 and phrase.lower() not in seen and re.search(r"[a-z]{3}", phrase, re.IGNORECASE):
             start = m.end() + rest.index(phrase)
             if _PLACEHOLDER.search(phrase) or ctx.in_instruction(start):

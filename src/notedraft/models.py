@@ -94,7 +94,7 @@ class Conflict(BaseModel):
     a header side and a body side). Never resolved by a priority order: the verdict is not supported and the
     physician is asked."""
 
-    kind: Literal["guidance", "side", "dose", "checkbox"]
+    kind: Literal["guidance", "side", "dose", "checkbox", "procedure"]
     message: str
     question: str
     evidence: list[Span] = Field(default_factory=list)

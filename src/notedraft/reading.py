@@ -72,6 +72,7 @@ def normalise(text: str) -> tuple[str, list[int] | None, list[int]]:
 # --- structure -----------------------------------------------------------------------------------------------------
 
 _LINE = re.compile(r"[^\r\n]*")
+_PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
 _HEADING = re.compile(r"(?:^|[\r\n,.]\s*)(?P<name>[A-Z][A-Za-z0-9 /&'()#-]{1,50}?)\s*:", re.MULTILINE)
 _SECTION_KINDS: list[tuple[SectionKind, re.Pattern[str]]] = [
     ("consent", re.compile(r"consent|risks?\b", I)),
@@ -98,6 +99,7 @@ _BOX = re.compile(r"\[\s*(?P<c1>[xX✓✔*])?\s*\]|\(\s*(?P<c2>[xX✓✔*])?\s*\
 _YES_NO_BOX = re.compile(r"\b(?P<word>yes|no|y|n)\s*(?P<box>\[\s*[xX✓✔*]?\s*\]|\(\s*[xX✓✔*]?\s*\)|[☒☑☐])"
                          r"|(?P<box2>\[\s*[xX✓✔*]?\s*\]|\(\s*[xX✓✔*]?\s*\)|[☒☑☐])\s*(?P<word2>yes|no|y|n)\b", I)
 _YES_NO_HEADER = re.compile(r"^\s*[A-Za-z][\w /-]*?\s{2,}(?P<yes>yes|y)\s{2,}(?P<no>no|n)\s*$", I)
+_NEGATIVE_CELL = re.compile(r"(?:no|n|none|n/a|na|not\s+(?:used|done|performed|given))\b", I)
 _COLUMN_MARK = re.compile(r"(?<!\w)[xX✓✔](?!\w)")
 _QUOTE = re.compile(r'"[^"\r\n]{3,}"|(?<![A-Za-z])\'[^\'\r\n]{12,}\'(?![A-Za-z])')
 _QUOTE_LEAD = re.compile(r"\b(?:polic(?:y|ies)|guideline|LCD|article|payer|insurer|states?|stating|reads?|quote[ds]?"
@@ -148,7 +150,8 @@ _CLAUSE_DOUBT: list[tuple[Status, re.Pattern[str]]] = [
         r"|malfunction\w*|out\s+of\s+(?:order|service)"
         r"|inoperable|inoperative|omit\w*|skip\w*|forgo\w*|forego\w*|forgone|foregone|abandon\w*|abort\w*|cancel\w*"
         r"|discontinu\w*|terminat\w*|stopped|halted|contraindicat\w*|preclud\w*|prohibit\w*|avoid\w*|postpon\w*"
-        r"|withheld|withhold\w*|held|replac\w*|substitut\w*|switch\w*|swapp?\w*|converted|inadequate\w*|poor\w*"
+        r"|withheld|withhold\w*|held(?!\s+(?:transverse\w*|longitudinal\w*|sagittal\w*|over|in|at|steady|still|parallel"
+        r"|perpendicular|against|with|by))|replac\w*|substitut\w*|switch\w*|swapp?\w*|converted|inadequate\w*|poor\w*"
         r"|limited|suboptimal|nondiagnostic|non-diagnostic|equivocal|questionabl\w*|attempt\w*|tried|trying|try"
         r"|possibl[ey]|probabl[ey]|likely|unlikely|perhaps|maybe|presum\w*|suspect\w*|suppos\w*|apparent(?:ly)?"
         r"|appear\w*|seem\w*|thought|believed?|assum\w*|guess\w*|potential\w*|vs\.?|versus|and/or"
@@ -264,6 +267,9 @@ class Reading:
     def __init__(self, original: str) -> None:
         self.original = original
         text, index, hidden = normalise(original)
+        # A drafter's "[DOSE NEEDED]" is no statement: blanked (same length, offsets hold) so its words are not read;
+        # the validator reports the placeholder itself (note.placeholder).
+        text = _PLACEHOLDER.sub(lambda m: " " * len(m.group()), text)
         self.text = text
         self._index = index
         self._hidden = hidden
@@ -354,6 +360,13 @@ class Reading:
                 # "DIAGNOSIS: M46.1." holds its own line (and the list items under it); a heading alone on its
                 # line, or MTSamples' one-line notes, hold everything up to the next heading
                 own = _line_block_end(text, pos, end)
+                if _kind_of(name) in ("diagnosis", "complications", "medications") and own < end or (
+                        _kind_of(name) in ("diagnosis", "complications", "medications") and "\n" in text[pos:end]):
+                    # "Dx: M46.1. The right-sided injection was not performed.": the diagnosis is one statement
+                    s_end = self.sentence(pos)[1]
+                    if text[s_end - 2 : s_end].strip().endswith(":"):
+                        s_end = self.sentence(s_end)[1]
+                    own = min(own, s_end)
                 if _kind_of(name) == "consent" and own > pos:  # "Consent: risks ... were reviewed." is one statement
                     own = min(own, self.sentence(self.sentence(pos)[1])[1] if text[self.sentence(pos)[1] - 2:self.sentence(pos)[1]].strip().endswith(":") else self.sentence(pos)[1])
                 out.append(Section(pos, own, name, _kind_of(name)))
@@ -564,7 +577,7 @@ class Reading:
             return "doubted"  # "Fluoroscopy? No."
         if row is not None:
             cells = [c.strip() for c in re.split(r"[|\t]", self.text[c_start:c_end])]
-            if any(c and _NEGATIVE_VALUE.fullmatch(c) for c in cells):
+            if any(c and (_NEGATIVE_VALUE.fullmatch(c) or _NEGATIVE_CELL.match(c)) for c in cells):
                 return "negated"  # "| Fluoroscopy | No |"
         if row is None and box is None and not (field is not None and start < field.label_end):
             if self.text[s_end - 2 : s_end].strip().endswith(";") and s_end < len(self.text):
@@ -589,10 +602,11 @@ class Reading:
             n_start, n_end = self.clause(pos)
             n_end = max(n_end, n_start + 1)
             head = self.text[n_start:n_end]
-            parenthetical = self.text[max(0, n_start - 2) : n_start].strip().endswith(("(", "["))
             if _SUBSTITUTION.match(head):
                 return "affirmed"  # "... in lieu of fluoroscopy (contrast allergy)": what follows is the other thing
-            if (parenthetical and hops == 0) or _CONTINUES_SUBJECT.match(head):
+            # a parenthesis with its own subject ("(images not retained)") speaks of that subject; one that goes on
+            # about the mention ("(not injected)", "(all held, none injected)") reaches back
+            if _CONTINUES_SUBJECT.match(head):
                 status = self._clause_status(n_start, n_start, n_start, n_end, n_start, n_end)
                 if status != "affirmed":
                     return status
