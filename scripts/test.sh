@@ -21,6 +21,9 @@ fi
 
 .venv/bin/python -m pytest -q "$@"
 
+# Installs the way users install it: sdist and wheel built, the wheel installed in a fresh venv outside the checkout.
+bash scripts/wheel_smoke.sh .venv/bin/python
+
 # The eval gate (deterministic metrics only; evals/thresholds.toml): every case with the offline strategy, and a
 # stratified 24-case sample (every path x side) with the real local LLM under each llm strategy.
 .venv/bin/notedraft eval --strategy template --check --out runs/eval-template

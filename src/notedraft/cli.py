@@ -2,7 +2,7 @@
 
 Exit codes are a contract: 0 the note supports every code line; 1 it does not (or a draft was refused);
 2 bad input or configuration, with one line on stderr and never a traceback; 3 (`draft --no-fallback`) the LLM
-gave nothing usable. Heavy modules (jinja2, openai, FastAPI) are imported inside the subcommand that needs them
+gave nothing usable; 4 an internal error (one line; NOTEDRAFT_DEBUG=1 for the trace). Heavy modules (jinja2, openai, FastAPI) are imported inside the subcommand that needs them
 so `notedraft validate` starts fast.
 """
 
@@ -30,31 +30,90 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"notedraft: error: {message} (see '{self.prog} --help')\n")
 
 
+EXIT_CODES = """\
+exit codes:
+  0    the note supports every code line
+  1    it does not, or the draft was refused (draft, findings and questions are still printed)
+  2    bad input, configuration or a broken install: one line on stderr
+  3    draft --no-fallback: the LLM gave nothing usable (one line on stderr, no draft)
+  4    internal error (a bug): one line on stderr; NOTEDRAFT_DEBUG=1 prints the full trace
+  130  interrupted
+A dictation that cannot be finished is saved under $XDG_STATE_HOME/notedraft (default ~/.local/state/notedraft)
+and the error line names the file."""
+INTERNAL_ERROR = 4  # 3 is taken by `draft --no-fallback`
+# What this run read from standard input (read_text fills it), so main() can save it if the command then fails.
+_STDIN: dict[str, str] = {}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Whatever goes wrong ends in one line on stderr and a documented exit code, never a
+    traceback (NOTEDRAFT_DEBUG=1 adds it), and the user's dictation is saved if the command could not finish."""
+    from .resources import ResourceMissing
+
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return 2
+    args = None
+    _STDIN.clear()
     try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return 2
+        if args.handler in (cmd_serve, _eval_handler):
+            _require_resources()  # both would otherwise fail per request / per sample, not once and clearly
         return args.handler(args)
     except UsageError as exc:
         print(f"notedraft: error: {exc}", file=sys.stderr)
         return 2
+    except ResourceMissing as exc:
+        print(f"notedraft: error: {exc}{_kept(args)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("notedraft: interrupted", file=sys.stderr)
+        print(f"notedraft: interrupted{_kept(args)}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: one line, the input kept, the trace only on request
+        if os.environ.get("NOTEDRAFT_DEBUG") == "1":
+            import traceback
+
+            traceback.print_exc()
+        detail = " ".join(str(exc).split())[:200]
+        print(f"notedraft: internal error: {type(exc).__name__}{': ' + detail if detail else ''}{_kept(args)} "
+              "(set NOTEDRAFT_DEBUG=1 for the full trace)", file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+def _require_resources() -> None:
+    from .resources import ResourceMissing, check
+
+    problems = check(("templates", "prompts"))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ResourceMissing(problems[0] + more)
+
+
+def _kept(args: argparse.Namespace | None) -> str:
+    """Save what the user typed (a draft's dictation, or anything read from standard input) before we give up."""
+    if args is None:
+        return ""
+    if args.handler is cmd_draft and args.text not in (None, "-"):
+        text, kind = args.text, "dictation"
+    elif _STDIN.get("text"):
+        text, kind = _STDIN["text"], "dictation" if args.handler is cmd_draft else "input"
+    else:
+        return ""
+    kept = preserve(text, kind)
+    return f" (your {kind} was saved to {kept})" if kept else f" (could not save your {kind}; copy it before closing)"
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="notedraft",
-        description="Draft billing-ready SI joint procedure notes from short dictations, and prove "
+        description="Draft billing-ready SI joint procedure notes from short dictations, and prove\n"
         "deterministically that a note supports its CPT code lines.",
-        epilog=f'Example: notedraft draft "{EXAMPLE}"',
+        epilog=f'Example: notedraft draft "{EXAMPLE}"\n\n{EXIT_CODES}',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version="notedraft 0.1.0")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -145,7 +204,10 @@ def read_text(source: str | None, what: str) -> str:
         except OSError as exc:
             raise UsageError(f"{source}: cannot read ({exc.strerror})") from None
         origin = source
-    return decode(data, origin, what)
+    text = decode(data, origin, what)
+    if origin == "standard input":
+        _STDIN["text"] = text  # main() saves it if the command then fails
+    return text
 
 
 def decode(data: bytes, origin: str, what: str) -> str:
@@ -171,14 +233,14 @@ def parse_codes(raws: list[str]):
         raise UsageError(str(exc)) from None
 
 
-def preserve(text: str) -> Path | None:
+def preserve(text: str, kind: str = "dictation") -> Path | None:
     """Keep a dictation the user typed when we cannot finish, so nothing they wrote is lost."""
     # Dictations are patient data: the folder is 0700 and the file 0600, whatever the umask.
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "notedraft"
     try:
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         base.chmod(0o700)  # mkdir's mode does not apply to a folder that already existed
-        path = base / f"dictation-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+        path = base / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

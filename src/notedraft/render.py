@@ -6,12 +6,12 @@ placeholder (and, in the drafter, a physician query). Never a default value.
 
 from __future__ import annotations
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, StrictUndefined
 
 from . import icd10
 from . import lexicon as lx
 from .models import Diagnosis, Facts, Medication
-from .resources import TEMPLATES
+from .resources import loader as resource_loader
 
 # The procedures the note template drafts ("unstated": the SI template with the procedure as a placeholder).
 COVERED_PROCEDURES = ("si_joint_injection", "unstated")
@@ -23,7 +23,7 @@ _env: Environment | None = None
 def _templates() -> Environment:
     global _env
     if _env is None:
-        _env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
+        _env = Environment(loader=resource_loader("templates"), undefined=StrictUndefined, keep_trailing_newline=True,
                            autoescape=False)
     return _env
 

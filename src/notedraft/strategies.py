@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, Field
 
@@ -21,7 +21,7 @@ from .codes import parse_code_lines
 from .context import TextContext
 from .grounding import RULE as GROUNDING_RULE
 from .models import Attempt, Diagnosis, Facts, Finding, Span, ValidationReport
-from .resources import PROMPTS
+from .resources import file as resource_file, loader as resource_loader
 from .rulepack import load_packs
 
 if TYPE_CHECKING:
@@ -55,12 +55,15 @@ class Checked(BaseModel):
 
 # --- prompts -----------------------------------------------------------------------------------------------------
 
-_prompt_env = SandboxedEnvironment(loader=FileSystemLoader(PROMPTS), undefined=StrictUndefined, autoescape=False)
+_prompt_env: SandboxedEnvironment | None = None  # built on first use: a broken install fails at the call, not import
 
 
 def prompt(name: str, **values) -> tuple[str, str]:
     """Render prompts/NAME.j2 in a sandbox; returns (text, version) — the version is recorded with every call."""
-    source = (PROMPTS / f"{name}.j2").read_text(encoding="utf-8")
+    global _prompt_env
+    if _prompt_env is None:
+        _prompt_env = SandboxedEnvironment(loader=resource_loader("prompts"), undefined=StrictUndefined, autoescape=False)
+    source = resource_file("prompts", f"{name}.j2").read_text(encoding="utf-8")
     version = source.split("version:", 1)[1].split()[0] if "version:" in source else f"{name}-unversioned"
     return _prompt_env.get_template(f"{name}.j2").render(**values).strip(), version
 

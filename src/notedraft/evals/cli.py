@@ -169,7 +169,8 @@ def _evaluate(args) -> int:
 
     evals_dir = _evals_dir(args)
     if not (evals_dir / "drafting.jsonl").is_file():
-        raise UsageError(f"no eval datasets in {evals_dir} (expected drafting.jsonl and validator.jsonl)")
+        raise UsageError(f"no eval datasets in {evals_dir}: pass --datasets DIR (a folder with drafting.jsonl "
+                         "and validator.jsonl)")
     include = ("drafting", "validator", "realnotes")
     if args.only == "drafting":
         include = ("drafting",)

@@ -273,13 +273,14 @@ def repo_root() -> Path:
 
 
 def default_evals_dir() -> Path:
+    """$NOTEDRAFT_EVALS_DIR, else the datasets shipped inside the package (the checkout's evals/ in an editable
+    install, through the `_data/evals` symlink): never the current directory, so a wheel behaves like a checkout."""
     env = os.environ.get("NOTEDRAFT_EVALS_DIR")
     if env:
         return Path(env)
-    cwd = Path.cwd() / "evals"
-    if (cwd / "drafting.jsonl").is_file():
-        return cwd
-    return repo_root() / "evals"
+    from ..resources import packaged
+
+    return packaged("evals")
 
 
 def default_realnotes_dir() -> Path | None:
