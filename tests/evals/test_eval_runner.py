@@ -149,3 +149,19 @@ def test_the_offline_template_strategy_runs_over_the_real_datasets(tmp_path, dra
     assert s["metrics"]["template"]["llm_calls"] == 0.0
     lines = (tmp_path / "samples.jsonl").read_text().splitlines()
     assert len(lines) == 1 + 18 and json.loads(lines[1])["type"] == "sample"
+
+
+def test_progress_off_a_terminal_prints_a_plain_line_at_most_every_thirty_seconds(monkeypatch):
+    import io
+
+    from notedraft.evals import runner
+
+    clock = iter([0.0, 10.0, 31.0, 40.0, 45.0])
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: next(clock))
+    out = io.StringIO()  # not a terminal
+    p = runner.Progress(4, stream=out)
+    for ok in (True, False, True, True):  # ticks at 10 s, 31 s, 40 s, 45 s
+        p.tick("case", ok)
+
+    lines = out.getvalue().splitlines()
+    assert lines == ["  eval: 2/4 done, 1 failed, 31 s", "  eval: 4/4 done, 1 failed, 45 s"]

@@ -260,18 +260,27 @@ def _tag_breakdown(rs: list[Result]) -> dict[str, dict]:
 # Running
 # =================================================================================================================
 class Progress:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
+    """A one-line progress bar on stderr when stderr is a terminal; elsewhere (CI logs) a plain line at most every
+    30 seconds, so a long run on a slow local model still shows it is alive."""
+
+    LOG_EVERY_S = 30.0
 
     def __init__(self, total: int, enabled: bool | None = None, stream=None):
         self.total, self.done, self.failed = total, 0, 0
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.started = time.perf_counter()
+        self.started = self.logged = time.perf_counter()
 
     def tick(self, label: str, ok: bool) -> None:
         self.done += 1
         self.failed += not ok
         if not self.enabled:
+            now = time.perf_counter()
+            if now - self.logged >= self.LOG_EVERY_S or self.done == self.total:
+                self.logged = now
+                self.stream.write(f"  eval: {self.done}/{self.total} done, {self.failed} failed, "
+                                  f"{now - self.started:.0f} s\n")
+                self.stream.flush()
             return
         width = 30
         filled = int(width * self.done / max(self.total, 1))
