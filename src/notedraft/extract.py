@@ -42,7 +42,19 @@ def extract_facts(text: str) -> Facts:
         facts.setting = "facility"
     elif ctx.search(lx.OFFICE):
         facts.setting = "office"
+    _event_details(facts)
     return facts
+
+
+def _event_details(facts: Facts) -> None:
+    """Each event carries the encounter's guidance, procedure and confirmation: the text states them once for the
+    encounter ("under fluoroscopy; contrast confirmed intra-articular spread on both sides"); per-side wording that
+    contradicts them is a conflict or an aborted/periarticular status, read above."""
+    for event in facts.events:
+        event.procedure = facts.procedure
+        event.guidance = facts.guidance
+        event.needle_confirmation = facts.needle_confirmation is not None
+        event.confirmation_evidence = [facts.needle_confirmation] if facts.needle_confirmation else []
 
 
 def span_of(ctx: TextContext, start: int, end: int) -> Span:
