@@ -17,6 +17,18 @@ def db_path(tmp_path) -> Path:
     return tmp_path / "editor.db"
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_target(request, tmp_path):
+    """The store's database on each backend: an SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "editor.db")
+        return
+    from tests.support.pg import fresh_database
+
+    with fresh_database() as url:
+        yield url
+
+
 @pytest.fixture
 def app(db_path):
     return create_app(db_path)

@@ -1,95 +1,28 @@
-"""The editor's SQLite store: drafts, their append-only revisions, and finalisations.
+"""The editor's store: encounters, drafts and their append-only revisions, sign-off, queries, addenda, accounts,
+sessions and the access log — on SQLite (default) or PostgreSQL (`postgresql://…`), see db.py and schema.py.
 
-- WAL journal, foreign keys on, a busy timeout so two requests writing at once wait rather than fail.
-- Schema versions live in `PRAGMA user_version`; `MIGRATIONS[i]` takes a database from version i to i + 1, all
-  of them in one transaction.
-  A database newer than this code is refused rather than guessed at.
-- Revisions and finalisations are append-only (triggers abort any UPDATE or DELETE), and a draft's inputs
-  (dictation, strategy, model, prompt version, attempts) never change once written.
 - Saving names the revision it was edited from (`base_revision`); if another save landed first the store raises
-  `Conflict` with the current revision, so the caller can show both texts and nothing is lost.
+  `Conflict` with the current revision, so the caller can show both texts and nothing is lost. On PostgreSQL the
+  draft's row is locked for the write and the revisions' primary key refuses a second save from one base.
+- Once signed, a draft takes no revision (the database refuses it); later text is an addendum.
+- A physician's answer to a query is appended to the dictation (`dictation_full`), as dictated text.
 
-No note text is ever logged from here.
+No note text is ever logged from here, and the access log holds ids and actions only.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import schema
+from .db import DatabaseError, OpenError, open_database, redact
 from .textdiff import edit_stats
 
-MIGRATIONS: list[str] = [
-    # Append only: never edit a migration that has shipped; add the next one.
-    # 0 -> 1: drafts, revisions, finalisations.
-    """
-    CREATE TABLE drafts (
-        id             INTEGER PRIMARY KEY AUTOINCREMENT,
-        created_at     TEXT NOT NULL,
-        created_by     TEXT NOT NULL,
-        source         TEXT NOT NULL,              -- 'editor' | 'import'
-        dictation      TEXT NOT NULL,
-        codes          TEXT NOT NULL,              -- JSON list: the code lines asked for
-        strategy       TEXT NOT NULL,
-        model          TEXT,
-        prompt_version TEXT,
-        attempts       TEXT NOT NULL,              -- JSON list of Attempt
-        generated      TEXT NOT NULL               -- JSON: Draft.as_json() exactly as drafted
-    );
-    CREATE TABLE revisions (
-        draft_id      INTEGER NOT NULL REFERENCES drafts(id),
-        number        INTEGER NOT NULL CHECK (number >= 1),
-        base_revision INTEGER,
-        note          TEXT NOT NULL,
-        codes         TEXT NOT NULL,               -- JSON list
-        supported     INTEGER NOT NULL,
-        validation    TEXT NOT NULL,               -- JSON: ValidationReport.as_json()
-        author        TEXT NOT NULL,
-        created_at    TEXT NOT NULL,
-        PRIMARY KEY (draft_id, number)
-    );
-    CREATE TABLE finalisations (
-        draft_id        INTEGER PRIMARY KEY REFERENCES drafts(id),
-        revision        INTEGER NOT NULL,
-        supported       INTEGER NOT NULL,
-        override_reason TEXT,
-        validation      TEXT NOT NULL,
-        author          TEXT NOT NULL,
-        created_at      TEXT NOT NULL,
-        edit_distance   INTEGER NOT NULL,
-        first_words     INTEGER NOT NULL,
-        final_words     INTEGER NOT NULL,
-        edit_ratio      REAL NOT NULL,
-        FOREIGN KEY (draft_id, revision) REFERENCES revisions(draft_id, number)
-    );
-    CREATE INDEX drafts_created ON drafts(created_at);
-    CREATE TRIGGER drafts_immutable BEFORE UPDATE ON drafts
-        BEGIN SELECT RAISE(ABORT, 'drafts are immutable'); END;
-    CREATE TRIGGER drafts_no_delete BEFORE DELETE ON drafts
-        BEGIN SELECT RAISE(ABORT, 'drafts are never deleted'); END;
-    CREATE TRIGGER revisions_append_only BEFORE UPDATE ON revisions
-        BEGIN SELECT RAISE(ABORT, 'revisions are append-only'); END;
-    CREATE TRIGGER revisions_no_delete BEFORE DELETE ON revisions
-        BEGIN SELECT RAISE(ABORT, 'revisions are append-only'); END;
-    CREATE TRIGGER finalisations_append_only BEFORE UPDATE ON finalisations
-        BEGIN SELECT RAISE(ABORT, 'finalisations are append-only'); END;
-    CREATE TRIGGER finalisations_no_delete BEFORE DELETE ON finalisations
-        BEGIN SELECT RAISE(ABORT, 'finalisations are append-only'); END;
-    """,
-    # 1 -> 2: each revision also keeps its grounding findings (facts the note states that the dictation does not).
-    """
-    ALTER TABLE revisions ADD COLUMN grounding TEXT NOT NULL DEFAULT '[]';
-    """,
-]
-
-SCHEMA_VERSION = len(MIGRATIONS)
-MAX_ID = 2**63 - 1  # SQLite's INTEGER; a larger id names no row (and would overflow the driver)
+MIGRATIONS = schema.SQLITE  # the SQLite scripts; schema.POSTGRES holds the same versions for PostgreSQL
+SCHEMA_VERSION = schema.VERSION
+MAX_ID = 2**63 - 1  # a 64-bit integer; a larger id names no row (and would overflow the driver)
 
 
 class StoreError(Exception):
@@ -124,94 +57,149 @@ def _check_id(draft_id: int, number: int | None = None) -> None:
         raise NotFound(f"draft {draft_id} has no revision {number}")
 
 
-def _private_file(path: Path) -> None:
-    """The database holds dictations: its folder is created 0700 and the file 0600 (SQLite gives the -wal and
-    -shm files the database file's mode)."""
-    missing = []
-    folder = path.parent
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for folder in reversed(missing):  # mkdir(parents=True) would give the parents the umask's mode, not 0700
-        folder.mkdir(mode=0o700)
-    if not path.exists():
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+class Forbidden(StoreError):
+    """The account may not do this (wrong role, not this encounter's physician)."""
 
 
-def _tighten(path: Path) -> None:
-    """An existing database (now known to be one) that others can read is made 0600, with its -wal/-shm."""
-    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
-            file.chmod(0o600)
+ROLES = ("physician", "scribe", "coder", "admin")
+PLACES = ("office", "asc", "hospital_outpatient")
+PAYERS = ("none", "medicare", "commercial")
+ATTESTATION = "I performed this procedure and this note is accurate."
 
 
 class Store:
-    def __init__(self, path: str | Path):
-        """Open (creating if needed) the database at `path`. Raises StoreError with one readable line when the
-        path is a folder, is not an SQLite database, or cannot be created or written."""
-        self.path = str(path)
+    def __init__(self, target: str | Path):
+        """Open (creating and migrating if needed) the database at `target`: an SQLite file path or a
+        `postgresql://` URL. Raises StoreError with one readable line when it cannot be used."""
+        self.path = str(target)
         try:
-            if self.path != ":memory:":
-                file = Path(self.path).expanduser()
-                if file.is_dir():
-                    raise StoreError(f"{file} is a folder; give a database file path such as {file / 'notedraft.sqlite'}")
-                _private_file(file)
-            with self._connect() as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                self._migrate(db)
-            if self.path != ":memory:":
-                _tighten(Path(self.path).expanduser())
-        except sqlite3.DatabaseError as e:
-            kind = "is not an SQLite database" if "not a database" in str(e) else f"cannot be used ({e})"
-            raise StoreError(f"{self.path} {kind}") from None
-        except PermissionError:
-            raise StoreError(f"{self.path}: permission denied (cannot create or write the database)") from None
-        except OSError as e:
-            raise StoreError(f"{self.path}: cannot create the database ({e.strerror or e})") from None
+            self.db = open_database(target)
+        except OpenError as e:
+            raise StoreError(str(e)) from None
+        self.label = self.db.label
+        self.kind = self.db.kind
 
-    # -- plumbing -------------------------------------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA busy_timeout=10000")
-        return db
-
-    @contextmanager
-    def _tx(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {version}, newer than this notedraft ({SCHEMA_VERSION}); "
-                    "upgrade notedraft or use another --db"
-                )
-            for number in range(version, SCHEMA_VERSION):
-                for statement in _split_sql(MIGRATIONS[number]):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version={number + 1}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def _tx(self, write: bool = False):
+        return self.db.tx(write)
 
     def schema_version(self) -> int:
+        return self.db.schema_version()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- accounts and sessions ------------------------------------------------------------------------------
+    def add_user(self, *, username: str, display_name: str, role: str, password_hash: str, npi: str | None = None) -> dict:
+        if role not in ROLES:
+            raise StoreError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        with self._tx(write=True) as db:
+            if db.one("SELECT 1 FROM users WHERE username=?", (username,)):
+                raise StoreError(f"there is already an account named {username!r}")
+            row = db.one(
+                "INSERT INTO users (username, display_name, role, npi, password_hash, active, created_at)"
+                " VALUES (?,?,?,?,?,1,?) RETURNING *",
+                (username, display_name, role, npi, password_hash, _now()),
+            )
+        return _user(row)
+
+    def user(self, user_id: int) -> dict:
         with self._tx() as db:
-            return db.execute("PRAGMA user_version").fetchone()[0]
+            row = db.one("SELECT * FROM users WHERE id=?", (user_id,))
+        if row is None:
+            raise NotFound(f"no account {user_id}")
+        return _user(row)
+
+    def user_by_name(self, username: str) -> dict | None:
+        """The account with its password hash (for logging in), or None."""
+        with self._tx() as db:
+            row = db.one("SELECT * FROM users WHERE username=?", (username,))
+        return None if row is None else {**_user(row), "password_hash": row["password_hash"]}
+
+    def users(self) -> list[dict]:
+        with self._tx() as db:
+            return [_user(r) for r in db.all("SELECT * FROM users ORDER BY role, username")]
+
+    def count_users(self) -> int:
+        with self._tx() as db:
+            return db.one("SELECT COUNT(*) AS n FROM users")["n"]
+
+    def set_password(self, username: str, password_hash: str) -> None:
+        with self._tx(write=True) as db:
+            if db.execute("UPDATE users SET password_hash=? WHERE username=?", (password_hash, username)).rowcount != 1:
+                raise NotFound(f"no account named {username!r}")
+            db.execute("UPDATE sessions SET revoked=1 WHERE user_id=(SELECT id FROM users WHERE username=?)", (username,))
+
+    def set_active(self, username: str, active: bool) -> None:
+        with self._tx(write=True) as db:
+            if db.execute("UPDATE users SET active=? WHERE username=?", (int(active), username)).rowcount != 1:
+                raise NotFound(f"no account named {username!r}")
+            if not active:
+                db.execute("UPDATE sessions SET revoked=1 WHERE user_id=(SELECT id FROM users WHERE username=?)",
+                           (username,))
+
+    def add_session(self, session_hash: str, user_id: int, expires_at: float) -> None:
+        with self._tx(write=True) as db:
+            db.execute("INSERT INTO sessions (id, user_id, created_at, expires_at, revoked) VALUES (?,?,?,?,0)",
+                       (session_hash, user_id, _now(), expires_at))
+
+    def session_user(self, session_hash: str, now: float) -> dict | None:
+        """The active account behind an unexpired, unrevoked session, or None."""
+        with self._tx() as db:
+            row = db.one(
+                "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id"
+                " WHERE s.id=? AND s.revoked=0 AND s.expires_at > ? AND u.active=1",
+                (session_hash, now),
+            )
+        return None if row is None else _user(row)
+
+    def revoke_session(self, session_hash: str, now: float) -> None:
+        with self._tx(write=True) as db:
+            db.execute("UPDATE sessions SET revoked=1 WHERE id=?", (session_hash,))
+            db.execute("DELETE FROM sessions WHERE expires_at < ?", (now - 86400,))  # expired a day ago: forget
+
+    # -- access log -----------------------------------------------------------------------------------------
+    def log_access(self, username: str, action: str, *, draft_id: int | None = None,
+                   encounter_id: int | None = None, client: str | None = None) -> None:
+        with self._tx(write=True) as db:
+            db.execute(
+                "INSERT INTO access_log (at, username, action, draft_id, encounter_id, client) VALUES (?,?,?,?,?,?)",
+                (_now(), username, action, draft_id, encounter_id, client),
+            )
+
+    def access_log(self, limit: int = 500, draft_id: int | None = None) -> list[dict]:
+        where, args = ("WHERE draft_id=?", [draft_id]) if draft_id is not None else ("", [])
+        with self._tx() as db:
+            rows = db.all(f"SELECT * FROM access_log {where} ORDER BY id DESC LIMIT ?", (*args, limit))
+        return [dict(r) for r in rows]
+
+    # -- encounters -----------------------------------------------------------------------------------------
+    def create_encounter(self, *, mrn: str, date_of_service: str, physician_id: int, place_of_service: str,
+                         payer: str, author: str) -> dict:
+        if place_of_service not in PLACES:
+            raise StoreError(f"unknown place of service {place_of_service!r}; use one of {', '.join(PLACES)}")
+        if payer not in PAYERS:
+            raise StoreError(f"unknown payer {payer!r}; use one of {', '.join(PAYERS)}")
+        with self._tx(write=True) as db:
+            doc = db.one("SELECT * FROM users WHERE id=?", (physician_id,))
+            if doc is None or doc["role"] != "physician" or not doc["active"]:
+                raise StoreError("the rendering physician must be an active physician account")
+            row = db.one(
+                "INSERT INTO encounters (mrn, date_of_service, physician_id, place_of_service, payer, created_by,"
+                " created_at) VALUES (?,?,?,?,?,?,?) RETURNING id",
+                (mrn, date_of_service, physician_id, place_of_service, payer, author, _now()),
+            )
+        return self.encounter(row["id"])
+
+    def encounter(self, encounter_id: int) -> dict:
+        with self._tx() as db:
+            row = db.one(
+                "SELECT e.*, u.username, u.display_name, u.npi FROM encounters e JOIN users u ON u.id = e.physician_id"
+                " WHERE e.id=?",
+                (encounter_id,),
+            )
+        if row is None:
+            raise NotFound(f"no encounter {encounter_id}")
+        return _encounter(row)
 
     # -- drafts ---------------------------------------------------------------------------------------------
     def create_draft(
@@ -230,27 +218,18 @@ class Store:
         grounding: list[dict],
         author: str,
         source: str = "editor",
+        encounter_id: int | None = None,
     ) -> dict:
         """Store a new draft and its first revision (the generated note); return the draft as `get_draft` would."""
         now = _now()
         with self._tx(write=True) as db:
-            cur = db.execute(
+            row = db.one(
                 "INSERT INTO drafts (created_at, created_by, source, dictation, codes, strategy, model,"
-                " prompt_version, attempts, generated) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    now,
-                    author,
-                    source,
-                    dictation,
-                    json.dumps(codes_requested),
-                    strategy,
-                    model,
-                    prompt_version,
-                    json.dumps(attempts),
-                    json.dumps(generated),
-                ),
+                " prompt_version, attempts, generated, encounter_id) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+                (now, author, source, dictation, json.dumps(codes_requested), strategy, model, prompt_version,
+                 json.dumps(attempts), json.dumps(generated), encounter_id),
             )
-            draft_id = cur.lastrowid
+            draft_id = row["id"]
             self._insert_revision(db, draft_id, 1, None, note, codes, validation, grounding, author, now)
         return self.get_draft(draft_id)
 
@@ -258,39 +237,41 @@ class Store:
         db.execute(
             "INSERT INTO revisions (draft_id, number, base_revision, note, codes, supported, validation, grounding,"
             " author, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                draft_id,
-                number,
-                base,
-                note,
-                json.dumps(codes),
-                int(bool(validation.get("supported"))),
-                json.dumps(validation),
-                json.dumps(grounding),
-                author,
-                now,
-            ),
+            (draft_id, number, base, note, json.dumps(codes), int(bool(validation.get("supported"))),
+             json.dumps(validation), json.dumps(grounding), author, now),
         )
 
     def get_draft(self, draft_id: int) -> dict:
-        """The draft's inputs, its latest revision (note, codes, validation) and its finalisation, if any."""
+        """The draft's inputs, its encounter, its latest revision, its sign-off state, queries and addenda."""
         _check_id(draft_id)
         with self._tx() as db:
-            row = db.execute("SELECT * FROM drafts WHERE id=?", (draft_id,)).fetchone()
+            row = db.one("SELECT * FROM drafts WHERE id=?", (draft_id,))
             if row is None:
                 raise NotFound(f"no draft {draft_id}")
-            latest = db.execute(
-                "SELECT * FROM revisions WHERE draft_id=? ORDER BY number DESC LIMIT 1", (draft_id,)
-            ).fetchone()
-            fin = db.execute("SELECT * FROM finalisations WHERE draft_id=?", (draft_id,)).fetchone()
+            latest = db.one("SELECT * FROM revisions WHERE draft_id=? ORDER BY number DESC LIMIT 1", (draft_id,))
+            fin = db.one("SELECT * FROM finalisations WHERE draft_id=?", (draft_id,))
+            submitted = db.one("SELECT * FROM submissions WHERE draft_id=? ORDER BY id DESC LIMIT 1", (draft_id,))
+            queries = db.all(
+                "SELECT q.*, a.text AS answer, a.author AS answered_by, a.created_at AS answered_at"
+                " FROM queries q LEFT JOIN answers a ON a.query_id = q.id WHERE q.draft_id=? ORDER BY q.id",
+                (draft_id,),
+            )
+            addenda = db.all("SELECT * FROM addenda WHERE draft_id=? ORDER BY id", (draft_id,))
+        encounter = self.encounter(row["encounter_id"]) if row["encounter_id"] is not None else None
         generated = json.loads(row["generated"])
         revision = _revision(latest)
+        query_list = [_query(q) for q in queries]
+        answers = [q["answer"] for q in query_list if q["answer"]]
+        finalised = _finalisation(fin)
         return {
             "id": row["id"],
             "created_at": row["created_at"],
             "created_by": row["created_by"],
             "source": row["source"],
             "dictation": row["dictation"],
+            # The dictation as the drafter and grounding see it: the physician's answers are dictated text too.
+            "dictation_full": "\n\n".join([row["dictation"], *answers]),
+            "answers": answers,
             "codes_requested": json.loads(row["codes"]),
             "strategy": row["strategy"],
             "model": row["model"],
@@ -298,6 +279,7 @@ class Store:
             "attempts": json.loads(row["attempts"]),
             "generated": generated,
             "queries": generated.get("queries", []),
+            "sent_queries": query_list,
             "revision": revision["revision"],
             "note": revision["note"],
             "codes": revision["codes"],
@@ -306,27 +288,70 @@ class Store:
             "grounding": revision["grounding"],
             "author": revision["author"],
             "saved_at": revision["created_at"],
-            "finalised": _finalisation(fin),
+            "finalised": finalised,
+            "signed": finalised,
+            "submitted": None if submitted is None else {
+                "revision": submitted["revision"], "author": submitted["author"], "created_at": submitted["created_at"]},
+            "status": _status(finalised, submitted, revision["revision"]),
+            "addenda": [dict(a) for a in addenda],
+            "encounter": encounter,
         }
 
-    def list_drafts(self, limit: int = 200) -> list[dict]:
-        """Newest first: id, created_at, codes, latest revision number and verdict, finalised or not."""
+    def list_drafts(
+        self,
+        limit: int = 200,
+        *,
+        mrn: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        physician: str | None = None,
+        status: str | None = None,
+        verdict: str | None = None,
+    ) -> list[dict]:
+        """Newest first, filtered: encounter, latest revision and verdict, sign-off status, open queries."""
+        where, args = [], []
+        if mrn:
+            where.append("LOWER(e.mrn) LIKE ? ESCAPE '!'")  # what the scribe typed, literally: no wildcards
+            args.append("%" + "".join("!" + c if c in "!%_" else c for c in mrn.lower()) + "%")
+        if date_from:
+            where.append("e.date_of_service >= ?")
+            args.append(date_from)
+        if date_to:
+            where.append("e.date_of_service <= ?")
+            args.append(date_to)
+        if physician:
+            where.append("u.username = ?")
+            args.append(physician)
+        if verdict in ("supported", "unsupported"):
+            where.append("r.supported = ?")
+            args.append(1 if verdict == "supported" else 0)
+        sql = f"""
+            SELECT d.id, d.created_at, d.created_by, d.source, d.strategy, d.encounter_id,
+                   r.number, r.codes, r.supported, r.author, r.created_at AS saved_at,
+                   f.created_at AS finalised_at, f.author AS signed_by, f.override_reason, f.overrides,
+                   (SELECT MAX(s.revision) FROM submissions s WHERE s.draft_id = d.id) AS submitted_revision,
+                   (SELECT COUNT(*) FROM queries q WHERE q.draft_id = d.id
+                        AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.query_id = q.id)) AS open_queries,
+                   e.mrn, e.date_of_service, e.place_of_service, e.payer,
+                   u.username AS physician, u.display_name AS physician_name
+            FROM drafts d
+            JOIN revisions r ON r.draft_id = d.id
+                 AND r.number = (SELECT MAX(number) FROM revisions WHERE draft_id = d.id)
+            LEFT JOIN finalisations f ON f.draft_id = d.id
+            LEFT JOIN encounters e ON e.id = d.encounter_id
+            LEFT JOIN users u ON u.id = e.physician_id
+            {"WHERE " + " AND ".join(where) if where else ""}
+            ORDER BY d.id DESC LIMIT ?
+        """
         with self._tx() as db:
-            rows = db.execute(
-                """
-                SELECT d.id, d.created_at, d.created_by, d.source, d.strategy,
-                       r.number, r.codes, r.supported, r.author, r.created_at AS saved_at,
-                       f.created_at AS finalised_at, f.override_reason
-                FROM drafts d
-                JOIN revisions r ON r.draft_id = d.id
-                     AND r.number = (SELECT MAX(number) FROM revisions WHERE draft_id = d.id)
-                LEFT JOIN finalisations f ON f.draft_id = d.id
-                ORDER BY d.id DESC LIMIT ?
-                """,
-                (limit,),
-            ).fetchall()
-        return [
-            {
+            rows = db.all(sql, (*args, limit))
+        out = []
+        for r in rows:
+            state = _status(r["finalised_at"], {"revision": r["submitted_revision"]} if r["submitted_revision"] else None,
+                            r["number"])
+            if status and state != status:
+                continue
+            out.append({
                 "id": r["id"],
                 "created_at": r["created_at"],
                 "created_by": r["created_by"],
@@ -338,24 +363,33 @@ class Store:
                 "author": r["author"],
                 "saved_at": r["saved_at"],
                 "finalised_at": r["finalised_at"],
-                "overridden": r["override_reason"] is not None,
-            }
-            for r in rows
-        ]
+                "signed_by": r["signed_by"],
+                "overridden": r["override_reason"] is not None or (r["overrides"] not in (None, "[]")),
+                "status": state,
+                "open_queries": r["open_queries"],
+                "encounter_id": r["encounter_id"],
+                "mrn": r["mrn"],
+                "date_of_service": r["date_of_service"],
+                "place_of_service": r["place_of_service"],
+                "payer": r["payer"],
+                "physician": r["physician"],
+                "physician_name": r["physician_name"],
+            })
+        return out
 
     # -- revisions ------------------------------------------------------------------------------------------
     def revisions(self, draft_id: int) -> list[dict]:
         _check_id(draft_id)
         with self._tx() as db:
-            if db.execute("SELECT 1 FROM drafts WHERE id=?", (draft_id,)).fetchone() is None:
+            if db.one("SELECT 1 FROM drafts WHERE id=?", (draft_id,)) is None:
                 raise NotFound(f"no draft {draft_id}")
-            rows = db.execute("SELECT * FROM revisions WHERE draft_id=? ORDER BY number", (draft_id,)).fetchall()
+            rows = db.all("SELECT * FROM revisions WHERE draft_id=? ORDER BY number", (draft_id,))
         return [_revision(r) for r in rows]
 
     def revision(self, draft_id: int, number: int) -> dict:
         _check_id(draft_id, number)
         with self._tx() as db:
-            row = db.execute("SELECT * FROM revisions WHERE draft_id=? AND number=?", (draft_id, number)).fetchone()
+            row = db.one("SELECT * FROM revisions WHERE draft_id=? AND number=?", (draft_id, number))
         if row is None:
             raise NotFound(f"draft {draft_id} has no revision {number}")
         return _revision(row)
@@ -371,72 +405,172 @@ class Store:
         author: str,
         grounding: list[dict] | None = None,
     ) -> dict:
-        """Append revision `base_revision + 1`; raise Conflict if the draft has moved on or is finalised."""
-        with self._tx(write=True) as db:
-            latest = _latest_revision(db, draft_id)
-            if db.execute("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)).fetchone():
-                raise Conflict(f"draft {draft_id} is finalised; it takes no more revisions", latest)
-            if base_revision != latest["revision"]:
-                raise Conflict(
-                    f"draft {draft_id} is at revision {latest['revision']}, not {base_revision}: "
-                    f"it was saved by {latest['author']} at {latest['created_at']} while you were editing",
-                    latest,
+        """Append revision `base_revision + 1`; raise Conflict if the draft has moved on or is signed."""
+        try:
+            with self._tx(write=True) as db:
+                latest = self._locked_latest(db, draft_id)
+                if db.one("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)):
+                    raise Conflict(f"draft {draft_id} is finalised (signed); it takes no more revisions: add an addendum", latest)
+                if base_revision != latest["revision"]:
+                    raise Conflict(
+                        f"draft {draft_id} is at revision {latest['revision']}, not {base_revision}: "
+                        f"it was saved by {latest['author']} at {latest['created_at']} while you were editing",
+                        latest,
+                    )
+                number = latest["revision"] + 1
+                self._insert_revision(
+                    db, draft_id, number, base_revision, note, codes, validation, grounding or [], author, _now()
                 )
-            number = latest["revision"] + 1
-            self._insert_revision(
-                db, draft_id, number, base_revision, note, codes, validation, grounding or [], author, _now()
-            )
-            row = db.execute("SELECT * FROM revisions WHERE draft_id=? AND number=?", (draft_id, number)).fetchone()
+                row = db.one("SELECT * FROM revisions WHERE draft_id=? AND number=?", (draft_id, number))
+        except DatabaseError as e:  # another process landed the same revision number, or signed, in between
+            raise self._conflict(draft_id, e) from None
         return _revision(row)
 
-    # -- finalisation -----------------------------------------------------------------------------------------
+    def _locked_latest(self, db, draft_id: int) -> dict:
+        _check_id(draft_id)
+        self.db.lock_draft(db, draft_id)
+        return _latest_revision(db, draft_id)
+
+    def _conflict(self, draft_id: int, e: DatabaseError) -> StoreError:
+        with self._tx() as db:
+            latest = _latest_revision(db, draft_id)
+        return Conflict(f"draft {draft_id} changed while you were editing ({e}); it is at revision "
+                        f"{latest['revision']}", latest)
+
+    # -- sign-off -------------------------------------------------------------------------------------------
+    def submit(self, draft_id: int, *, revision: int, author: str) -> dict:
+        """A scribe sends the latest revision to the encounter's physician for signature."""
+        with self._tx(write=True) as db:
+            latest = self._locked_latest(db, draft_id)
+            if db.one("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)):
+                raise Conflict(f"draft {draft_id} is already finalised (signed)", latest)
+            if revision != latest["revision"]:
+                raise Conflict(f"draft {draft_id} is at revision {latest['revision']}, not {revision}", latest)
+            db.execute("INSERT INTO submissions (draft_id, revision, author, created_at) VALUES (?,?,?,?)",
+                       (draft_id, revision, author, _now()))
+        return self.get_draft(draft_id)
+
     def finalise(
-        self, draft_id: int, *, revision: int, validation: dict, author: str, override_reason: str | None
+        self,
+        draft_id: int,
+        *,
+        revision: int,
+        validation: dict,
+        author: str,
+        override_reason: str | None = None,
+        attestation: str | None = None,
+        overrides: list[dict] | None = None,
     ) -> dict:
-        """Finalise `revision`, which must be the latest; an unsupported note needs an override reason."""
+        """Sign (finalise) `revision`, which must be the latest. An unsupported note needs an override reason
+        (one per finding when `overrides` is used — the caller checks that list against the findings)."""
         reason = (override_reason or "").strip() or None
         supported = bool(validation.get("supported"))
-        if not supported and reason is None:
+        if not supported and reason is None and not overrides:
             raise NotSupported(
                 "the note does not support its code lines; fix the findings or give an override reason"
             )
-        with self._tx(write=True) as db:
-            latest = _latest_revision(db, draft_id)
-            if db.execute("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)).fetchone():
-                raise Conflict(f"draft {draft_id} is already finalised", latest)
-            if revision != latest["revision"]:
-                raise Conflict(
-                    f"draft {draft_id} is at revision {latest['revision']}, not {revision}; "
-                    "review the latest revision before finalising",
-                    latest,
+        try:
+            with self._tx(write=True) as db:
+                latest = self._locked_latest(db, draft_id)
+                if db.one("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)):
+                    raise Conflict(f"draft {draft_id} is already finalised (signed)", latest)
+                if revision != latest["revision"]:
+                    raise Conflict(
+                        f"draft {draft_id} is at revision {latest['revision']}, not {revision}; "
+                        "review the latest revision before signing",
+                        latest,
+                    )
+                first = db.one("SELECT note FROM revisions WHERE draft_id=? AND number=1", (draft_id,))
+                stats = edit_stats(first["note"], latest["note"])
+                db.execute(
+                    "INSERT INTO finalisations (draft_id, revision, supported, override_reason, validation, author,"
+                    " created_at, edit_distance, first_words, final_words, edit_ratio, attestation, overrides)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (draft_id, revision, int(supported), None if supported else reason, json.dumps(validation),
+                     author, _now(), stats["edit_distance"], stats["first_words"], stats["final_words"],
+                     stats["edit_ratio"], attestation, json.dumps(overrides or [])),
                 )
-            first = db.execute("SELECT note FROM revisions WHERE draft_id=? AND number=1", (draft_id,)).fetchone()
-            stats = edit_stats(first["note"], latest["note"])
-            db.execute(
-                "INSERT INTO finalisations (draft_id, revision, supported, override_reason, validation, author,"
-                " created_at, edit_distance, first_words, final_words, edit_ratio) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    draft_id,
-                    revision,
-                    int(supported),
-                    None if supported else reason,
-                    json.dumps(validation),
-                    author,
-                    _now(),
-                    stats["edit_distance"],
-                    stats["first_words"],
-                    stats["final_words"],
-                    stats["edit_ratio"],
-                ),
-            )
-            fin = db.execute("SELECT * FROM finalisations WHERE draft_id=?", (draft_id,)).fetchone()
+                fin = db.one("SELECT * FROM finalisations WHERE draft_id=?", (draft_id,))
+        except DatabaseError as e:
+            raise self._conflict(draft_id, e) from None
         return _finalisation(fin)
+
+    def add_addendum(self, draft_id: int, *, text: str, author: str) -> dict:
+        _check_id(draft_id)
+        with self._tx(write=True) as db:
+            self.db.lock_draft(db, draft_id)
+            if db.one("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)) is None:
+                raise StoreError(f"draft {draft_id} is not signed: edit the note itself instead of adding an addendum")
+            row = db.one("INSERT INTO addenda (draft_id, text, author, created_at) VALUES (?,?,?,?) RETURNING *",
+                         (draft_id, text, author, _now()))
+        return dict(row)
+
+    # -- the query loop -------------------------------------------------------------------------------------
+    def send_queries(self, draft_id: int, *, revision: int, queries: list[dict], sent_by: str, sent_to: str) -> list[dict]:
+        """Send questions ({rule, question}) to a physician; a question already open on this draft is not sent
+        twice."""
+        with self._tx(write=True) as db:
+            self._locked_latest(db, draft_id)
+            open_now = {r["question"] for r in db.all(
+                "SELECT question FROM queries q WHERE draft_id=? AND NOT EXISTS"
+                " (SELECT 1 FROM answers a WHERE a.query_id = q.id)", (draft_id,))}
+            sent = []
+            for q in queries:
+                if q["question"] in open_now:
+                    continue
+                open_now.add(q["question"])
+                sent.append(db.one(
+                    "INSERT INTO queries (draft_id, revision, rule, question, sent_by, sent_to, created_at)"
+                    " VALUES (?,?,?,?,?,?,?) RETURNING *",
+                    (draft_id, revision, q.get("rule") or "", q["question"], sent_by, sent_to, _now()),
+                ))
+        return [_query({**dict(r), "answer": None, "answered_by": None, "answered_at": None}) for r in sent]
+
+    def inbox(self, username: str, include_answered: bool = False) -> list[dict]:
+        """Queries sent to `username`, open ones first (oldest first within each)."""
+        with self._tx() as db:
+            rows = db.all(
+                "SELECT q.*, a.text AS answer, a.author AS answered_by, a.created_at AS answered_at,"
+                " e.mrn, e.date_of_service FROM queries q LEFT JOIN answers a ON a.query_id = q.id"
+                " JOIN drafts d ON d.id = q.draft_id LEFT JOIN encounters e ON e.id = d.encounter_id"
+                " WHERE q.sent_to=? ORDER BY (a.query_id IS NOT NULL), q.id",
+                (username,),
+            )
+        out = [{**_query(r), "mrn": r["mrn"], "date_of_service": r["date_of_service"]} for r in rows]
+        return out if include_answered else [q for q in out if q["answer"] is None]
+
+    def query(self, query_id: int) -> dict:
+        with self._tx() as db:
+            row = db.one(
+                "SELECT q.*, a.text AS answer, a.author AS answered_by, a.created_at AS answered_at"
+                " FROM queries q LEFT JOIN answers a ON a.query_id = q.id WHERE q.id=?",
+                (query_id,),
+            )
+        if row is None:
+            raise NotFound(f"no query {query_id}")
+        return _query(row)
+
+    def answer_query(self, query_id: int, *, text: str, author: str) -> dict:
+        """The physician's answer, kept as dictated text; a query is answered once."""
+        q = self.query(query_id)
+        if q["sent_to"] != author:
+            raise Forbidden(f"query {query_id} was sent to {q['sent_to']}, not to {author}")
+        try:
+            with self._tx(write=True) as db:
+                self.db.lock_draft(db, q["draft_id"])
+                if db.one("SELECT 1 FROM answers WHERE query_id=?", (query_id,)):
+                    raise Conflict(f"query {query_id} is already answered", {})
+                db.execute("INSERT INTO answers (query_id, draft_id, text, author, created_at) VALUES (?,?,?,?,?)",
+                           (query_id, q["draft_id"], text, author, _now()))
+        except DatabaseError:
+            raise Conflict(f"query {query_id} is already answered", {}) from None
+        return self.query(query_id)
 
     # -- metrics --------------------------------------------------------------------------------------------
     def edit_cases(self) -> list[dict]:
         """One row per finalised draft: its inputs, the first draft, the final note and the edit statistics."""
         with self._tx() as db:
-            rows = db.execute(
+            rows = db.all(
                 """
                 SELECT d.id, d.dictation, d.codes AS codes_requested, d.strategy, d.model, d.prompt_version,
                        first.note AS first_note, first.codes AS first_codes, first.supported AS first_supported,
@@ -449,7 +583,7 @@ class Store:
                 JOIN revisions final ON final.draft_id = f.draft_id AND final.number = f.revision
                 ORDER BY d.id
                 """
-            ).fetchall()
+            )
         return [
             {
                 "id": r["id"],
@@ -477,31 +611,24 @@ class Store:
         ]
 
 
-def _split_sql(script: str) -> list[str]:
-    """Statements of a migration script; triggers keep their inner `;` (they end with `END;`)."""
-    statements, current = [], []
-    for line in script.splitlines():
-        current.append(line)
-        text = "\n".join(current).strip()
-        if text and sqlite3.complete_statement(text):
-            statements.append(text)
-            current = []
-    rest = "\n".join(current).strip()
-    if rest:
-        statements.append(rest)
-    return statements
+def _status(finalised, submitted, latest_revision: int) -> str:
+    if finalised:
+        return "signed"
+    if submitted and submitted["revision"] == latest_revision:
+        return "submitted"
+    return "draft"
 
 
-def _latest_revision(db: sqlite3.Connection, draft_id: int) -> dict:
+def _latest_revision(db, draft_id: int) -> dict:
     """The draft's newest revision; NotFound when there is no such draft."""
     _check_id(draft_id)
-    if db.execute("SELECT 1 FROM drafts WHERE id=?", (draft_id,)).fetchone() is None:
+    if db.one("SELECT 1 FROM drafts WHERE id=?", (draft_id,)) is None:
         raise NotFound(f"no draft {draft_id}")
-    row = db.execute("SELECT * FROM revisions WHERE draft_id=? ORDER BY number DESC LIMIT 1", (draft_id,)).fetchone()
+    row = db.one("SELECT * FROM revisions WHERE draft_id=? ORDER BY number DESC LIMIT 1", (draft_id,))
     return _revision(row)
 
 
-def _revision(row: sqlite3.Row) -> dict:
+def _revision(row) -> dict:
     return {
         "revision": row["number"],
         "base_revision": row["base_revision"],
@@ -515,13 +642,15 @@ def _revision(row: sqlite3.Row) -> dict:
     }
 
 
-def _finalisation(row: sqlite3.Row | None) -> dict | None:
+def _finalisation(row) -> dict | None:
     if row is None:
         return None
     return {
         "revision": row["revision"],
         "supported": bool(row["supported"]),
         "override_reason": row["override_reason"],
+        "overrides": json.loads(row["overrides"] or "[]"),
+        "attestation": row["attestation"],
         "validation": json.loads(row["validation"]),
         "author": row["author"],
         "created_at": row["created_at"],
@@ -530,3 +659,44 @@ def _finalisation(row: sqlite3.Row | None) -> dict | None:
         "final_words": row["final_words"],
         "edit_ratio": row["edit_ratio"],
     }
+
+
+def _user(row) -> dict:
+    return {"id": row["id"], "username": row["username"], "display_name": row["display_name"], "role": row["role"],
+            "npi": row["npi"], "active": bool(row["active"]), "created_at": row["created_at"]}
+
+
+def _encounter(row) -> dict:
+    return {
+        "id": row["id"],
+        "mrn": row["mrn"],
+        "date_of_service": row["date_of_service"],
+        "place_of_service": row["place_of_service"],
+        "payer": row["payer"],
+        "physician": {"id": row["physician_id"], "username": row["username"], "display_name": row["display_name"],
+                      "npi": row["npi"]},
+        "created_by": row["created_by"],
+        "created_at": row["created_at"],
+    }
+
+
+def _query(row) -> dict:
+    return {
+        "id": row["id"],
+        "draft_id": row["draft_id"],
+        "revision": row["revision"],
+        "rule": row["rule"],
+        "question": row["question"],
+        "sent_by": row["sent_by"],
+        "sent_to": row["sent_to"],
+        "created_at": row["created_at"],
+        "answer": row["answer"],
+        "answered_by": row["answered_by"],
+        "answered_at": row["answered_at"],
+    }
+
+
+# The SQLite migration scripts' splitter, for tests that build an old database by hand.
+from .db import _split_sql  # noqa: E402,F401
+
+

@@ -1,0 +1,44 @@
+"""A fresh PostgreSQL database per test, on the server `NOTEDRAFT_TEST_PG` names (scripts/postgres.sh starts one
+and prints its URL; .ci/run sets it). Without it the PostgreSQL half of a test skips locally and fails under CI."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+ENV = "NOTEDRAFT_TEST_PG"
+
+
+def server_url() -> str:
+    url = os.environ.get(ENV)
+    if not url:
+        reason = f"{ENV} is not set (url=$(bash scripts/postgres.sh | tail -1); export {ENV}=$url)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    return url
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@contextmanager
+def fresh_database():
+    """Yields the URL of a new, empty database; drops it afterwards (closing whatever still holds it)."""
+    import psycopg
+
+    url = server_url()
+    name = "nd_" + secrets.token_hex(6)
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(url, name)
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
