@@ -172,14 +172,45 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         add_arguments(p)
         p.set_defaults(handler=_eval_handler)
 
-    p = sub.add_parser("serve", help="start the scribe editor in the browser",
-                       description="Start the scribe editor (FastAPI + SQLite).")
+    db_help = ("SQLite database path or postgresql://user:password@host/db URL (default: $NOTEDRAFT_DB, else "
+               "notedraft.sqlite)")
+    p = sub.add_parser("serve", help="start the editor in the browser",
+                       description="Start the editor (FastAPI; SQLite or PostgreSQL). With accounts (notedraft users "
+                       "add), everyone logs in and signs in their own name.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1; any other "
-                   "address requires a token from --token or $NOTEDRAFT_TOKEN)")
+                   "address requires accounts, or a token from --token or $NOTEDRAFT_TOKEN)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    p.add_argument("--db", default="notedraft.sqlite", help="SQLite database path (default: notedraft.sqlite)")
-    p.add_argument("--token", default=None, help="access token required by the API (default: $NOTEDRAFT_TOKEN)")
+    p.add_argument("--db", default=None, help=db_help)
+    p.add_argument("--token", default=None, help="access token required by the API when there are no accounts "
+                   "(default: $NOTEDRAFT_TOKEN)")
+    p.add_argument("--trusted-proxy", default=None, metavar="ADDRESS",
+                   help="the reverse proxy's address, whose X-Forwarded-For/-Proto headers are believed "
+                   "(default: $NOTEDRAFT_TRUSTED_PROXY; none)")
     p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("users", help="manage the editor's accounts (physician, scribe, coder, admin)",
+                       description="Accounts for the editor. The first account (usually an admin) turns accounts on: "
+                       "from then on everyone logs in. Passwords are read from the terminal (asked twice) or, with "
+                       "--password-stdin, from the first line of standard input; never from the command line.")
+    users = p.add_subparsers(dest="users_command", metavar="{add,list,disable,enable,passwd}")
+    q = users.add_parser("add", help="create an account")
+    q.add_argument("username", help="login name: 2-40 lower-case letters, digits, '.', '_' or '-'")
+    q.add_argument("--name", required=True, help="the person's name as it appears on notes, e.g. 'Dr. Ana Lee'")
+    q.add_argument("--role", required=True, choices=["physician", "scribe", "coder", "admin"], help="what they may do")
+    q.add_argument("--npi", default=None, help="a physician's 10-digit NPI (optional; goes into FHIR exports)")
+    q.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    q.add_argument("--db", default=None, help=db_help)
+    q = users.add_parser("list", help="list the accounts")
+    q.add_argument("--db", default=None, help=db_help)
+    for name, what in (("disable", "end an account's sessions and refuse its logins"), ("enable", "allow it again")):
+        q = users.add_parser(name, help=what)
+        q.add_argument("username")
+        q.add_argument("--db", default=None, help=db_help)
+    q = users.add_parser("passwd", help="set a new password (ends the account's sessions)")
+    q.add_argument("username")
+    q.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    q.add_argument("--db", default=None, help=db_help)
+    p.set_defaults(handler=cmd_users)
     return parser
 
 
@@ -463,7 +494,60 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError(f"the editor needs the 'serve' extra: pip install 'notedraft[serve]' ({exc.name} missing)") from None
     token = args.token or os.environ.get("NOTEDRAFT_TOKEN")
-    return serve(host=args.host, port=args.port, db=args.db, token=token)
+    return serve(host=args.host, port=args.port, db=args.db, token=token, trusted_proxy=args.trusted_proxy)
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        if not line.strip():
+            raise UsageError("no password on standard input")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise UsageError("give the password at a terminal, or pipe it with --password-stdin")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise UsageError("the two passwords differ; nothing was changed")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    try:
+        from .web.accounts import AccountError, add_user, hash_password, password_problem
+        from .web.server import database_target
+        from .web.store import Store, StoreError
+    except ImportError as exc:
+        raise UsageError(f"accounts need the 'serve' extra: pip install 'notedraft[serve]' ({exc.name} missing)") from None
+    if not args.users_command:
+        raise UsageError("say what to do: notedraft users add|list|disable|enable|passwd (see --help)")
+    try:
+        store = Store(database_target(args.db))
+        if args.users_command == "list":
+            for u in store.users():
+                state = "" if u["active"] else "  (disabled)"
+                print(f"{u['username']:<20} {u['role']:<10} {u['display_name']}{state}")
+            return 0
+        if args.users_command == "add":
+            user = add_user(store, username=args.username, display_name=args.name, role=args.role,
+                            password=_password(args), npi=args.npi)
+            first = store.count_users() == 1
+            print(f"added {user['username']} ({user['role']}, {user['display_name']})"
+                  + ("; accounts are on: everyone now logs in" if first else ""))
+            return 0
+        if args.users_command in ("disable", "enable"):
+            store.set_active(args.username.lower(), args.users_command == "enable")
+            print(f"{args.username}: {args.users_command}d")
+            return 0
+        password = _password(args)
+        if problem := password_problem(password, args.username):
+            raise UsageError(problem)
+        store.set_password(args.username.lower(), hash_password(password))
+        print(f"{args.username}: password changed; their sessions have ended")
+        return 0
+    except (AccountError, StoreError) as e:
+        raise UsageError(str(e)) from None
 
 
 if __name__ == "__main__":

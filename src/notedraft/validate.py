@@ -23,12 +23,25 @@ def validate(
     payer: str | None = None,
     *,
     facts: Facts | None = None,
+    setting: str | None = None,
 ) -> ValidationReport:
+    """`setting`: where the claim says the procedure happened ("office" or "facility"), from the encounter's place
+    of service. It stands in for a note that names no setting; a note that names another one is a conflict."""
     check_claim_size(len(codes))  # CodeError past 50 lines: the cost of a claim stays bounded
     lines = [c if isinstance(c, CodeLine) else parse_code_line(c) for c in codes]
     facts = facts if facts is not None else extract_facts(note_text)
+    setting_findings = []
+    if setting is not None and setting != facts.setting:
+        if facts.setting == "unstated":
+            facts = facts.model_copy(update={"setting": setting})  # a copy: extracted facts may be shared
+        else:
+            setting_findings.append(Finding(
+                rule="claim.setting_conflict", severity="error",
+                message=f"The encounter's place of service is {setting}, but the note reads as {facts.setting}.",
+                fix="Correct the encounter's place of service or the note; the physician says which holds."))
     findings, satisfied = evaluate(facts, lines, payer, note_text)
-    findings = claim_findings(lines) + conflict_findings(facts) + placeholder_findings(note_text) + findings
+    findings = (claim_findings(lines) + setting_findings + conflict_findings(facts) + placeholder_findings(note_text)
+                + findings)
     if not lines:
         findings.append(
             Finding(rule="claim.no_codes", severity="error", message="No code line was given to validate.",

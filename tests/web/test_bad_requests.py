@@ -35,6 +35,19 @@ VALID: dict[tuple[str, str], dict | None] = {
     ("GET", "/login"): None,
     ("GET", "/drafts/{draft_id}"): None,
     ("GET", "/drafts/{draft_id}/history"): None,
+    ("GET", "/admin"): None,
+    ("GET", "/inbox"): None,
+    ("GET", "/api/access-log"): None,
+    ("GET", "/api/inbox"): None,
+    ("GET", "/api/me"): None,
+    ("GET", "/api/users"): None,
+    ("POST", "/api/drafts/{draft_id}/addenda"): {"text": "later"},
+    ("POST", "/api/drafts/{draft_id}/queries"): {"revision": 1, "questions": ["Which side?"]},
+    ("POST", "/api/drafts/{draft_id}/sign"): {"revision": 1, "attest": True, "overrides": [{"key": "k", "reason": "r"}]},
+    ("POST", "/api/drafts/{draft_id}/submit"): {"revision": 1},
+    ("POST", "/api/queries/{query_id}/answer"): {"text": "Left."},
+    ("POST", "/api/users"): {"username": "amy", "display_name": "Amy", "role": "scribe", "password": "pw"},
+    ("POST", "/api/users/{username}/active"): {"active": False},
 }
 
 
@@ -46,7 +59,8 @@ def routes(app) -> list[tuple[str, str]]:
 
 
 def url(path: str, draft_id="1", number="1", job_id="nope") -> str:
-    return path.replace("{draft_id}", str(draft_id)).replace("{number}", str(number)).replace("{job_id}", job_id)
+    return (path.replace("{draft_id}", str(draft_id)).replace("{number}", str(number)).replace("{job_id}", job_id)
+            .replace("{query_id}", "1").replace("{username}", "nobody"))
 
 
 def send(client, method: str, path: str, body=None, raw: bytes | None = None):

@@ -36,9 +36,11 @@ import re
 import secrets
 import traceback
 from collections.abc import Callable
+from types import SimpleNamespace
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any, get_args
+from datetime import date
+from typing import Any, Literal, get_args
 from urllib.parse import unquote
 
 from fastapi import Body, FastAPI, Request
@@ -46,13 +48,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import savefile
+from . import practice
 from .access import LoginLimiter, Sessions, token_problem
+from .accounts import ROLE_WORDS, SESSION_COOKIE, Accounts, may
 from .jobs import Cancelled, JobFailed, JobQueue, QueueFull
-from .store import Conflict, NotFound, NotSupported, Store
+from .store import Conflict, NotFound, NotSupported, Store, StoreError
 
 try:  # the claim-size cap lives with the code-line parser (the CLI and validate() share it)
     from notedraft.codes import MAX_CODE_LINES
@@ -70,6 +75,9 @@ CSRF_HEADER = "x-csrf-token"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 DEFAULT_STRATEGIES = ("template", "llm-extract", "llm-compose")
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+ACTION_WORDS = {"view": "read notes", "draft": "draft or edit notes", "sign": "sign this note",
+                "answer": "answer queries", "addendum": "add an addendum to this note", "export": "export notes",
+                "admin": "manage accounts or read the access log"}
 # An LLM reply is kept for audit and re-scoring, but a runaway model (or server) can send megabytes: the stored
 # and rendered copy keeps this many characters and says how many it dropped.
 MAX_RAW_CHARS = 16 * 1024
@@ -100,11 +108,20 @@ class ValidateIn(_Body):
     codes: list[str]
 
 
+class EncounterIn(_Body):
+    mrn: str = Field(min_length=1, max_length=64, description="the patient's medical record number")
+    date_of_service: date
+    physician: str = Field(min_length=1, max_length=40, description="the rendering physician's user name")
+    place_of_service: Literal["office", "asc", "hospital_outpatient"]
+    payer: Literal["none", "medicare", "commercial"] = "none"
+
+
 class CreateIn(_Body):
     dictation: str
     codes: list[str] = Field(default_factory=list)
     strategy: str = "template"
     author: str | None = Author
+    encounter: EncounterIn | None = None
 
 
 class SaveIn(_Body):
@@ -121,7 +138,9 @@ class FinaliseIn(_Body):
 
 
 class LoginIn(_Body):
-    token: str = Field(max_length=1000)
+    token: str | None = Field(default=None, max_length=1000)
+    username: str | None = Field(default=None, max_length=80)
+    password: str | None = Field(default=None, max_length=1000)
 
 
 # -- the app --------------------------------------------------------------------------------------------------------
@@ -169,10 +188,12 @@ def create_app(
         return drafting["draft"], drafting["strategies"], drafting["llm"]
 
     store = Store(db_path)
+    accounts = Accounts(store)
 
     app = EditorApp(title="notedraft editor", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.store, app.state.jobs, app.state.sessions = store, jobs, sessions
-    app.add_middleware(_Guard, token=token, max_body=max_body, allowed_hosts=allowed_hosts, sessions=sessions)
+    app.state.store, app.state.jobs, app.state.sessions, app.state.accounts = store, jobs, sessions, accounts
+    app.add_middleware(_Guard, token=token, max_body=max_body, allowed_hosts=allowed_hosts, sessions=sessions,
+                       accounts=accounts)
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True
     )
@@ -204,11 +225,20 @@ def create_app(
         )
 
     # -- helpers ------------------------------------------------------------------------------------------------
-    def check(note: str, codes: list[str]) -> dict:
+    def check_report(note: str, codes: list[str], encounter: dict | None = None):
+        """validate() on the text; an encounter's payer and place of service are part of the claim."""
+        options: dict[str, Any] = {}
+        if encounter is not None:
+            if encounter["payer"] == "medicare":
+                options["payer"] = "medicare"
+            options["setting"] = "office" if encounter["place_of_service"] == "office" else "facility"
         try:
-            return validator(note, codes).as_json()
+            return validator(note, codes, **options)
         except code_errors as e:
             raise ApiError(400, "bad_code", str(e)) from None
+
+    def check(note: str, codes: list[str], encounter: dict | None = None) -> dict:
+        return check_report(note, codes, encounter).as_json()
 
     def grounding(note: str, dictation: str) -> list[dict]:
         """What the note states that the dictation does not (empty for a note imported without a dictation)."""
@@ -225,8 +255,26 @@ def create_app(
                            f"a claim has at most {MAX_CODE_LINES} code lines; this request has {len(cleaned)}")
         return cleaned
 
-    def author_of(value: str | None) -> str:
+    def actor(request: Request) -> dict:
+        """Who is asking: the logged-in account, or (a single-person editor with no accounts) the typed name."""
+        return request.scope.get("notedraft_user") or {"username": "scribe", "role": None, "display_name": "scribe"}
+
+    def author_of(value: str | None, request: Request | None = None) -> str:
+        if request is not None and request.scope.get("notedraft_user"):
+            return request.scope["notedraft_user"]["username"]  # an account never writes under another name
         return (value or "").strip() or "scribe"
+
+    def require(request: Request, action: str) -> dict:
+        user = actor(request)
+        if user["role"] is not None and not may(user, action):
+            raise ApiError(403, "forbidden", f"a {ROLE_WORDS[user['role']].lower()} cannot {ACTION_WORDS[action]}")
+        return user
+
+    def audit(request: Request, action: str, draft_id: int | None = None, encounter_id: int | None = None) -> None:
+        """The access log: who viewed, changed or exported which record (ids and actions only, never text)."""
+        client = request.client.host if request.client else None
+        store.log_access(actor(request)["username"], action, draft_id=draft_id, encounter_id=encounter_id,
+                         client=client)
 
     def get(draft_id: int) -> dict:
         try:
@@ -235,7 +283,10 @@ def create_app(
             raise ApiError(404, "not_found", str(e)) from None
 
     def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
-        context.update(csrf=request.scope["notedraft_csrf"], auth_required=token is not None)
+        user = request.scope.get("notedraft_user")
+        context.update(csrf=request.scope["notedraft_csrf"], auth_required=token is not None or user is not None,
+                       user=user, role_words=ROLE_WORDS,
+                       inbox_count=len(store.inbox(user["username"])) if user else 0)
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     # -- API ----------------------------------------------------------------------------------------------------
@@ -245,14 +296,16 @@ def create_app(
 
     @app.post("/api/login")
     def login(request: Request, body: LoginIn):
+        client = request.client.host if request.client else "unknown"
+        if accounts.enabled():
+            return account_login(request, body, client)
         if token is None:
             return {"ok": True, "message": "this editor needs no token"}
-        client = request.client.host if request.client else "unknown"
         wait = login_limiter.retry_after(client)
         if wait:
             raise ApiError(429, "too_many_attempts", f"too many failed logins from this address; try again in {wait} s",
                            headers={"Retry-After": str(wait)})
-        if not hmac.compare_digest(body.token.encode(), token.encode()):
+        if not hmac.compare_digest((body.token or "").encode(), token.encode()):
             login_limiter.failed(client)
             raise ApiError(401, "unauthorised", "wrong token")
         login_limiter.succeeded(client)
@@ -261,12 +314,35 @@ def create_app(
                             samesite="lax", path="/")
         return response
 
+    def account_login(request: Request, body: LoginIn, client: str):
+        wait = login_limiter.retry_after(client)
+        if wait:
+            raise ApiError(429, "too_many_attempts", f"too many failed logins from this address; try again in {wait} s",
+                           headers={"Retry-After": str(wait)})
+        if not body.username or not body.password:
+            raise ApiError(400, "bad_request", "give your user name and password")
+        found = accounts.login(body.username, body.password)
+        if found is None:
+            login_limiter.failed(client)
+            raise ApiError(401, "unauthorised", "wrong user name or password")
+        login_limiter.succeeded(client)
+        secret, user = found
+        store.log_access(user["username"], "login", client=client)
+        response = JSONResponse({"ok": True, "user": user, "expires_in": int(accounts.lifetime)})
+        response.set_cookie(SESSION_COOKIE, secret, max_age=int(accounts.lifetime), httponly=True, samesite="lax",
+                            path="/", secure=request.url.scheme == "https")
+        return response
+
     @app.post("/api/logout")
     def logout(request: Request):
         """Revoke this browser's session cookie (it stops working at once, here and in any copy of it)."""
         revoked = sessions.revoke(request.cookies.get(AUTH_COOKIE, ""))
-        response = JSONResponse({"ok": True, "revoked": revoked})
+        if request.scope.get("notedraft_user"):
+            audit(request, "logout")
+        accounts.logout(request.cookies.get(SESSION_COOKIE, ""))
+        response = JSONResponse({"ok": True, "revoked": revoked or bool(request.scope.get("notedraft_user"))})
         response.delete_cookie(AUTH_COOKIE, path="/", httponly=True, samesite="lax")
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
         return response
 
     @app.post("/api/validate")
@@ -274,15 +350,23 @@ def create_app(
         return check(body.note, clean_codes(body.codes))
 
     @app.get("/api/drafts")
-    def api_list():
-        return {"drafts": store.list_drafts()}
+    def api_list(request: Request, mrn: str | None = None, date_from: date | None = None, date_to: date | None = None,
+                 physician: str | None = None, status: Literal["draft", "submitted", "signed"] | None = None,
+                 verdict: Literal["supported", "unsupported"] | None = None):
+        """The drafts, filtered; sorted by what needs attention first (see `attention`)."""
+        user = require(request, "view")
+        rows = store.list_drafts(500, mrn=(mrn or "")[:64] or None, date_from=date_from and date_from.isoformat(),
+                                 date_to=date_to and date_to.isoformat(), physician=physician, status=status,
+                                 verdict=verdict)
+        return {"drafts": practice.sort_by_attention(rows, request.scope.get("notedraft_user"))}
 
-    def save_new_draft(dictation: str, codes: list[str], result: Any, author: str | None) -> dict:
+    def save_new_draft(dictation: str, codes: list[str], result: Any, author: str | None,
+                       encounter: dict | None = None) -> dict:
         """Store a drafted note as a new draft at revision 1; return what POST /api/drafts answers."""
         # Revisions are judged by validate() alone, the same call as every later save; the drafter's own report
         # (grounding, instruction findings) stays in `generated`, and grounding is kept beside each revision.
         codes_drafted = list(result.codes)
-        report = check(result.note, codes_drafted)
+        report = check(result.note, codes_drafted, encounter)
         generated = result.as_json()
         attempts = _cap_attempts([a.model_dump() for a in result.attempts])
         saved = store.create_draft(
@@ -297,14 +381,33 @@ def create_app(
             codes=codes_drafted,
             validation=report,
             grounding=grounding(result.note, dictation),
-            author=author_of(author),
+            author=author,
+            encounter_id=encounter["id"] if encounter else None,
         )
         return {"id": saved["id"], "revision": saved["revision"], "url": f"/drafts/{saved['id']}", **generated,
                 "satisfied": report["satisfied"], "validation": report}
 
+    def new_encounter(request: Request, given: EncounterIn | None) -> dict | None:
+        """The encounter a new draft belongs to (required once the editor has accounts)."""
+        if given is None:
+            if request.scope.get("notedraft_user"):
+                raise ApiError(400, "no_encounter", "a draft belongs to an encounter: give the patient's MRN, the "
+                               "date of service, the rendering physician, the place of service and the payer")
+            return None
+        doctor = store.user_by_name(given.physician.strip().lower())
+        if doctor is None or doctor["role"] != "physician" or not doctor["active"]:
+            raise ApiError(400, "bad_physician", f"{given.physician!r} is not an active physician account")
+        try:
+            return store.create_encounter(mrn=given.mrn.strip(), date_of_service=given.date_of_service.isoformat(),
+                                          physician_id=doctor["id"], place_of_service=given.place_of_service,
+                                          payer=given.payer, author=actor(request)["username"])
+        except StoreError as e:
+            raise ApiError(400, "bad_encounter", str(e)) from None
+
     @app.post("/api/drafts", status_code=201)
-    def api_create(body: CreateIn):
+    def api_create(request: Request, body: CreateIn):
         """Template drafts (about 2 ms) are made here; LLM drafts become a background job: 202 + its status."""
+        require(request, "draft")
         if not body.dictation.strip():
             raise ApiError(400, "empty_dictation", "the dictation is empty: type or paste what the physician said")
         draft_fn, strategies, llm_client_for = drafting_stack()
@@ -319,6 +422,9 @@ def create_app(
             except code_errors as e:
                 raise ApiError(400, "bad_code", str(e)) from None
         options: dict[str, Any] = {"strategy": body.strategy}
+        if body.encounter is not None and body.encounter.payer == "medicare":
+            options["payer"] = "medicare"
+        author = author_of(body.author, request)
         if body.strategy == "template":
             try:
                 result = draft_fn(body.dictation, codes or None, **options)
@@ -327,7 +433,10 @@ def create_app(
             except Exception as e:
                 log.warning("drafting failed: %s (strategy template)", type(e).__name__)
                 raise ApiError(502, "draft_failed", f"drafting failed ({type(e).__name__}); nothing was saved") from None
-            return save_new_draft(body.dictation, codes, result, body.author)
+            encounter = new_encounter(request, body.encounter)  # only once the draft exists, so no orphan
+            saved = save_new_draft(body.dictation, codes, result, author, encounter)
+            audit(request, "create", saved["id"], encounter and encounter["id"])
+            return saved
         try:
             options["llm"] = llm_client_for()
         except ValueError as e:
@@ -349,9 +458,11 @@ def create_app(
                                 f"drafting with {body.strategy} failed ({type(e).__name__}); nothing was saved") from None
             if cancelled.is_set():
                 raise Cancelled()
-            saved = save_new_draft(body.dictation, codes, result, body.author)
+            saved = save_new_draft(body.dictation, codes, result, author, encounter)
+            store.log_access(author, "create", draft_id=saved["id"], encounter_id=encounter and encounter["id"])
             return {"id": saved["id"], "url": saved["url"], "supported": saved["supported"]}
 
+        encounter = new_encounter(request, body.encounter)
         endpoint = str(getattr(options["llm"], "base_url", None) or "default")
         try:
             job = jobs.submit(endpoint, body.strategy, work)
@@ -378,6 +489,10 @@ def create_app(
 
     @app.post("/api/drafts/import", status_code=201)
     def api_import(request: Request, obj: Any = Body(...)):
+        require(request, "draft")
+        if request.scope.get("notedraft_user"):
+            raise ApiError(400, "no_encounter", "with accounts, a draft belongs to an encounter: paste the save "
+                           "file's dictation into a new draft instead")
         try:
             saved_file = savefile.parse(obj)
         except ValueError as e:
@@ -404,46 +519,58 @@ def create_app(
         return {"id": saved["id"], "revision": saved["revision"], "url": f"/drafts/{saved['id']}"}
 
     @app.get("/api/drafts/{draft_id}")
-    def api_get(draft_id: int):
-        return {**get(draft_id), "url": f"/drafts/{draft_id}"}
+    def api_get(request: Request, draft_id: int):
+        require(request, "view")
+        draft = get(draft_id)
+        audit(request, "view", draft_id, draft["encounter"] and draft["encounter"]["id"])
+        return {**draft, "url": f"/drafts/{draft_id}"}
 
     @app.put("/api/drafts/{draft_id}")
-    def api_save(draft_id: int, body: SaveIn):
+    def api_save(request: Request, draft_id: int, body: SaveIn):
+        require(request, "draft")
         current = get(draft_id)
         codes = clean_codes(body.codes) if body.codes is not None else current["codes"]
-        report = check(body.note, codes)
+        report = check(body.note, codes, current["encounter"])
         try:
             revision = store.save_revision(
                 draft_id, note=body.note, codes=codes, validation=report, base_revision=body.base_revision,
-                author=author_of(body.author), grounding=grounding(body.note, current["dictation"]),
+                author=author_of(body.author, request), grounding=grounding(body.note, current["dictation_full"]),
             )
         except Conflict as e:
             raise ApiError(409, "conflict", str(e), current=e.current) from None
+        audit(request, "revise", draft_id)
         return {"id": draft_id, **revision}
 
     @app.post("/api/drafts/{draft_id}/check")
-    def api_check(draft_id: int, body: ValidateIn):
-        """The editor's live check: validate() on the text, plus what it states that the dictation does not."""
+    def api_check(request: Request, draft_id: int, body: ValidateIn):
+        """The editor's live check, recomputed from the current text every time: validate() with the encounter's
+        payer and place, what the text states that the dictation does not, the questions for the physician, and
+        the findings a signature would have to override."""
+        require(request, "view")
         draft = get(draft_id)
-        return {"validation": check(body.note, clean_codes(body.codes)),
-                "grounding": grounding(body.note, draft["dictation"])}
+        return review(draft, body.note, clean_codes(body.codes))
 
     @app.get("/api/drafts/{draft_id}/revisions")
-    def api_revisions(draft_id: int):
+    def api_revisions(request: Request, draft_id: int):
+        require(request, "view")
         try:
             return {"id": draft_id, "revisions": store.revisions(draft_id)}
         except NotFound as e:
             raise ApiError(404, "not_found", str(e)) from None
 
     @app.get("/api/drafts/{draft_id}/revisions/{number}")
-    def api_revision(draft_id: int, number: int):
+    def api_revision(request: Request, draft_id: int, number: int):
+        require(request, "view")
         try:
             return {"id": draft_id, **store.revision(draft_id, number)}
         except NotFound as e:
             raise ApiError(404, "not_found", str(e)) from None
 
     @app.post("/api/drafts/{draft_id}/finalise")
-    def api_finalise(draft_id: int, body: FinaliseIn):
+    def api_finalise(request: Request, draft_id: int, body: FinaliseIn):
+        if request.scope.get("notedraft_user"):
+            raise ApiError(403, "forbidden", "with accounts, the note's physician signs it: POST .../submit, then "
+                           "the physician POSTs .../sign")
         get(draft_id)
         try:
             revision = store.revision(draft_id, body.revision)
@@ -462,23 +589,38 @@ def create_app(
         return {"id": draft_id, "finalised": fin}
 
     @app.get("/api/drafts/{draft_id}/export")
-    def api_export(draft_id: int, format: str = "text"):
+    def api_export(request: Request, draft_id: int, format: str = "text"):
+        """text: the note with its header (patient, date, physician, place, code lines, signature, addenda);
+        fhir: an R4 Bundle of the signed note; json: everything the store holds about the draft."""
+        require(request, "export")
         draft = get(draft_id)
         number = draft["finalised"]["revision"] if draft["finalised"] else draft["revision"]
         name = f"notedraft-{draft_id}-r{number}"
-        if format == "text":
-            note = store.revision(draft_id, number)["note"]
-            return PlainTextResponse(
-                note if note.endswith("\n") else note + "\n",
-                headers={"Content-Disposition": f'attachment; filename="{name}.txt"'},
-            )
+        if format not in ("text", "json", "fhir"):
+            raise ApiError(400, "bad_format", "format must be text, fhir or json")
+        audit(request, f"export.{format}", draft_id, draft["encounter"] and draft["encounter"]["id"])
         if format == "json":
             record = {**draft, "exported_revision": number, "revisions": store.revisions(draft_id)}
             return JSONResponse(record, headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
-        raise ApiError(400, "bad_format", "format must be text or json")
+        exports = importlib.import_module("notedraft.exports")
+        record = practice.export_record(draft, store.revision(draft_id, number), store.user_by_name)
+        if format == "text":
+            if draft["encounter"] is None and not draft["finalised"]:  # a notebook draft: the note, as it always was
+                note = record["note"]
+                text = note if note.endswith("\n") else note + "\n"
+            else:
+                text = exports.export_text(record)
+            return PlainTextResponse(text, headers={"Content-Disposition": f'attachment; filename="{name}.txt"'})
+        try:
+            bundle = exports.fhir_bundle(record)
+        except exports.ExportError as e:
+            raise ApiError(409, "not_signed", str(e)) from None
+        return JSONResponse(bundle, media_type="application/fhir+json",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.fhir.json"'})
 
     @app.get("/api/metrics/edits")
-    def api_edit_metrics(threshold: float = 0.05, format: str = "json"):
+    def api_edit_metrics(request: Request, threshold: float = 0.05, format: str = "json"):
+        require(request, "admin")
         if not 0 <= threshold <= 1:
             raise ApiError(400, "bad_threshold", "threshold is a fraction of the first draft's words, 0 to 1")
         if format not in ("json", "jsonl"):
@@ -490,25 +632,90 @@ def create_app(
                             headers={"Content-Disposition": 'attachment; filename="notedraft-edit-cases.jsonl"'})
         return _edit_summary(cases, threshold) | {"cases": cases}
 
+    queries_for = importlib.import_module("notedraft.queries").queries_for
+    review = practice.reviewer(check_report, grounding, queries_for)
+
+    def redraft(request: Request, draft_id: int) -> dict:
+        """After an answer: a note nobody has edited is redrafted from the whole dictation (the template drafter,
+        deterministic); an edited one keeps the scribe's words and is re-checked on its next open."""
+        draft = get(draft_id)
+        if draft["finalised"]:
+            return {"then": "nothing", "why": "the note is signed"}
+        draft_fn = drafting_stack()[0]
+        earlier = "\n\n".join([draft["dictation"], *draft["answers"][:-1]])
+        payer = "medicare" if draft["encounter"] and draft["encounter"]["payer"] == "medicare" else None
+        codes = draft["codes_requested"] or None
+        try:
+            untouched = draft_fn(earlier, codes, strategy="template", payer=payer).note == draft["note"]
+            if not untouched:
+                return {"then": "rechecked", "why": "the note was edited, so it was not redrafted"}
+            result = draft_fn(draft["dictation_full"], codes, strategy="template", payer=payer)
+        except Exception as e:  # the answer is saved whatever happens here
+            log.warning("redrafting after an answer failed: %s", type(e).__name__)
+            return {"then": "rechecked", "why": "redrafting failed; the answer is saved"}
+        report = check(result.note, list(result.codes), draft["encounter"])
+        try:
+            rev = store.save_revision(draft_id, note=result.note, codes=list(result.codes), validation=report,
+                                      base_revision=draft["revision"], author=author_of(None, request),
+                                      grounding=grounding(result.note, draft["dictation_full"]))
+        except Conflict:
+            return {"then": "rechecked", "why": "the note changed meanwhile"}
+        audit(request, "revise", draft_id)
+        return {"then": "redrafted", "revision": rev["revision"]}
+
+    practice.add_routes(app, SimpleNamespace(
+        store=store, ApiError=ApiError, get=get, require=require, actor=actor, audit=audit, review=review,
+        redraft=redraft, ACTION_WORDS=ACTION_WORDS))
+
     # -- pages ----------------------------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
-    def index(request: Request):
+    def index(request: Request, mrn: str | None = None, date_from: str | None = None, date_to: str | None = None,
+              physician: str | None = None, status: str | None = None, verdict: str | None = None):
+        require(request, "view")
+        filters = {"mrn": (mrn or "")[:64], "date_from": _iso_date(date_from), "date_to": _iso_date(date_to),
+                   "physician": (physician or "")[:40],
+                   "status": status if status in ("draft", "submitted", "signed") else "",
+                   "verdict": verdict if verdict in ("supported", "unsupported") else ""}
+        rows = store.list_drafts(500, **{k: v or None for k, v in filters.items()})
+        user = request.scope.get("notedraft_user")
+        physicians = [u for u in store.users() if u["role"] == "physician" and u["active"]] if user else []
+        return page(request, "index.html", drafts=practice.sort_by_attention(rows, user), filters=filters,
+                    strategies=drafting_stack()[1], physicians=physicians,
+                    can_draft=user is None or may(user, "draft"))
+
+    @app.get("/inbox", response_class=HTMLResponse)
+    def inbox_page(request: Request):
+        user = actor(request)
+        return page(request, "inbox.html", queries=store.inbox(user["username"], include_answered=True))
+
+    @app.get("/admin", response_class=HTMLResponse)
+    def admin_page(request: Request):
+        require(request, "admin")
         cases = store.edit_cases()
         summary = _edit_summary([{**c, "minimally_edited": c["edit_ratio"] <= 0.05} for c in cases], 0.05)
-        return page(request, "index.html", drafts=store.list_drafts(), strategies=drafting_stack()[1], metrics=summary)
+        return page(request, "admin.html", metrics=summary, users=store.users(), log=store.access_log(200))
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request):
-        if token is None:
+        if token is None and not accounts.enabled():
             return RedirectResponse("/", 303)
-        return page(request, "login.html")
+        return page(request, "login.html", accounts=accounts.enabled())
 
     @app.get("/drafts/{draft_id}", response_class=HTMLResponse)
     def editor(request: Request, draft_id: int):
+        user = require(request, "view")
         try:
             draft = store.get_draft(draft_id)
         except NotFound as e:
             return page(request, "missing.html", 404, message=str(e))
+        audit(request, "view", draft_id, draft["encounter"] and draft["encounter"]["id"])
+        enc = draft["encounter"]
+        draft["can"] = {
+            "edit": user["role"] is None or may(user, "draft"),
+            "sign": user["role"] is None or (may(user, "sign") and enc is not None
+                                             and enc["physician"]["username"] == user["username"]),
+            "export": user["role"] is None or may(user, "export"),
+        }
         # Rows written before replies were capped can hold megabytes of raw LLM text: never render them whole.
         draft["attempts"] = _cap_attempts(draft["attempts"])
         if isinstance(draft["generated"].get("attempts"), list):
@@ -517,6 +724,7 @@ def create_app(
 
     @app.get("/drafts/{draft_id}/history", response_class=HTMLResponse)
     def history(request: Request, draft_id: int):
+        require(request, "view")
         try:
             draft = store.get_draft(draft_id)
             revisions = store.revisions(draft_id)
@@ -535,6 +743,14 @@ def create_app(
 
 
 # -- helpers --------------------------------------------------------------------------------------------------------
+def _iso_date(value: str | None) -> str:
+    """A YYYY-MM-DD filter value, or "" for anything else (a bad filter shows everything, never a 500)."""
+    try:
+        return date.fromisoformat(value).isoformat() if value else ""
+    except ValueError:
+        return ""
+
+
 def _code_error_types() -> tuple[type[BaseException], ...]:
     try:
         return (importlib.import_module("notedraft.codes").CodeError,)
@@ -648,9 +864,10 @@ async def _send_json(send, status: int, payload: dict, headers: list[tuple[bytes
 class _Guard:
     """Size limit, Host check, token auth, CSRF and security headers, in that order (see the module docstring)."""
 
-    def __init__(self, app, *, token: str | None, max_body: int, allowed_hosts: set[str] | None, sessions: Sessions):
-        self.app, self.token, self.max_body, self.sessions = app, token, max_body, sessions
-        self.allowed_hosts = allowed_hosts if allowed_hosts is not None else (None if token else LOOPBACK_HOSTS)
+    def __init__(self, app, *, token: str | None, max_body: int, allowed_hosts: set[str] | None, sessions: Sessions,
+                 accounts: Accounts):
+        self.app, self.token, self.max_body, self.sessions, self.accounts = app, token, max_body, sessions, accounts
+        self.explicit_hosts = allowed_hosts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -687,17 +904,33 @@ class _Guard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        # 2. host
+        # 2. host: with accounts or a token, any name the proxy forwards; otherwise loopback names only
+        with_accounts = await run_in_threadpool(self.accounts.enabled)
+        allowed = self.explicit_hosts
+        if allowed is None and not (self.token or with_accounts):
+            allowed = LOOPBACK_HOSTS
         host = headers.get("host", "")
         hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if self.allowed_hosts is not None and hostname not in self.allowed_hosts:
+        if allowed is not None and hostname not in allowed:
             return await deny(421, "bad_host", "this editor only answers to its own loopback address")
 
-        # 3. auth
-        bearer = headers.get("authorization", "")
-        has_bearer = bool(self.token) and hmac.compare_digest(bearer.encode(), f"Bearer {self.token}".encode())
+        # 3. auth: accounts (a session cookie per person) once any exists; else the token, if one is set
         open_path = path.startswith("/static/") or path == "/login" or path == "/api/login" or path == "/api/csrf"
-        if self.token and not open_path and not has_bearer:
+        has_bearer = False
+        if with_accounts:
+            user = await run_in_threadpool(self.accounts.user_for, cookies.get(SESSION_COOKIE, ""))
+            if user is not None:
+                scope["notedraft_user"] = user
+            elif not open_path:
+                if is_api or method != "GET":
+                    return await deny(401, "unauthorised", "log in first (your session may have expired)")
+                await send({"type": "http.response.start", "status": 303,
+                            "headers": [(b"location", b"/login"), (b"content-length", b"0"), *_SECURITY_HEADERS]})
+                return await send({"type": "http.response.body", "body": b""})
+        else:
+            bearer = headers.get("authorization", "")
+            has_bearer = bool(self.token) and hmac.compare_digest(bearer.encode(), f"Bearer {self.token}".encode())
+        if self.token and not with_accounts and not open_path and not has_bearer:
             if not self.sessions.valid(cookies.get(AUTH_COOKIE, "")):
                 if is_api or method != "GET":
                     return await deny(401, "unauthorised", "this editor needs its token: log in or send a bearer token")

@@ -1,7 +1,10 @@
 """`notedraft serve`: run the editor under uvicorn.
 
 The CLI calls `serve(host, port, db, token)` and exits with its return value. Loopback by default; any other
-address needs a token (`--token` or `NOTEDRAFT_TOKEN`), because the editor holds patients' notes.
+address needs accounts (`notedraft users add`) or a token (`--token` or `NOTEDRAFT_TOKEN`), because the editor
+holds patients' notes. `db` (or `NOTEDRAFT_DB`) is an SQLite file or a `postgresql://` URL. Behind a reverse proxy
+that terminates HTTPS, `--trusted-proxy` (or `NOTEDRAFT_TRUSTED_PROXY`) names the proxy's address so that its
+X-Forwarded-For/-Proto headers are believed (client addresses in the access log, Secure cookies).
 FastAPI and uvicorn are imported here, at module level, so that a missing `serve` extra shows up as an ImportError
 when the CLI imports this module.
 """
@@ -19,7 +22,8 @@ import uvicorn
 
 from .access import MIN_TOKEN, token_problem  # noqa: F401  (MIN_TOKEN: part of this module's interface)
 from .app import create_app, is_loopback
-from .store import StoreError
+from .db import is_postgres_url, redact
+from .store import Store, StoreError
 
 DEFAULT_DB = "notedraft.sqlite"
 
@@ -47,29 +51,42 @@ _LOG_CONFIG = {
 }
 
 
-def check_bind(host: str, token: str | None) -> str | None:
+def check_bind(host: str, token: str | None, accounts: bool = False) -> str | None:
     """Why this host/token pair must not be served, or None when it may."""
     if token is not None and (problem := token_problem(token)):
         return problem
-    if not is_loopback(host) and not token:
+    if not is_loopback(host) and not token and not accounts:
         return (
-            f"refusing to serve on {host}: the editor holds patient notes, so any address but 127.0.0.1 needs a "
-            "token (set NOTEDRAFT_TOKEN or pass --token)"
+            f"refusing to serve on {host}: the editor holds patient notes, so any address but 127.0.0.1 needs "
+            "accounts (notedraft users add --role admin ...) or a token (set NOTEDRAFT_TOKEN or pass --token)"
         )
     return None
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, db: str | Path | None = None, token: str | None = None) -> int:
+def database_target(db: str | Path | None) -> str:
+    """The store's target: --db, else NOTEDRAFT_DB, else notedraft.sqlite; a file path is expanded, a URL kept."""
+    target = str(db or os.environ.get("NOTEDRAFT_DB") or DEFAULT_DB)
+    return target if is_postgres_url(target) else str(Path(target).expanduser())
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, db: str | Path | None = None, token: str | None = None,
+          trusted_proxy: str | None = None) -> int:
     """Serve the editor until interrupted; return the exit code (0 stopped, 2 refused, other: could not start)."""
     token = token or os.environ.get("NOTEDRAFT_TOKEN") or None
-    problem = check_bind(host, token)
+    trusted_proxy = trusted_proxy or os.environ.get("NOTEDRAFT_TRUSTED_PROXY") or None
+    target = database_target(db)
+    try:
+        with_accounts = Store(target).count_users() > 0
+    except StoreError as e:
+        print(f"notedraft serve: {e}", file=sys.stderr)
+        return 2
+    problem = check_bind(host, token, with_accounts)
     if problem:
         print(f"notedraft serve: {problem}", file=sys.stderr)
         return 2
-    db_path = Path(db or os.environ.get("NOTEDRAFT_DB") or DEFAULT_DB).expanduser()
 
     try:
-        app = create_app(db_path, token=token)
+        app = create_app(target, token=token)
     except (StoreError, ValueError) as e:
         print(f"notedraft serve: {e}", file=sys.stderr)
         return 2
@@ -82,12 +99,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | Path | None = Non
         return 2
     shown = f"[{host}]" if ":" in host else host
     port = sock.getsockname()[1]
-    print(f"notedraft editor: http://{shown}:{port}/  (database {db_path.resolve()}; Ctrl-C stops)", file=sys.stderr)
-    folder = db_path.resolve().parent
-    if stat.S_IMODE(folder.stat().st_mode) & 0o077:
-        print(f"notedraft serve: note: the database is 0600, but its folder {folder} is open to other users; "
-              "a private folder (chmod 700) is safer for patient notes", file=sys.stderr)
-    config = uvicorn.Config(app, host=host, port=port, log_config=_LOG_CONFIG, server_header=False, proxy_headers=False)
+    where = redact(target) if is_postgres_url(target) else str(Path(target).resolve())
+    mode = "accounts" if with_accounts else ("token" if token else "single user, no accounts")
+    print(f"notedraft editor: http://{shown}:{port}/  (database {where}; {mode}; Ctrl-C stops)", file=sys.stderr)
+    if not is_postgres_url(target):
+        folder = Path(target).resolve().parent
+        if stat.S_IMODE(folder.stat().st_mode) & 0o077:
+            print(f"notedraft serve: note: the database is 0600, but its folder {folder} is open to other users; "
+                  "a private folder (chmod 700) is safer for patient notes", file=sys.stderr)
+    config = uvicorn.Config(app, host=host, port=port, log_config=_LOG_CONFIG, server_header=False,
+                            proxy_headers=bool(trusted_proxy), forwarded_allow_ips=trusted_proxy or "")
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

@@ -540,6 +540,8 @@ class Store:
         return out if include_answered else [q for q in out if q["answer"] is None]
 
     def query(self, query_id: int) -> dict:
+        if not 1 <= query_id <= MAX_ID:
+            raise NotFound(f"no query {query_id}")
         with self._tx() as db:
             row = db.one(
                 "SELECT q.*, a.text AS answer, a.author AS answered_by, a.created_at AS answered_at"
