@@ -7,3 +7,8 @@ cd "$(dirname "$0")/.."
 .venv/bin/python benchmarks/bench_draft.py "$@"
 .venv/bin/python benchmarks/bench_editor_llm.py --drafts 45 --hang 10 --validates 200 2>/dev/null
 .venv/bin/python evals/bench_eval.py
+# The editor under a practice's load: SQLite with one process; PostgreSQL with two processes on one database.
+.venv/bin/python benchmarks/bench_editor_store.py --processes 1 --scribes 8 --seconds 30
+if [ -n "${NOTEDRAFT_TEST_PG:-}" ]; then
+  .venv/bin/python benchmarks/bench_editor_store.py --db "$NOTEDRAFT_TEST_PG" --fresh --processes 2 --scribes 8 --seconds 30
+fi

@@ -19,6 +19,17 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# The store, API, conflict and browser tests run on SQLite and on a real PostgreSQL server (Debian's package).
+if [ -z "${NOTEDRAFT_TEST_PG:-}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    NOTEDRAFT_TEST_PG=$(bash scripts/postgres.sh | tail -1)
+    export NOTEDRAFT_TEST_PG
+    echo "scripts/test.sh: PostgreSQL for the tests at ${NOTEDRAFT_TEST_PG%%:notedraft-test@*}:***@${NOTEDRAFT_TEST_PG#*@}"
+  else
+    echo "scripts/test.sh: NOTEDRAFT_TEST_PG unset and not root: PostgreSQL tests will skip (they fail under CI)" >&2
+  fi
+fi
+
 .venv/bin/python -m pytest -q "$@"
 
 # Installs the way users install it: sdist and wheel built, the wheel installed in a fresh venv outside the checkout.
