@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the way users install it: build the sdist and the wheel (and a wheel from the sdist), install the wheel
-# with the serve extra into a fresh venv in a temporary folder, and use it from there as a user would (no checkout
-# on the path, NOTEDRAFT_HOME unset): the README's main command, validate, codes, the eval gate and the editor over
-# real HTTP. Prints a progress line per step; any failure stops it with a FAILED line and exit 1.
+# with the practice extra into a fresh venv in a temporary folder, and use it from there as a user would (no checkout
+# on the path, NOTEDRAFT_HOME unset): the README's main command, validate, codes, the eval gate, the editor over
+# real HTTP, and the practice deployment the README shows (accounts, sign-off, exports; SQLite and PostgreSQL). Prints a progress line per step; any failure stops it with a FAILED line and exit 1.
 # Usage: bash scripts/wheel_smoke.sh [PYTHON]   (PYTHON builds; default .venv/bin/python, which has `build`)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -87,14 +87,15 @@ print(f"  {len(wanted)} run-time files in both wheels ({len(names[wheel])} entri
 EOF
 
 # --- install into a fresh venv, outside the checkout ----------------------------------------------------------------
-step "installing $(basename "$wheel")[serve] into a fresh venv in $work"
+step "installing $(basename "$wheel")[practice] into a fresh venv in $work"
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install -q --disable-pip-version-check "$wheel[serve]" >"$work/pip.log" 2>&1 \
-  || { tail -30 "$work/pip.log"; fail "pip install wheel[serve]"; }
+"$work/venv/bin/pip" install -q --disable-pip-version-check "$wheel[practice]" >"$work/pip.log" 2>&1 \
+  || { tail -30 "$work/pip.log"; fail "pip install wheel[practice]"; }
 mkdir -p "$work/run"
 cd "$work/run"
+test_pg=${NOTEDRAFT_TEST_PG:-}
 unset NOTEDRAFT_HOME NOTEDRAFT_EVALS_DIR NOTEDRAFT_REALNOTES NOTEDRAFT_DB NOTEDRAFT_TOKEN PYTHONPATH \
-  OPENAI_API_KEY OPENAI_BASE_URL
+  OPENAI_API_KEY OPENAI_BASE_URL NOTEDRAFT_TEST_PG
 export XDG_STATE_HOME="$work/state"
 nd="$work/venv/bin/notedraft"
 where=$("$work/venv/bin/python" -c "import notedraft; print(notedraft.__file__)")
@@ -194,6 +195,109 @@ server_pid=""
 # uvicorn shuts down, then re-raises the signal: 143 (128 + SIGTERM) is a clean stop, as is 0.
 case "$rc" in 0|143) ;; *) cat "$work/serve.log"; fail "notedraft serve exited $rc after SIGTERM" ;; esac
 grep -q "Application shutdown complete" "$work/serve.log" || { cat "$work/serve.log"; fail "the editor did not shut down cleanly"; }
+
+# --- the practice deployment, as the README shows it ---------------------------------------------------------------
+# `notedraft users add` (password on stdin), `notedraft serve` with NOTEDRAFT_DB, then a scribe drafts for an
+# encounter, the physician signs, the signed note exports with its header and as FHIR: on SQLite, and on
+# PostgreSQL when the test server is there (a fresh database).
+practice_round() {
+  local db=$1 label=$2
+  step "practice deployment on $label: users add (admin, physician, scribe), serve, draft, sign, export"
+  echo "correct-horse-battery-staple" >"$work/pw"
+  for who in "admin|Practice Admin|admin" "drlee|Dr. Ana Lee|physician" "sam|Sam Rivera|scribe"; do
+    IFS='|' read -r user name role <<<"$who"
+    NOTEDRAFT_DB="$db" expect 0 "users add $user" -- "$nd" users add "$user" --name "$name" --role "$role" \
+      --password-stdin <"$work/pw"
+  done
+  NOTEDRAFT_DB="$db" expect 0 "users list" -- "$nd" users list
+  contains out "drlee"
+  port=$("$work/venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  NOTEDRAFT_DB="$db" "$nd" serve --port "$port" >"$work/serve.log" 2>&1 &
+  server_pid=$!
+  "$work/venv/bin/python" - "$port" "$dictation" <<'EOF' || { cat "$work/serve.log"; fail "practice round trip on $label"; }
+import http.cookiejar, json, sys, time, urllib.error, urllib.request
+
+port, dictation = sys.argv[1], sys.argv[2]
+base = f"http://127.0.0.1:{port}"
+
+
+class Person:
+    def __init__(self, username):
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.headers = {}
+        self.headers = {"X-CSRF-Token": json.loads(self.call("GET", "/api/csrf")[1])["csrf"]}
+        status, raw = self.call("POST", "/api/login", {"username": username, "password": "correct-horse-battery-staple"})
+        assert status == 200, (username, status, raw[:200])
+
+    def call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **self.headers})
+        try:
+            with self.opener.open(req, timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+
+deadline = time.monotonic() + 30  # a start-up wait, not a timing assertion
+while True:
+    try:
+        urllib.request.urlopen(base + "/api/csrf", timeout=5)
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit("the editor did not answer within 30 s")
+        time.sleep(0.3)
+try:
+    urllib.request.urlopen(base + "/api/drafts", timeout=10)
+    sys.exit("with accounts, the API must need a login")
+except urllib.error.HTTPError as e:
+    assert e.code == 401, e.code
+sam, doctor = Person("sam"), Person("drlee")
+encounter = {"mrn": "MRN-SMOKE", "date_of_service": "2026-11-28", "physician": "drlee",
+             "place_of_service": "office", "payer": "commercial"}
+status, raw = sam.call("POST", "/api/drafts", {"dictation": dictation, "codes": ["27096-LT"], "encounter": encounter})
+assert status == 201, (status, raw[:300])
+draft = json.loads(raw)
+assert draft["supported"], draft
+status, raw = sam.call("POST", f"/api/drafts/{draft['id']}/sign", {"revision": 1, "attest": True})
+assert status == 403, f"a scribe must not sign: {status}"
+status, raw = doctor.call("POST", f"/api/drafts/{draft['id']}/sign", {"revision": 1, "attest": True})
+assert status == 200, (status, raw[:300])
+status, raw = sam.call("GET", f"/api/drafts/{draft['id']}/export?format=text")
+text = raw.decode()
+assert status == 200 and "MRN-SMOKE" in text and "Dr. Ana Lee" in text and "27096-LT" in text, (status, text[:500])
+status, raw = sam.call("GET", f"/api/drafts/{draft['id']}/export?format=fhir")
+assert status == 200 and json.loads(raw)["resourceType"] == "Bundle", (status, raw[:300])
+print(f"  draft {draft['id']}: drafted by sam, signed by drlee, exported as text and FHIR")
+EOF
+  kill -TERM "$server_pid"
+  rc=0; wait "$server_pid" || rc=$?
+  server_pid=""
+  case "$rc" in 0|143) ;; *) cat "$work/serve.log"; fail "notedraft serve exited $rc after SIGTERM" ;; esac
+}
+practice_round "$work/run/practice.sqlite" "SQLite"
+if [ -n "$test_pg" ]; then
+  pg_db=$("$work/venv/bin/python" - "$test_pg" create <<'EOF'
+import secrets, sys
+from urllib.parse import urlsplit, urlunsplit
+import psycopg
+name = "nd_smoke_" + secrets.token_hex(4)
+with psycopg.connect(sys.argv[1], autocommit=True) as c:
+    c.execute(f'CREATE DATABASE "{name}"')
+print(urlunsplit(urlsplit(sys.argv[1])._replace(path="/" + name)))
+EOF
+)
+  practice_round "$pg_db" "PostgreSQL"
+  "$work/venv/bin/python" - "$test_pg" "$pg_db" <<'EOF'
+import sys
+from urllib.parse import urlsplit
+import psycopg
+with psycopg.connect(sys.argv[1], autocommit=True) as c:
+    c.execute(f'DROP DATABASE IF EXISTS "{urlsplit(sys.argv[2]).path[1:]}" WITH (FORCE)')
+EOF
+fi
 
 # --- a broken install says so in one line -----------------------------------------------------------------------------
 step "a broken install (templates removed from the venv): one line, exit 2, the dictation kept"
