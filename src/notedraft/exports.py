@@ -549,8 +549,18 @@ def validate_fhir(bundle: dict) -> Any:
     if not installed.startswith("6.4."):
         raise ExportError(f"FHIR validation needs fhir.resources 6.4.x (FHIR R4 {R4_VERSION}); {installed} is installed")
     _install_pydantic_v1_hook()
-    import fhir.resources
-    from fhir.resources.bundle import Bundle
+    import sys
+
+    if "fhir.resources" not in sys.modules:
+        # Submodules left over from an import attempt made without the hook were compiled against pydantic 2's
+        # API; drop them so they load again through it.
+        for name in [m for m in sys.modules if m.startswith("fhir.resources.")]:
+            del sys.modules[name]
+    try:
+        import fhir.resources
+        from fhir.resources.bundle import Bundle
+    except ImportError as exc:
+        raise ExportError(f"fhir.resources {installed} cannot be loaded: {exc}") from None
 
     if fhir.resources.__fhir_version__ != R4_VERSION:
         raise ExportError(f"fhir.resources models FHIR {fhir.resources.__fhir_version__}, not R4 {R4_VERSION}")
