@@ -25,8 +25,9 @@ FHIR modelling choices, and why:
 - **Modifiers as an extension** on Procedure.code (`MODIFIER_EXTENSION`, one valueCoding per modifier, in claim
   order), not as extra codings: a modifier (-50, -LT) is not an alternative code for the procedure, and
   "27096-50" is not a code in any code system. CPT modifiers (50) use the CPT system, HCPCS Level II modifiers
-  (LT, RT, KX...) the HCPCS system. CodeableConcept.text keeps the claim line as written ("27096-50"). FHIR R4
-  core has no element for procedure-code modifiers (only Claim.item.modifier), hence a notedraft extension.
+  (LT, RT, KX...) the HCPCS system. CodeableConcept.text keeps the claim line as written and the pack's title
+  ("27096-50: Sacroiliac joint injection with image guidance (fluoroscopy or CT)"). FHIR R4 core has no element
+  for procedure-code modifiers (only Claim.item.modifier), hence a notedraft extension.
 - **Laterality** on Procedure.bodySite: SNOMED CT "Sacroiliac joint structure" (39723000) with HL7 mCODE's
   published R4 laterality-qualifier extension (its context includes Procedure.bodySite) holding SNOMED CT
   Left 7771000, Right 24028007 or Right and left 51440002. The side comes from the signed note's facts; the
@@ -405,8 +406,10 @@ def fhir_bundle(record: dict, mrn_system: str | None = None) -> dict:
     procedures = []
     for n, (code, mods) in enumerate(lines):
         text = _line_text(code, mods)
-        concept: dict = {"coding": [{"system": HCPCS if code[0].isalpha() else CPT, "code": code,
-                                     "display": packs[code].title}], "text": text}
+        # No Coding.display: the pack titles are notedraft's words, not the code system's descriptors (a
+        # validator checks display against the code system); the words go in the text after the claim line.
+        concept: dict = {"coding": [{"system": HCPCS if code[0].isalpha() else CPT, "code": code}],
+                         "text": f"{text}: {packs[code].title}"}
         if mods:
             concept["extension"] = [{"url": MODIFIER_EXTENSION, "valueCoding": _modifier_coding(m)} for m in mods]
         proc: dict = {
