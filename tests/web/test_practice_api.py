@@ -233,3 +233,34 @@ def test_the_list_filters_and_puts_what_needs_attention_first(practice):
     assert [d["id"] for d in sam.get("/api/drafts?status=submitted").json()["drafts"]] == [to_sign]
     assert [d["id"] for d in sam.get("/api/drafts?verdict=unsupported").json()["drafts"]] == [needs_work]
     assert sam.get("/api/drafts?date_from=yesterday").status_code == 422
+
+
+def test_the_signed_note_exports_with_its_header_and_as_a_fhir_bundle(practice):
+    app, login = practice
+    sam, drlee, cody = login("sam"), login("drlee"), login("cody")
+    draft_id = new_note(sam, NO_GUIDANCE + ", fluoro, contrast confirmed intra-articular spread", payer="medicare")
+    assert cody.get(f"/api/drafts/{draft_id}/export?format=fhir").status_code == 409  # not signed yet
+    unsigned = cody.get(f"/api/drafts/{draft_id}/export?format=text").text
+    assert "UNSIGNED DRAFT" in unsigned
+    draft = sam.get(f"/api/drafts/{draft_id}").json()
+    blocking = sam.post(f"/api/drafts/{draft_id}/check", json={"note": draft["note"], "codes": draft["codes"]}).json()
+    reasons = [{"key": b["key"], "reason": "Criteria documented in the referral letter"} for b in blocking["blocking"]]
+    r = drlee.post(f"/api/drafts/{draft_id}/sign", json={"revision": 1, "attest": True, "overrides": reasons})
+    assert r.status_code == 200, r.text
+    drlee.post(f"/api/drafts/{draft_id}/addenda", json={"text": "Follow-up call: pain 2/10."})
+    text = cody.get(f"/api/drafts/{draft_id}/export?format=text").text
+    for expected in ("MRN-00123", "2026-11-28", "Dr. Ana Lee", "27096-LT", "I performed this procedure",
+                     "Follow-up call: pain 2/10."):
+        assert expected in text, expected
+    assert text.index(draft["note"].splitlines()[2]) < text.index("Follow-up call")  # addenda after the note
+    r = cody.get(f"/api/drafts/{draft_id}/export?format=fhir")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/fhir+json")
+    bundle = r.json()
+    from notedraft.exports import validate_fhir
+
+    validate_fhir(bundle)
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert {"DocumentReference", "Procedure", "Patient", "Practitioner", "Encounter", "Coverage"} <= set(kinds)
+    procedure = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Procedure")
+    assert procedure["code"]["coding"][0]["code"] == "27096"
+    assert "7771000" in repr(procedure["bodySite"])  # left, in SNOMED CT

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hmac
 import importlib
+import importlib.util
 import ipaddress
 import json
 import logging
@@ -615,6 +616,8 @@ def create_app(
             bundle = exports.fhir_bundle(record)
         except exports.ExportError as e:
             raise ApiError(409, "not_signed", str(e)) from None
+        if importlib.util.find_spec("fhir") is not None:  # the practice extra: never send a Bundle its models refuse
+            exports.validate_fhir(bundle)
         return JSONResponse(bundle, media_type="application/fhir+json",
                             headers={"Content-Disposition": f'attachment; filename="{name}.fhir.json"'})
 
