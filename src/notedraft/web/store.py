@@ -62,6 +62,9 @@ class Forbidden(StoreError):
 
 
 ROLES = ("physician", "scribe", "coder", "admin")
+# A query with its answer, if any (one answer per query, kept in its own append-only table).
+_QUERIES = ("SELECT q.*, a.text AS answer, a.author AS answered_by, a.created_at AS answered_at"
+            " FROM queries q LEFT JOIN answers a ON a.query_id = q.id")
 PLACES = ("office", "asc", "hospital_outpatient")
 PAYERS = ("none", "medicare", "commercial")
 ATTESTATION = "I performed this procedure and this note is accurate."
@@ -251,11 +254,7 @@ class Store:
             latest = db.one("SELECT * FROM revisions WHERE draft_id=? ORDER BY number DESC LIMIT 1", (draft_id,))
             fin = db.one("SELECT * FROM finalisations WHERE draft_id=?", (draft_id,))
             submitted = db.one("SELECT * FROM submissions WHERE draft_id=? ORDER BY id DESC LIMIT 1", (draft_id,))
-            queries = db.all(
-                "SELECT q.*, a.text AS answer, a.author AS answered_by, a.created_at AS answered_at"
-                " FROM queries q LEFT JOIN answers a ON a.query_id = q.id WHERE q.draft_id=? ORDER BY q.id",
-                (draft_id,),
-            )
+            queries = db.all(_QUERIES + " WHERE q.draft_id=? ORDER BY q.id", (draft_id,))
             addenda = db.all("SELECT * FROM addenda WHERE draft_id=? ORDER BY id", (draft_id,))
         encounter = self.encounter(row["encounter_id"]) if row["encounter_id"] is not None else None
         generated = json.loads(row["generated"])
@@ -530,9 +529,8 @@ class Store:
         """Queries sent to `username`, open ones first (oldest first within each)."""
         with self._tx() as db:
             rows = db.all(
-                "SELECT q.*, a.text AS answer, a.author AS answered_by, a.created_at AS answered_at,"
-                " e.mrn, e.date_of_service FROM queries q LEFT JOIN answers a ON a.query_id = q.id"
-                " JOIN drafts d ON d.id = q.draft_id LEFT JOIN encounters e ON e.id = d.encounter_id"
+                _QUERIES.replace(" FROM", ", e.mrn, e.date_of_service FROM")
+                + " JOIN drafts d ON d.id = q.draft_id LEFT JOIN encounters e ON e.id = d.encounter_id"
                 " WHERE q.sent_to=? ORDER BY (a.query_id IS NOT NULL), q.id",
                 (username,),
             )
@@ -543,11 +541,7 @@ class Store:
         if not 1 <= query_id <= MAX_ID:
             raise NotFound(f"no query {query_id}")
         with self._tx() as db:
-            row = db.one(
-                "SELECT q.*, a.text AS answer, a.author AS answered_by, a.created_at AS answered_at"
-                " FROM queries q LEFT JOIN answers a ON a.query_id = q.id WHERE q.id=?",
-                (query_id,),
-            )
+            row = db.one(_QUERIES + " WHERE q.id=?", (query_id,))
         if row is None:
             raise NotFound(f"no query {query_id}")
         return _query(row)
