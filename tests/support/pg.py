@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,8 +36,17 @@ def fresh_database():
 
     url = server_url()
     name = "nd_" + secrets.token_hex(6)
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    for attempt in range(20):
+        try:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+            break
+        except psycopg.errors.ObjectInUse:
+            # "source database template1 is being accessed by other users": another CREATE DATABASE (another
+            # test process on the same server) is copying the template right now; wait for it.
+            if attempt == 19:
+                raise
+            time.sleep(0.1 * (attempt + 1))
     try:
         yield _with_database(url, name)
     finally:

@@ -30,8 +30,11 @@ def db_target(request, tmp_path):
 
 
 @pytest.fixture
-def app(db_path):
-    return create_app(db_path)
+def app(db_target):
+    """The editor on each backend: every API test runs on SQLite and on PostgreSQL."""
+    app = create_app(db_target)
+    yield app
+    app.state.store.close()
 
 
 @pytest.fixture

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from notedraft.validate import validate
 from notedraft.web.app import create_app
+from notedraft.web.db import DatabaseError
 
 from .helpers import DICTATION, GOOD_NOTE, csrf_client, saved_file
 
@@ -201,15 +201,14 @@ def test_each_revision_keeps_its_validation_codes_author_and_time(client, import
     assert client.get(f"/api/drafts/{imported}/revisions/9").status_code == 404
 
 
-def test_revisions_are_append_only_in_the_database(client, imported, db_path):
+def test_revisions_are_append_only_in_the_database(app, client, imported):
     client.put(f"/api/drafts/{imported}", json={"note": "second", "base_revision": 1})
-    db = sqlite3.connect(db_path)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        db.execute("UPDATE revisions SET note = 'rewritten'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        db.execute("DELETE FROM revisions")
-    with pytest.raises(sqlite3.IntegrityError, match="immutable"):
-        db.execute("UPDATE drafts SET dictation = 'other'")
+    store = app.state.store
+    for sql, why in (("UPDATE revisions SET note = 'rewritten'", "append-only"),
+                     ("DELETE FROM revisions", "append-only"),
+                     ("UPDATE drafts SET dictation = 'other'", "immutable|append-only")):
+        with pytest.raises(DatabaseError, match=why), store._tx(write=True) as db:
+            db.execute(sql)
 
 
 def test_unknown_draft_is_404(client):
