@@ -350,3 +350,69 @@ def test_the_generator_covers_every_kind_and_frame():
     # each phrasing is itself a statement the reader sees in the note (no frame hides it)
     for key, phrasing, frame, note in variants():
         assert re.sub(r"\s+", " ", phrasing.lower()) in re.sub(r"\s+", " ", note.lower()), (key, phrasing, frame)
+
+
+# --- the LLM strategies: their notes are grounded the same way --------------------------------------------------------
+
+LLM_NOTE = """Procedure: Left sacroiliac joint injection.
+Diagnosis: Sacroiliitis (M46.1).
+Purpose: Diagnostic and therapeutic.
+Technique: Under fluoroscopic guidance the needle was advanced into the left SI joint. Intra-articular placement was
+confirmed with contrast.
+Medications injected: Kenalog 40 mg and 2 mL of 0.25% bupivacaine.
+"""
+PADDED = LLM_NOTE + "The patient tolerated the procedure well. There were no complications.\n"
+
+
+def llm(server):
+    from notedraft.llm import LLMClient
+
+    return LLMClient(server.llm_config())
+
+
+def test_the_system_prompt_tells_the_model_boilerplate_is_a_fact(fake_openai):
+    from tests.support.fake_openai import text
+
+    fake_openai.script(text(LLM_NOTE))
+    draft(DICTATION, ["27096-LT"], strategy="llm-compose", llm=llm(fake_openai))
+
+    system = fake_openai.requests[0]["messages"][0]["content"]
+    assert "tolerated the procedure well" in system and "no complications" in system.lower()
+
+
+def test_an_llm_that_adds_boilerplate_is_re_asked_with_the_findings(fake_openai):
+    from tests.support.fake_openai import text
+
+    fake_openai.script(text(PADDED), text(LLM_NOTE))
+
+    d = draft(DICTATION, ["27096-LT"], strategy="llm-compose", llm=llm(fake_openai))
+
+    repair = fake_openai.requests[1]["messages"][-1]["content"]
+    assert "unsupported: tolerated the procedure well (not in the dictation)" in repair
+    assert "unsupported: no complications (not in the dictation)" in repair
+    assert "unsupported: no complications (not in the dictation)" in [f.message for f in d.raw_findings]
+    assert d.note == LLM_NOTE and d.supported
+
+
+def test_an_llm_that_keeps_adding_boilerplate_never_gets_it_into_the_final_note(fake_openai):
+    from notedraft.strategies import MAX_REPAIRS
+    from tests.support.fake_openai import text
+
+    fake_openai.script(*[text(PADDED)] * (1 + MAX_REPAIRS))
+
+    d = draft(DICTATION, ["27096-LT"], strategy="llm-compose", llm=llm(fake_openai))
+
+    assert any("fell back to the template" in n for n in d.notes), d.notes
+    assert "tolerat" not in d.note.lower() and "complication" not in d.note.lower()
+    assert d.supported
+
+
+def test_an_llm_may_write_boilerplate_the_dictation_says(fake_openai):
+    from tests.support.fake_openai import text
+
+    dictation = DICTATION + ", tol well, no comps"
+    fake_openai.script(text(PADDED))
+
+    d = draft(dictation, ["27096-LT"], strategy="llm-compose", llm=llm(fake_openai))
+
+    assert d.note == PADDED and d.supported and len(d.attempts) == 1
