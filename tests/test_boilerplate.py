@@ -65,8 +65,10 @@ def test_each_example_of_the_rule_file_reads_as_its_fact(fact):
 
 def test_every_sentence_the_template_may_write_reads_back_as_its_own_fact():
     for fact in boilerplate.load_facts():
-        if fact.sentence:
-            assert boilerplate.read_fact(fact, fact.sentence).affirmed, fact.sentence
+        for example in fact.examples if "{dictated}" in fact.sentence else [""]:
+            sentence = fact.sentence.replace("{dictated}", example.rstrip("."))
+            if sentence:
+                assert boilerplate.read_fact(fact, sentence).affirmed, sentence
 
 
 # --- the scribe's note of the issue --------------------------------------------------------------------------------
@@ -198,7 +200,7 @@ def test_the_template_writes_dictated_boilerplate_and_stays_grounded():
 
     d = draft(dictation, ["27096-LT"])
 
-    for sentence in ("Consent was obtained.", "A time-out was performed.", "The skin was prepped in sterile fashion.",
+    for sentence in ("Consent was obtained.", "A time-out was performed.", "Skin preparation as dictated: prepped and draped.",
                      "Aspiration was negative.", "The patient tolerated the procedure well.", "Complications: None.",
                      "Vital signs were stable.", "The patient was discharged home.",
                      "Condition at discharge: stable."):
@@ -297,6 +299,24 @@ FRAMES = [
 ]
 
 
+# Where the physician says it in a dictation: run on with a comma, its own sentence, first, in capitals, as "Field: x".
+DICTATION_FRAMES = [
+    ("run on", lambda s: f"{DICTATION}, {s}"),
+    ("own sentence", lambda s: f"{DICTATION}. {s[0].upper() + s[1:]}."),
+    ("first", lambda s: f"{s}, {DICTATION}"),
+    ("capitals", lambda s: f"{DICTATION}, {s.upper()}"),
+    ("new line", lambda s: f"{DICTATION}\n{s}"),
+]
+# Ways of mentioning a fact without stating it: a question, a hedge, a plan, a request, a risk discussed.
+HEDGES = [
+    ("question", lambda s: f"{s}?"),
+    ("hedge", lambda s: f"Possibly {s[0].lower() + s[1:]}."),
+    ("plan", lambda s: f"Plan: will confirm that {s[0].lower() + s[1:]}."),
+    ("request", lambda s: f"Please document that {s[0].lower() + s[1:]}."),
+    ("history", lambda s: f"History: at the prior injection, {s[0].lower() + s[1:]}."),
+]
+
+
 def variants():
     """(fact, phrasing, frame, note) for every phrasing × frame; the dictation side is chosen by the caller."""
     for key, (phrasings, _) in THESAURUS.items():
@@ -315,10 +335,11 @@ def measure() -> tuple[Counter, list, list]:
             n["flagged_undictated"] += 1
         else:
             missed.append((key, phrasing, frame))
-        shorthand = THESAURUS[key][1][i % len(THESAURUS[key][1])]
-        dictation = f"{DICTATION}, {shorthand}"
+        shorthands = THESAURUS[key][1]
+        shorthand = shorthands[i % len(shorthands)]
+        dictation = DICTATION_FRAMES[(i // len(shorthands)) % len(DICTATION_FRAMES)][1](shorthand)
         if flagged(key, note, dictation):
-            false_flags.append((key, phrasing, frame, shorthand))
+            false_flags.append((key, phrasing, frame, dictation))
         else:
             n["grounded_dictated"] += 1
     return n, missed, false_flags
@@ -342,6 +363,23 @@ def test_rates_dictated_variants_are_grounded(rates):
     print(f"\nboilerplate variants: grounded when dictated {n['grounded_dictated']}/{n['variants']} "
           f"({n['grounded_dictated'] / n['variants']:.1%})")
     assert false_flags == []
+
+
+def test_rates_mentions_that_state_nothing_are_not_read_as_statements():
+    n, read_as_stated = 0, []
+    for key, (phrasings, _) in THESAURUS.items():
+        for phrasing in phrasings:
+            for name, hedge in HEDGES:
+                n += 1
+                if flagged(key, with_sentence(hedge(phrasing))):
+                    read_as_stated.append((key, name, hedge(phrasing)))
+    print(f"\nboilerplate hedged/asked/planned/requested/historical mentions not read as statements: "
+          f"{n - len(read_as_stated)}/{n} ({(n - len(read_as_stated)) / n:.1%})")
+    assert n >= 300
+    # Reading a hedge as a statement errs the safe way (a question to the physician, never an unsupported fact
+    # passing): the reader scopes a hedge to its clause, so "Possibly the skin was prepped and draped in sterile
+    # fashion" still states "draped in sterile fashion", and "Possibly complications: none" states "none".
+    assert len(read_as_stated) <= 0.05 * n, read_as_stated
 
 
 def test_the_generator_covers_every_kind_and_frame():

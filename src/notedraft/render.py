@@ -91,7 +91,7 @@ def note_view(facts: Facts, said: dict[str, boilerplate.Statements] | None = Non
 
 
 def boilerplate_sentences(said: dict[str, boilerplate.Statements], place: str) -> list[str]:
-    return [f.sentence for f in boilerplate.load_facts()
+    return [f.sentence.replace("{dictated}", said[f.key].affirmed[0].text) for f in boilerplate.load_facts()
             if f.sentence and f.place == place and f.key in said and said[f.key].affirmed and not said[f.key].opposed]
 
 
