@@ -158,6 +158,27 @@ KINDS_SHORTHAND = {"no_complications": "no complications", "tolerated_well": "to
                    "consent_obtained": "consent obtained", "images_saved": "images saved", "time_out": "time out done"}
 
 
+# Styles of real procedure notes (written here in their manner, not copied): MTSamples' run-together fields, consent
+# documented in the sentence that discusses risks, a consent "signed and witnessed".
+@pytest.mark.parametrize("key, text", [
+    ("no_complications", "ANESTHESIA: , Local sedation.,COMPLICATIONS: , None.,DETAILS OF PROCEDURE: , Prone."),
+    ("no_complications", "He tolerated the injection well without procedural complications."),
+    ("consent_obtained", "Risks were reviewed. He agrees to accept the risks and signs a written consent to proceed."),
+    ("consent_obtained", "A signed and witnessed informed consent was placed on the chart."),
+    ("consent_obtained", "Risks, benefits and alternatives were discussed and consent was obtained."),
+    ("tolerated_well", "The patient tolerated the procedure well without apparent difficulty or complications."),
+    ("monitored", "Oxygen saturation and vital signs were monitored continuously throughout the procedure."),
+])
+def test_real_note_styles_are_read_as_statements(key, text):
+    assert flagged(key, with_sentence(text)), text
+
+
+def test_being_admitted_to_the_procedure_room_is_not_the_opposite_of_going_home():
+    dictation = DICTATION + ", pt admitted to the procedure room, d/c home stable"
+
+    assert not flagged("discharged_home", with_sentence("The patient was discharged home."), dictation)
+
+
 @pytest.mark.parametrize("sentence", [
     "No time-out was documented.", "Consent was not obtained.", "Images were not saved.",
     "The patient did not tolerate the procedure.",

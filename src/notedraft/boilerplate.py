@@ -54,6 +54,7 @@ class BoilerplateFact(BaseModel):
     negative: bool = False
     home: str | None = None
     clause_only: bool = False
+    allow: str | None = None
     sentence: str = ""
     place: Literal["before", "technique", "after"] = "after"
     examples: list[str] = Field(default_factory=list)
@@ -68,7 +69,8 @@ class BoilerplateFact(BaseModel):
                 raise ValueError(f"bad pattern {p!r}: {exc}") from None
         return patterns
 
-    def patterns(self) -> tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None]:
+    def patterns(self) -> tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None,
+                                re.Pattern[str] | None]:
         return _compiled(self.key)
 
 
@@ -93,12 +95,14 @@ def _alternation(patterns: list[str]) -> re.Pattern[str] | None:
 
 
 @lru_cache(maxsize=None)
-def _compiled(key: str) -> tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None]:
+def _compiled(key: str) -> tuple[re.Pattern[str], re.Pattern[str] | None, re.Pattern[str] | None,
+                                 re.Pattern[str] | None]:
     fact = next(f for f in load_facts() if f.key == key)
     states = _alternation(fact.note + fact.dictation)
     assert states is not None  # `note` is required and non-empty in practice; the tests check every fact
     home = re.compile(fact.home, re.IGNORECASE) if fact.home else None
-    return states, _alternation(fact.opposite), home
+    allow = re.compile(fact.allow, re.IGNORECASE) if fact.allow else None
+    return states, _alternation(fact.opposite), home, allow
 
 
 # --- reading one text ----------------------------------------------------------------------------------------------
@@ -126,11 +130,12 @@ def _decisive_span(ctx: Reading, m: re.Match[str]) -> tuple[int, int]:
 _SECTION_STATUS = {"history": "historical", "plan": "planned", "consent": "conditional"}
 
 
-def _status(ctx: Reading, start: int, end: int, home: re.Pattern[str] | None, clause_only: bool = False) -> str:
+def _status(ctx: Reading, start: int, end: int, home: re.Pattern[str] | None, clause_only: bool = False,
+            allow: re.Pattern[str] | None = None) -> str:
     """The reader's verdict on [start, end). In the fact's own section ("Consent: obtained", "Disposition: home
     stable", "Vitals: stable") only the clause decides: those headings otherwise read as consent talk, a plan or
     history, and every such note would state its consent or discharge without being read as stating it."""
-    local = ctx.local_status(start, end)
+    local = ctx.local_status(start, end, allow)
     if local != "affirmed":
         return local
     section = ctx.section_of(start)
@@ -138,16 +143,16 @@ def _status(ctx: Reading, start: int, end: int, home: re.Pattern[str] | None, cl
         return "affirmed"
     if clause_only:  # the sentence's consent talk is this fact's own context; a history or plan section is not
         return _SECTION_STATUS.get(section.kind, "affirmed")
-    return ctx.status(start, end)
+    return ctx.status(start, end, allow)
 
 
 def read_fact(fact: BoilerplateFact, text: str, ctx: Reading | None = None) -> Statements:
     ctx = ctx if ctx is not None else read(text)
-    states, opposite, home = fact.patterns()
+    states, opposite, home, allow = fact.patterns()
     out = Statements()
     for m in ctx.finditer(states):
         start, end = _decisive_span(ctx, m)
-        status = _status(ctx, start, end, home, fact.clause_only)
+        status = _status(ctx, start, end, home, fact.clause_only, allow)
         if status == "affirmed" and not fact.negative and _INNER_NEGATION.search(m.group()):
             status = "negated"  # "images were not saved": the negation sits inside the phrasing itself
         if status == "affirmed":
