@@ -199,6 +199,10 @@ def test_a_note_contradicting_the_dictation_names_what_was_dictated():
     "The patient appeared to tolerate the procedure.",  # a hedge states nothing
     "Risks including bleeding and infection were discussed.",
     "If a vasovagal episode occurs, the procedure will be stopped.",
+    "The risks, including bleeding, infection, nerve injury, vasovagal reaction and hematoma, were discussed.",
+    "Consent: risks including vasovagal reaction and hematoma were explained.",
+    "She has a history of a vasovagal reaction with a prior injection.",
+    "Post-procedure instructions were given; she will call if she has no relief.",
 ])
 def test_hedged_and_hypothetical_mentions_are_not_statements(sentence):
     assert unsupported(with_sentence(sentence)) == []
