@@ -306,6 +306,23 @@ THESAURUS: dict[str, tuple[list[str], list[str]]] = {
         "Estimated blood loss: minimal", "EBL: minimal", "Blood loss was negligible", "Minimal bleeding",
         "Estimated blood loss was less than 5 mL", "There was no significant bleeding",
     ], ["EBL min", "EBL minimal", "minimal blood loss", "EBL nil"]),
+    "discharged_home": ([
+        "The patient was discharged home", "She was discharged to home with her husband", "Disposition: home",
+        "The patient went home with a driver", "He was released home",
+    ], ["d/c home", "dc home", "dispo home", "discharged home"]),
+    "monitored": ([
+        "Vital signs were monitored throughout", "Standard ASA monitors were applied",
+        "Pulse oximetry and blood pressure were continuously monitored", "The patient was observed in recovery",
+        "EKG and oxygen saturation were monitored",
+    ], ["vitals monitored", "monitored", "VS monitored"]),
+    "negative_aspiration": ([
+        "Aspiration was negative", "Negative aspiration for blood and CSF", "There was no blood on aspiration",
+        "Aspiration was negative for heme", "The needle was aspirated without return of blood",
+    ], ["neg asp", "asp neg", "negative aspiration", "aspiration negative"]),
+    "dressing_applied": ([
+        "A sterile dressing was applied", "A Band-Aid was placed", "An adhesive bandage was applied",
+        "Tegaderm was applied over the site",
+    ], ["bandaid", "band-aid", "dressing applied", "sterile dressing"]),
     "pain_relief": ([
         "The patient reported significant pain relief", "Pain improved after the injection",
         "She had good relief of her pain", "Immediate relief was reported", "Pain decreased after the injection",
@@ -409,7 +426,7 @@ def test_rates_mentions_that_state_nothing_are_not_read_as_statements():
 
 def test_the_generator_covers_every_kind_and_frame():
     seen = {(k, f) for k, _, f, _ in variants()}
-    assert {k for k, _ in seen} == set(THESAURUS) and {f for _, f in seen} == {name for name, _ in FRAMES}
+    assert {k for k, _ in seen} == set(THESAURUS) == set(LABEL) and {f for _, f in seen} == {name for name, _ in FRAMES}
     # each phrasing is itself a statement the reader sees in the note (no frame hides it)
     for key, phrasing, frame, note in variants():
         assert re.sub(r"\s+", " ", phrasing.lower()) in re.sub(r"\s+", " ", note.lower()), (key, phrasing, frame)
