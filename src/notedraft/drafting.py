@@ -18,6 +18,7 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 
+from . import boilerplate
 from . import fidelity
 from . import lexicon as lx
 from .codes import parse_code_lines
@@ -77,7 +78,8 @@ def draft(
             notes.append(f"dropped {len(raw_findings)} fact(s) the LLM stated but the dictation does not")
         if not codes:
             targets = [str(line) for line in suggest(facts, payer)]
-    note = render_note(facts)
+    said = boilerplate.read_all(dictation)  # the boilerplate the note may state: only what the dictation affirms
+    note = render_note(facts, said)
     result = _check(dictation, note, dictated, facts, targets, payer)
 
     if strategy == "llm-compose":
@@ -96,10 +98,12 @@ def draft(
 
     instructions = _instruction_findings(dictation)
     unread = _unread_findings(dictated)
+    # "no comps ... small vasovagal episode": the note states neither, and the physician is asked which is true
+    said_both = boilerplate.conflict_findings(dictation)
     report = result.report
-    if instructions or conflict or unread:
+    if instructions or conflict or unread or said_both:
         report = report.model_copy(
-            update={"findings": instructions + conflict + unread + report.findings, "supported": False})
+            update={"findings": instructions + conflict + said_both + unread + report.findings, "supported": False})
     if instructions:
         notes.append("the dictation contains instructions addressed to the tool; they were treated as data and not followed")
     covered = facts.procedure in COVERED_PROCEDURES
@@ -119,6 +123,7 @@ def draft(
     # Questions only help when answering them can make the note billable: not for a procedure notedraft does not draft.
     queries = queries_for(facts, report) if covered else []
     queries += [q for q in faithful.queries if q not in queries]
+    queries += [q for q in boilerplate.conflict_questions(dictation) if said_both and q not in queries]
     if covered and not report.supported and set(targets) != set(_intended(facts)):
         # The asked-for code cannot be supported; also ask what the code the facts point to still needs.
         queries += [q for q in queries_for(facts, validate(result.note, _intended(facts), payer)) if q not in queries]

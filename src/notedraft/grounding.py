@@ -1,7 +1,8 @@
 """Grounding: every clinical fact a draft states must be linked to the dictation it came from.
 
 The draft is read back with the same extractor as the dictation, and each fact — drug, dose, side, guidance,
-confirmation, recorded images, ICD-10 code, level, purpose, and every number — is looked up in the dictation.
+confirmation, recorded images, ICD-10 code, level, purpose, every number, and the boilerplate ("No complications",
+"Consent was obtained": boilerplate.py) — is looked up in the dictation.
 Anything unlinked is an error finding ("unsupported: 80 mg methylprednisolone"). This is what lets an LLM write
 prose while notedraft guarantees the prose invents nothing.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from . import boilerplate
 from . import lexicon as lx
 from .context import TextContext
 from .extract import extract_facts
@@ -69,6 +71,8 @@ def ground(note: str, dictation: str, dictated: Facts | None = None, drafted: Fa
     for name in ("needle_confirmation", "contrast", "images_recorded", "guidance_description"):
         span = getattr(drafted, name)
         if span is not None and getattr(dictated, name) is None:
+            if name == "images_recorded" and "images_saved" in boilerplate.dictated(dictation):
+                continue  # "imgs saved": the boilerplate reader's shorthand for the same fact
             out.append(_finding(f"{name.replace('_', ' ')} ({span.text!r})", [span]))
 
     dictated_codes = {d.code for d in dictated.diagnoses if d.code}
@@ -93,7 +97,18 @@ def ground(note: str, dictation: str, dictated: Facts | None = None, drafted: Fa
     for m in _NUMBER.finditer(note):
         if float(m.group()) not in allowed and not _inside_code(note, m.start()):
             out.append(_finding(f"number {m.group()}", [Span(start=m.start(), end=m.end(), text=m.group())]))
+    # Boilerplate ("No complications.", "Consent was obtained.") is a fact too. A statement already named above
+    # (images recorded, a complication) keeps its one finding, unless the dictation says the opposite.
+    named = [e for f in out if f.message.startswith(("unsupported: images recorded", "unsupported: complication "))
+             for e in f.evidence]
+    for f in boilerplate.findings(note, dictation):
+        if "the dictation says" in f.message or not any(_overlaps(f.evidence[0], e) for e in named):
+            out.append(f)
     return _dedupe(out)
+
+
+def _overlaps(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
 
 
 # A medication fact is the tuple Medication.fact(): (drug, salt, dose, concentration, volume, per side/total, use).

@@ -624,12 +624,17 @@ class Reading:
         """The doubt cues of the text [lo, hi) itself, as a clause: "deferred", "rule out", "pending"."""
         return self._clause_status(lo, lo, lo, hi, lo, hi)
 
-    def local_status(self, start: int, end: int) -> Status:
+    def local_status(self, start: int, end: int, allow: re.Pattern[str] | None = None) -> Status:
         """The status from the mention's own clause and structure only, without the section it stands in: a
-        diagnosis in an Assessment/Plan section is still a diagnosis."""
-        key = (start, end, "local")
+        diagnosis in an Assessment/Plan section is still a diagnosis. `allow` as in status()."""
+        allow = allow if allow is not None else self._allow
+        key = (start, end, "local", allow)  # with `allow`: a verdict read with other cue words is cached apart
         if key not in self._statuses:
-            self._statuses[key] = self._local_status(start, end)
+            saved, self._allow = self._allow, allow
+            try:
+                self._statuses[key] = self._local_status(start, end)
+            finally:
+                self._allow = saved
         return self._statuses[key]
 
     def _status(self, start: int, end: int) -> Status:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from jinja2 import Environment, StrictUndefined
 
+from . import boilerplate
 from . import icd10
 from . import lexicon as lx
 from .models import Diagnosis, Facts, Medication
@@ -28,20 +29,36 @@ def _templates() -> Environment:
     return _env
 
 
-def render_note(facts: Facts) -> str:
+def render_note(facts: Facts, said: dict[str, boilerplate.Statements] | None = None) -> str:
+    """`said`: the dictation's boilerplate (boilerplate.read_all(dictation)); without it the note states none."""
     if facts.procedure not in COVERED_PROCEDURES:
         return _templates().get_template("unsupported_procedure.txt.j2").render(procedure=facts.procedure.replace("_", " "))
-    return _templates().get_template("si_joint_injection.txt.j2").render(**note_view(facts))
+    return _templates().get_template("si_joint_injection.txt.j2").render(**note_view(facts, said or {}))
 
 
-def note_view(facts: Facts) -> dict:
-    """Every sentence of the note from the facts; a missing fact becomes a visible placeholder."""
+def note_view(facts: Facts, said: dict[str, boilerplate.Statements] | None = None) -> dict:
+    """Every sentence of the note from the facts; a missing fact becomes a visible placeholder.
+
+    Boilerplate ("Consent was obtained.", "Complications: None.") is written only when the dictation affirms it
+    and never says its opposite; otherwise it is left out, not offered as a placeholder: a `[... NEEDED]` would
+    refuse every note whose dictation skips a sentence no code line requires, and invite a scribe to fill it by
+    habit, which is the invention this rule exists to stop."""
+    said = said or {}
+
+    def affirmed(key: str) -> bool:
+        s = said.get(key)
+        return bool(s and s.affirmed and not s.opposed)
+
+    def opposed(key: str) -> bool:
+        s = said.get(key)
+        return bool(s and s.opposed)
+
     side = {"left": "Left", "right": "Right", "bilateral": "Bilateral"}.get(facts.side, "[SIDE NEEDED]")
     if facts.procedure == "si_joint_injection":
         procedure = f"{side} sacroiliac joint injection" + (" (left and right joints)" if facts.side == "bilateral" else "")
     else:  # the dictation does not say what was injected: never assume the joint
         procedure = f"[PROCEDURE NEEDED], side: {side}"
-    technique = [_guidance_sentence(facts)]
+    technique = boilerplate_sentences(said, "before") + [_guidance_sentence(facts)]
     for event in facts.events:  # what was not done stays not done
         if event.status == "aborted":
             technique.append(f"{event.side.capitalize()} side: not injected (aborted).")
@@ -52,8 +69,9 @@ def note_view(facts: Facts) -> dict:
         technique.append(_confirmation_sentence(facts))
     if facts.guidance_description and facts.guidance == "ultrasound":
         technique.append(f"Ultrasound technique as dictated: {facts.guidance_description.text}.")
-    if facts.images_recorded:
+    if facts.images_recorded and not opposed("images_saved"):  # "images saved ... images not saved": neither
         technique.append(f"Image documentation as dictated: {facts.images_recorded.text}.")
+    technique += boilerplate_sentences(said, "technique")
     purpose = {
         "diagnostic": "Diagnostic injection.",
         "therapeutic": "Therapeutic injection.",
@@ -67,9 +85,25 @@ def note_view(facts: Facts) -> dict:
         "medications": [_medication(m) for m in facts.medications if m.injectate] or ["[MEDICATIONS NEEDED]"],
         "other_medications": _other_medication_lines(facts.medications),
         "pain_line": _pain(facts),
-        "complications_line": "None." if facts.complications and facts.complications.value == "none" else (
-            facts.complications.value if facts.complications else None),
+        "complications_line": _complications(facts, affirmed("no_complications"), said),
+        "after": boilerplate_sentences(said, "after"),
     }
+
+
+def boilerplate_sentences(said: dict[str, boilerplate.Statements], place: str) -> list[str]:
+    return [f.sentence.replace("{dictated}", said[f.key].affirmed[0].text) for f in boilerplate.load_facts()
+            if f.sentence and f.place == place and f.key in said and said[f.key].affirmed and not said[f.key].opposed]
+
+
+def _complications(facts: Facts, none_said: bool, said: dict[str, boilerplate.Statements]) -> str | None:
+    """"None." only when the dictation affirms it; a complication as dictated, unless the dictation also says
+    there were none (a conflict: neither is written, the drafter asks)."""
+    if facts.complications is None:
+        return None
+    if facts.complications.value == "none":
+        return "None." if none_said else None
+    no_comps = said.get("no_complications")
+    return None if no_comps and no_comps.affirmed else facts.complications.value
 
 
 def _guidance_sentence(facts: Facts) -> str:
