@@ -311,3 +311,17 @@ def test_pages_render(client, imported):
     assert editor.headers["cache-control"] == "no-store"
     history = client.get(f"/drafts/{imported}/history")
     assert "Revision 1" in history.text
+
+
+def test_finalising_a_note_that_states_what_the_dictation_did_not_needs_a_reason(client):
+    # Supported by the rules, but "80 mg" and "images were saved" were never dictated: that is a finding too.
+    note = GOOD_NOTE.replace("40 mg Kenalog", "80 mg Kenalog")
+    r = client.post("/api/drafts/import", json=saved_file(note=note))
+    draft_id = r.json()["id"]
+    assert client.post("/api/validate", json={"note": note, "codes": ["27096-LT"]}).json()["supported"]
+    r = client.post(f"/api/drafts/{draft_id}/finalise", json={"revision": 1})
+    assert r.status_code == 422
+    assert any("80 mg" in b["message"] for b in r.json()["blocking"])
+    r = client.post(f"/api/drafts/{draft_id}/finalise", json={"revision": 1, "override_reason": "Dose confirmed by Dr. Lee"})
+    assert r.status_code == 200
+    assert any("80 mg" in o["message"] for o in r.json()["finalised"]["overrides"])

@@ -572,16 +572,24 @@ def create_app(
         if request.scope.get("notedraft_user"):
             raise ApiError(403, "forbidden", "with accounts, the note's physician signs it: POST .../submit, then "
                            "the physician POSTs .../sign")
-        get(draft_id)
+        draft = get(draft_id)
         try:
             revision = store.revision(draft_id, body.revision)
         except NotFound as e:
             raise ApiError(409, "conflict", str(e), current=get(draft_id)) from None
-        report = check(revision["note"], revision["codes"])  # the verdict of today's rules, not the saved one
+        # Today's rules, not the saved verdict; and a statement the dictation does not support needs the reason
+        # too, like a code requirement that is not met.
+        checked = review(draft, revision["note"], revision["codes"])
+        report, blocking = checked["validation"], checked["blocking"]
+        reason = (body.override_reason or "").strip()
+        if blocking and not reason:
+            raise ApiError(422, "not_supported", f"{len(blocking)} finding(s) stand: fix the note, or give an override "
+                           "reason", validation=report, blocking=blocking)
         try:
             fin = store.finalise(
                 draft_id, revision=body.revision, validation=report, author=author_of(body.author),
                 override_reason=body.override_reason,
+                overrides=[{**b, "reason": reason} for b in blocking] if blocking else None,
             )
         except NotSupported as e:
             raise ApiError(422, "not_supported", str(e), validation=report) from None
