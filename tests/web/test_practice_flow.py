@@ -285,3 +285,38 @@ def test_admin_adds_and_disables_an_account(practice, page):
     expect(page.locator("#users tr[data-user='newcoder'] td").nth(3)).to_have_text("no")
     assert next(u for u in store.users() if u["username"] == "newcoder")["active"] in (False, 0)
     expect(page.locator("#access-log")).to_contain_text("user.disable")
+
+
+def test_signing_over_an_open_finding_needs_the_physicians_reason(practice, page):
+    from playwright.sync_api import expect
+
+    base, store = practice
+    log_in(page, base, "drlee")
+    page.fill("#mrn", "MRN-7")
+    expect(page.locator("#physician")).to_have_value("drlee")  # a physician drafting is the rendering physician
+    page.fill("#dictation", "R SIJ inj, fluoro, contrast confirmed intra-articular, 40 kenalog, dx M46.1, therapeutic")
+    page.fill("#codes", "27096-RT")
+    page.click("#generate")
+    page.wait_for_url(re.compile(r"/drafts/\d+$"))
+    drafted = page.input_value("#note")
+    assert "40 mg" in drafted
+    page.fill("#note", drafted.replace("40 mg", "80 mg", 1))  # a dose the dictation never gave
+    expect(page.locator("#sign-state")).to_contain_text("Save your changes first")
+    expect(page.locator("#sign")).to_be_disabled()
+    page.click("#save")
+    expect(page.locator("#revision-label")).to_have_text("2")
+    reasons = page.locator("#sign-reasons li")
+    expect(reasons.filter(has_text="80").first).to_be_visible()
+    expect(reasons.first.locator(".tag")).to_have_text("not dictated")
+    page.check("#attest")
+    page.click("#sign")  # no reason given: the server refuses and says why; nothing is signed
+    expect(page.locator("#sign-error")).to_contain_text("need your reason")
+    expect(page.locator("#signed-note")).to_have_count(0)
+    for box in page.locator("#sign-reasons input").all():
+        box.fill("I gave 80 mg; the dictation was wrong.")
+    page.click("#sign")
+    expect(page.locator("#signed-note")).to_contain_text("Signed by Dr. Ana Lee")
+    expect(page.locator("#signed-note .overrides")).to_contain_text("I gave 80 mg; the dictation was wrong.")
+    draft_id = int(page.url.rsplit("/", 1)[1])
+    overrides = store.get_draft(draft_id)["finalised"]["overrides"]
+    assert overrides and all(o["reason"] == "I gave 80 mg; the dictation was wrong." for o in overrides)

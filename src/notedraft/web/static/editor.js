@@ -101,10 +101,14 @@
     const view = $("dictation-view");
     if (!view) return;
     const level = new Uint8Array(fullCps.length);
-    for (const s of dictFocus) {
-      if (s.start < 0 || s.end > fullCps.length || fullCps.slice(s.start, s.end).join("") !== s.text) continue;
-      for (let i = s.start; i < s.end; i++) level[i] = OK | FOCUS;
-    }
+    const mark = (s, value) => {
+      if (s.start < 0 || s.end > fullCps.length || fullCps.slice(s.start, s.end).join("") !== s.text) return;
+      for (let i = s.start; i < s.end; i++) level[i] |= value;
+    };
+    // Every word the validator read as evidence in the dictation is tinted; the ones behind the item pointed at
+    // are outlined too.
+    for (const req of (dictReport && dictReport.satisfied) || []) for (const s of req.evidence || []) mark(s, OK);
+    for (const s of dictFocus) mark(s, OK | FOCUS);
     view.replaceChildren(...dictationParts().map((p) => ND.el("div", { class: `dictation-part ${p.cls}` },
       ND.el("div", { class: "part-label", text: p.label }),
       ND.el("pre", { class: "dictation-text" }, marked(fullCps, level, p.start, p.end)))));
