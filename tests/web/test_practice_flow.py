@@ -262,7 +262,7 @@ def test_scribe_physician_coder_flow(practice, page, shoot):
     assert {"DocumentReference", "Procedure"} <= kinds
 
 
-def test_admin_adds_and_disables_an_account(practice, page):
+def test_admin_adds_and_disables_an_account(practice, page, shoot):
     from playwright.sync_api import expect
 
     base, store = practice
@@ -285,6 +285,7 @@ def test_admin_adds_and_disables_an_account(practice, page):
     expect(page.locator("#users tr[data-user='newcoder'] td").nth(3)).to_have_text("no")
     assert next(u for u in store.users() if u["username"] == "newcoder")["active"] in (False, 0)
     expect(page.locator("#access-log")).to_contain_text("user.disable")
+    shoot(page, "9-admin")
 
 
 def test_signing_over_an_open_finding_needs_the_physicians_reason(practice, page):
