@@ -195,9 +195,12 @@ def test_scribe_physician_coder_flow(practice, page, shoot):
     assert result.get_attribute("data-then") == "redrafted"
     expect(page.locator("#inbox-count")).to_be_hidden()
     shoot(page, "4-physician-answers")
+    page.reload()  # the answered question moves below, with the answer
+    expect(page.locator("#open-queries")).to_have_count(0)
+    expect(page.locator("#answered-queries li")).to_contain_text(ANSWER)
+    page.locator("#answered-queries li a").click()
 
     # -- the redrafted note: the answer is dictated text, marked as such; the physician signs ------------------------
-    result.locator("a").click()
     page.wait_for_url(draft_url)
     expect(page.locator("#dictation-view .dictation-part.answer pre")).to_have_text(ANSWER)
     expect(page.locator("#dictation-view .dictation-part.answer .part-label")).to_contain_text("Physician's answer")
@@ -247,6 +250,9 @@ def test_scribe_physician_coder_flow(practice, page, shoot):
     # -- a coder opens the signed note and exports FHIR -------------------------------------------------------------------
     log_in(page, base, "cody")
     expect(page.locator("#new-draft")).to_have_count(0)  # a coder does not draft
+    row = page.locator(f"#drafts tr[data-draft='{draft_id}']")
+    expect(row.locator("td").nth(6)).to_have_text("Signed")
+    expect(row.locator("td.attention")).to_have_text("signed")
     page.locator(f"#drafts tr[data-draft='{draft_id}'] a").click()
     page.wait_for_url(draft_url)
     expect(page.locator("#sign-panel")).to_have_count(0)
