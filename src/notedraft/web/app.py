@@ -58,7 +58,7 @@ from . import practice
 from .access import LoginLimiter, Sessions, token_problem
 from .accounts import ROLE_WORDS, SESSION_COOKIE, Accounts, may
 from .jobs import Cancelled, JobFailed, JobQueue, QueueFull
-from .store import Conflict, NotFound, NotSupported, Store, StoreError
+from .store import ATTESTATION, Conflict, NotFound, NotSupported, Store, StoreError
 
 try:  # the claim-size cap lives with the code-line parser (the CLI and validate() share it)
     from notedraft.codes import MAX_CODE_LINES
@@ -731,7 +731,7 @@ def create_app(
         draft["attempts"] = _cap_attempts(draft["attempts"])
         if isinstance(draft["generated"].get("attempts"), list):
             draft["generated"]["attempts"] = _cap_attempts(draft["generated"]["attempts"])
-        return page(request, "editor.html", draft=draft)
+        return page(request, "editor.html", draft=draft, attestation=ATTESTATION)  # the sign panel quotes it exactly
 
     @app.get("/drafts/{draft_id}/history", response_class=HTMLResponse)
     def history(request: Request, draft_id: int):

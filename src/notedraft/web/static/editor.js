@@ -1,6 +1,7 @@
 "use strict";
-// The editor: live validation (debounced), evidence highlights behind the textarea, save with conflict handling,
-// finalise. Note text only ever reaches the DOM through textContent / value, never as HTML.
+// The editor: the dictation beside the note, live checks (debounced) with evidence highlights in both, save with
+// conflict handling, questions to the physician, submit, sign, addenda; finalise in the single-person notebook.
+// Note and dictation text only ever reach the DOM through textContent / value, never as HTML.
 (() => {
   const data = JSON.parse(document.getElementById("draft-data").textContent);
   const $ = (id) => document.getElementById(id);
@@ -8,12 +9,18 @@
   const backdrop = $("backdrop");
   const codesInput = $("codes");
   const finalised = Boolean(data.finalised);
+  const readOnly = finalised || !(data.can && data.can.edit);
+  const physicianName = data.encounter ? data.encounter.physician.display_name : "the physician";
 
   let base = data.revision;
   let saved = { note: data.note, codes: data.codes.join(", ") };
   let report = data.validation;
   let grounding = data.grounding || [];
-  let focus = null; // {start, end} in code points: the evidence the scribe clicked
+  let queries = null;   // the questions the current text raises (null until the first check answers)
+  let blocking = null;  // what a signature must give a reason for (same)
+  let focus = null;     // {start, end} in code points: the note evidence pointed at
+  let dictFocus = [];   // spans of the dictation (code points) read as evidence for the same requirement
+  let dictReport = null;  // the validator's reading of the dictation itself
   let inflight = null;
   let seq = 0;
 
@@ -33,23 +40,13 @@
     return spans;
   }
 
-  // Offsets from the server count code points; a span is drawn only if the text there is still what it quoted,
-  // so highlights never land on the wrong words while a fresh validation is on its way.
-  function renderBackdrop() {
-    const cps = Array.from(note.value);
-    const level = new Uint8Array(cps.length);
-    const spans = spansOf(report);
-    for (const s of spans) {
-      if (s.start < 0 || s.end > cps.length || s.start >= s.end) continue;
-      if (cps.slice(s.start, s.end).join("") !== s.text) continue;
-      for (let i = s.start; i < s.end; i++) level[i] = Math.max(level[i] & 3, s.level) | (level[i] & FOCUS);
-    }
-    if (focus && focus.end <= cps.length) for (let i = focus.start; i < focus.end; i++) level[i] |= FOCUS;
+  // Text with marks: `level` per code point, equal runs become one <mark> (or a text node).
+  function marked(cps, level, from, to) {
     const frag = document.createDocumentFragment();
-    let i = 0;
-    while (i < cps.length) {
+    let i = from;
+    while (i < to) {
       let j = i;
-      while (j < cps.length && level[j] === level[i]) j++;
+      while (j < to && level[j] === level[i]) j++;
       const text = cps.slice(i, j).join("");
       if (level[i]) {
         const cls = [CLASS[level[i] & 3] || "plain", level[i] & FOCUS ? "focus" : ""].join(" ").trim();
@@ -59,25 +56,100 @@
       }
       i = j;
     }
+    return frag;
+  }
+
+  // Offsets from the server count code points; a span is drawn only if the text there is still what it quoted,
+  // so highlights never land on the wrong words while a fresh check is on its way.
+  function renderBackdrop() {
+    const cps = Array.from(note.value);
+    const level = new Uint8Array(cps.length);
+    for (const s of spansOf(report)) {
+      if (s.start < 0 || s.end > cps.length || s.start >= s.end) continue;
+      if (cps.slice(s.start, s.end).join("") !== s.text) continue;
+      for (let i = s.start; i < s.end; i++) level[i] = Math.max(level[i] & 3, s.level) | (level[i] & FOCUS);
+    }
+    if (focus && focus.end <= cps.length) for (let i = focus.start; i < focus.end; i++) level[i] |= FOCUS;
+    const frag = marked(cps, level, 0, cps.length);
     frag.append(document.createTextNode(note.value.endsWith("\n") ? " " : "\u200b"));
     backdrop.replaceChildren(frag);
     backdrop.scrollTop = note.scrollTop;
   }
   note.addEventListener("scroll", () => { backdrop.scrollTop = note.scrollTop; });
 
+  // ---- the dictation, always visible ---------------------------------------------------------------------------
+  // `dictation_full` is the original dictation, then each answer of the physician (in the order answered),
+  // joined by blank lines: the text grounding and the redraft read. It is shown in those parts, each labelled.
+  const fullCps = Array.from(data.dictation_full || data.dictation || "");
+  const answered = (data.sent_queries || []).filter((q) => q.answer);
+  function dictationParts() {
+    const parts = [{ label: "As dictated", cls: "original", start: 0, end: Array.from(data.dictation || "").length }];
+    let at = parts[0].end;
+    (data.answers || []).forEach((answer, i) => {
+      at += 2;  // the blank line between parts
+      const q = answered[i];
+      const who = q && q.answered_by === (data.encounter && data.encounter.physician.username) ? physicianName : (q ? q.answered_by : "the physician");
+      const label = q ? `Physician's answer, ${who}, ${ND.localTime(q.answered_at)} — to: “${q.question}”` : "Physician's answer";
+      const len = Array.from(answer).length;
+      parts.push({ label, cls: "answer", start: at, end: at + len });
+      at += len;
+    });
+    return parts;
+  }
+
+  function renderDictation() {
+    const view = $("dictation-view");
+    if (!view) return;
+    const level = new Uint8Array(fullCps.length);
+    const mark = (s, value) => {
+      if (s.start < 0 || s.end > fullCps.length || fullCps.slice(s.start, s.end).join("") !== s.text) return;
+      for (let i = s.start; i < s.end; i++) level[i] |= value;
+    };
+    // Every word the validator read as evidence in the dictation is tinted; the ones behind the item pointed at
+    // are outlined too.
+    for (const req of (dictReport && dictReport.satisfied) || []) for (const s of req.evidence || []) mark(s, OK);
+    for (const s of dictFocus) mark(s, OK | FOCUS);
+    view.replaceChildren(...dictationParts().map((p) => ND.el("div", { class: `dictation-part ${p.cls}` },
+      ND.el("div", { class: "part-label", text: p.label }),
+      ND.el("pre", { class: "dictation-text" }, marked(fullCps, level, p.start, p.end)))));
+  }
+
+  // What the validator reads in the dictation itself: for a requirement the note meets, the dictation's own
+  // evidence for the same rule is the words the fact came from (the drafter writes only what it read there).
+  let dictCodes = null;
+  async function readDictation() {
+    const codes = ND.codes(codesInput.value);
+    if (!fullCps.length || codes.join(",") === dictCodes) return;
+    dictCodes = codes.join(",");
+    const r = await ND.api("POST", "/api/validate", { note: fullCps.join(""), codes });
+    if (r.ok) dictReport = r.data;
+  }
+
   function utf16(cps, index) { return cps.slice(0, index).join("").length; }
 
-  function showEvidence(evidence) {
+  // Point at an item: its evidence is outlined in the note and, for a met requirement, in the dictation.
+  // `select` (a click or Enter) also scrolls the note there and selects the words.
+  function showEvidence(evidence, rule, select) {
     const cps = Array.from(note.value);
-    const ev = evidence.find((e) => cps.slice(e.start, e.end).join("") === e.text);
-    if (!ev) { ND.toast("That text has changed since the last check."); return; }
+    const ev = (evidence || []).find((e) => cps.slice(e.start, e.end).join("") === e.text);
+    const fromDictation = rule && dictReport
+      ? (dictReport.satisfied || []).filter((r) => r.rule === rule).flatMap((r) => r.evidence || []) : [];
+    dictFocus = fromDictation;
+    renderDictation();
+    if (!ev) {
+      if (select && evidence && evidence.length) ND.toast("That text has changed since the last check.");
+      return;
+    }
     focus = { start: ev.start, end: ev.end };
     renderBackdrop();
+    if (!select) return;
     const mark = backdrop.querySelector("mark.focus");
     if (mark) note.scrollTop = Math.max(0, mark.offsetTop - note.clientHeight / 3);
     backdrop.scrollTop = note.scrollTop;
     note.focus({ preventScroll: true });
     note.setSelectionRange(utf16(cps, ev.start), utf16(cps, ev.end));
+    const dmark = document.querySelector("#dictation-view mark.focus");
+    if (dmark) dmark.scrollIntoView({ block: "nearest" });
   }
 
   // ---- the verdict and the side panel --------------------------------------------------------------------------
@@ -99,7 +171,7 @@
       const label = state === "err" ? "not supported" : state === "warn" ? "supported, with warnings" : "supported";
       return ND.el("span", { class: `code-line ${state}`, title: `${line}: ${label}`, text: line });
     }));
-    if (!(report.codes || []).length) $("code-lines").append(ND.el("span", { class: "muted", text: "No code lines: enter them on the left." }));
+    if (!(report.codes || []).length) $("code-lines").append(ND.el("span", { class: "muted", text: "No code lines: enter them above the note." }));
 
     const nSat = (report.satisfied || []).length;
     const parts = [`${errors.length} error${errors.length === 1 ? "" : "s"}`,
@@ -112,7 +184,7 @@
     if (!suggested.length) box.replaceChildren(ND.el("span", { class: "muted", text: "The text supports no code line yet." }));
     else if (same) box.replaceChildren(ND.el("span", { class: "muted", text: "Matches what the text supports." }));
     else {
-      const use = ND.el("button", { type: "button", text: "Use these", disabled: finalised });
+      const use = ND.el("button", { type: "button", text: "Use these", disabled: readOnly });
       use.addEventListener("click", () => { codesInput.value = suggested.join(", "); changed(); });
       box.replaceChildren("The text supports ", ND.el("strong", { text: suggested.join(", ") }), " ", use);
     }
@@ -134,9 +206,11 @@
     $("satisfied-count").textContent = String(nSat);
     $("satisfied").replaceChildren(...(report.satisfied || []).map((req) => {
       const li = ND.el("li", { title: req.rule }, ND.el("span", { class: "tag", text: req.code }), " ", req.description);
-      attachEvidence(li, req.evidence);
+      attachEvidence(li, req.evidence, req.rule);
       return li;
     }));
+    renderQueries();
+    renderSign();
     renderFacts();
     renderBackdrop();
   }
@@ -155,16 +229,17 @@
       } else src.append(f.source);
       li.append(src);
     }
-    attachEvidence(li, f.evidence);
+    attachEvidence(li, f.evidence, null);
     return li;
   }
 
-  function attachEvidence(li, evidence) {
+  function attachEvidence(li, evidence, rule) {
     if (!evidence || !evidence.length) return;
     li.setAttribute("data-has-evidence", "1");
     li.tabIndex = 0;
-    li.addEventListener("click", (e) => { if (e.target.tagName !== "A") showEvidence(evidence); });
-    li.addEventListener("keydown", (e) => { if (e.key === "Enter") showEvidence(evidence); });
+    li.addEventListener("mouseenter", () => showEvidence(evidence, rule, false));
+    li.addEventListener("click", (e) => { if (e.target.tagName !== "A") showEvidence(evidence, rule, true); });
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter") showEvidence(evidence, rule, true); });
   }
 
   function renderFacts() {
@@ -183,10 +258,89 @@
     $("facts").replaceChildren(ND.el("h2", { text: "Facts read from the note" }), dl);
   }
 
-  // ---- live validation -----------------------------------------------------------------------------------------
+  // ---- questions for the physician (recomputed from the current text on every check) ----------------------------
+  function renderQueries() {
+    const list = queries === null ? (data.queries || []) : queries;
+    $("queries-count").textContent = String(list.length);
+    $("queries").replaceChildren(...list.map((q) => ND.el("li", { text: q })));
+    $("no-queries").hidden = list.length > 0;
+    const send = $("send-queries");
+    if (!send) return;
+    const dirty = isDirty();
+    send.disabled = queries === null || !list.length || dirty;
+    $("queries-status").textContent = dirty && list.length ? "Save first: the questions go with a saved revision." : "";
+  }
+
+  async function sendQueries() {
+    const send = $("send-queries");
+    send.disabled = true;
+    const r = await ND.api("POST", `/api/drafts/${data.id}/queries`, { revision: base, questions: queries });
+    if (!r.ok) { ND.toast(r.data.message || `could not send (HTTP ${r.status})`); renderQueries(); return; }
+    const sentList = $("sent-queries");
+    for (const q of r.data.sent) {
+      sentList.append(ND.el("li", { "data-query": String(q.id) }, ND.el("span", { class: "q", text: q.question }), " ",
+        ND.el("span", { class: "pill warn", text: "waiting" }), " ",
+        ND.el("span", { class: "muted small-inline", text: `to ${physicianName}, ${ND.localTime(q.created_at)}` })));
+    }
+    sentList.hidden = !sentList.children.length;
+    const n = r.data.sent.length;
+    const msg = n ? `Sent ${n} question${n === 1 ? "" : "s"} to ${physicianName}` : "Already sent; waiting for the answer";
+    $("queries-status").textContent = msg + (r.data.already_open && n ? ` (${r.data.already_open} already waiting)` : "") + ".";
+    ND.toast(msg);
+    send.disabled = false;
+  }
+
+  // ---- sign (the encounter's physician) ------------------------------------------------------------------------------
+  const reasons = new Map();  // blocking key -> the reason typed, kept across re-renders
+  function renderSign() {
+    const panel = $("sign-panel");
+    if (!panel) return;
+    const dirty = isDirty();
+    $("sign-revision").textContent = String(base);
+    if (blocking === null) { $("sign-state").textContent = "Checking the note…"; $("sign").disabled = true; return; }
+    $("sign-state").textContent = dirty
+      ? "Save your changes first: you sign the last saved revision."
+      : blocking.length
+        ? `${blocking.length} finding${blocking.length === 1 ? " is" : "s are"} still open. Fix the note, or give your own reason for each:`
+        : "The note supports its code lines and states nothing outside the dictation.";
+    $("sign-reasons").replaceChildren(...(dirty ? [] : blocking).map((b, i) => {
+      const id = `reason-${i}`;
+      const input = ND.el("input", { type: "text", id, maxLength: 2000, value: reasons.get(b.key) || "",
+        placeholder: "your reason (recorded with the signature)" });
+      input.dataset.key = b.key;
+      input.addEventListener("input", () => reasons.set(b.key, input.value));
+      return ND.el("li", { class: `sign-reason ${b.source}` },
+        ND.el("label", { htmlFor: id }, ND.el("span", { class: "tag", text: b.source === "dictation" ? "not dictated" : "code" }), " ", b.message),
+        input);
+    }));
+    $("sign").disabled = dirty;
+  }
+
+  async function sign() {
+    const error = $("sign-error");
+    error.hidden = true;
+    if (!$("attest").checked) { error.textContent = "Tick the attestation first."; error.hidden = false; return; }
+    const overrides = (blocking || []).filter((b) => (reasons.get(b.key) || "").trim())
+      .map((b) => ({ key: b.key, reason: reasons.get(b.key).trim() }));
+    $("sign").disabled = true;
+    const r = await ND.api("POST", `/api/drafts/${data.id}/sign`, { revision: base, attest: true, overrides });
+    $("sign").disabled = false;
+    if (r.ok) { window.onbeforeunload = null; window.location.reload(); return; }
+    if (r.status === 422 && r.data.blocking) {
+      // The server judged the saved revision: show exactly what it still needs a reason for.
+      const known = new Set((blocking || []).map((b) => b.key));
+      blocking = [...(blocking || []), ...r.data.blocking.filter((b) => !known.has(b.key))];
+      renderSign();
+    }
+    if (r.status === 409 && r.data.current) { showConflict(r.data); return; }
+    error.textContent = r.data.message || `signing failed (HTTP ${r.status})`;
+    error.hidden = false;
+  }
+
+  // ---- live check -----------------------------------------------------------------------------------------------
   function isDirty() { return note.value !== saved.note || codesInput.value.trim() !== saved.codes; }
 
-  const validateSoon = ND.debounce(async () => {
+  async function check() {
     const mine = ++seq;
     if (inflight) inflight.abort();
     inflight = new AbortController();
@@ -197,27 +351,34 @@
     } catch (err) { return; }  // aborted: a newer check is on its way
     if (mine !== seq) return;
     const body = result.data;
-    if (!result.ok) { $("verdict-summary").textContent = body.message || `validation failed (HTTP ${result.status})`; return; }
+    if (!result.ok) { $("verdict-summary").textContent = body.message || `the check failed (HTTP ${result.status})`; return; }
     report = body.validation;
     grounding = body.grounding;
+    queries = body.queries;
+    blocking = body.blocking;
+    readDictation().then(renderDictation);
     render();
-  }, 300);
+  }
+  const checkSoon = ND.debounce(check, 300);
 
   function changed() {
     focus = null;
-    const dirty = isDirty();
+    dictFocus = [];
     const flag = $("dirty");
-    if (flag) flag.hidden = !dirty;
+    if (flag) flag.hidden = !isDirty();
     renderBackdrop();
+    renderDictation();
+    renderQueries();
+    renderSign();
     $("verdict-summary").textContent = $("verdict-summary").textContent.replace(/ · checking…$/, "") + " · checking…";
-    validateSoon();
+    checkSoon();
   }
   note.addEventListener("input", changed);
   codesInput.addEventListener("input", changed);
 
   // ---- save, conflicts --------------------------------------------------------------------------------------------
   async function save() {
-    if (finalised) return;
+    if (readOnly) return;
     const button = $("save");
     button.disabled = true;
     const sentNote = note.value;
@@ -239,6 +400,7 @@
       $("dirty").hidden = !isDirty();
       $("conflict").hidden = true;
       ND.toast(`Saved as revision ${base}`);
+      check();  // questions and sign-off findings for the saved text
     } else if (result.status === 409 && result.data.current) {
       showConflict(result.data);
     } else {
@@ -255,7 +417,7 @@
     $("conflict").scrollIntoView({ block: "nearest" });
   }
 
-  if (!finalised) {
+  if (!readOnly) {
     $("save").addEventListener("click", save);
     document.addEventListener("keydown", (e) => {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s") { e.preventDefault(); save(); }
@@ -273,8 +435,46 @@
       changed();
     });
     window.addEventListener("beforeunload", (e) => { if (isDirty()) { e.preventDefault(); e.returnValue = ""; } });
+  }
 
-    // ---- finalise -------------------------------------------------------------------------------------------------
+  if ($("send-queries")) $("send-queries").addEventListener("click", sendQueries);
+  if ($("sign")) $("sign").addEventListener("click", sign);
+
+  // ---- submit for signature ---------------------------------------------------------------------------------------
+  if ($("submit")) {
+    $("submit").addEventListener("click", async () => {
+      if (isDirty()) { ND.toast("Save your changes first: the physician signs a saved revision."); return; }
+      const r = await ND.api("POST", `/api/drafts/${data.id}/submit`, { revision: base });
+      if (!r.ok) {
+        if (r.status === 409 && r.data.current) showConflict(r.data);
+        else ND.toast(r.data.message || `could not submit (HTTP ${r.status})`);
+        return;
+      }
+      $("submit").hidden = true;
+      const s = r.data.submitted || {};
+      $("submitted-note").textContent = `Submitted for signature by ${s.author || "you"} at ${ND.localTime(s.created_at || "")} (revision ${s.revision || base}).`;
+      $("submitted-note").hidden = false;
+      if ($("status-label")) $("status-label").textContent = "Waiting for signature";
+      ND.toast(`Sent to ${physicianName} for signature`);
+    });
+  }
+
+  // ---- addenda (after signing) ------------------------------------------------------------------------------------
+  if ($("addendum-form")) {
+    $("addendum-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const error = $("addendum-error");
+      const text = $("addendum-text").value;
+      if (!text.trim()) { error.textContent = "Write the addendum first."; error.hidden = false; return; }
+      const r = await ND.api("POST", `/api/drafts/${data.id}/addenda`, { text });
+      if (r.ok) { window.location.reload(); return; }
+      error.textContent = r.data.message || `could not add the addendum (HTTP ${r.status}); your text is still here`;
+      error.hidden = false;
+    });
+  }
+
+  // ---- finalise (the single-person notebook only) ----------------------------------------------------------------------
+  if ($("finalise-open")) {
     const box = $("finalise-box");
     $("finalise-open").addEventListener("click", () => {
       const dirty = isDirty();
@@ -304,5 +504,7 @@
     });
   }
 
-  render();
+  renderDictation();
+  render(true);
+  check();  // the stored verdict is shown at once; the questions and sign-off findings come from a fresh check
 })();

@@ -1,6 +1,7 @@
 "use strict";
 (() => {
   const form = document.getElementById("new-draft");
+  if (!form) return;  // a coder or an administrator reads the list but does not draft
   const dictation = document.getElementById("dictation");
   const codesInput = document.getElementById("codes");
   const strategy = document.getElementById("strategy");
@@ -9,6 +10,22 @@
   const error = document.getElementById("new-error");
   const suggestBox = document.getElementById("dictation-codes");
   let controller = null;
+  const encounterBox = document.getElementById("encounter");
+  const dateOfService = document.getElementById("date-of-service");
+
+  // The date of service defaults to today in the scribe's own time zone (not the server's UTC date).
+  if (dateOfService && !dateOfService.value) {
+    const d = new Date();
+    const pad = (n) => String(n).padStart(2, "0");
+    dateOfService.value = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  }
+
+  function encounter() {
+    if (!encounterBox) return undefined;  // the single-person notebook has no encounters
+    const value = (id) => document.getElementById(id).value.trim();
+    return { mrn: value("mrn"), date_of_service: value("date-of-service"), physician: value("physician"),
+      place_of_service: value("place"), payer: value("payer") };
+  }
 
   function showError(target, message) {
     target.textContent = message;
@@ -81,6 +98,12 @@
     event.preventDefault();
     showError(error, "");
     if (!dictation.value.trim()) { showError(error, "Type or paste the dictation first."); return; }
+    const enc = encounter();
+    if (enc) {
+      const missing = [["mrn", "the patient's MRN"], ["date_of_service", "the date of service"],
+        ["physician", "the rendering physician"]].filter(([k]) => !enc[k]).map(([, w]) => w);
+      if (missing.length) { showError(error, `Give ${missing.join(", ")} first.`); return; }
+    }
     button.disabled = true;
     status.textContent = "Drafting…";
     const result = await ND.api("POST", "/api/drafts", {
@@ -88,6 +111,7 @@
       codes: ND.codes(codesInput.value),
       strategy: strategy.value,
       author: ND.author() || null,
+      encounter: enc,
     });
     if (result.status === 202) {
       job = result.data;
@@ -103,6 +127,7 @@
   });
 
   const fileInput = document.getElementById("open-file");
+  if (!fileInput) return;  // with accounts a draft belongs to an encounter: no importing of loose files
   const openError = document.getElementById("open-error");
   fileInput.addEventListener("change", async () => {
     showError(openError, "");
@@ -114,7 +139,7 @@
       try { saved = JSON.parse(text); } catch (_) { showError(openError, `${file.name} is not valid JSON.`); return; }
     } else {
       const codes = ND.codes(codesInput.value);
-      if (!codes.length) { showError(openError, "Enter the note's code lines (2. Code lines) first, then open the file again."); fileInput.value = ""; return; }
+      if (!codes.length) { showError(openError, "Enter the note's code lines first, then open the file again."); fileInput.value = ""; return; }
       saved = { format: "notedraft.draft", version: 1, dictation: "", note: text, codes, strategy: "imported" };
     }
     const result = await ND.api("POST", "/api/drafts/import", saved, { "X-Notedraft-Author": encodeURIComponent(ND.author()) });
