@@ -83,7 +83,8 @@ def main() -> int:
         add_user(store, username=f"scribe{i}", display_name=f"Scribe {i}", role="scribe", password=PASSWORD)
 
     ports = [free_port() for _ in range(args.processes)]
-    procs = [start_server(target, port) for port in ports]
+    logs = [open(Path(tmp.name) / f"server-{i}.log", "w") for i in range(len(ports))]
+    procs = [start_server(target, port, log=log) for port, log in zip(ports, logs)]
     bases = [f"http://127.0.0.1:{p}" for p in ports]
     print(f"{kind}, {args.processes} server process(es), {args.scribes} scribes, {args.seconds:.0f} s; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -163,8 +164,9 @@ def main() -> int:
             if in_db != saved[draft_id]:
                 lost += 1
                 print(f"  draft {draft_id}: {saved[draft_id]} saves answered 200 but {in_db} revisions stored")
+        stored = "each stored exactly once" if not lost else f"{lost} draft(s) disagree with the database"
         print(f"integrity: {'OK' if not lost and not errors else 'FAILED'} — {sum(saved.values())} saves answered 200, "
-              f"all stored once; {errors} answers were 5xx")
+              f"{stored}; {errors} answers were 5xx")
         return 1 if lost or errors else 0
     finally:
         for proc in procs:

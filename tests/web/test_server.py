@@ -19,16 +19,17 @@ from .helpers import GOOD_NOTE, csrf_client, free_port, saved_file
 MARKER = "ZQXJ-PATIENT-SECRET"
 
 
-def start_server(db, port: int, env_extra: dict | None = None) -> subprocess.Popen:
+def start_server(db, port: int, env_extra: dict | None = None, log=subprocess.PIPE) -> subprocess.Popen:
+    """`log`: where the server's stdout/stderr go. A PIPE nobody reads fills up after some 64 KB of access log
+    and then blocks the server, so long runs pass a file (or DEVNULL)."""
     code = f"import sys; from notedraft.web.server import serve; sys.exit(serve('127.0.0.1', {port}, {str(db)!r}))"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), **(env_extra or {})}
     env.pop("NOTEDRAFT_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log, stderr=log, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited {proc.returncode}: {proc.stderr.read()}")
+            raise AssertionError(f"server exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/csrf", timeout=1).status_code == 200:
                 return proc

@@ -31,14 +31,14 @@ def _login(base: str, username: str) -> httpx.Client:
 
 
 @pytest.fixture
-def two_servers(db_target):
+def two_servers(db_target, tmp_path):
     store = Store(db_target)
     add_user(store, username="drlee", display_name="Dr. Ana Lee", role="physician", password=PASSWORD)
     for name in ("sam", "alex"):
         add_user(store, username=name, display_name=name.title(), role="scribe", password=PASSWORD)
     store.close()
     ports = [free_port(), free_port()]
-    procs = [start_server(db_target, port) for port in ports]
+    procs = [start_server(db_target, port, log=open(tmp_path / f"server-{port}.log", "w")) for port in ports]
     try:
         yield [f"http://127.0.0.1:{p}" for p in ports]
     finally:
