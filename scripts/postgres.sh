@@ -20,6 +20,8 @@ for _ in $(seq 1 30); do psql_ "-c 'select 1'" >/dev/null 2>&1 && break; sleep 1
 if [ "$(psql_ "-c \"select 1 from pg_roles where rolname='notedraft'\"")" != 1 ]; then
   psql_ "-c \"create role notedraft login createdb password 'notedraft-test'\""
 fi
+# The tests make and drop a database each; dropping one may need to end an autovacuum worker inside it.
+psql_ "-c 'grant pg_signal_backend to notedraft'" >/dev/null
 if [ "$(psql_ "-c \"select 1 from pg_database where datname='notedraft_test'\"")" != 1 ]; then
   psql_ "-c 'create database notedraft_test owner notedraft'"
 fi

@@ -50,5 +50,19 @@ def fresh_database():
     try:
         yield _with_database(url, name)
     finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(url, name)
+
+
+def _drop(url: str, name: str) -> None:
+    """Drop the test database. FORCE ends the test's own leftover connections; an autovacuum worker (a superuser
+    process) can still be inside it for a moment, so retry, and in the end leave the database rather than fail
+    the test over cleanup."""
+    import psycopg
+
+    for attempt in range(10):
+        try:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            time.sleep(0.2 * (attempt + 1))
