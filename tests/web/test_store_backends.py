@@ -209,3 +209,19 @@ def test_a_bad_postgresql_url_is_one_line_without_the_password():
     with pytest.raises(StoreError) as e:
         Store("postgresql://someone:s3cret-pw@127.0.0.1:1/nothing")
     assert "s3cret-pw" not in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_dropped_postgresql_connection_costs_no_request(db_target):
+    """The server restarted, or a firewall cut idle connections: the next request still works."""
+    if not db_target.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite opens its file per transaction")
+    import psycopg
+
+    store = Store(db_target)
+    store.db.PING_AFTER = 0.0  # ping every pooled connection before use, as after a long idle
+    d = _draft(store)
+    with psycopg.connect(db_target, autocommit=True) as admin:  # end every other connection to this database
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    assert store.get_draft(d["id"])["note"] == "first"
+    store.close()

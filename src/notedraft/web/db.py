@@ -19,6 +19,7 @@ import queue
 import re
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -198,6 +199,9 @@ def _pg_message(e) -> str:
 class Postgres(Database):
     kind = "postgres"
     POOL = 8
+    # A pooled connection idle this long is pinged before use: the server may have restarted, or a proxy or
+    # firewall dropped it, and the request that picks it up must not be the one that finds out.
+    PING_AFTER = 30.0
     MIGRATION_LOCK = 0x6E6F7465  # "note": an advisory lock id only notedraft's migrations take
 
     def __init__(self, url: str):
@@ -227,16 +231,26 @@ class Postgres(Database):
     def _get(self):
         while True:
             try:
-                conn = self._idle.get_nowait()
+                conn, since = self._idle.get_nowait()
             except queue.Empty:
                 return self._connect()
-            if not conn.closed and conn.info.transaction_status == 0:  # IDLE
+            if not conn.closed and not conn.broken and conn.info.transaction_status == 0 and self._alive(conn, since):
                 return conn
             conn.close()
 
+    def _alive(self, conn, since: float) -> bool:
+        if time.monotonic() - since < self.PING_AFTER:
+            return True
+        try:
+            conn.execute("SELECT 1")
+            conn.rollback()
+            return True
+        except Exception:
+            return False
+
     def _put(self, conn) -> None:
         try:
-            self._idle.put_nowait(conn)
+            self._idle.put_nowait((conn, time.monotonic()))
         except queue.Full:
             conn.close()
 
@@ -285,7 +299,7 @@ class Postgres(Database):
     def close(self) -> None:
         while True:
             try:
-                self._idle.get_nowait().close()
+                self._idle.get_nowait()[0].close()
             except queue.Empty:
                 return
 
