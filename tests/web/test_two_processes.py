@@ -95,3 +95,65 @@ def test_a_signature_on_one_process_locks_the_note_on_the_other(two_servers):
     assert r.status_code == 200, r.text
     r = sam.put(f"/api/drafts/{draft_id}", json={"note": "too late", "base_revision": 1})
     assert r.status_code == 409 and r.json()["current"]["note"] == note
+
+
+NOTE = ("PROCEDURE: Left sacroiliac joint injection under fluoroscopic guidance. Intra-articular needle placement was "
+        "confirmed with contrast. 40 mg Kenalog and 2 mL of 0.25% bupivacaine were injected. Diagnosis: sacroiliitis "
+        "(M46.1). Diagnostic and therapeutic injection.")
+
+
+@pytest.fixture
+def llm_servers(db_target, tmp_path):
+    """Two editor processes on one database, both pointed at one scripted OpenAI-compatible server."""
+    from tests.support.fake_openai import FakeOpenAI
+
+    store = Store(db_target)
+    add_user(store, username="drlee", display_name="Dr. Ana Lee", role="physician", password=PASSWORD)
+    add_user(store, username="sam", display_name="Sam", role="scribe", password=PASSWORD)
+    store.close()
+    with FakeOpenAI() as fake:
+        env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "test-key"}
+        ports = [free_port(), free_port()]
+        procs = [start_server(db_target, p, env_extra=env, log=open(tmp_path / f"server-{p}.log", "w")) for p in ports]
+        try:
+            yield fake, [f"http://127.0.0.1:{p}" for p in ports]
+        finally:
+            for proc in procs:
+                stop(proc)
+
+
+def _poll(client: httpx.Client, url: str, until: set[str], limit: float = 120) -> dict:
+    import time
+
+    deadline = time.monotonic() + limit  # a bound on waiting, not a timing assertion
+    while (status := client.get(url).json())["state"] not in until:
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
+    return status
+
+
+def test_an_llm_draft_started_on_one_process_is_followed_and_cancelled_from_the_other(llm_servers):
+    from tests.support.fake_openai import text
+
+    fake, (a_base, b_base) = llm_servers
+    fake.script(*[text(NOTE, delay_ms=1500)] * 12)
+    sam_a = _login(a_base, "sam")
+    sam_b = httpx.Client(base_url=b_base, timeout=60, cookies=sam_a.cookies, headers=sam_a.headers)
+    body = {"dictation": DICTATION, "codes": ["27096-LT"], "strategy": "llm-compose", "encounter": ENCOUNTER}
+
+    r = sam_a.post("/api/drafts", json=body)
+    assert r.status_code == 202, r.text
+    done = _poll(sam_b, r.json()["status_url"], {"done", "failed", "cancelled"})  # every poll on the other process
+    assert done["state"] == "done", done
+    assert sam_b.get(done["url"].replace("/drafts/", "/api/drafts/")).json()["strategy"] == "llm-compose"
+
+    drafts_before = len(sam_b.get("/api/drafts").json()["drafts"])
+    r = sam_a.post("/api/drafts", json=body)
+    job_url = r.json()["status_url"]
+    asked = sam_b.post(job_url + "/cancel").json()  # asked of the process not running it
+    assert asked["cancel_requested"] is True
+    ended = _poll(sam_a, job_url, {"done", "failed", "cancelled"})
+    assert ended["state"] == "cancelled", ended
+    assert _poll(sam_b, job_url, {"cancelled"})["state"] == "cancelled"
+    assert len(sam_b.get("/api/drafts").json()["drafts"]) == drafts_before  # nothing was saved
+    assert sam_b.get("/api/jobs/no-such-job").status_code == 404

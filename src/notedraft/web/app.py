@@ -190,6 +190,9 @@ def create_app(
 
     store = Store(db_path)
     accounts = Accounts(store)
+    # Every change of a background job is recorded in the store, so any editor process can answer for it.
+    jobs.publish = jobs.publish or store.save_job
+    jobs.cancel_requested = jobs.cancel_requested or store.job_cancel_requested
 
     app = EditorApp(title="notedraft editor", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store, app.state.jobs, app.state.sessions, app.state.accounts = store, jobs, sessions, accounts
@@ -472,21 +475,28 @@ def create_app(
                            retry_after=e.retry_after) from None
         return JSONResponse(jobs.status(job), status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
 
-    def get_job(job_id: str):
-        job = jobs.get(job_id)
-        if job is None:
-            raise ApiError(404, "not_found", "no such drafting job (finished jobs are kept for an hour)")
-        return job
+    NO_JOB = "no such drafting job (finished jobs are kept for an hour)"
 
     @app.get("/api/jobs/{job_id}")
     def api_job(job_id: str):
         """What a background draft is doing: queued (with its place), running, done (with the draft's url),
-        failed (with the reason) or cancelled."""
-        return jobs.status(get_job(job_id))
+        failed (with the reason) or cancelled — from this process, or as recorded by the process running it."""
+        job = jobs.get(job_id)
+        if job is not None:
+            return jobs.status(job)
+        elsewhere = store.job(job_id)
+        if elsewhere is None:
+            raise ApiError(404, "not_found", NO_JOB)
+        return elsewhere
 
     @app.post("/api/jobs/{job_id}/cancel")
     def api_job_cancel(job_id: str):
-        return jobs.status(jobs.cancel(get_job(job_id).id))
+        job = jobs.get(job_id)
+        if job is not None:
+            return jobs.status(jobs.cancel(job.id))
+        if not store.cancel_job(job_id):  # running on another process: it sees the request before it saves
+            raise ApiError(404, "not_found", NO_JOB)
+        return store.job(job_id)
 
     @app.post("/api/drafts/import", status_code=201)
     def api_import(request: Request, obj: Any = Body(...)):

@@ -11,12 +11,16 @@ endpoint's own small set of worker threads, and the page polls `GET /api/jobs/{i
 - `cancel` drops a queued job at once. A running job cannot be interrupted mid-HTTP-call (the openai client
   has no cross-thread abort); it is marked cancelled, the reply is discarded when the call returns (bounded by the
   LLM timeout), and nothing is saved.
-- Jobs live in memory. The dictation of a pending job is also still in the scribe's form (the page keeps it
-  until the draft exists), so a restart loses no text; it only forgets the job.
+- Jobs run in the process that took them. With `publish`, every change of a job's status is also written
+  where other editor processes can read it (the store's `jobs` table), so a page whose next poll lands on another
+  process behind the proxy still sees its job; with `cancel_requested`, a cancel asked on another process reaches
+  the job (before it starts, and before its draft is saved). The dictation of a pending job is also still in the
+  scribe's form (the page keeps it until the draft exists), so a restart loses no text; it only forgets the job.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import threading
@@ -30,6 +34,7 @@ State = Literal["queued", "running", "done", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 KEEP_FINISHED_S = 3600  # how long a finished job's status stays readable
 KEEP_FINISHED_MAX = 1000
+log = logging.getLogger("notedraft.web")
 
 
 class QueueFull(Exception):
@@ -65,11 +70,31 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
+class _SharedCancel(threading.Event):
+    """A job's cancel flag that is also set by a cancel asked on another process (see `cancel_requested`)."""
+
+    def __init__(self, job_id: str, requested: Callable[[str], bool]):
+        super().__init__()
+        self.job_id, self.requested = job_id, requested
+
+    def is_set(self) -> bool:
+        if not super().is_set():
+            try:
+                if self.requested(self.job_id):
+                    self.set()
+            except Exception as e:  # the database is unreachable: the local flag still holds
+                log.warning("could not read a job's cancel request: %s", type(e).__name__)
+        return super().is_set()
+
+
 class JobQueue:
-    def __init__(self, *, workers: int = 2, max_pending: int = 16, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, *, workers: int = 2, max_pending: int = 16, clock: Callable[[], float] = time.monotonic,
+                 publish: Callable[[str, dict], None] | None = None,
+                 cancel_requested: Callable[[str], bool] | None = None):
         if workers < 1 or max_pending < workers:
             raise ValueError("need workers >= 1 and max_pending >= workers")
         self.workers, self.max_pending, self.clock = workers, max_pending, clock
+        self.publish, self.cancel_requested = publish, cancel_requested
         self._lock = threading.Condition()
         self._jobs: dict[str, Job] = {}
         self._queues: dict[str, deque[Job]] = {}
@@ -90,12 +115,24 @@ class JobQueue:
                     self._retry_after(pending),
                 )
             job = Job(id=secrets.token_urlsafe(16), endpoint=endpoint, strategy=strategy, work=work, created=self.clock())
+            if self.cancel_requested is not None:
+                job.cancel = _SharedCancel(job.id, self.cancel_requested)
             self._jobs[job.id] = job
             queue.append(job)
+        self._publish(job)  # before a worker can pick it up, so other processes know it from the start
+        with self._lock:
             if self._threads.get(endpoint, 0) < self.workers:
                 self._threads[endpoint] = self._threads.get(endpoint, 0) + 1
                 threading.Thread(target=self._worker, args=(endpoint,), name="notedraft-llm-job", daemon=True).start()
-            return job
+        return job
+
+    def _publish(self, job: Job) -> None:
+        if self.publish is None:
+            return
+        try:
+            self.publish(job.id, self.status(job))
+        except Exception as e:  # the job goes on; only other processes lose sight of it
+            log.warning("could not record a job's status: %s", type(e).__name__)
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -110,7 +147,8 @@ class JobQueue:
             if job.state == "queued":
                 self._queues[job.endpoint].remove(job)
             job.state, job.finished = "cancelled", self.clock()
-            return job
+        self._publish(job)
+        return job
 
     def status(self, job: Job) -> dict[str, Any]:
         """The JSON the page polls: state, place in the queue, seconds waited and run, and the outcome."""
@@ -149,6 +187,13 @@ class JobQueue:
                 job = queue.popleft()
                 job.state, job.started = "running", self.clock()
                 self._running[endpoint] = self._running.get(endpoint, 0) + 1
+            if job.cancel.is_set():  # cancelled on another process while it waited here
+                with self._lock:
+                    self._running[endpoint] -= 1
+                    job.state, job.finished = "cancelled", self.clock()
+                self._publish(job)
+                continue
+            self._publish(job)
             outcome: tuple[State, dict | None, dict | None]
             try:
                 outcome = ("done", job.work(job.cancel), None)
@@ -165,6 +210,7 @@ class JobQueue:
                 if job.state == "running":  # not cancelled meanwhile
                     job.state, job.result, job.error = outcome
                     job.finished = self.clock()
+            self._publish(job)
 
     def _retry_after(self, pending: int) -> int:
         typical = sum(self._durations) / len(self._durations) if self._durations else 10.0

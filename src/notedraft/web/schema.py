@@ -160,6 +160,16 @@ CREATE INDEX access_log_at ON access_log(at);
 
 _APPEND_ONLY = ("encounters", "submissions", "queries", "answers", "addenda", "access_log")
 
+# Not part of the record: a job's status changes (queued, running, done) and old rows are pruned.
+_JOBS = """
+CREATE TABLE jobs (
+    id         TEXT PRIMARY KEY,
+    status     TEXT NOT NULL,                   -- JSON: what GET /api/jobs/{id} answers
+    cancel     INTEGER NOT NULL DEFAULT 0,      -- asked to cancel (on any process)
+    updated_at DOUBLE PRECISION NOT NULL        -- epoch seconds
+);
+"""
+
 _SQLITE_V3 = (
     _PRACTICE_TABLES.format(id="INTEGER PRIMARY KEY AUTOINCREMENT")
     + "".join(_sqlite_append_only(t) for t in _APPEND_ONLY)
@@ -179,6 +189,8 @@ SQLITE: list[str] = [
     "ALTER TABLE revisions ADD COLUMN grounding TEXT NOT NULL DEFAULT '[]';",
     # 2 -> 3: the practice: accounts, sessions, encounters, sign-off, queries and answers, addenda, access log.
     _SQLITE_V3,
+    # 3 -> 4: background LLM drafts' status, so any editor process can answer for a job another one runs.
+    _JOBS,
 ]
 
 
@@ -228,6 +240,7 @@ POSTGRES: list[str] = [
     _PG_V1,
     "ALTER TABLE revisions ADD COLUMN grounding TEXT NOT NULL DEFAULT '[]';",
     _PG_V3,
+    _JOBS,
 ]
 
 assert len(SQLITE) == len(POSTGRES)

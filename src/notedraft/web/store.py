@@ -13,6 +13,7 @@ No note text is ever logged from here, and the access log holds ids and actions 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -561,6 +562,36 @@ class Store:
         except DatabaseError:
             raise Conflict(f"query {query_id} is already answered", {}) from None
         return self.query(query_id)
+
+    # -- background jobs (shared between editor processes) --------------------------------------------------
+    JOB_KEEP_S = 3600
+
+    def save_job(self, job_id: str, status: dict) -> None:
+        """Record what a job is doing (its owner process writes every change); old finished jobs are dropped."""
+        now = time.time()
+        with self._tx(write=True) as db:
+            db.execute(
+                "INSERT INTO jobs (id, status, cancel, updated_at) VALUES (?,?,0,?)"
+                " ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at",
+                (job_id, json.dumps(status), now),
+            )
+            db.execute("DELETE FROM jobs WHERE updated_at < ?", (now - self.JOB_KEEP_S,))
+
+    def job(self, job_id: str) -> dict | None:
+        """The last status a job's owner recorded, with `cancel_requested`; None for an unknown job."""
+        with self._tx() as db:
+            row = db.one("SELECT status, cancel FROM jobs WHERE id=?", (job_id[:100],))
+        return None if row is None else {**json.loads(row["status"]), "cancel_requested": bool(row["cancel"])}
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Ask the process running a job to cancel it; False for an unknown job."""
+        with self._tx(write=True) as db:
+            return db.execute("UPDATE jobs SET cancel=1 WHERE id=?", (job_id[:100],)).rowcount == 1
+
+    def job_cancel_requested(self, job_id: str) -> bool:
+        with self._tx() as db:
+            row = db.one("SELECT cancel FROM jobs WHERE id=?", (job_id,))
+        return bool(row and row["cancel"])
 
     # -- metrics --------------------------------------------------------------------------------------------
     def edit_cases(self) -> list[dict]:
