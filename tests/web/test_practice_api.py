@@ -194,9 +194,12 @@ def test_every_view_revision_and_export_is_in_the_access_log_without_note_text(p
     sam.get(f"/drafts/{draft_id}")
     sam.put(f"/api/drafts/{draft_id}", json={"note": "PROCEDURE: left SI joint injection.", "base_revision": 1})
     sam.get(f"/api/drafts/{draft_id}/export?format=json")
+    sam.get(f"/drafts/{draft_id}/history")
+    sam.get(f"/api/drafts/{draft_id}/revisions/1")
     entries = admin.get(f"/api/access-log?draft_id={draft_id}").json()["entries"]
     actions = [(e["username"], e["action"]) for e in reversed(entries)]
-    assert actions == [("sam", "create"), ("sam", "view"), ("sam", "view"), ("sam", "revise"), ("sam", "export.json")]
+    assert actions == [("sam", "create"), ("sam", "view"), ("sam", "view"), ("sam", "revise"), ("sam", "export.json"),
+                       ("sam", "view.history"), ("sam", "view.revisions")]
     flat = repr(admin.get("/api/access-log").json())
     assert "kenalog" not in flat.lower() and "sacroiliac" not in flat.lower()
 

@@ -565,17 +565,21 @@ def create_app(
     def api_revisions(request: Request, draft_id: int):
         require(request, "view")
         try:
-            return {"id": draft_id, "revisions": store.revisions(draft_id)}
+            revisions = store.revisions(draft_id)
         except NotFound as e:
             raise ApiError(404, "not_found", str(e)) from None
+        audit(request, "view.revisions", draft_id)
+        return {"id": draft_id, "revisions": revisions}
 
     @app.get("/api/drafts/{draft_id}/revisions/{number}")
     def api_revision(request: Request, draft_id: int, number: int):
         require(request, "view")
         try:
-            return {"id": draft_id, **store.revision(draft_id, number)}
+            revision = store.revision(draft_id, number)
         except NotFound as e:
             raise ApiError(404, "not_found", str(e)) from None
+        audit(request, "view.revisions", draft_id)
+        return {"id": draft_id, **revision}
 
     @app.post("/api/drafts/{draft_id}/finalise")
     def api_finalise(request: Request, draft_id: int, body: FinaliseIn):
@@ -751,6 +755,7 @@ def create_app(
             revisions = store.revisions(draft_id)
         except NotFound as e:
             return page(request, "missing.html", 404, message=str(e))
+        audit(request, "view.history", draft_id, draft["encounter"] and draft["encounter"]["id"])
         previous = ""
         for r in revisions:
             r["diff"] = word_diff(previous, r["note"]) if r["revision"] > 1 else None
