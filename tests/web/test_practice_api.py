@@ -267,3 +267,16 @@ def test_the_signed_note_exports_with_its_header_and_as_a_fhir_bundle(practice):
     procedure = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Procedure")
     assert procedure["code"]["coding"][0]["code"] == "27096"
     assert "7771000" in repr(procedure["bodySite"])  # left, in SNOMED CT
+
+
+def test_behind_https_the_session_cookie_is_secure_and_http_only(practice):
+    from fastapi.testclient import TestClient
+
+    app, _ = practice
+    for scheme, secure in (("https", True), ("http", False)):
+        c = TestClient(app, base_url=f"{scheme}://notes.example.org")  # any host name, once accounts exist
+        c.headers["X-CSRF-Token"] = c.get("/api/csrf").json()["csrf"]
+        r = c.post("/api/login", json={"username": "sam", "password": PASSWORD})
+        cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("nd_session="))
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+        assert ("Secure" in cookie) is secure
