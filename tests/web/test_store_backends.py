@@ -211,12 +211,18 @@ def test_a_bad_postgresql_url_is_one_line_without_the_password():
     assert "s3cret-pw" not in str(e.value) and "\n" not in str(e.value)
 
 
-def test_a_dropped_postgresql_connection_costs_no_request(db_target):
-    """The server restarted, or a firewall cut idle connections: the next request still works."""
-    if not db_target.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: SQLite opens its file per transaction")
+def test_a_dropped_postgresql_connection_costs_no_request():
+    """The server restarted, or a firewall cut idle connections: the next request still works. (PostgreSQL only:
+    SQLite opens its file for each transaction.)"""
     import psycopg
 
+    from tests.support.pg import fresh_database
+
+    with fresh_database() as url:
+        _dropped_connection(psycopg, url)
+
+
+def _dropped_connection(psycopg, db_target: str) -> None:
     store = Store(db_target)
     store.db.PING_AFTER = 0.0  # ping every pooled connection before use, as after a long idle
     d = _draft(store)
