@@ -57,7 +57,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import uuid
 from datetime import date, datetime
 from typing import Any

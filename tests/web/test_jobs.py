@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-import threading
 import time
 
 import httpx
@@ -19,7 +18,7 @@ from notedraft.web.app import MAX_RAW_CHARS, create_app
 from notedraft.web.jobs import JobQueue
 from tests.support.fake_openai import FakeOpenAI, hang, text
 
-from .helpers import GOOD_NOTE, free_port
+from .helpers import GOOD_NOTE, serve_in_thread
 
 FULL = ("L SIJ inj, diagnostic and therapeutic, fluoro, contrast confirmed intra-articular spread, image saved, "
         "40 mg kenalog + 2cc 0.25% bupi, dx M46.1, no complications")
@@ -33,20 +32,6 @@ def llm_env(monkeypatch):
         monkeypatch.setenv("OPENAI_API_KEY", "test-key")
         monkeypatch.delenv("NOTEDRAFT_LLM_EXTRA_BODY", raising=False)
         yield fake
-
-
-def serve_in_thread(app):
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def client_for(base: str) -> httpx.Client:

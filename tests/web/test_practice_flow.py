@@ -15,8 +15,6 @@ import importlib.util
 import json
 import os
 import re
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,7 @@ from notedraft.web.accounts import add_user
 from notedraft.web.app import create_app
 from notedraft.web.store import ATTESTATION
 
-from .helpers import free_port
+from .helpers import serve_in_thread
 from .test_browser import browser  # noqa: F401  (the module-scoped Chromium fixture)
 
 pytestmark = pytest.mark.browser
@@ -46,20 +44,12 @@ ANSWER = "Fluoroscopy guided the needle; contrast confirmed intra-articular spre
 @pytest.fixture
 def practice(db_target):
     """uvicorn serving the editor on `db_target` with four accounts; yields (base URL, store)."""
-    import uvicorn
 
     app = create_app(db_target)
     for username, name, role in PEOPLE:
         add_user(app.state.store, username=username, display_name=name, role=role, password=PASSWORD)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", app.state.store
+    srv, thread, base = serve_in_thread(app)
+    yield base, app.state.store
     srv.should_exit = True
     thread.join(timeout=10)
     app.state.store.close()

@@ -358,7 +358,7 @@ def create_app(
                  physician: str | None = None, status: Literal["draft", "submitted", "signed"] | None = None,
                  verdict: Literal["supported", "unsupported"] | None = None):
         """The drafts, filtered; sorted by what needs attention first (see `attention`)."""
-        user = require(request, "view")
+        require(request, "view")
         rows = store.list_drafts(500, mrn=(mrn or "")[:64] or None, date_from=date_from and date_from.isoformat(),
                                  date_to=date_to and date_to.isoformat(), physician=physician, status=status,
                                  verdict=verdict)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import schema
-from .db import DatabaseError, OpenError, open_database, redact
+from .db import DatabaseError, OpenError, open_database
 from .textdiff import edit_stats
 
 MIGRATIONS = schema.SQLITE  # the SQLite scripts; schema.POSTGRES holds the same versions for PostgreSQL
