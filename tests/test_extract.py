@@ -190,7 +190,7 @@ def test_side_spans_point_at_the_words():
         ("Right sacroiliac joint radiofrequency ablation of the lateral branches.", "si_rfa"),
         ("Right SI joint RFA under fluoro.", "si_rfa"),
         ("Trigger point injections in the trapezius.", "trigger_point_injection"),
-        ("Left L5-S1 transforaminal epidural steroid injection.", "epidural_injection"),
+        ("Left L5-S1 transforaminal epidural steroid injection.", "epidural_transforaminal"),
     ],
 )
 def test_procedure(text, expected):

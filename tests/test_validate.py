@@ -172,5 +172,5 @@ def test_report_json_shape():
 
 def test_a_note_without_an_si_joint_procedure_is_not_guessed_into_one():
     report = validate("Left L5-S1 transforaminal epidural steroid injection under fluoroscopy.", ["27096-LT"])
-    assert report.facts.procedure == "epidural_injection"
+    assert report.facts.procedure == "epidural_transforaminal"
     assert not report.supported and report.suggested_codes == []

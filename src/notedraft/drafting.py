@@ -24,6 +24,7 @@ from . import lexicon as lx
 from .codes import parse_code_lines
 from .context import TextContext
 from .extract import extract_facts
+from .family import procedure_label
 from .grounding import ground
 from .models import Attempt, Draft, Facts, Finding, Span
 from .queries import queries_for
@@ -117,7 +118,7 @@ def draft(
     if not covered:
         report = report.model_copy(update={"supported": False, "findings": [Finding(
             rule="draft.procedure_not_covered", severity="error",
-            message=f"The dictation reads as {facts.procedure.replace('_', ' ')}; notedraft drafts SI joint injection notes only.",
+            message=f"The dictation reads as {procedure_label(facts.procedure)}; notedraft drafts SI joint injection notes only.",
             fix="Write this note by hand, or dictate the SI joint injection that was performed.",
             evidence=[facts.procedure_span] if facts.procedure_span else [])] + report.findings})
     # Questions only help when answering them can make the note billable: not for a procedure notedraft does not draft.

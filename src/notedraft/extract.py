@@ -10,7 +10,7 @@ import bisect
 import dataclasses
 import re
 
-from . import icd10
+from . import events, family, icd10
 from . import lexicon as lx
 from .context import Mention, TextContext, contains, read
 from .models import Conflict, Diagnosis, Discounted, Event, Fact, Facts, Medication, Span
@@ -18,8 +18,110 @@ from .models import Conflict, Diagnosis, Discounted, Event, Fact, Facts, Medicat
 _NON_PROCEDURAL_SECTIONS = ("diagnosis", "history", "plan")
 
 
-def extract_facts(text: str) -> Facts:
-    ctx = read(text)
+def extract_facts(text: str, reading: TextContext | None = None) -> Facts:
+    """The facts of `text`. A text that describes more than one procedure is read once per procedure, each time
+    from the parts that belong to it (events.py); the result is the first covered procedure's facts, with every
+    procedure's in `Facts.procedures`."""
+    ctx = reading if reading is not None else read(text)
+    scopes = events.scopes_of(ctx)
+    per: dict[str, Facts] = {}
+    if len(scopes.families) > 1:
+        for name in scopes.families:
+            fam = family.by_name()[name]
+            facts = _read_facts(ctx.masked(name))
+            if facts.procedure != fam.procedure:
+                continue  # its mentions did not establish it once read in its own parts (a plan, a title only)
+            if _title_only(ctx, scopes, name):
+                facts.conflicts.append(_title_conflict(ctx, scopes, name))
+            per[fam.procedure] = facts
+    if not per:
+        facts = _read_facts(ctx)
+        _title_names_another(ctx, scopes, {facts.procedure: facts})
+        return facts
+    _title_names_another(ctx, scopes, per)
+    covered = {f.procedure for f in family.families() if f.spec.covered}
+    primary = next((p for p in per if p in covered), next(iter(per)))
+    facts = per[primary].model_copy()
+    if len(per) > 1:
+        facts.procedures = per
+        facts.medications = _with_other_procedures_drugs(ctx, primary, per)
+    facts.events = [e for f in per.values() for e in f.events]
+    facts.named_procedures = sorted({p for f in per.values() for p in f.named_procedures} | set(per))
+    return facts
+
+
+def _with_other_procedures_drugs(ctx: TextContext, primary: str, per: dict[str, Facts]) -> list[Medication]:
+    """The summary's drug list: its own drugs, and each other procedure's as `use="other_procedure"` with the
+    procedure they were given in, so a draft names them rather than drafting them as the injectate."""
+    labels = other_procedures(ctx)
+    out = list(per[primary].medications)
+    for procedure, facts in per.items():
+        if procedure == primary:
+            continue
+        side = f"{facts.side} " if facts.side != "unstated" else ""
+        fallback = side + family.procedure_label(procedure)
+        for med in facts.medications:
+            if not med.injectate or med.span is None:
+                continue
+            label = next((lab for a, b, lab in labels if a <= med.span.start < b), fallback)
+            out.append(med.model_copy(update={"use": "other_procedure", "belongs_to": label}))
+    return sorted(out, key=lambda m: m.span.start if m.span else -1)
+
+
+def _title_names_another(ctx: TextContext, scopes: events.Scopes, per: dict[str, Facts]) -> None:
+    """The title names a procedure the text never establishes, above one it does: which was done is a question."""
+    for fam in family.families():
+        if fam.procedure in per:
+            continue
+        titled = [a for a in scopes.strong(fam.name) if (_in_title(ctx, a.start) or _in_short_first(ctx, a.start))
+                  and ctx.status(a.start, a.end) not in ("negated", "historical", "quoted", "declined")]
+        if not titled:
+            continue
+        for procedure, facts in per.items():
+            if procedure != "unstated":
+                facts.conflicts.append(_named_not_done(ctx, fam.name, titled[0], facts))
+
+
+def _title_only(ctx: TextContext, scopes: events.Scopes, name: str) -> bool:
+    """Whether the family's procedure is named only in the note's title while its body documents other ones."""
+    strong = scopes.strong(name)
+    if not strong or not all(_in_title(ctx, a.start) for a in strong):
+        return False
+    return any(not _in_title(ctx, a.start) for a in scopes.anchors if a.strong and a.family != name
+               and ctx.section_of(a.start).kind not in events.NON_PROCEDURAL)
+
+
+def _title_conflict(ctx: TextContext, scopes: events.Scopes, name: str) -> Conflict:
+    fam = family.by_name()[name]
+    body = next(a for a in scopes.anchors if a.strong and a.family != name and not _in_title(ctx, a.start))
+    other = family.by_name()[body.family]
+    first = scopes.strong(name)[0]
+    return Conflict(
+        kind="procedure",
+        message=f"The title names a {fam.label}, but the procedure text documents a {other.label} and never "
+                f"describes the {fam.label}.",
+        question=f"Was a {fam.label} performed today? If so, describe it (guidance, needle placement, drugs).",
+        evidence=[ctx.span(first.start, first.end), ctx.span(body.start, body.end)])
+
+
+def _in_short_first(ctx: TextContext, pos: int) -> bool:
+    """A first sentence of at most ten words ("Bilateral SI lateral branch blocks were planned.") heads the text."""
+    end = ctx.sentence(0)[1]
+    return pos < end < len(ctx.text) and len(ctx.text[:end].split()) <= 10
+
+
+def _named_not_done(ctx: TextContext, name: str, titled: events.Anchor, facts: Facts) -> Conflict:
+    fam = family.by_name()[name]
+    done = family.by_procedure().get(facts.procedure)
+    label = done.label if done else facts.procedure.replace("_", " ")
+    return Conflict(
+        kind="procedure",
+        message=f"The title names a {fam.label}, but the procedure text documents a {label}.",
+        question=f"Which procedure was performed today: the {fam.label} or the {label}?",
+        evidence=[ctx.span(titled.start, titled.end)] + ([facts.procedure_span] if facts.procedure_span else []))
+
+
+def _read_facts(ctx: TextContext) -> Facts:
     facts = Facts()
     _guidance(ctx, facts)
     _procedure(ctx, facts)
@@ -171,98 +273,57 @@ def _guidance(ctx: TextContext, facts: Facts) -> None:
 
 # --- procedure --------------------------------------------------------------------------------------------------
 
-_SACRAL = re.compile(r"\bS[1-4]\b|\bsacral\b|\bsacroiliac\b|\bSIJ?\b", re.IGNORECASE)
-
 
 def _procedure(ctx: TextContext, facts: Facts) -> None:
-    si: list[tuple[int, str, Span]] = []
-    weak: list[tuple[int, str, Span]] = []  # SI joint named with nothing injected in its sentence
-    others: list[tuple[int, str, Span]] = []
+    """The procedure the text documents, from the families' words (families/*/family.toml): a mention that names
+    the procedure (or its target with an action or a drug beside it) in a part of the text about today's
+    procedure, affirmed. A target named with nothing done to it ("the needle was moved to the inferior third of
+    the SI joint") counts only when nothing else is named."""
     diagnosis_phrases = ctx.finditer(lx.DIAGNOSIS_TERMS)
     phrase_starts = [m.start() for m in diagnosis_phrases]
 
-    def procedural(m: re.Match[str]) -> bool:
-        i = bisect.bisect_right(phrase_starts, m.start()) - 1  # inside a diagnosis phrase ("sacroiliac joint pain")?
-        if i >= 0 and m.start() < diagnosis_phrases[i].end():
+    def procedural(a: events.Anchor) -> bool:
+        i = bisect.bisect_right(phrase_starts, a.start) - 1  # inside a diagnosis phrase ("sacroiliac joint pain")?
+        if i >= 0 and a.start < diagnosis_phrases[i].end():
             return False
-        if ctx.section_kind(m.start()) in _NON_PROCEDURAL_SECTIONS:
+        if ctx.section_kind(a.start) in _NON_PROCEDURAL_SECTIONS:
             return False
-        return ctx.status(m.start(), m.end()) == "affirmed"
+        return ctx.status(a.start, a.end) == "affirmed"
 
-    for m in ctx.finditer(lx.SI_JOINT):
-        if not procedural(m):
-            continue
-        sentence = ctx.whole_sentence(m.start())
-        if contains(lx.SI_RFA, sentence):
-            kind = "si_rfa"
-        elif contains(lx.SI_NERVE, sentence):
-            kind = "si_nerve_block"
-        elif contains(lx.INJECTION, sentence) or contains(lx.DRUG_PATTERN, sentence):
-            kind = "si_joint_injection"
-        else:  # "the needle was moved to the inferior third of the SI joint": the joint named as a landmark
-            weak.append((m.start(), "si_joint_injection", span_of(ctx, *m.span())))
-            continue
-        si.append((m.start(), kind, span_of(ctx, *m.span())))
-    for pattern, kind in ((lx.SI_RFA, "si_rfa"), (lx.SI_NERVE, "si_nerve_block")):
-        for m in ctx.finditer(pattern):
-            sentence = ctx.whole_sentence(m.start())
-            if kind == "si_nerve_block" and contains(lx.SI_RFA, sentence):
-                continue  # "radiofrequency ablation of the lateral branches" is one procedure, the ablation
-            if procedural(m) and contains(_SACRAL, sentence):
-                si.append((m.start(), kind, span_of(ctx, *m.span())))
-    for kind, pattern in lx.OTHER_PROCEDURES if not (si or weak) else ():
-        for m in ctx.scan(pattern):
-            if procedural(m):
-                others.append((m.start(), kind, span_of(ctx, *m.span())))
-                break
-    si = si or weak  # the SI joint named only as a landmark counts when nothing else SI-related is done
-    # SI-family readings win: an SI joint note also mentions lumbar levels, needles into "the joint", etc.
-    candidates = si or others
-    if not candidates:
+    anchors = events.scopes_of(ctx).anchors
+    strong = [a for a in anchors if (a.strong or _drug_beside(ctx, a)) and procedural(a)]
+    chosen = strong or [a for a in anchors if procedural(a) and _weak_counts(ctx, a)]
+    if not chosen:
         return
-    _, kind, span = min(candidates, key=lambda c: c[0])
-    # Two SI procedures established (a joint injection and a nerve block or RFA), or a title that names another
-    # SI procedure than the one the text documents: never a choice by position, a question.
-    kinds = {k for _, k, _ in si}
-    titled = {k for k, m in _si_title_mentions(ctx) if ctx.status(m.start(), m.end()) not in ("negated", "historical", "quoted")}
-    for named in (kinds, titled):  # an ablation names the lateral branches it lesions: one procedure, the RFA
-        if "si_rfa" in named:
-            named.discard("si_nerve_block")
-    if "si_rfa" in kinds | titled and kind == "si_nerve_block":
-        kind = "si_rfa"
-    facts.named_procedures = sorted(kinds | titled | {kind})
-    if len(kinds) > 1 or (titled and kind not in titled):
-        named = sorted(kinds | titled)
+    by_family = family.by_name()
+    first = min(chosen, key=lambda a: a.start)
+    kinds = {by_family[a.family].procedure for a in chosen}
+    facts.named_procedures = sorted(kinds)
+    if len(kinds) > 1:
+        # Two procedures established in text that could not be told apart (one sentence naming both with nothing
+        # to split them by): a question, never a choice by position.
+        named = sorted(kinds)
         facts.conflicts.append(Conflict(
             kind="procedure",
-            message="The text names more than one SI procedure: " + ", ".join(k.replace("_", " ") for k in named) + ".",
-            question="Which procedure was performed today: SI joint injection, SI nerve (lateral branch) block or "
-                     "radiofrequency ablation?",
-            evidence=[span] + [c[2] for c in si if c[1] != kind][:1]))
+            message="The text names more than one procedure for the same statements: "
+                    + ", ".join(k.replace("_", " ") for k in named) + ".",
+            question="Which procedure was performed today, and which statements belong to which?",
+            evidence=[ctx.span(first.start, first.end)] + [ctx.span(a.start, a.end) for a in chosen
+                                                          if by_family[a.family].procedure != by_family[first.family].procedure][:1]))
         return
-    facts.procedure = kind  # type: ignore[assignment]
-    facts.procedure_span = span
+    facts.procedure = by_family[first.family].procedure  # type: ignore[assignment]
+    facts.procedure_span = ctx.span(first.start, first.end)
 
 
-def _si_title_mentions(ctx: TextContext) -> list[tuple[str, re.Match[str]]]:
-    """SI procedures the note's title names: its header, or a short first sentence ("Bilateral SI lateral branch
-    blocks were planned.")."""
-    first_end = ctx.sentence(0)[1]
-    short_first = len(ctx.text[:first_end].split()) <= 10 and first_end < len(ctx.text)
+def _drug_beside(ctx: TextContext, a: events.Anchor) -> bool:
+    """A target with a drug in its sentence is the procedure: "40 mg Kenalog into the left SI joint"."""
+    s_start, s_end = ctx.sentence(a.start)
+    return lx.DRUG_PATTERN.search(ctx.text, s_start, s_end) is not None and family.by_name()[a.family].targets is not None
 
-    def _in_title(ctx: TextContext, pos: int) -> bool:  # noqa: F811 (the title in this function's sense)
-        return _side_title(ctx, pos) or (short_first and pos < first_end)
 
-    out: list[tuple[str, re.Match[str]]] = []
-    for pattern, kind in ((lx.SI_RFA, "si_rfa"), (lx.SI_NERVE, "si_nerve_block")):
-        for m in ctx.finditer(pattern):
-            if _in_title(ctx, m.start()) and contains(_SACRAL, ctx.whole_sentence(m.start())):
-                out.append((kind, m))
-    for m in ctx.finditer(lx.SI_JOINT):
-        if _in_title(ctx, m.start()) and not (contains(lx.SI_RFA, ctx.whole_sentence(m.start()))
-                                             or contains(lx.SI_NERVE, ctx.whole_sentence(m.start()))):
-            out.append(("si_joint_injection", m))
-    return out
+def _weak_counts(ctx: TextContext, a: events.Anchor) -> bool:
+    # a target named as a landmark counts only for a family that says so (the joint is its procedure's site)
+    return family.by_name()[a.family].spec.detect.landmark
 
 
 # --- side ---------------------------------------------------------------------------------------------------------

@@ -12,17 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Guidance = Literal["fluoroscopy", "ct", "ultrasound", "none", "unstated"]
 Side = Literal["left", "right", "bilateral", "unstated"]
-Procedure = Literal[
-    "si_joint_injection",
-    "si_nerve_block",
-    "si_rfa",
-    "trigger_point_injection",
-    "epidural_injection",
-    "facet_injection",
-    "joint_injection",
-    "other",
-    "unstated",
-]
+# A procedure id: a family's `procedure` (families/*/family.toml), or "unstated".
+Procedure = str
 Purpose = Literal["diagnostic", "therapeutic", "diagnostic_and_therapeutic", "unstated"]
 Severity = Literal["error", "warning"]
 
@@ -149,6 +140,15 @@ class Facts(BaseModel):
     not_done: list[Span] = Field(default_factory=list, description="statements that the procedure was not done today")
     named_procedures: list[str] = Field(default_factory=list, description="every SI procedure the text names as done")
     conflicts: list[Conflict] = Field(default_factory=list)
+    # A text that describes more than one procedure: each one's facts, read from the parts that belong to it
+    # (events.py), by procedure id. Empty when the text describes one procedure (the fields above are its facts).
+    procedures: dict[str, "Facts"] = Field(default_factory=dict)
+
+    def for_procedure(self, procedure: str) -> "Facts":
+        """The facts of one procedure of the text: itself when the text describes one procedure or this one."""
+        if not self.procedures:
+            return self
+        return self.procedures.get(procedure, self)
 
     def performed_sides(self) -> set[str]:
         return {e.side for e in self.events if e.status == "performed" and e.side != "unsided"}

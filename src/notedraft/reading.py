@@ -264,8 +264,11 @@ class Box:
 class Reading:
     """The one reading of a text. Offsets are in the normalised text; `span()` maps them back to the original."""
 
-    def __init__(self, original: str) -> None:
+    def __init__(self, original: str, shown: str | None = None) -> None:
+        """`shown`: the text spans quote, when `original` is a view of it with parts blanked (events.mask): the
+        same length, so every offset holds."""
         self.original = original
+        self.shown = original if shown is None else shown
         text, index, hidden = normalise(original)
         # A drafter's "[DOSE NEEDED]" is no statement: blanked (same length, offsets hold) so its words are not read;
         # the validator reports the placeholder itself (note.placeholder).
@@ -299,13 +302,22 @@ class Reading:
         from .models import Span
 
         if self._index is None:
-            return Span(start=start, end=end, text=self.original[start:end])
+            return Span(start=start, end=end, text=self.shown[start:end])
         if start >= len(self._index):
             o = len(self.original)
             return Span(start=o, end=o, text="")
         s = self._index[start]
         e = self._index[end - 1] + 1 if end > start else s
-        return Span(start=s, end=e, text=self.original[s:e])
+        return Span(start=s, end=e, text=self.shown[s:e])
+
+    def masked(self, family: str) -> "Reading":
+        """The reading of this text with the parts another procedure owns blanked (see events.py); cached."""
+        views = self.__dict__.setdefault("_views", {})
+        if family not in views:
+            from .events import mask, scopes_of
+
+            views[family] = Reading(mask(self, scopes_of(self), family), shown=self.shown)
+        return views[family]
 
     # --- scanning ----------------------------------------------------------------------------------------------
 

@@ -1,0 +1,241 @@
+"""Which procedure each part of a text is about: facts bind to the event whose target they name.
+
+A note may describe two procedures ("left SI joint injection under fluoroscopy; then a left piriformis injection
+under ultrasound"). Each procedure's guidance, drugs and side are its own: the piriformis injection's ultrasound
+is no second guidance for the SI joint, and a facet injection under fluoroscopy supports no SI code. So before
+facts are read, every sentence (or clause, when one sentence speaks of two procedures) is given an owner:
+
+- a sentence that names one family's procedure (`Family.names`, or a target with an action) is that family's;
+- the sentences after it are the same family's, until another procedure is named or a section that is not the
+  procedure (history, plan, diagnosis, exam, consent) begins;
+- clauses that state the encounter (a diagnosis, the purpose, consent, complications) or speak of every
+  procedure ("both injections") belong to every event.
+
+`Scopes.masked(family)` is the text with the parts other families own blanked (same length, so every offset
+holds): the reader reads a family's facts from it. A text that names one family has no owners to mask.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from .family import Family, families
+from .reading import WINDOW
+
+NON_PROCEDURAL = ("history", "plan", "diagnosis", "exam", "consent")
+
+# A clause about the encounter or about every procedure: it belongs to every event, whatever was named before it.
+_SHARED = re.compile(
+    r"\b(?:dx|diagnos\w*|indication\w*|impression|assessment|ICD|purpose|diagnostic|therapeutic|consent\w*"
+    r"|complications?|tolerat\w*|discharg\w*|time-?out|vital\s+signs|pain\s+(?:score|scale|level)|NRS|VAS"
+    r"|both\s+(?:procedures|injections|sides|blocks)|all\s+(?:procedures|injections|blocks|levels|sites)"
+    r"|each\s+(?:procedure|injection|block)|the\s+procedures|these\s+procedures|the\s+injections)\b"
+    r"|\b[A-TV-Z][0-9][0-9AB]\.[0-9A-Z]{1,4}\b",
+    re.IGNORECASE,
+)
+# Where a clause naming two procedures splits: the last joining word or mark between the two names.
+_JOIN = re.compile(r",|;|\+|&|\band\b|\bthen\b|\balso\b|\bplus\b|\bfollowed\s+by\b|\bas\s+well\s+as\b|\bwith\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A mention of a family's procedure: `strong` when it names the procedure (a name, or a target with an
+    action in its clause), weak when it only names the anatomy."""
+
+    family: str
+    start: int
+    end: int
+    strong: bool
+
+
+@dataclass
+class Scopes:
+    anchors: list[Anchor]
+    owners: list[tuple[int, int, str]] = field(default_factory=list)  # normalised [start, end) → family
+    families: list[str] = field(default_factory=list)  # families with a strong anchor, in text order
+
+    def owner_at(self, pos: int) -> str | None:
+        i = bisect.bisect_right(self.owners, (pos, float("inf"), "")) - 1
+        if i >= 0 and pos < self.owners[i][1]:
+            return self.owners[i][2]
+        return None
+
+    def strong(self, family: str) -> list[Anchor]:
+        return [a for a in self.anchors if a.family == family and a.strong]
+
+
+def _in_sentence(pattern: re.Pattern[str] | None, text: str, lo: int, hi: int) -> bool:
+    return pattern is not None and pattern.search(text, lo, hi) is not None
+
+
+def _near(ctx, start: int, end: int, bounds: tuple[int, int]) -> tuple[int, int]:
+    # a sentence is read at most WINDOW characters either side of its mention: text with no full stop for
+    # kilobytes ("L SIJ L SIJ ...") stays linear to read
+    return max(bounds[0], start - WINDOW), min(bounds[1], end + WINDOW)
+
+
+def find_anchors(ctx) -> list[Anchor]:
+    """Every mention of a family's procedure, after each family's `context` and `yields_to` are applied."""
+    text = ctx.text
+    found: dict[str, list[Anchor]] = {}
+    fams = families()
+    for fam in fams:
+        out: list[Anchor] = []
+        for pattern, is_name in ((fam.names, True), (fam.targets, False)):
+            if pattern is None:
+                continue
+            for m in ctx.finditer(pattern):
+                s_start, s_end = _near(ctx, m.start(), m.end(), ctx.sentence(m.start()))
+                if fam.context is not None and not _in_sentence(fam.context, text, s_start, s_end):
+                    continue
+                if is_name:
+                    strong = True
+                else:
+                    c_start, c_end = _near(ctx, m.start(), m.end(), ctx.clause(m.start()))
+                    strong = _in_sentence(fam.actions, text, c_start, c_end) or (
+                        ctx.section_of(m.start()).kind == "header"
+                        and _in_sentence(fam.actions, text, s_start, s_end))
+                out.append(Anchor(fam.name, m.start(), m.end(), strong))
+        found[fam.name] = out
+    # A sentence that names a family this one yields to is that family's ("RF ablation of the SI joint's lateral
+    # branches" is si_rfa; "lateral branch" alone there is not a block).
+    sentence_of = {name: {ctx.sentence(a.start)[0] for a in anchors if a.strong} for name, anchors in found.items()}
+    anchors: list[Anchor] = []
+    for fam in fams:
+        taken = set().union(*(sentence_of.get(y, set()) for y in fam.spec.detect.yields_to)) if fam.spec.detect.yields_to else set()
+        anchors += [a for a in found[fam.name] if ctx.sentence(a.start)[0] not in taken]
+    return sorted(_without_overlaps(anchors), key=lambda a: (a.start, a.family))
+
+
+def _without_overlaps(anchors: list[Anchor]) -> list[Anchor]:
+    """Where two families' mentions overlap ("medial branch" is facet's name; "branch" is SI's too), the longer
+    mention wins, a name over a target."""
+    ordered = sorted(anchors, key=lambda a: (a.start, -(a.end - a.start), not a.strong))
+    drop: set[int] = set()
+    for i, a in enumerate(ordered):  # a sweep: each mention meets only the ones that start inside it
+        j = i + 1
+        while j < len(ordered) and ordered[j].start < a.end:
+            b = ordered[j]
+            if b.family != a.family:
+                loser = j if (b.end - b.start, b.strong) <= (a.end - a.start, a.strong) else i
+                drop.add(loser)
+            j += 1
+    return [a for i, a in enumerate(ordered) if i not in drop]
+
+
+def scopes_of(ctx) -> Scopes:
+    cached = getattr(ctx, "_scopes", None)
+    if cached is not None:
+        return cached
+    anchors = find_anchors(ctx)
+    procedural = [a for a in anchors if ctx.section_of(a.start).kind not in NON_PROCEDURAL]
+    order: list[str] = []
+    for a in procedural:
+        if a.strong and a.family not in order:
+            order.append(a.family)
+    scopes = Scopes(anchors=anchors, families=order)
+    if len(order) > 1:
+        scopes.owners = _owners(ctx, [a for a in procedural if a.family in order])
+    ctx._scopes = scopes
+    return scopes
+
+
+def _owners(ctx, anchors: list[Anchor]) -> list[tuple[int, int, str]]:
+    text = ctx.text
+    starts = [a.start for a in anchors]
+    owners: list[tuple[int, int, str]] = []
+    current: str | None = None
+    sentence_starts = ctx._starts
+    for i, s_start in enumerate(sentence_starts):
+        s_end = sentence_starts[i + 1] if i + 1 < len(sentence_starts) else len(text)
+        if s_end <= s_start:
+            continue
+        if ctx.section_of(s_start).kind in NON_PROCEDURAL:
+            current = None
+            continue
+        lo, hi = bisect.bisect_left(starts, s_start), bisect.bisect_left(starts, s_end)
+        inside = anchors[lo:hi]
+        strong = [a for a in inside if a.strong]
+        named = list(dict.fromkeys(a.family for a in (strong or inside)))
+        if not named:
+            if current is not None and not _SHARED.search(text, s_start, s_end):
+                owners.append((s_start, s_end, current))
+            continue
+        if len(named) == 1:
+            owners.append((s_start, s_end, named[0]))
+            if strong:
+                current = named[0]
+            continue
+        owners += _split_sentence(ctx, s_start, s_end, strong or inside)
+        current = (strong or inside)[-1].family
+    return _merged(owners)
+
+
+def _split_sentence(ctx, s_start: int, s_end: int, anchors: list[Anchor]) -> list[tuple[int, int, str]]:
+    """A sentence that names two procedures: each clause is the family it names; a clause naming none goes with
+    the clause before it (the first with the clause after), unless it states the encounter; a clause naming two
+    splits at the last joining word between them."""
+    text = ctx.text
+    breaks = [b for b in ctx._clause_breaks if s_start < b < s_end]
+    bounds = [s_start, *breaks, s_end]
+    pieces: list[tuple[int, int, str | None]] = []
+    starts = [x.start for x in anchors]
+    for a, b in zip(bounds, bounds[1:]):
+        inside = anchors[bisect.bisect_left(starts, a) : bisect.bisect_left(starts, b)]
+        fams = list(dict.fromkeys(x.family for x in inside))
+        if len(fams) <= 1:
+            pieces.append((a, b, fams[0] if fams else None))
+            continue
+        cut_from = a
+        for prev, nxt in zip(inside, inside[1:]):
+            if prev.family == nxt.family:
+                continue
+            joins = list(_JOIN.finditer(text, prev.end, nxt.start))
+            cut = joins[-1].start() if joins else nxt.start
+            pieces.append((cut_from, cut, prev.family))
+            cut_from = cut
+        pieces.append((cut_from, b, inside[-1].family))
+    out: list[tuple[int, int, str]] = []
+    first_named = next((f for _, _, f in pieces if f), None)
+    last: str | None = None
+    for a, b, fam in pieces:
+        if fam is None:
+            if _SHARED.search(text, a, b):
+                continue
+            fam = last or first_named
+        if fam is not None:
+            out.append((a, b, fam))
+            last = fam
+    return out
+
+
+def _merged(owners: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    out: list[tuple[int, int, str]] = []
+    for a, b, fam in sorted(owners):
+        if out and out[-1][2] == fam and out[-1][1] >= a:
+            out[-1] = (out[-1][0], max(out[-1][1], b), fam)
+        else:
+            out.append((a, b, fam))
+    return out
+
+
+def mask(ctx, scopes: Scopes, family: str) -> str:
+    """The original text with every part another family owns blanked: same length, line breaks kept."""
+    chars = list(ctx.original)
+    for a, b, owner in scopes.owners:
+        if owner == family:
+            continue
+        span = ctx.span(a, b)
+        for i in range(span.start, span.end):
+            if chars[i] not in "\r\n":
+                chars[i] = " "
+    return "".join(chars)
+
+
+def family_of(procedure: str) -> Family | None:
+    for fam in families():
+        if fam.procedure == procedure:
+            return fam
+    return None

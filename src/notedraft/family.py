@@ -1,0 +1,108 @@
+"""Procedure families as data: `families/<name>/family.toml` (shipped as `notedraft/_data/families`).
+
+A family says how the reader finds its procedure in a text (`[detect]`, see families/README.md). The reader, the
+validator and the drafter read these objects; none of them names a family.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Detect(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    names: list[str] = Field(default_factory=list, description="words that name the procedure by themselves")
+    targets: list[str] = Field(default_factory=list, description="the anatomy acted on; counts with an action")
+    actions: list[str] = Field(default_factory=list, description="what makes a target the procedure")
+    context: list[str] = Field(default_factory=list, description="one of these must stand in the sentence too")
+    yields_to: list[str] = Field(default_factory=list, description="families that take over a shared sentence")
+    landmark: bool = Field(default=False, description="the target named with nothing done to it still counts "
+                                                       "when no procedure is named")
+
+
+class FamilySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    procedure: str = Field(description="the procedure id Facts and events carry, e.g. si_joint_injection")
+    label: str
+    covered: bool = Field(default=False, description="notedraft drafts and validates this family's codes")
+    detect: Detect
+
+
+@dataclass(frozen=True)
+class Family:
+    spec: FamilySpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def procedure(self) -> str:
+        return self.spec.procedure
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+    @cached_property
+    def names(self) -> re.Pattern[str] | None:
+        return _union(self.spec.detect.names)
+
+    @cached_property
+    def targets(self) -> re.Pattern[str] | None:
+        return _union(self.spec.detect.targets)
+
+    @cached_property
+    def actions(self) -> re.Pattern[str] | None:
+        return _union(self.spec.detect.actions)
+
+    @cached_property
+    def context(self) -> re.Pattern[str] | None:
+        return _union(self.spec.detect.context)
+
+
+def _union(patterns: list[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def families() -> tuple[Family, ...]:
+    """Every family, in folder-name order (the order never decides a verdict: see events.py)."""
+    from .resources import packaged
+
+    root = packaged("families")
+    out = []
+    for path in sorted(root.glob("*/family.toml")):
+        with path.open("rb") as fh:
+            spec = FamilySpec.model_validate(tomllib.load(fh))
+        if spec.name != path.parent.name:
+            raise ValueError(f"{path}: name {spec.name!r} must be its folder's name")
+        out.append(Family(spec))
+    known = {f.name for f in out}
+    for f in out:
+        unknown = set(f.spec.detect.yields_to) - known
+        if unknown:
+            raise ValueError(f"family {f.name}: yields_to names unknown families {sorted(unknown)}")
+    return tuple(out)
+
+
+def by_name() -> dict[str, Family]:
+    return {f.name: f for f in families()}
+
+
+def by_procedure() -> dict[str, Family]:
+    return {f.procedure: f for f in families()}
+
+
+def procedure_label(procedure: str) -> str:
+    """A procedure id in words: its family's label ("transforaminal epidural injection")."""
+    fam = by_procedure().get(procedure)
+    return fam.label if fam else procedure.replace("_", " ")
