@@ -85,8 +85,9 @@ def _title_names_another(ctx: TextContext, scopes: events.Scopes, per: dict[str,
 def _title_only(ctx: TextContext, scopes: events.Scopes, name: str) -> bool:
     """Whether the family's procedure is named only in the note's title while its body documents other ones."""
     strong = scopes.strong(name)
-    if not strong or not all(_in_title(ctx, a.start) for a in strong):
-        return False
+    mine = [a for a in scopes.anchors if a.family == name and ctx.section_of(a.start).kind not in events.NON_PROCEDURAL]
+    if not strong or not all(_in_title(ctx, a.start) for a in mine):
+        return False  # the body names it too (even only as the place the needle went): not the title alone
     return any(not _in_title(ctx, a.start) for a in scopes.anchors if a.strong and a.family != name
                and ctx.section_of(a.start).kind not in events.NON_PROCEDURAL)
 
@@ -316,9 +317,13 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
 
 
 def _drug_beside(ctx: TextContext, a: events.Anchor) -> bool:
-    """A target with a drug in its sentence is the procedure: "40 mg Kenalog into the left SI joint"."""
+    """A target with a drug in its sentence is the procedure, for a family whose target is its site ("40 mg
+    Kenalog into the left SI joint"); contrast is not such a drug ("iohexol without epidural spread")."""
+    if not family.by_name()[a.family].spec.detect.landmark:
+        return False
     s_start, s_end = ctx.sentence(a.start)
-    return lx.DRUG_PATTERN.search(ctx.text, s_start, s_end) is not None and family.by_name()[a.family].targets is not None
+    return any(lx.DRUGS[m.group("drug").lower()][1] not in ("contrast", "sedative")
+               for m in lx.DRUG_PATTERN.finditer(ctx.text, max(s_start, a.start - 240), min(s_end, a.end + 240)))
 
 
 def _weak_counts(ctx: TextContext, a: events.Anchor) -> bool:

@@ -29,6 +29,7 @@ Status = Literal[
 ]
 SectionKind = Literal[
     "body", "header", "procedure", "diagnosis", "history", "plan", "consent", "exam", "medications", "complications",
+    "equipment",
 ]
 
 I = re.IGNORECASE
@@ -73,19 +74,10 @@ def normalise(text: str) -> tuple[str, list[int] | None, list[int]]:
 
 _LINE = re.compile(r"[^\r\n]*")
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
+# An EHR field nobody filled in is no statement: an unselected SmartList ("{DIAGNOSTIC/THERAPEUTIC:304512}"), a
+# SmartPhrase token ("@PURPOSE@"), "***". Blanked like a placeholder, so its words are never read as facts.
+_UNFILLED = re.compile(r"\{[^{}\r\n]{1,120}:\s*\d+\}|@[A-Z][A-Z0-9_]*@|\*{3,}")
 _HEADING = re.compile(r"(?:^|[\r\n,.]\s*)(?P<name>[A-Z][A-Za-z0-9 /&'()#-]{1,50}?)\s*:", re.MULTILINE)
-_SECTION_KINDS: list[tuple[SectionKind, re.Pattern[str]]] = [
-    ("consent", re.compile(r"consent|risks?\b", I)),
-    ("plan", re.compile(r"\bplan\b|recommend|disposition|follow|instruction|discharge|post[- ]?procedure\s+instr", I)),
-    ("history", re.compile(r"history|\bhpi\b|\bhx\b|previous|prior|past|allerg|interval|subjective|copied|"
-                           r"chief\s+complaint|current\s+med|home\s+med|outpatient\s+med|social|family", I)),
-    ("exam", re.compile(r"exam|\bros\b|review\s+of\s+systems|vital|objective|\bpe\b|physical", I)),
-    ("diagnosis", re.compile(r"diagnos|\bdx\b|indication|impression|assessment|reason|complaint", I)),
-    ("medications", re.compile(r"medication|injectate|drugs?\b|meds\b", I)),
-    ("complications", re.compile(r"complication", I)),
-    ("procedure", re.compile(r"procedure|technique|description|details|operative|narrative|findings|addend|note\b"
-                             r"|guidance|imaging|fluoro|ultrasound|contrast|side|laterality|site|approach", I)),
-]
 # A field's value that says the thing was not done, or says nothing: "N/A", "none", "not used", "____", "0 seconds".
 _NEGATIVE_VALUE = re.compile(
     r"^\s*[(\[]?\s*(?:$|[_.\-*\s]+$|_{2,}|n/?a\b|none\b|nil\b|no\s*(?:[.;,]|$)|not\b|never\b|unavailable\b|declined\b|deferred\b"
@@ -121,53 +113,29 @@ _VERBISH = re.compile(r"\b(?:was|were|is|are|been|be|had|has|have|did|does|do|co
 
 # --- doubt cues ----------------------------------------------------------------------------------------------------
 
-# Cues whose scope is the whole clause, before or after the mention.
-_CLAUSE_DOUBT: list[tuple[Status, re.Pattern[str]]] = [
-    ("declined", re.compile(r"\b(?:declin\w*|refus\w*|deferred|defer|opted\s+(?:out|against|not)|chose\s+not|waived)\b", I)),
-    ("negated", re.compile(
-        r"\b(?:not(?!\s+(?:elsewhere|otherwise)\s+(?:classified|specified))|never|cannot|nor|neither|none|nothing|nowhere|noone|n/a|nil|zero|absent|absence|lack\w*|missing"
-        r"|without|w/o|negative\s+for|denie[sd]|deny)\b"
-        r"|n't\b|\b(?:wasnt|werent|isnt|arent|didnt|doesnt|dont|hadnt|hasnt|havent|couldnt|wouldnt|shouldnt|cant|wont"
-        r"|aint|neednt|mustnt)\b", I)),
-    ("historical", re.compile(
-        r"\b(?:prior|previous(?:ly)?|history|hx|h/o|s/p|status\s+post|in\s+the\s+past|last\s+(?:time|year|month|week"
-        r"|injection|visit|procedure)|ago|had\s+had|earlier|formerly|once\s+before|copied|carried\s+forward"
-        r"|cop(?:y|ied)\s+forward|per\s+(?:the\s+)?(?:old|prior|previous|outside)\s+(?:note|record)|outside\s+records?"
-        r"|allerg\w*|intoleran\w*|sensitivity\s+to)\b", I)),
-    ("planned", re.compile(
-        r"\b(?:will|shall|plan(?:s|ned|ning)?|schedul\w*|future|upcoming|next\s+(?:time|visit|step|week|month|session)|tomorrow"
-        r"|return\s+for|follow[- ]?up\s+for|to\s+be\s+(?:done|performed|scheduled)|going\s+to|is\s+to|are\s+to"
-        r"|consider\w*|contemplat\w*|option\w*|candidate|recommend\w*|suggest\w*|advis\w*|refer\w*|ordered"
-        r"|request\w*|authoriz\w*|approv\w*|pending|await\w*|want\w*|wish\w*|hope\w*|intend\w*|expect\w*|anticipat\w*"
-        r"|goal|eligible|indicated\s+for|target(?:ed)?\s+for)\b", I)),
-    ("conditional", re.compile(
-        r"\b(?:if|unless|whether|would|could|should|might|may|can|must|ought|had\s+been|hypothetical\w*"
-        r"|risks?|benefits?|alternative\w*|discuss\w*|explain\w*|offer\w*|counsel\w*|educat\w*"
-        r"|requir\w*|need(?:s|ed)?|necessar\w*|criteria)\b", I)),
-    ("doubted", re.compile(
-        r"\b(?:unable|inability|unavailable|un(?:used|successful\w*|clear|certain|confirmed|known|achievable"
-        r"|obtainable|interpretable|satisfactory)|fail\w*|broke|broken|down\b(?!\s+(?:to|into|through|the|along|onto|on|toward\w*))"
-        r"|malfunction\w*|out\s+of\s+(?:order|service)"
-        r"|inoperable|inoperative|omit\w*|skip\w*|forgo\w*|forego\w*|forgone|foregone|abandon\w*|abort\w*|cancel\w*"
-        r"|discontinu\w*|terminat\w*|stopped|halted|contraindicat\w*|preclud\w*|prohibit\w*|avoid\w*|postpon\w*"
-        r"|withheld|withhold\w*|held(?!\s+(?:transverse\w*|longitudinal\w*|sagittal\w*|over|in|at|steady|still|parallel"
-        r"|perpendicular|against|with|by))|replac\w*|substitut\w*|switch\w*|swapp?\w*|converted|inadequate\w*|poor\w*"
-        r"|limited|suboptimal|nondiagnostic|non-diagnostic|equivocal|questionabl\w*|attempt\w*|tried|trying|try"
-        r"|possibl[ey]|probabl[ey]|likely|unlikely|perhaps|maybe|presum\w*|suspect\w*|suppos\w*|apparent(?:ly)?"
-        r"|appear\w*|seem\w*|thought|believed?|assum\w*|guess\w*|potential\w*|vs\.?|versus|and/or"
-        r"|rule\s+out|ruled\s+out|rules\s+out|r/o|differential|undetermined|undecided"
-        r"|to\s+be\s+(?:decided|determined|confirmed|clarified)|tbd|unknown)\b"
-        r"|\b0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|images?|views?|frames?)\b"
-        # two modalities or two sides offered as alternatives: "fluoroscopic or CT guidance", "left or right"
-        r"|\b(?:fluoro\w*|CT|ultrasound|US|C-arm|left|right)\s+(?:or|/)\s+(?:fluoro\w*|CT|ultrasound|US|C-arm|left|right)\b", I)),
-    ("instruction", re.compile(
-        r"\b(?:please|pls|kindly|make\s+sure|be\s+sure|ensure\s+(?:that|the\s+note|to)|document\s+(?:that|it|as)"
-        r"|write\s+(?:that|it|in|as)|state\s+(?:that|it)|say\s+(?:that|it)|add\s+(?:that|a\s+line|it)"
-        r"|include\s+(?:that|it)|put\s+(?:that|in)|record\s+(?:that|it\s+as)|code\s+(?:it|this)\s+as|bill\s+(?:it|this|as)"
-        r"|should\s+(?:read|say|state)|note\s+to\s+(?:the\s+)?(?:scribe|coder|transcriptionist|drafter|ai|assistant|tool|model|system)"
-        r"|scribe|coder|transcriptionist|for\s+billing|so\s+(?:it|this|that)\s+(?:passes|bills|codes|supports)"
-        r"|to\s+support\s+(?:the\s+)?(?:code|billing|claim|27096)|ignore|disregard|pretend)\b", I)),
-]
+
+def _load_cues() -> dict:
+    # rules/reading/cues.toml: the cue rules, section kinds and today-words (see that file)
+    import tomllib
+    from pathlib import Path
+
+    with (Path(__file__).parent / "rules" / "reading" / "cues.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _alternation(patterns: list[str], flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), flags)
+
+
+_CUES = _load_cues()
+# (status, pattern, forward-only): a forward cue doubts only the mentions after it in the clause
+_CLAUSE_DOUBT: list[tuple[Status, re.Pattern[str], bool]] = [
+    (c["status"], _alternation(c["patterns"]), c.get("direction", "both") == "forward") for c in _CUES["cue"]]
+_LABEL_CUES: list[tuple[Status, re.Pattern[str]]] = [(c["status"], _alternation(c["patterns"])) for c in _CUES["label_cue"]]
+_PRESENT_TODAY = _alternation(_CUES["today"]["patterns"])
+_SECTION_KINDS: list[tuple[SectionKind, re.Pattern[str]]] = [
+    (c["kind"], _alternation(c["patterns"])) for c in _CUES["section"]]
+
 # Forward-scoped negation: "no imaging", "without fluoroscopy", "non-fluoroscopic" negate the words they govern.
 _DETERMINER_NEGATION = lx.NEGATION_BEFORE
 # A following clause that is only a negative predicate reaches back: "fluoro, not used", "fluoroscopy - N/A",
@@ -207,12 +175,6 @@ _NOT_VERBS = frozenset("indeed proceed proceeded hundred sacred exceed succeed e
 _IRREGULAR_PARTICIPLE = re.compile(r"\b(?:given|seen|shown|taken|done|withdrawn|made|put|set|kept|held|broken|gone|went"
                                    r"|forgotten|forgot|hidden|written|undergone)\b", I)
 _AFFIRMATIVE_IRREGULAR = frozenset("given seen shown taken done withdrawn made put set kept written undergone".split())
-_PRESENT_TODAY = re.compile(
-    r"\b(?:today|this\s+(?:date|day|morning|afternoon|evening|visit|encounter|procedure|session)|at\s+this\s+time"
-    r"|currently|presents?\s+(?:today\s+)?(?:for|to)|is\s+(?:here|seen)\s+(?:today\s+)?for|is\s+(?:undergoing|being)"
-    r"|now\s+(?:undergoes|undergoing|presents))\b",
-    I,
-)
 _MIXED_SCRIPT_WORD = re.compile(r"\w*[^\W\d_]\w*")
 _SUBSTITUTION = re.compile(r"\s*(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of)\b", I)
 # A clause that goes on about the same thing without a new subject: "but not injected", "(all held, none injected)",
@@ -273,6 +235,7 @@ class Reading:
         # A drafter's "[DOSE NEEDED]" is no statement: blanked (same length, offsets hold) so its words are not read;
         # the validator reports the placeholder itself (note.placeholder).
         text = _PLACEHOLDER.sub(lambda m: " " * len(m.group()), text)
+        text = _UNFILLED.sub(lambda m: " " * len(m.group()), text)
         self.text = text
         self._index = index
         self._hidden = hidden
@@ -510,8 +473,8 @@ class Reading:
         kind = self.section_of(pos).kind
         if kind in ("history", "plan", "diagnosis"):
             return kind  # type: ignore[return-value]
-        if kind in ("consent", "exam"):
-            return "history" if kind == "exam" else "plan"
+        if kind in ("consent", "exam", "equipment"):
+            return "plan" if kind == "consent" else "history"
         return "body"
 
     def _in(self, spans, pos: int) -> bool:
@@ -572,6 +535,11 @@ class Reading:
                 return value_status
             if "?" in self.text[field.value_start : field.end]:
                 return "doubted"
+        if field is not None and start >= field.label_end:
+            label = self.text[field.start : field.label_end]
+            for status, pattern in _LABEL_CUES:
+                if pattern.search(label):
+                    return status  # "Procedure planned: bilateral SI joint injections"
         row = self.row_at(start)
         s_start, s_end = self.sentence(start)
         if row is not None:  # a table row is one statement: a doubt anywhere in it reaches every cell
@@ -660,6 +628,8 @@ class Reading:
             return "historical"
         if kind == "plan":
             return "planned"
+        if kind == "equipment":
+            return "doubted"  # at hand is not used: an equipment list establishes no guidance
         if kind == "consent":
             return "conditional"
         if self.cue_within(lx.HYPOTHETICAL_SENTENCE, lo, start):
@@ -693,9 +663,11 @@ class Reading:
             return "declined"
         if _negated_before(before):
             return "negated"
-        for status, pattern in _CLAUSE_DOUBT:
+        for status, pattern, forward in _CLAUSE_DOUBT:
             for a, b in self.cues_within(pattern, lo, hi):
                 if self._allow is not None and self._allow.fullmatch(text, a, b):
+                    continue
+                if forward and a >= start:
                     continue
                 if a < start or b > end:  # a cue word inside the mention itself ("non-fluoroscopic") is the mention's
                     if status == "negated" and _determiner_only(text[a:b]):
