@@ -543,7 +543,7 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
     owners = _gap_owners(ctx, hits, name_ends)
     statuses = _list_statuses(ctx, hits)
     lines = [_line(text, h.start)[0] for h in hits]
-    per_line = Counter(lines)
+    per_line = Counter(line for line, _ in {(line, h.generic) for line, h in zip(lines, hits)})
     meds: list[Medication] = []
     origin: list[int] = []  # the hit each medication was read at
     for i, h in enumerate(hits):
@@ -557,7 +557,8 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
         right = _window(ctx, end, min(next_start, end + 30), left=False)
         stop = end + len(right.rstrip())
         on_line = per_line[lines[i]]
-        row = _row_right(ctx, h, end, next_start, on_line)
+        next_other = next((x.start for x in hits[i + 1 :] if x.generic != generic), len(text))
+        row = _row_right(ctx, h, end, next_other, on_line)
         if row is not None and not (owners.get(i) or (i and owners.get(i - 1))):
             right, stop = row
         # An amount between two drugs with nothing between them belongs to one of them ("40 mg kenalog 2 mL 0.5%
@@ -569,6 +570,14 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
         if owners.get(i) in ("next", "ambiguous"):
             ambiguous = ambiguous or (right.strip() if owners[i] == "ambiguous" else None)
             right, stop = "", end
+        if meds and meds[-1].name == generic and origin and _inside(ctx, meds[-1], h):
+            # "Triamcinolone (Kenalog) | 40 mg": the brand named inside the mention already read
+            prev = meds[-1]
+            prev.as_written = written if written.lower() in lexicon().brands else prev.as_written
+            prev.salt, prev.product = prev.salt or salt, prev.product or product
+            prev.concentration = prev.concentration or strength
+            _compute_dose(prev)
+            continue
         if meds and _names_previous(text, meds[-1], h, generic):  # "triamcinolone 40 mg (Kenalog-40, 1 mL)"
             _merge_parenthetical(meds[-1], written, salt, product, strength, right, text, end, next_start)
             continue
@@ -611,6 +620,10 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
         origin.append(i)
     _shared_basis(ctx, hits, meds, origin)
     return meds
+
+
+def _inside(ctx, med: Medication, h: Hit) -> bool:
+    return med.span is not None and _offset(ctx, med.span.start) <= h.start < _offset(ctx, med.span.end)
 
 
 def dedupe_medications(meds: list[Medication]) -> list[Medication]:
@@ -706,10 +719,12 @@ def dose_conflicts(meds: list[Medication], text: str) -> list[Conflict]:
         plain, per, total = amounts.get(None, set()), amounts.get("per_side", set()), amounts.get("total", set())
         summed = len(plain) == 1 and len(total) == 1 and len(plain_mentions) > 1 and \
             next(iter(total)) == sum(plain_mentions.values())
-        consistent = len(plain) <= 1 and len(per) <= 1 and len(total) <= 1 and (summed or not (plain and total and plain != total))
-        if consistent and per:
+        consistent = len(plain) <= 1 and len(per) <= 1 and len(total) <= 1
+        if consistent and per:  # each stated amount is one side's or both sides'
             (p,) = per
-            consistent = all(x in (p, 2 * p) for x in plain | total)
+            consistent = all(x in (p, 2 * p) for x in plain | total) and len((plain - {p}) | total) <= 1
+        elif consistent:
+            consistent = summed or not (plain and total and plain != total)
         if consistent:
             continue
         doses = sorted({m.dose_text() or m.dose for m in group})
