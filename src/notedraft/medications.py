@@ -382,7 +382,7 @@ def _hits(ctx) -> list[Hit]:
 
 # Where one drug's amounts end: punctuation, a sentence's full stop (not a decimal point), joining words.
 _DOSE_BOUNDARY = re.compile(
-    r"[,;:()\r\n|\t]|\.(?!\d)|\+|\bplus\b|\band\b(?!\s+a\s+half\b)|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", I
+    r"[,;:()\r\n|\t]|(?<!\bc)(?<!\bc\.c)\.(?!\d)|\+|\bplus\b|\band\b(?!\s+a\s+half\b)|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", I
 )
 _BARE_LEFT = re.compile(r"(?P<n>\d*\.?\d+)\s*(?:of\s+)?$")
 _BARE_RIGHT = re.compile(r"^\s*(?P<n>\d*\.?\d+)(?!\s*(?:%|mg|mcg|cc|ml|units?|/|g\b|ga\b|gauge|kg\b|-?\s*(?:inch|in\b|cm)))(?![\w.])", I)
@@ -422,7 +422,18 @@ def _line(text: str, pos: int) -> tuple[int, int]:
 
 
 def _cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The cells of a line, as (start, end) with surrounding blanks and pipes trimmed."""
+    """The cells of a line, as (start, end) with surrounding blanks and pipes trimmed. A pipe table keeps its empty
+    cells ("| Bupivacaine 0.25% | | 2 mL |"), so a cell's index is its column."""
+    line = text[start:end]
+    if "|" in line:
+        inner_start = start + len(line) - len(line.lstrip(" \t|"))
+        inner_end = end - (len(line) - len(line.rstrip(" \t|")))
+        out, pos = [], inner_start
+        for m in re.finditer(r"\|", text[inner_start:inner_end]):
+            out.append((pos, inner_start + m.start()))
+            pos = inner_start + m.end()
+        out.append((pos, inner_end))
+        return [(a + len(text[a:b]) - len(text[a:b].lstrip()), b - len(text[a:b]) + len(text[a:b].rstrip())) for a, b in out]
     out, pos = [], start
     for m in _CELL_BREAK.finditer(text, start, end):
         if m.start() > pos:
@@ -436,7 +447,8 @@ def _cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 # What may stand beside amounts in a cell or line that holds amounts and nothing else ("40 mg / 1 mL each side").
 _FILLER = re.compile(r"(?:[\s(),;:=/+&.-]|\b(?:of|in|and|each|per|side|sides|joint|joints|site|sites|total|apiece"
-                     r"|to|into|at|on|a|the|both|for|SIJ?|SI\s+joint)\b)*", I)
+                     r"|to|into|at|on|a|the|both|for|SIJ?|SI\s+joint|dose|dosage|amount|volume|vol|concentration|conc"
+                     r"|strength|quantity|qty)\b)*", I)
 
 
 def _is_amount_only(s: str) -> bool:
@@ -494,6 +506,8 @@ def _row_right(ctx, hit: Hit, end: int, next_start: int, hits_on_line: int) -> t
     for i in range(mine + 1, len(row)):
         c0, c1 = row[i]
         cell = text[c0:c1]
+        if not cell.strip():
+            continue
         if re.fullmatch(r"\d*\.?\d+", cell.strip()) and i in units:
             cell = f"{cell.strip()} {units[i]}"
         elif not _is_amount_only(cell):
@@ -509,21 +523,28 @@ _LINE_END = re.compile(r"[ \t:-]*(?:\r|\n)")
 
 
 def _next_line(ctx, end: int, next_start: int) -> tuple[str, int] | None:
-    """A drug listed alone on its line with its amounts on the line below ("Kenalog\\n   40 mg / 1 mL")."""
+    """A drug listed alone on its line with its amounts on the lines below ("Kenalog\\n   40 mg / 1 mL",
+    "Medication: Kenalog\\nDose: 40 mg\\nVolume: 1 mL"): up to four lines that hold amounts and nothing else."""
     text = ctx.text
     a, b = _line(text, end)
-    if _LINE_END.match(text, end) is None:
+    if _LINE_END.match(text, end) is None and not (b - end <= 120 and _is_amount_only(text[end:b])):
+        return None  # the rest of the drug's line is empty, or its own amounts ("Bupivacaine 0.25%")
+    parts: list[str] = []
+    stop = None
+    pos = b
+    for _ in range(4):
+        brk = _BREAK.match(text, pos)
+        nxt = brk.end() if brk else pos
+        if brk is None or nxt >= len(text) or text[nxt] in "\r\n":
+            break  # the end, or a blank line
+        c, d = _line(text, nxt)
+        if d > next_start or not _is_amount_only(text[c:d]):
+            break
+        parts.append(text[c:d])
+        stop, pos = d, d
+    if stop is None:
         return None
-    nxt = b
-    while nxt < len(text) and text[nxt] in "\r\n":
-        nxt += 1
-        if nxt - b > 2:
-            return None
-    c, d = _line(text, nxt) if nxt < len(text) else (nxt, nxt)
-    line = text[c:d]
-    if d > next_start or not _is_amount_only(line):
-        return None
-    return line, d
+    return " ".join(parts), stop
 
 
 def _amount_parenthesis(text: str, pos: int, next_start: int) -> int | None:
@@ -591,7 +612,7 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
         if not (dose or volume) and not owners.get(i):
             below = _next_line(ctx, end, next_start)
             if below is not None:
-                right, stop = below
+                right, stop = right + " " + below[0], below[1]
                 dose, concentration, volume = _amounts(left, right, role)
         if (dose or volume) and not owners.get(i):
             paren = _amount_parenthesis(text, stop, next_start)
