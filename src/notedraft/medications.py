@@ -71,7 +71,11 @@ class DrugLexicon:
     volume: re.Pattern[str]
     percent: re.Pattern[str]
     per_ml: re.Pattern[str]
-    amount: re.Pattern[str]  # any of the above
+
+    @property
+    def amount(self) -> re.Pattern[str]:
+        """Any amount (for table cells and lines of amounts): compiled when a table or a list is first read."""
+        return _amount_pattern()
 
 
 def _variants(form: str) -> set[str]:
@@ -185,13 +189,17 @@ def lexicon() -> DrugLexicon:
     # "40 mg/mL", "6 mg per mL", "80 mg/1 mL" (80 mg in 1 mL: the volume given), "20 mg / 0.5 cc".
     per_ml = re.compile(rf"(?P<n>{number})\s*(?:mg|mgs|milligrams?)\s*(?:/|\bper\b)\s*(?P<v>{core})?\s*{vol_units}"
                         r"(?![A-Za-z])", I)
-    amount = re.compile(f"{per_ml.pattern}|{mass.pattern}|{volume.pattern}|{percent.pattern}".replace("?P<n>", "")
-                        .replace("?P<v>", "").replace("?P<unit>", ""), I)
     return DrugLexicon(drugs=drugs, brands=frozenset(brands), brand_of=brand_of, upper_case=upper,
                        brand_salt=brand_salt, strength_suffix_brands=frozenset(suffix), fuzzy_forms=fuzzy,
                        drug_pattern=drug_pattern, unit_of=unit_of, number_words=words, fractions=fractions,
-                       number=number, mass=mass, mass_near_drug=near, volume=volume, percent=percent, per_ml=per_ml,
-                       amount=amount)
+                       number=number, mass=mass, mass_near_drug=near, volume=volume, percent=percent, per_ml=per_ml)
+
+
+@cache
+def _amount_pattern() -> re.Pattern[str]:
+    lx = lexicon()
+    return re.compile(f"{lx.per_ml.pattern}|{lx.mass.pattern}|{lx.volume.pattern}|{lx.percent.pattern}"
+                      .replace("?P<n>", "").replace("?P<v>", "").replace("?P<unit>", ""), I)
 
 
 @cache
