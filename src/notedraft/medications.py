@@ -60,7 +60,7 @@ class DrugLexicon:
     upper_case: dict[str, tuple[str, str]]  # read only in upper case ("TA")
     brand_salt: dict[str, str]  # written form (lower case) -> the label's salt
     strength_suffix_brands: frozenset[str]
-    fuzzy_forms: dict[str, list[tuple[str, str, str]]]  # first letter -> [(form, generic, role)]
+    fuzzy_by_length: dict[int, list[tuple[str, str, str]]]  # word length -> [(form, generic, role)] within 2
     drug_pattern: re.Pattern[str]
     unit_of: dict[str, str]  # unit spelling (lower case) -> canonical
     number_words: dict[str, int]
@@ -127,13 +127,14 @@ def lexicon() -> DrugLexicon:
     upper: dict[str, tuple[str, str]] = {}
     brand_salt: dict[str, str] = {}
     suffix: set[str] = set()
-    fuzzy: dict[str, list[tuple[str, str, str]]] = {}
+    fuzzy: dict[int, list[tuple[str, str, str]]] = {}
 
     def add(form: str, generic: str, role: str, *, tolerant: bool = True) -> None:
         for f in _variants(form.lower()):
             drugs[f] = (generic, role)
-            if tolerant and len(f) >= 6 and f.isalpha():
-                fuzzy.setdefault(f[0], []).append((f, generic, role))
+            if tolerant and len(f) >= 5 and f.isalpha():
+                for n in range(len(f) - 2, len(f) + 3):  # the word lengths this form is within two edits of
+                    fuzzy.setdefault(n, []).append((f, generic, role))
 
     for d in drug_data:
         generic, role = d["generic"], d["role"]
@@ -190,7 +191,7 @@ def lexicon() -> DrugLexicon:
     per_ml = re.compile(rf"(?P<n>{number})\s*(?:mg|mgs|milligrams?)\s*(?:/|\bper\b)\s*(?P<v>{core})?\s*{vol_units}"
                         r"(?![A-Za-z])", I)
     return DrugLexicon(drugs=drugs, brands=frozenset(brands), brand_of=brand_of, upper_case=upper,
-                       brand_salt=brand_salt, strength_suffix_brands=frozenset(suffix), fuzzy_forms=fuzzy,
+                       brand_salt=brand_salt, strength_suffix_brands=frozenset(suffix), fuzzy_by_length=fuzzy,
                        drug_pattern=drug_pattern, unit_of=unit_of, number_words=words, fractions=fractions,
                        number=number, mass=mass, mass_near_drug=near, volume=volume, percent=percent, per_ml=per_ml)
 
@@ -310,23 +311,30 @@ def _osa_distance(a: str, b: str, k: int) -> int:
 @lru_cache(maxsize=4096)
 def tolerant_match(word: str) -> tuple[str, str] | None:
     """(generic, role) of the one drug a word of 6 or more letters misspells by at most one edit (two from 9
-    letters), keeping the first letter: "triamcinalone", "bupivicaine", "lidocane", "methylprednisolon". None when
-    no drug or more than one drug is that close ("bexamethasone" is one letter from dexamethasone and from
-    betamethasone)."""
+    letters), with the same first letter: "triamcinalone", "bupivicaine", "lidocane", "methylprednisolon". None when
+    no drug, or more than one drug, is that close ("bexamethasone" is one letter from betamethasone and two from
+    dexamethasone: the nearest is not clear enough to name)."""
     w = word.lower()
     if len(w) < 6 or not w.isalpha() or w in lexicon().drugs:
         return None
     k = 1 if len(w) <= 8 else 2
-    best, found = k + 1, set()
-    for form, generic, role in lexicon().fuzzy_forms.get(w[0], ()):
-        if abs(len(form) - len(w)) > k:
-            continue
-        d = _osa_distance(w, form, k)
-        if d < best:
-            best, found = d, {(generic, role)}
-        elif d == best:
-            found.add((generic, role))
-    return next(iter(found)) if best <= k and len(found) == 1 else None
+    same: dict[tuple[str, str], int] = {}  # drugs with a form of the same first letter, by distance
+    near: dict[tuple[str, str], int] = {}  # every drug, by distance
+    for form, generic, role in lexicon().fuzzy_by_length.get(len(w), ()):
+        d = _osa_distance(w, form, k + 1)
+        if d <= k + 1:
+            key = (generic, role)
+            near[key] = min(d, near.get(key, 99))
+            if form[0] == w[0]:
+                same[key] = min(d, same.get(key, 99))
+    if not same:
+        return None
+    best = min(same.values())
+    winners = [g for g, d in same.items() if d == best]
+    # one drug nearest, within k, and no other drug within one more edit
+    if best > k or len(winners) != 1 or any(d <= best + 1 for g, d in near.items() if g != winners[0]):
+        return None
+    return winners[0]
 
 
 # --- hits: where the text names a drug -------------------------------------------------------------------------------
@@ -611,12 +619,21 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
             _merge_parenthetical(meds[-1], written, salt, product, strength, right, text, end, next_start)
             continue
         dose, concentration, volume = _amounts(left, right, role)
-        if not (dose or volume) and not owners.get(i):
-            more = _TRAILING_AMOUNT.match(text, end + len(right))
-            if more and more.end() <= next_start and (next_start == len(text) or _DOSE_BOUNDARY.search(text, more.end(), next_start)):
-                right = text[end : more.end()]
-                stop = more.end()
+        second = None  # "Kenalog 20 mg per side, 40 mg total": a second statement of the same drug's amount
+        more = _TRAILING_AMOUNT.match(text, end + len(right)) if not owners.get(i) and row is None else None
+        if more and more.end() <= next_start:
+            # an amount set off by a comma: "Depo-Medrol 40 mg/mL, 1 mL", "lidocaine 1%, 2 mL at the skin"
+            d2, _, v2 = _amounts("", " " + more.group("amount"), role)
+            tail = _basis(more.group("tail") or "")
+            if not (dose or volume):
+                right, stop = text[end : more.end()], more.end()
                 dose, concentration, volume = _amounts(left, right, role)
+            elif v2 and not volume and not tail:  # "Depo-Medrol 80 mg, 2 mL": 80 mg in 2 mL
+                volume, right, stop = v2, text[end : more.end()], more.end()
+            elif d2 and dose and tail and tail != _basis(left + " " + right):
+                second = (d2, tail, more.start("amount"), more.end())
+            elif (v2 and volume and v2 != volume) or (d2 and dose and d2 != dose):
+                ambiguous = ambiguous or f"{dose or volume} and {more.group('amount').strip()}"
         if not (dose or volume) and not owners.get(i):
             below = _next_line(ctx, end, next_start)
             if below is not None:
@@ -647,6 +664,11 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
         med.use, med.belongs_to = _use(ctx, med, h, elsewhere, in_row=row is not None)  # type: ignore[assignment]
         meds.append(med)
         origin.append(i)
+        if second is not None:
+            d2, basis2, a, b = second
+            meds.append(med.model_copy(update={"dose": d2, "basis": basis2, "volume": None, "computed_dose": False,
+                                               "ambiguous_amount": None, "span": ctx.span(a, b)}))
+            origin.append(i)
     _shared_basis(ctx, hits, meds, origin)
     return meds
 
@@ -836,7 +858,14 @@ def _amounts(left: str, right: str, role: str) -> tuple[str | None, str | None, 
         return found[-1] if found else None
 
     per_ml = lx.per_ml.search(left + " " + right)
-    mass = last(lx.mass_near_drug, left) or lx.mass_near_drug.search(right)
+    # A bare "g" is grams only right beside the name ("Kenalog 40 g", "40 g Kenalog"), never further along its
+    # clause, where it is a needle's gauge more often than not.
+    near_left, near_right = last(lx.mass_near_drug, left), lx.mass_near_drug.search(right)
+    if near_left and near_left.group("unit").lower() == "g" and left[near_left.end():].strip(" of"):
+        near_left = last(lx.mass, left)
+    if near_right and near_right.group("unit").lower() == "g" and right[: near_right.start()].strip():
+        near_right = lx.mass.search(right)
+    mass = near_left or near_right
     volume = last(lx.volume, left) or lx.volume.search(right)
     percent = last(lx.percent, left) or lx.percent.search(right)
     dose = f"{_num(mass.group('n'))} {_unit(mass.group('unit'))}" if mass else None
@@ -877,8 +906,14 @@ def _fmt(d: Decimal) -> str:
 
 # --- names: salts, product strengths, who owns an amount, per side or total, what each drug was for ------------------
 
+# An amount set off by a comma after a drug's own amounts, ending its clause (or saying what it was for, "at the
+# skin"), with its own per-side or total phrase: "Depo-Medrol 40 mg/mL, 1 mL", "Kenalog 20 mg per side, 40 mg total".
 _TRAILING_AMOUNT = re.compile(
-    r"\s*,\s*(?P<amount>\d*\.?\d+\s*(?:mgs?|mcg|cc'?s?|mls?|milliliters?|millilitres?)(?![A-Za-z]))", I)
+    r"\s*,\s*(?P<amount>\d*\.?\d+\s*(?:mgs?|mg's|mcg|cc'?s?|mls?|ml's|milliliters?|millilitres?)(?![A-Za-z]))"
+    r"(?P<tail>\s+(?:in\s+)?total\b|\s+(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
+    r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|\s+(?:each|apiece)\b)?"
+    r"(?=\s*(?:[,;)\r\n]|\.(?!\d)|\band\b|$)|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
+    r"|(?:needle\s+)?tract)\b)", I)
 
 
 def _name_end(text: str, h: Hit) -> tuple[int, str | None, str | None, str | None, str | None]:
@@ -1036,6 +1071,8 @@ def _use(ctx, med: Medication, h: Hit, elsewhere, *, in_row: bool = False):
         lo = max(0, h.start - 60)
         before = text[lo : h.start]
         cuts = list(_SEGMENT_END.finditer(before))
+        if len(cuts) > 1 and cuts[-1].group() == ":":  # "skin local: 1 percent lidocaine": the label says it
+            cuts.pop()
         seg_start = lo + (cuts[-1].end() if cuts else 0)
         tail = max(h.end, _offset(ctx, med.span.end) if med.span else h.end)
         after = _SEGMENT_END.search(text, tail, min(len(text), tail + 60))
