@@ -508,3 +508,17 @@ def test_a_drug_and_its_amount_read_the_same_in_any_spelling_and_layout(kind, st
     assert (a.dose, a.concentration, a.volume) == (None, pct[1], f"{ml} mL"), text
     for m in (s, a):
         assert text[m.span.start : m.span.end] == m.span.text
+
+
+def test_a_parenthesis_with_its_own_total_is_another_statement_not_this_amounts_basis():
+    med = one("Each of the three trigger points was injected with 2 mL of 1% lidocaine (6 mL total).", "lidocaine")
+    assert (med.volume, med.basis) == ("2 mL", None)
+
+
+def test_an_amount_after_a_comma_with_a_total_phrase_is_read():
+    assert one("Depo-Medrol 80 mg with Bupivacaine 0.25% , 8 cc total vol.", "bupivacaine").volume == "8 mL"
+
+
+def test_a_per_side_amount_and_a_total_after_a_comma_are_two_statements():
+    meds = read_all("Kenalog 20 mg per side, 40 mg total.")
+    assert [(m.dose, m.basis) for m in meds] == [("20 mg", "per_side"), ("40 mg", "total")]

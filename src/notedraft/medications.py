@@ -641,7 +641,7 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
                 dose, concentration, volume = _amounts(left, right, role)
         if (dose or volume) and not owners.get(i):
             paren = _amount_parenthesis(text, stop, next_start)
-            if paren is not None:
+            if paren is not None and not _basis(text[stop:paren]):  # "(6 mL total)" is another statement
                 extra = text[stop:paren]
                 d2, c2, v2 = _amounts("", extra.replace("(", " ").replace(")", " "), role)
                 dose, concentration, volume = dose or d2, concentration or c2, volume or v2
@@ -911,9 +911,9 @@ def _fmt(d: Decimal) -> str:
 _TRAILING_AMOUNT = re.compile(
     r"\s*,\s*(?P<amount>\d*\.?\d+\s*(?:mgs?|mg's|mcg|cc'?s?|mls?|ml's|milliliters?|millilitres?)(?![A-Za-z]))"
     r"(?P<tail>\s+(?:in\s+)?total\b|\s+(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
-    r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|\s+(?:each|apiece)\b)?"
-    r"(?=\s*(?:[,;)\r\n]|\.(?!\d)|\band\b|$)|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
-    r"|(?:needle\s+)?tract)\b)", I)
+    r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|\s+(?:each|apiece)\b"
+    r"|(?=\s*(?:[,;)\r\n]|\.(?!\d)|\band\b|$)|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
+    r"|(?:needle\s+)?tract)\b))", I)
 
 
 def _name_end(text: str, h: Hit) -> tuple[int, str | None, str | None, str | None, str | None]:
