@@ -522,3 +522,8 @@ def test_an_amount_after_a_comma_with_a_total_phrase_is_read():
 def test_a_per_side_amount_and_a_total_after_a_comma_are_two_statements():
     meds = read_all("Kenalog 20 mg per side, 40 mg total.")
     assert [(m.dose, m.basis) for m in meds] == [("20 mg", "per_side"), ("40 mg", "total")]
+
+
+@pytest.mark.parametrize("text", ["2 mL of 0.25% bupivacaien", "bupivacaien 0.25% 2 mL", "2 mL 0.25 percent bupivacaien"])
+def test_a_misspelling_is_read_across_a_percent_beside_the_amount(text):
+    assert amounts(text, "bupivacaine") == (None, "0.25%", "2 mL")

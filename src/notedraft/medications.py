@@ -355,7 +355,9 @@ class Hit:
 
 
 _WORD = re.compile(r"[A-Za-z]{6,}")
-_SKIP_BACK = re.compile(r"(?:\s|of\b|[(),:])*$", I)
+_STEP = r"\s|of\b|[(),:/]|\d*\.?\d+\s*(?:%|percent\b|mg\s*/\s*(?:ml|cc)\b)|\bmg\s*/\s*(?:ml|cc)\b"
+_SKIP_BACK = re.compile(rf"(?:{_STEP})*$", I)
+_SKIP_AHEAD = re.compile(rf"(?:{_STEP})*([A-Za-z]+)", I)
 
 
 def _hits(ctx) -> list[Hit]:
@@ -367,8 +369,9 @@ def _hits(ctx) -> list[Hit]:
     # A misspelled drug is read only with an amount beside it ("triamcinalone 40 mg", "2 mL 0.25% bupivicaine"):
     # the word right before or right after the amount, in its line.
     extra: dict[int, Hit] = {}
-    found = sorted((m for p in (lx.mass, lx.volume, lx.percent, lx.per_ml) for m in ctx.finditer(p)),
-                   key=lambda m: m.start())
+    # the mass and volume scans are the ones unread_amounts makes anyway (the reading caches them); a percent or a
+    # strength between the amount and the word is stepped over (_SKIP_BACK, _SKIP_AHEAD)
+    found = sorted((m for p in (lx.mass, lx.volume) for m in ctx.finditer(p)), key=lambda m: m.start())
     for m in found:
         line_start, line_end = _line(text, m.start())
         candidates = []
@@ -377,7 +380,7 @@ def _hits(ctx) -> list[Hit]:
         w = re.search(r"[A-Za-z]+$", trimmed)
         if w and not (w.start() == 0 and m.start() - len(before) > line_start and text[m.start() - len(before) - 1].isalpha()):
             candidates.append((m.start() - len(before) + w.start(), w.group()))
-        after = re.match(r"(?:\s|of\b|[(),:])*([A-Za-z]+)", text[m.end() : min(line_end, m.end() + 40)], I)
+        after = _SKIP_AHEAD.match(text[m.end() : min(line_end, m.end() + 40)])
         if after:
             candidates.append((m.end() + after.start(1), after.group(1)))
         for pos, word in candidates:
@@ -944,9 +947,17 @@ def _brand(written: str) -> str:
     return written.title() if written.islower() else written
 
 
+_NUMBERISH = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"
+                        r"|thirty|forty|fifty|sixty|eighty|half|quarter|eighth)\b", I)
+
+
 def _amount_in(s: str) -> bool:
+    if _patterns()["BARE_NUMBER"].search(s):
+        return True
+    if not _NUMBERISH.search(s):  # no digit and no number word: no amount (the common case, and cheap)
+        return False
     lx = lexicon()
-    return any(p.search(s) for p in (lx.mass, lx.volume, lx.percent, lx.per_ml)) or bool(_patterns()["BARE_NUMBER"].search(s))
+    return any(p.search(s) for p in (lx.mass, lx.volume, lx.percent, lx.per_ml))
 
 
 def _gap_owners(ctx, hits: list[Hit], ends: list[tuple]) -> dict[int, str]:
