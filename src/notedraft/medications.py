@@ -26,7 +26,6 @@ import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -37,6 +36,22 @@ I = re.IGNORECASE
 
 __all__ = ["read_medications", "dedupe_medications", "dose_conflicts", "unread_amounts", "lexicon", "number_value",
            "amounts"]
+
+
+class _Lazy:
+    """A pattern compiled on first use, so importing the validator compiles none of this module's patterns."""
+
+    __slots__ = ("_args", "_pattern")
+
+    def __init__(self, *args) -> None:
+        self._args = args
+        self._pattern: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str):
+        pattern = self._pattern
+        if pattern is None:
+            pattern = self._pattern = re.compile(*self._args)
+        return getattr(pattern, name)
 
 
 # --- the lexicon, compiled once ------------------------------------------------------------------------------------
@@ -87,7 +102,7 @@ def _variants(form: str) -> set[str]:
     return out
 
 
-def _alternation(words: list[str]) -> str:
+def _alternation(words, space: str | None = None) -> str:
     """A regex matching exactly the words, as a character trie: "bupi(?:v(?:acaine|icaine)?)?". A trie finds the
     longest word that ends at a word boundary, as a longest-first alternation would, in one pass over the letters."""
     trie: dict = {}
@@ -99,7 +114,8 @@ def _alternation(words: list[str]) -> str:
 
     def emit(node: dict) -> str:
         end = "" in node
-        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        branches = [(space if ch == " " and space else re.escape(ch)) + emit(child)
+                    for ch, child in sorted(node.items()) if ch]
         if not branches:
             return ""
         if len(branches) == 1 and not end:
@@ -111,12 +127,13 @@ def _alternation(words: list[str]) -> str:
 
 def _spellings(units: dict[str, list[str]]) -> tuple[str, dict[str, str]]:
     of = {s.lower(): canon for canon, spellings in units.items() for s in spellings}
-    alts = sorted((re.escape(s).replace(r"\ ", r"\s+") for s in of), key=len, reverse=True)
-    return "(?:" + "|".join(alts) + ")", of
+    return "(?:" + _alternation(sorted(of), space=r"\s+") + ")", of
 
 
 @cache
 def lexicon() -> DrugLexicon:
+    from decimal import Decimal
+
     with open(DATA / "drugs.toml", "rb") as fh:
         drug_data = tomllib.load(fh)["drug"]
     with open(DATA / "units.toml", "rb") as fh:
@@ -166,14 +183,14 @@ def lexicon() -> DrugLexicon:
 
     words = {k: int(v) for k, v in units["numbers"].items()}
     fractions = {k: str(v) for k, v in units["fractions"].items()}
-    tens = "|".join(w for w, v in words.items() if v >= 20 and v % 10 == 0)
-    ones = "|".join(w for w, v in words.items() if 1 <= v <= 9)
-    word_alt = "|".join(sorted(words, key=len, reverse=True))
-    frac_alt = "|".join(re.escape(f).replace(r"\ ", r"\s+") for f in sorted(fractions, key=len, reverse=True))
+    tens = _alternation(sorted(w for w, v in words.items() if v >= 20 and v % 10 == 0))
+    ones = _alternation(sorted(w for w, v in words.items() if 1 <= v <= 9))
+    word_alt = _alternation(sorted(words))
+    frac_alt = _alternation(sorted(fractions), space=r"\s+")
     # Digits, a fraction ("1/2", "1 1/2") or words ("forty", "twenty five", "one and a half", "a quarter"). Never
     # the "2" of "1/2".
     core = (rf"(?:\d+\s+\d+\s*/\s*\d+|\d+\s*/\s*\d+(?!\s*/)|\d*\.?\d+"
-            rf"|\b(?:(?:{tens})[\s-](?:{ones})|(?:{word_alt})\s+and\s+a\s+half|{frac_alt}|{word_alt})\b)")
+            rf"|\b(?:(?:{tens})[\s-](?:{ones})|(?:{word_alt})(?:\s+and\s+a\s+half)?|{frac_alt})\b)")
     number = rf"(?<![\d/.]){core}"
     mass_units, mass_of = _spellings(units["mass"])
     near_only, near_of = _spellings(units["mass_near_drug"])
@@ -188,7 +205,7 @@ def lexicon() -> DrugLexicon:
     volume = re.compile(rf"(?P<n>{number})\s*(?P<unit>{vol_units})(?![A-Za-z])", I)
     percent = re.compile(rf"(?P<n>{number})\s*(?:%|(?:{pct_alt})(?![A-Za-z]))", I)
     # "40 mg/mL", "6 mg per mL", "80 mg/1 mL" (80 mg in 1 mL: the volume given), "20 mg / 0.5 cc".
-    per_ml = re.compile(rf"(?P<n>{number})\s*(?:mg|mgs|milligrams?)\s*(?:/|\bper\b)\s*(?P<v>{core})?\s*{vol_units}"
+    per_ml = re.compile(rf"(?P<n>{number})\s*(?:mg|mgs|milligrams?)\s*(?:/|\bper\b)\s*(?P<v>\d*\.?\d+)?\s*{vol_units}"
                         r"(?![A-Za-z])", I)
     return DrugLexicon(drugs=drugs, brands=frozenset(brands), brand_of=brand_of, upper_case=upper,
                        brand_salt=brand_salt, strength_suffix_brands=frozenset(suffix), fuzzy_by_length=fuzzy,
@@ -241,7 +258,7 @@ EXPORTS = frozenset(_FROM_LEXICON) | {"SALT", "SKIN_LOCAL", "PER_SIDE", "IN_TOTA
 def __getattr__(name: str):
     if name in _FROM_LEXICON:
         return getattr(lexicon(), _FROM_LEXICON[name])
-    if name in _patterns():
+    if name in EXPORTS and name != "number_value":  # a static set: import machinery probes names like __path__
         return _patterns()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -256,6 +273,8 @@ def patterns() -> dict[str, re.Pattern[str]]:
 def number_value(written: str) -> str:
     """'1/2' → '0.5', '1 1/2' → '1.5', 'half a' → '0.5', 'one and a half' → '1.5', '.5' → '0.5', 'two' → '2',
     'twenty five' → '25', 'quarter' → '0.25'."""
+    from decimal import Decimal
+
     lx = lexicon()
     w = re.sub(r"[\s-]+", " ", written.strip().lower())
     if re.fullmatch(r"\d*\.?\d+", w):
@@ -354,10 +373,9 @@ class Hit:
         return self.start, self.end
 
 
-_WORD = re.compile(r"[A-Za-z]{6,}")
 _STEP = r"\s|of\b|[(),:/]|\d*\.?\d+\s*(?:%|percent\b|mg\s*/\s*(?:ml|cc)\b)|\bmg\s*/\s*(?:ml|cc)\b"
-_SKIP_BACK = re.compile(rf"(?:{_STEP})*$", I)
-_SKIP_AHEAD = re.compile(rf"(?:{_STEP})*([A-Za-z]+)", I)
+_SKIP_BACK = _Lazy(rf"(?:{_STEP})*$", I)
+_SKIP_AHEAD = _Lazy(rf"(?:{_STEP})*([A-Za-z]+)", I)
 
 
 def _hits(ctx) -> list[Hit]:
@@ -400,15 +418,15 @@ def _hits(ctx) -> list[Hit]:
 # --- reading the mentions --------------------------------------------------------------------------------------------
 
 # Where one drug's amounts end: punctuation, a sentence's full stop (not a decimal point), joining words.
-_DOSE_BOUNDARY = re.compile(
+_DOSE_BOUNDARY = _Lazy(
     r"[,;:()\r\n|\t]|(?<!\bc)(?<!\bc\.c)\.(?!\d)|\+|\bplus\b|\band\b(?!\s+a\s+half\b)|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", I
 )
-_BARE_LEFT = re.compile(r"(?P<n>\d*\.?\d+)\s*(?:of\s+)?$")
-_BARE_RIGHT = re.compile(r"^\s*(?P<n>\d*\.?\d+)(?!\s*(?:%|mg|mcg|cc|ml|units?|/|g\b|ga\b|gauge|kg\b|-?\s*(?:inch|in\b|cm)))(?![\w.])", I)
+_BARE_LEFT = _Lazy(r"(?P<n>\d*\.?\d+)\s*(?:of\s+)?$")
+_BARE_RIGHT = _Lazy(r"^\s*(?P<n>\d*\.?\d+)(?!\s*(?:%|mg|mcg|cc|ml|units?|/|g\b|ga\b|gauge|kg\b|-?\s*(?:inch|in\b|cm)))(?![\w.])", I)
 # Table cells: a pipe, a tab, or a run of two or more spaces between words.
-_CELL_BREAK = re.compile(r"[ \t]*\|[ \t]*|[ \t]*\t[ \t]*|[ ]{2,}")
-_HEADER_WORD = re.compile(r"\b(?:dose|dosage|amount|volume|vol|concentration|conc|strength|quantity|qty)\b", I)
-_HEADER_UNIT = re.compile(r"\(\s*(mg|mcg|ml|mL|cc|%)\s*\)|\bin\s+(mg|mcg|ml|mL|cc)\b", I)
+_CELL_BREAK = _Lazy(r"[ \t]*\|[ \t]*|[ \t]*\t[ \t]*|[ ]{2,}")
+_HEADER_WORD = _Lazy(r"\b(?:dose|dosage|amount|volume|vol|concentration|conc|strength|quantity|qty)\b", I)
+_HEADER_UNIT = _Lazy(r"\(\s*(mg|mcg|ml|mL|cc|%)\s*\)|\bin\s+(mg|mcg|ml|mL|cc)\b", I)
 
 
 def _window(ctx, lo: int, hi: int, *, left: bool) -> str:
@@ -424,7 +442,7 @@ def _window(ctx, lo: int, hi: int, *, left: bool) -> str:
     return chunk[: m.start()] if m else chunk
 
 
-_BREAK = re.compile(r"\r\n?|\n")
+_BREAK = _Lazy(r"\r\n?|\n")
 
 
 @lru_cache(maxsize=8)
@@ -465,7 +483,7 @@ def _cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 # What may stand beside amounts in a cell or line that holds amounts and nothing else ("40 mg / 1 mL each side").
-_FILLER = re.compile(r"(?:[\s(),;:=/+&.-]|\b(?:of|in|and|each|per|side|sides|joint|joints|site|sites|total|apiece"
+_FILLER = _Lazy(r"(?:[\s(),;:=/+&.-]|\b(?:of|in|and|each|per|side|sides|joint|joints|site|sites|total|apiece"
                      r"|to|into|at|on|a|the|both|for|SIJ?|SI\s+joint|dose|dosage|amount|volume|vol|concentration|conc"
                      r"|strength|quantity|qty)\b)*", I)
 
@@ -538,7 +556,7 @@ def _row_right(ctx, hit: Hit, end: int, next_start: int, hits_on_line: int) -> t
     return " " + " ".join(parts) + " ", stop
 
 
-_LINE_END = re.compile(r"[ \t:-]*(?:\r|\n)")
+_LINE_END = _Lazy(r"[ \t:-]*(?:\r|\n)")
 
 
 def _next_line(ctx, end: int, next_start: int) -> tuple[str, int] | None:
@@ -746,7 +764,7 @@ def _offset(ctx, original_pos: int) -> int:
     return bisect.bisect_left(index, original_pos)
 
 
-_PER_SITE = re.compile(r"\b(?:each|per|every|total|both|apiece|respectively)\b", I)
+_PER_SITE = _Lazy(r"\b(?:each|per|every|total|both|apiece|respectively)\b", I)
 
 
 def dose_conflicts(meds: list[Medication], text: str) -> list[Conflict]:
@@ -754,6 +772,8 @@ def dose_conflicts(meds: list[Medication], text: str) -> list[Conflict]:
     whose total (one or two sides) matches no other stated amount. A total that is the sum of the amounts stated
     for each injection ("20 mg ... 20 mg ... total 40 mg") agrees. A question, never a choice. `text` is the text
     the medications' spans index (the original)."""
+    from decimal import Decimal
+
     by_name: dict[tuple, list[Medication]] = {}
     for med in meds:
         if med.dose and med.span is not None and med.dose.endswith(" mg"):
@@ -854,6 +874,8 @@ def unread_amounts(ctx, meds: list[Medication]) -> list[Span]:
 def _amounts(left: str, right: str, role: str) -> tuple[str | None, str | None, str | None]:
     """(dose, concentration, volume) read from a drug's left and right windows, as written and normalised:
     "40 mgs" → 40 mg, "2 cc's" → 2 mL, "quarter percent" → 0.25%, "80 mg/1 mL" → 80 mg in 1 mL (80 mg/mL)."""
+    from decimal import Decimal
+
     lx = lexicon()
 
     def last(pattern: re.Pattern[str], s: str):
@@ -904,6 +926,8 @@ amounts = _amounts
 
 
 def _fmt(d: Decimal) -> str:
+    from decimal import Decimal
+
     return format(d.quantize(Decimal("0.001")).normalize(), "f")
 
 
@@ -911,7 +935,7 @@ def _fmt(d: Decimal) -> str:
 
 # An amount set off by a comma after a drug's own amounts, ending its clause (or saying what it was for, "at the
 # skin"), with its own per-side or total phrase: "Depo-Medrol 40 mg/mL, 1 mL", "Kenalog 20 mg per side, 40 mg total".
-_TRAILING_AMOUNT = re.compile(
+_TRAILING_AMOUNT = _Lazy(
     r"\s*,\s*(?P<amount>\d*\.?\d+\s*(?:mgs?|mg's|mcg|cc'?s?|mls?|ml's|milliliters?|millilitres?)(?![A-Za-z]))"
     r"(?P<tail>\s+(?:in\s+)?total\b|\s+(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
     r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|\s+(?:each|apiece)\b"
@@ -923,6 +947,8 @@ def _name_end(text: str, h: Hit) -> tuple[int, str | None, str | None, str | Non
     """Where a drug's name ends, with the salt and product strength it carries: "triamcinolone hexacetonide",
     "Kenalog-40" (40 mg/mL by its label), "Depo-Medrol" (acetate). Returns (end, salt, product, strength, odd):
     `odd` describes a hyphenated number that is no strength the brand is sold in ("Kenalog-50")."""
+    from decimal import Decimal
+
     lx = lexicon()
     key = h.written.lower()
     end, salt, product, strength, odd = h.end, lx.brand_salt.get(key), None, None, None
@@ -947,7 +973,7 @@ def _brand(written: str) -> str:
     return written.title() if written.islower() else written
 
 
-_NUMBERISH = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"
+_NUMBERISH = _Lazy(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"
                         r"|thirty|forty|fifty|sixty|eighty|half|quarter|eighth)\b", I)
 
 
@@ -1046,6 +1072,8 @@ def _basis(s: str) -> str | None:
 def _compute_dose(med: Medication) -> None:
     """Strength × volume: "Kenalog-40 1 mL" is 40 mg. A stated dose that disagrees with its own arithmetic is a
     question, not a choice."""
+    from decimal import Decimal
+
     conc = re.fullmatch(r"(\d*\.?\d+) mg/mL", med.concentration or "")
     vol = re.fullmatch(r"(\d*\.?\d+) mL", med.volume or "")
     if not (conc and vol):
@@ -1057,7 +1085,7 @@ def _compute_dose(med: Medication) -> None:
         med.ambiguous_amount = med.ambiguous_amount or f"{med.dose} stated, but {med.concentration} × {med.volume} is {product} mg"
 
 
-_SEGMENT_END = re.compile(r"[,;:\n(|\t]|\.(?!\d)|\+|\band\b|\bthen\b|\bfollowed\s+by\b|\bplus\b", I)
+_SEGMENT_END = _Lazy(r"[,;:\n(|\t]|\.(?!\d)|\+|\band\b|\bthen\b|\bfollowed\s+by\b|\bplus\b", I)
 
 
 def _use(ctx, med: Medication, h: Hit, elsewhere, *, in_row: bool = False):
