@@ -28,8 +28,12 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .models import Conflict, Medication, Span
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 DATA = Path(__file__).parent / "lexicon"
 I = re.IGNORECASE
@@ -967,10 +971,6 @@ def _name_end(text: str, h: Hit) -> tuple[int, str | None, str | None, str | Non
         salt, end = re.sub(r"\s+", " ", said.group("salt").lower()).replace("/", " and ").replace(" & ", " and "), said.end()
         salt = re.sub(r"\s*and\s*(?:betamethasone\s+)?", " and ", salt)
     return end, salt, product, strength, odd
-
-
-def _brand(written: str) -> str:
-    return written.title() if written.islower() else written
 
 
 _NUMBERISH = _Lazy(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"
