@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from notedraft.dose_ranges import implausible
+from notedraft.dose_ranges import implausible, outside_label
 from notedraft.drafting import draft
 from notedraft.evals.dataset import GoldFacts, load_datasets, load_drafting
 from notedraft.evals.scorers import (DraftingSample, FidelityScorer, compare_fidelity, gold_med_tuples,
@@ -153,17 +153,19 @@ def test_skin_local_without_volume_is_a_warning_and_a_question_not_a_refusal():
 def test_an_implausible_amount_is_asked_never_drafted_as_supported(dictated):
     d = draft(FLUORO.format(dictated))
     assert d.refused and not d.supported and d.report.suggested_codes == []
-    assert "medication.implausible_amount" in [f.rule for f in d.report.errors]
+    assert "medication.dose_implausible" in [f.rule for f in d.report.errors]
     assert any("outside its label range" in q for q in d.queries)
 
 
 def test_plausibility_is_per_side_and_a_total_scales_with_the_sides():
     per_side = Medication(name="triamcinolone", as_written="kenalog", dose="80 mg", role="steroid", basis="per_side")
     total = per_side.model_copy(update={"dose": "160 mg", "basis": "total"})
-    assert implausible(per_side, sides=2) is None
-    assert implausible(total, sides=2) is None
-    assert "outside" in implausible(total, sides=1)
-    assert implausible(per_side.model_copy(update={"dose": "81 mg"}), sides=2) is not None
+    assert outside_label(per_side, sides=2) is None
+    assert outside_label(total, sides=2) is None
+    assert "outside" in outside_label(total, sides=1)
+    assert outside_label(per_side.model_copy(update={"dose": "81 mg"}), sides=2) is not None
+    # two tiers: 81 mg per side is off-label (a warning), not implausible (an error)
+    assert implausible(per_side.model_copy(update={"dose": "81 mg"}), sides=2) is None
 
 
 def test_an_ownerless_amount_is_a_question():

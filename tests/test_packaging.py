@@ -79,7 +79,7 @@ def test_the_wheel_built_from_the_sdist_carries_every_run_time_file(tmp_path):
     wanted = {f"notedraft/_data/{kind}/{name}": REPO / kind / name
               for kind, names in resources.REQUIRED.items() for name in names}
     wanted |= {str(p.relative_to(REPO / "src")): p for pattern in
-               ("notedraft/rules/**/*.toml", "notedraft/web/templates/*.html", "notedraft/web/static/*")
+               ("notedraft/rules/**/*.toml", "notedraft/lexicon/*.toml", "notedraft/web/templates/*.html", "notedraft/web/static/*")
                for p in (REPO / "src").glob(pattern)}
     with zipfile.ZipFile(wheel) as z:
         shipped = set(z.namelist())

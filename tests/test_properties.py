@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from notedraft import context as cx
 from notedraft import lexicon as lx
+from notedraft import medications
 from notedraft.extract import extract_facts
 from notedraft.validate import validate
 
@@ -67,7 +68,7 @@ PATTERNS = {
     name: value for name, value in vars(lx).items() if isinstance(value, re.Pattern) and not name.startswith("_N")
 } | {f"GUIDANCE_TERMS[{k}]": v for k, v in lx.GUIDANCE_TERMS.items()} | {k: v for k, v in lx.OTHER_PROCEDURES} | {
     name: value for name, value in vars(cx).items() if isinstance(value, re.Pattern)
-}
+} | {f"medications.{name}": value for name, value in medications.patterns().items()}  # compiled on first use
 
 
 @SETTINGS

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import lexicon as lx
-from .dose_ranges import implausible
+from .dose_ranges import assess
 from .extract import other_procedures
 from .models import Facts, Finding, Medication
 
@@ -53,14 +53,21 @@ def review(dictation: str, dictated: Facts, note: str) -> Review:
             ambiguous.setdefault(m.ambiguous_amount, []).append(m)
         if m.use == "other_procedure":
             continue
-        why = implausible(m, sides)
-        if why:
+        off = assess(m, sides)
+        if off is not None and off.tier == "implausible":
             r.errors.append(Finding(
-                rule="medication.implausible_amount", severity="error", message=why,
-                fix="Confirm the amount with the physician; notedraft never drafts an amount outside the label range.",
+                rule="medication.dose_implausible", severity="error", message=off.message,
+                fix="Confirm the amount with the physician; notedraft never drafts an amount this far outside the "
+                    "label range (a slip of the amount or its unit).",
                 evidence=[m.span] if m.span else []))
-            r.ask(f"Please confirm the amount of {_label(m)}: the dictation says {m.dose or m.dose_text()}"
-                  f"{' per side' if m.basis == 'per_side' else ''}, which is outside its label range. What was injected?")
+            r.ask(f"Please confirm the amount of {_label(m)}: the dictation says {off.amount}, which is far outside "
+                  f"its label range ({off.range}). What was injected?")
+        elif off is not None:
+            r.warnings.append(Finding(
+                rule="medication.dose_outside_label", severity="warning", message=off.message,
+                fix=f"The note documents the amount as dictated; confirm it if it was not intended (source: "
+                    f"{off.source}).",
+                evidence=[m.span] if m.span else []))
         if m.use == "skin_local" and not m.dosed:
             r.warnings.append(Finding(
                 rule="medication.skin_local_volume", severity="warning",

@@ -83,121 +83,11 @@ OTHER_PROCEDURES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 # --- Drugs ----------------------------------------------------------------------------------------------------
-# written form → (generic name, role). Longest alternatives first so "depo-medrol" wins over "medrol".
-DRUGS: dict[str, tuple[str, str]] = {
-    "kenalog": ("triamcinolone", "steroid"),
-    "kenelog": ("triamcinolone", "steroid"),  # common misspellings are read, and the note spells them right
-    "kenolog": ("triamcinolone", "steroid"),
-    "triamcinolone": ("triamcinolone", "steroid"),
-    "aristospan": ("triamcinolone", "steroid"),  # the hexacetonide salt (BRAND_SALT)
-    "depo-medrol": ("methylprednisolone", "steroid"),
-    "depo medrol": ("methylprednisolone", "steroid"),
-    "depomedrol": ("methylprednisolone", "steroid"),
-    "methylprednisolone": ("methylprednisolone", "steroid"),
-    "methyl prednisolone": ("methylprednisolone", "steroid"),
-    "celestone soluspan": ("betamethasone", "steroid"),
-    "celestone": ("betamethasone", "steroid"),
-    "betamethasone": ("betamethasone", "steroid"),
-    "decadron": ("dexamethasone", "steroid"),
-    "dexamethasone": ("dexamethasone", "steroid"),
-    "marcaine": ("bupivacaine", "anesthetic"),
-    "sensorcaine": ("bupivacaine", "anesthetic"),
-    "bupivacaine": ("bupivacaine", "anesthetic"),
-    "bupi": ("bupivacaine", "anesthetic"),
-    "bupiv": ("bupivacaine", "anesthetic"),
-    "naropin": ("ropivacaine", "anesthetic"),
-    "ropivacaine": ("ropivacaine", "anesthetic"),
-    "ropi": ("ropivacaine", "anesthetic"),
-    "xylocaine": ("lidocaine", "anesthetic"),
-    "lidocaine": ("lidocaine", "anesthetic"),
-    "lido": ("lidocaine", "anesthetic"),
-    "lidocane": ("lidocaine", "anesthetic"),
-    "lidocain": ("lidocaine", "anesthetic"),
-    "bupivicaine": ("bupivacaine", "anesthetic"),
-    "omnipaque": ("iohexol", "contrast"),
-    "iohexol": ("iohexol", "contrast"),
-    "isovue": ("iopamidol", "contrast"),
-    "iopamidol": ("iopamidol", "contrast"),
-    "versed": ("midazolam", "sedative"),
-    "midazolam": ("midazolam", "sedative"),
-    "fentanyl": ("fentanyl", "sedative"),
-    "wydase": ("hyaluronidase", "other"),
-    "hyaluronidase": ("hyaluronidase", "other"),
-}
-# Written forms that are brand names (shown in the note beside the generic); abbreviations and misspellings are not.
-BRANDS = {"kenalog", "aristospan", "celestone soluspan", "versed", "depo-medrol", "depo medrol", "depomedrol", "celestone", "decadron", "marcaine",
-          "sensorcaine", "naropin", "xylocaine", "omnipaque", "isovue", "wydase"}
-# Abbreviations read only in upper case: "40 mg TA" is triamcinolone acetonide, "ta" is not a word to read.
-UPPER_CASE_DRUGS: dict[str, tuple[str, str]] = {"TA": ("triamcinolone", "steroid")}
-DRUGS.update({k.lower(): v for k, v in UPPER_CASE_DRUGS.items()})
-DRUG_PATTERN = re.compile(
-    r"\b(?P<drug>"
-    + "|".join(sorted((re.escape(k) for k in DRUGS if k.upper() not in UPPER_CASE_DRUGS), key=len, reverse=True))
-    + "".join(f"|(?-i:{k})" for k in UPPER_CASE_DRUGS)
-    + r")\b",
-    I,
-)
-# The salt or formulation a brand is (its label): the note names it; a generic dictated without one gets none.
-BRAND_SALT: dict[str, str] = {
-    "kenalog": "acetonide", "kenelog": "acetonide", "kenolog": "acetonide", "ta": "acetonide",
-    "aristospan": "hexacetonide", "depo-medrol": "acetate", "depo medrol": "acetate", "depomedrol": "acetate",
-    "celestone soluspan": "sodium phosphate and acetate", "decadron": "sodium phosphate",
-}
-# A salt written after the generic name ("triamcinolone hexacetonide", "methylprednisolone acetate").
-SALT = re.compile(r"\s*(?P<salt>hexacetonide|acetonide|sodium\s+phosphate(?:\s*(?:and|/|&)\s*(?:betamethasone\s+)?acetate)?"
-                  r"|acetate|sodium\s+succinate|succinate|diacetate)\b", I)
-# Brands whose hyphenated number is the product strength in mg/mL ("Kenalog-40" is 40 mg/mL), not a dose.
-STRENGTH_SUFFIX_BRANDS = {"kenalog", "kenelog", "kenolog"}
-# What a drug was for, read in its own clause: local anaesthetic for the skin and needle tract is not the injectate.
-SKIN_LOCAL = re.compile(
-    r"\bskin\b|\bwheal\b|\bsub-?cutaneous\w*|\bsub-?q\b|\bsuperficial\w*|\b(?:needle\s+)?(?:tract|track)\b"
-    r"|\blocal\s+infiltrat\w*|\binfiltrat\w*\s+(?:of\s+)?(?:the\s+)?(?:skin|soft\s+tissue)", I)
-# Amounts per side or in total ("20 mg per side", "40 mg each joint", "80 mg total").
-PER_SIDE = re.compile(r"\b(?:per|each|every|to\s+each|into\s+each|in\s+each|on\s+each|at\s+each)\s+(?:side|joint|SIJ|SI\s+joint|sacroiliac\s+joint)s?\b|\ba\s+side\b"
-                      r"|\beach\b|\bapiece\b|\bper\s+site\b|\beach\s+site\b", I)
-IN_TOTAL = re.compile(r"\b(?:in\s+)?total\b|\bdivided\b|\bsplit\b", I)
+# The drugs and amounts are data (lexicon/drugs.toml, lexicon/units.toml), read and compiled on first use by
+# notedraft.medications. Their old names here (DRUGS, DRUG_PATTERN, BRANDS, BRAND_SALT, MASS, VOLUME, PERCENT,
+# PER_ML, NUMBER, number_value, SALT, PER_SIDE, IN_TOTAL, SKIN_LOCAL, AMOUNT_EXPLAINED, ...) still work: see
+# __getattr__ at the end of this module.
 CONTRAST = re.compile(r"\bcontrast\b|\bdye\b|\bomnipaque\b|\bisovue\b|\barthrogra(?:m|phy|phic)\b|\bepidurogra\w*", I)
-
-# Amounts, read next to a drug in the same clause. A number is digits, a fraction ("1/2", "1 1/2") or words ("half a",
-# "one and a half", "two"); `number_value` reads each exactly. Never the "2" of "1/2".
-_WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-                 "ten": 10, "twenty": 20, "forty": 40, "eighty": 80}
-_WORDS = "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True))
-NUMBER = (rf"(?<![\d/.])(?:\d+\s+\d+\s*/\s*\d+|\d+\s*/\s*\d+(?!\s*/)|\d*\.?\d+"
-          rf"|\b(?:(?:{_WORDS})\s+and\s+a\s+half|(?:one\s+)?half(?:\s+an?)?|a\s+half|{_WORDS})\b)")
-MASS = re.compile(rf"(?P<n>{NUMBER})\s*(?P<unit>mg|mcg|milligrams?|micrograms?|units?)\b(?!\s*/)", I)
-VOLUME = re.compile(rf"(?P<n>{NUMBER})\s*(?P<unit>cc|ml|mL|milliliters?|millilitres?)\b", I)
-
-
-def number_value(written: str) -> str:
-    """'1/2' → '0.5', '1 1/2' → '1.5', 'half a' → '0.5', 'one and a half' → '1.5', '.5' → '0.5', 'two' → '2'."""
-    from decimal import Decimal
-
-    w = re.sub(r"\s+", " ", written.strip().lower())
-    if re.fullmatch(r"\d*\.?\d+", w):
-        return ("0" + w) if w.startswith(".") else w
-    value: Decimal
-    m = re.fullmatch(r"(?:(\d+) )?(\d+) ?/ ?(\d+)", w)
-    if m:
-        value = Decimal(m.group(1) or 0) + Decimal(m.group(2)) / Decimal(m.group(3))
-    elif re.fullmatch(r"(?:one )?half(?: an?)?|a half", w):
-        value = Decimal("0.5")
-    else:
-        m = re.fullmatch(rf"({_WORDS})(?: and a half)?", w)
-        if not m:
-            return w
-        value = Decimal(_WORD_NUMBERS[m.group(1)]) + (Decimal("0.5") if "half" in w else 0)
-    out = format(value.quantize(Decimal("0.001")).normalize(), "f")
-    return out
-PERCENT = re.compile(r"(?P<n>\d*\.?\d+)\s*%")
-PER_ML = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*mg\s*/\s*(?:ml|cc)\b", I)
-# An amount no known drug claims is kept (never dropped silently) unless its clause says what it is.
-AMOUNT_EXPLAINED = re.compile(
-    r"\b(?:contrast|dye|saline|solution|mixture|total|syringe|needle|gauge|inch|cm|fluid|blood|csf|aspirat\w*"
-    r"|per\s+site|each\s+site|omnipaque|isovue|sedation|versed|fentanyl|propofol)\b",
-    I,
-)
-BARE_NUMBER = re.compile(r"(?<![\w.%/])(?P<n>\d*\.?\d+)(?![\w.%/])")
 
 # --- Context cues ---------------------------------------------------------------------------------------------
 NEGATION_BEFORE = re.compile(
@@ -343,3 +233,12 @@ INSTRUCTION = re.compile(
     r"|\b(?:so\s+(?:that\s+)?(?:it|this|the\s+(?:note|claim|code))\s+(?:passes|bills|codes|supports|gets\s+paid))\b",
     I,
 )
+
+
+def __getattr__(name: str):
+    """The drug and amount tables moved to notedraft.medications (compiled on first use, not at import)."""
+    from . import medications
+
+    if name in medications.EXPORTS:
+        return getattr(medications, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

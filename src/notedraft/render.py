@@ -176,6 +176,8 @@ def _medication(m: Medication) -> str:
     if not amount:
         return f"{name} [DOSE NEEDED]{shown}"
     if m.concentration and not (m.dose or m.volume):
+        if m.product:  # "Kenalog-40" states its strength in its name; "40 mg/mL" beside it reads like a dose
+            return f"{name} [VOLUME NEEDED]{shown}"
         return f"{name} {amount} [VOLUME NEEDED]{shown}"
     return f"{name} {amount}{basis}{shown}"
 

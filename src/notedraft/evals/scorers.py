@@ -776,7 +776,7 @@ def raw_fidelity_inputs(purpose: str, raw: str | None):
         return None
     if not isinstance(data, dict):
         return None
-    from ..extract import _amounts
+    from ..medications import amounts as _amounts
     from ..lexicon import DRUG_PATTERN, DRUGS
 
     meds = []
