@@ -63,7 +63,7 @@ wanted = {f"notedraft/_data/{p.relative_to(repo)}": p for pattern in
           ("templates/*.j2", "prompts/*.j2", "evals/*.jsonl", "evals/*.toml") for p in repo.glob(pattern)}
 pkg = repo / "src"
 wanted |= {str(p.relative_to(pkg)): p for pattern in
-           ("notedraft/rules/*.toml", "notedraft/web/templates/*.html", "notedraft/web/static/*")
+           ("notedraft/rules/*.toml", "notedraft/rules/*/*.toml", "notedraft/web/templates/*.html", "notedraft/web/static/*")
            for p in pkg.glob(pattern)}
 assert len(wanted) > 30, wanted
 names = {}

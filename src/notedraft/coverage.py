@@ -387,7 +387,8 @@ class Reader:
             lo, hi = self.sentence_of(m.start())
             p = self._pain_near(m.start(), lo, hi)
             if p is not None and self.counts(m.start(), m.end()):
-                return Criterion(True, [self.span(*m.span())], at=[m.span(), p.span()])
+                more = [o.span() for o in LOCATION.finditer(self.text, lo, hi) if self.counts(o.start(), o.end())]
+                return Criterion(True, [self.span(*m.span())], at=sorted({m.span(), p.span(), *more}))
         for m in self.r.finditer(FORTIN):
             lo, hi = self.sentence_of(m.start())
             after = RESULT_AFTER.match(self.text, m.end())
@@ -1047,6 +1048,7 @@ DRAFTED = [
     ("conservative_care_continues", {}), ("prior_diagnostic_relief", {"min_percent": 75}),
     ("repeat_relief", {"min_percent": 50}), ("repeat_relief_duration", {"min_months": 3}),
 ]
+_LABEL_BEFORE = re.compile(r"(?:^|(?<=[\s(]))[A-Za-z][\w/'.-]*(?:[ \t]+[\w/'.-]+){0,5}[ \t]*:[ \t]*")
 _LEADING_JUNK = re.compile(r"^[\s,;:.)\]-]*(?:(?:and|but|with|also|plus)\b[\s,]*)?", I)
 
 
@@ -1077,6 +1079,10 @@ def _statement_ranges(r: Reader, ranges: list[tuple[int, int]]) -> list[tuple[in
     for (s_lo, s_hi), rs in sorted(by_sentence.items()):
         lo = max(s_lo, min(r.r.clause(a)[0] for a, _ in rs))
         hi = min(s_hi, max(r.r.clause(max(a, b - 1))[1] for a, b in rs))
+        line_start = max(r.text.rfind("\n", 0, lo), r.text.rfind(".", 0, lo), r.text.rfind(";", 0, lo)) + 1
+        label = _LABEL_BEFORE.search(r.text, line_start, lo)
+        if label is not None and label.end() == lo:
+            lo = label.start()  # "MRI lumbar spine: no stenosis": the label says what excluded the causes
         lo, hi = _balance(r.text, lo, hi, s_lo, s_hi)
         out.append((lo, hi))
     return out
