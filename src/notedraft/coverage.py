@@ -254,6 +254,9 @@ CONTRAINDICATION = re.compile(
 )
 _RULED_OUT_AFTER = re.compile(r"\W*(?:\w+\s+){0,2}?(?:negative|neg\b|ruled\s+out|excluded|denied)", I)
 _FAILURE_IS_THE_FACT = re.compile(r"fail\w*|unsuccessful\w*", I)
+# A sentence about the policy, not the patient: "Medicare covers moderate to severe pain", "the LCD requires ...".
+_POLICY = re.compile(r"\b(?:medicare|LCDs?|L3\d{4}|polic(?:y|ies)|payers?|insurers?|MACs?|CMS)\b[^.;\n]{0,40}?\b(?:covers?|covered"
+                     r"|coverage|requires?|required|criteria|criterion|mandates?|expects?|allows?|pays?|defines?)\b", I)
 
 
 # --- the reading of one note ----------------------------------------------------------------------------------------
@@ -314,7 +317,12 @@ class Reader:
 
     def counts(self, start: int, end: int, allow: re.Pattern[str] | None = _FAILURE_IS_THE_FACT) -> bool:
         # "failed PT", "unsuccessful NSAIDs": the failure is what the LCD asks for, not a doubt about the treatment
-        return self.r.status(start, end, allow=allow) in EVIDENCE and not self.unfinished(start)
+        return self.r.status(start, end, allow=allow) in EVIDENCE and not self.unfinished(start) and not self.policy(start)
+
+    def policy(self, pos: int) -> bool:
+        """The sentence holding `pos` speaks of the policy ("Medicare covers ...", "the LCD requires ..."), not the patient."""
+        lo, hi = self.sentence_of(pos)
+        return _POLICY.search(self.text, lo, hi) is not None
 
     def holds(self, start: int, end: int, allow: re.Pattern[str], allow_not: re.Pattern[str] | None = None,
               phrases: list[tuple[int, int]] = ()) -> bool:
@@ -324,7 +332,7 @@ class Reader:
         f = self.r.field_at(start)
         if f is not None and start < f.label_end and f.end > f.value_start:
             start, end = max(f.value_start, start), max(end, f.end)
-        if self.unfinished(start):
+        if self.unfinished(start) or self.policy(start):
             return False
         status = self.r.status(start, end, allow=allow)
         if status in EVIDENCE:
