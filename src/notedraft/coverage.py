@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .checks import Claim, Outcome, check
 from .models import Span
-from .reading import Reading, read
+from .reading import WINDOW, Reading, read
 
 I = re.IGNORECASE
 EVIDENCE = frozenset({"affirmed", "historical"})  # statuses that can meet a criterion (see the module docstring)
@@ -345,7 +345,10 @@ class Reader:
         return False
 
     def sentence_of(self, pos: int) -> tuple[int, int]:
-        return self.r.sentence(pos)
+        """The sentence holding `pos`, read at most WINDOW characters either side of it (as the Reading reads a
+        clause): a text with no full stop for kilobytes stays linear to read."""
+        lo, hi = self.r.sentence(pos)
+        return max(lo, pos - WINDOW), min(hi, pos + WINDOW)
 
     def durations(self, lo: int, hi: int) -> list[tuple[re.Match[str], int]]:
         """Durations in text[lo:hi] that are lower bounds of a length of time, with their length in days."""
