@@ -60,10 +60,11 @@ from pathlib import Path
 repo, sdist, wheel, tree_wheel = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 # Every file the package needs at run time, from the checkout (root folders are the source of truth).
 wanted = {f"notedraft/_data/{p.relative_to(repo)}": p for pattern in
-          ("templates/*.j2", "prompts/*.j2", "evals/*.jsonl", "evals/*.toml") for p in repo.glob(pattern)}
+          ("templates/*.j2", "prompts/*.j2", "evals/*.jsonl", "evals/*.toml", "families/*/*.toml") for p in repo.glob(pattern)}
 pkg = repo / "src"
 wanted |= {str(p.relative_to(pkg)): p for pattern in
-           ("notedraft/rules/*.toml", "notedraft/lexicon/*.toml", "notedraft/web/templates/*.html", "notedraft/web/static/*")
+           ("notedraft/rules/*.toml", "notedraft/rules/*/*.toml", "notedraft/lexicon/*.toml", "notedraft/web/templates/*.html",
+            "notedraft/web/static/*")
            for p in pkg.glob(pattern)}
 assert len(wanted) > 30, wanted
 names = {}

@@ -49,7 +49,10 @@ LCD_CASES = [
     ("medicare.lcd.pain_duration", None, {"duration": "History: left buttock pain below L5."}, "error", "met"),
     ("medicare.lcd.pain_duration", None, {"duration": "History: chronic left buttock pain below L5 for less than 3 months."}, "error", "met"),
     ("medicare.lcd.pain_location", None, {"duration": "History: 6-month history of low back pain."}, "error", "met"),
-    ("medicare.lcd.pain_severity", None, {"severity": None}, "error", "met"),
+    ("medicare.lcd.pain_severity", None, {"severity": None, "pain": "Pain 3/10 before and 1/10 after."}, "error", "met"),
+    ("medicare.lcd.pain_severity", None, {"severity": None, "pain": None}, "error", "met"),
+    ("medicare.lcd.pain_severity", None, {"severity": "The pain is mild."}, "error", "met"),
+    ("medicare.lcd.pain_severity_by_score", None, {"severity": None, "pain": "Pain 5/10 before and 1/10 after."}, "warning", "silent"),
     ("medicare.lcd.no_radiculopathy", None, {"radicular": None}, "error", "met"),
     ("medicare.lcd.no_radiculopathy", None, {"radicular": "The pain radiates down the left leg to the foot."}, "error", "met"),
     ("medicare.lcd.other_causes", None, {"causes": None}, "error", "met"),
@@ -59,8 +62,8 @@ LCD_CASES = [
     ("medicare.lcd.conservative_care", None, {"conservative": "Will try physical therapy and NSAIDs."}, "error", "met"),
     ("medicare.lcd.conservative_care", None, {"conservative": "She failed physical therapy."}, "error", "met"),
     ("medicare.lcd.conservative_care_continues", None, {"continues": None}, "warning", "met"),
-    ("medicare.lcd.prior_diagnostic_relief", THERAPEUTIC, {"prior": None}, "warning", "met"),
-    ("medicare.lcd.prior_diagnostic_relief", THERAPEUTIC, {"prior": "A diagnostic left SI joint injection gave 50% relief."}, "warning", "met"),
+    ("medicare.lcd.prior_diagnostic_relief", THERAPEUTIC, {"prior": None}, "error", "met"),
+    ("medicare.lcd.prior_diagnostic_relief", THERAPEUTIC, {"prior": "A diagnostic left SI joint injection gave 50% relief."}, "error", "met"),
     ("medicare.lcd.repeat_relief", REPEAT, {"sessions": "The last SI joint injection gave no relief."}, "error", "met"),
     ("medicare.lcd.repeat_relief", REPEAT, {"sessions": "The last SI joint injection gave 30% relief for 4 months."}, "error", "met"),
     ("medicare.lcd.repeat_relief_duration", REPEAT, {"sessions": "The last SI joint injection gave 60% relief for 6 weeks."}, "warning", "met"),
@@ -178,7 +181,7 @@ NOT_EVIDENCE = [
     ("pain_duration", {"min_months": 3}, "Right knee pain for 6 months."),
     ("pain_location", {}, "Diagnosis: SI joint pain."),
     ("pain_location", {}, "No buttock pain."),
-    ("pain_severity", {}, "Pain 8/10."),
+    ("pain_severity", {}, "Pain 3/10."),
     ("no_radiculopathy", {}, "Radiculopathy cannot be ruled out."),
     ("no_radiculopathy", {}, "No radicular symptoms on the right. Sciatica down the left leg."),
     ("no_radiculopathy", {}, "Back pain referring into the right leg; no numbness."),
@@ -210,7 +213,7 @@ EVIDENCE = [
     ("conservative_care", {"min_weeks": 4}, "Pain persists despite a home exercise program for 8 weeks.", {"home exercise program", "8 weeks", "persists"}),
     ("pain_duration", {"min_months": 3}, "She has had left buttock pain for 2 years.", {"2 years", "pain"}),
     ("pain_duration", {"min_months": 3}, "Low back pain x 13 weeks.", {"13 weeks", "pain"}),
-    ("no_radiculopathy", {}, "The pain does not radiate below the knee.", {"does not radiate"}),
+    ("no_radiculopathy", {}, "The pain does not radiate below the knee.", {"does not radiate below the knee"}),
     ("other_causes", {}, "Hip pathology and lumbar facet pain were considered and ruled out.", None),
     ("other_causes", {}, "Pelvic x-ray was unremarkable.", {"Pelvic x-ray was unremarkable"}),
     ("other_causes", {}, "No evidence of stenosis, disc herniation or fracture.", {"No evidence of stenosis, disc herniation or fracture"}),
@@ -246,7 +249,7 @@ def test_findings_explain_what_was_set_aside():
 
 
 def test_each_unmet_criterion_asks_the_physician_a_question():
-    report = validate(note(FLUORO), ["27096-LT-KX"], payer="medicare")
+    report = validate(note(FLUORO, pain=None), ["27096-LT-KX"], payer="medicare")
     unmet = {f.rule.split(".", 1)[1] for f in report.errors if ".lcd." in f.rule}
     assert unmet == {"medicare.lcd.pain_duration", "medicare.lcd.pain_location", "medicare.lcd.pain_severity",
                      "medicare.lcd.no_radiculopathy", "medicare.lcd.other_causes", "medicare.lcd.provocative_tests",
@@ -307,7 +310,9 @@ def test_codes_27096_lists_the_medicare_lcd_rules_and_the_disagreement():
     assert result.returncode == 0
     rules = dict((rule, severity) for severity, rule in re.findall(r"^\s+\[(error|warning)\] (27096\.\S+):", result.stdout, re.M))
     assert rules["27096.medicare.lcd.provocative_tests"] == "error"
-    assert rules["27096.medicare.lcd.prior_diagnostic_relief"] == "warning"
+    assert rules["27096.medicare.lcd.prior_diagnostic_relief"] == "error"
+    assert rules["27096.medicare.lcd.pain_severity_by_score"] == "warning"
+    assert "Pain score cut-off for 'moderate' pain (NRS 0-10)" in result.stdout
     assert rules["27096.diagnosis.hip_pain_is_not_si"] == "error"
     assert "diagnostic SI joint sessions: over what period" in result.stdout
 
@@ -333,3 +338,519 @@ def test_every_lcd_check_a_pack_names_exists_once_the_overlay_is_imported():
     lazy = sorted(n for n in names if n.startswith("lcd_"))
     assert lazy, "the Medicare overlay names lcd_ checks"
     assert all(dict.__contains__(CHECKS, n) for n in lazy), [n for n in lazy if not dict.__contains__(CHECKS, n)]
+
+
+# --- real phrasing: each criterion read from the ways notes and dictations state it (issue 16, deliverable 4) -------
+# (criterion, args, text). READS: the criterion is met, with evidence that is the text's own words. FAILS_CLOSED: it
+# is not (a mention without its result, a plan, a quoted policy, a SmartList placeholder, the wrong thing).
+
+READS = {
+    ("provocative_tests", (("min", 3),)): [
+        "Positive FABER, Gaenslen and thigh thrust on the left.",
+        "Provocative tests: FABER +, Gaenslen +, Compression +, Distraction −.",
+        "3/5 provocative maneuvers positive: FABER, Gaenslen, thigh thrust.",
+        "Exam: Patrick's test positive, Yeoman's test positive, P4/posterior shear positive, Gaenslen negative.",
+        "Provocative testing:\n- FABER: positive\n- Gaenslen: positive\n- Thigh thrust: positive\n- Compression: negative",
+        "| Test | Result |\n| FABER | Positive |\n| Gaenslen | Positive |\n| Thigh thrust | Positive |",
+        "Positive provocative maneuvers on the left: FABER, Gaenslen, thigh thrust and SI compression (4 of 6).",
+        "Provocative maneuvers positive on the right: distraction, compression, thigh thrust and Gaenslen (4 of 6).",
+        "FABER, Gaenslen, thigh thrust, compression and distraction positive bilaterally.",
+        "Positive bilaterally: FABER, Gaenslen, thigh thrust and compression.",
+        "Provocative tests (positive on the left):\n- FABER\n- Gaenslen\n- Thigh thrust",
+        "left sij inj, faber gaenslen thigh thrust pos on left, 6 mo buttock pain",
+        "Thigh thrust (P4) +, FABER (+), Gaenslen +ve, Yeoman negative",
+        "SI provocation: FABER reproduces her pain, Gaenslen reproduces her pain, thigh thrust reproduces concordant pain.",
+        "Provocative tests:\nFABER\t+\nGaenslen\t+\nThigh thrust\t+\nDistraction\t-",
+    ],
+    ("pain_severity", ()): [
+        "72-year-old man with moderate to severe (NRS 7/10) left low back pain.",
+        "Left buttock pain for 14 months, moderate to severe, located over the SI joint.",
+        "Pain NRS 7/10 today.",
+        "VAS 70 mm.",
+        "Pain 8 out of 10 in the left buttock.",
+        "Pain (NRS 0-10): pre-procedure 7/10; post-procedure 1/10 at 30 minutes (86% relief).",
+        "Pain severity: severe.",
+        "Severe left SI joint pain.",
+        "Moderately severe axial low back pain.",
+        "NRS 7/10 pre and 2/10 post.",
+        "VAS 7.5 cm.",
+    ],
+    ("pain_duration", (("min_months", 3),)): [
+        "Left buttock pain for 5 months.",
+        "Low back pain x 6 months.",
+        "SI joint pain > 3 mo.",
+        "6 mo hx of L buttock pain.",
+        "She has had right buttock pain for over a year.",
+        "69-year-old woman with 5 months of moderate to severe right low back pain.",
+        "Low back pain for the past 3+ months.",
+    ],
+    ("pain_location", ()): [
+        "Pain over the left SI joint.",
+        "Pain is below L5, in the left buttock.",
+        "Positive Fortin finger sign on the left.",
+        "Pain in the buttock below the belt line.",
+        "Pain localized to the right sacral sulcus.",
+        "Pain between the iliac crest and the gluteal fold.",
+    ],
+    ("no_radiculopathy", ()): [
+        "No radicular symptoms.",
+        "Neuro exam normal, SLR negative.",
+        "The pain does not radiate below the knee.",
+        "She denies radiating leg pain.",
+        "Straight-leg raise negative bilaterally.",
+        "Radiculopathy: none.",
+        "Non-radicular low back pain.",
+        "Pain refers into the posterior thigh but does not radiate below the knee.",
+        "Without radiculopathy (normal strength, reflexes and sensation; negative straight-leg raise).",
+    ],
+    ("other_causes", ()): [
+        "MRI lumbar spine: no stenosis or disc herniation.",
+        "X-rays unremarkable.",
+        "Lumbar MRI 10/2026 shows no stenosis, no disc herniation and no fracture, tumor or infection.",
+        "MRI excludes stenosis, herniation, fracture, tumor and infection.",
+        "MRI lumbar spine 08/2026: mild degenerative disc disease without stenosis, disc herniation, fracture, infection or tumor.",
+        "Pelvic radiographs were normal.",
+        "Imaging negative for fracture or tumor.",
+        "Other causes were considered and ruled out.",
+    ],
+    ("conservative_care", (("min_weeks", 4),)): [
+        "Failed 8 weeks of PT and NSAIDs, continues home exercise program.",
+        "10 weeks of physical therapy; home program ongoing.",
+        "More than 3 months of physical therapy failed.",
+        "Physical therapy for 8 weeks did not help.",
+        "She completed a 6-week course of PT without relief.",
+        "Tried meloxicam for 2 months with minimal benefit.",
+        "PT 2x/week for 6 weeks, no improvement.",
+        "Conservative care: 10 weeks of physical therapy, acetaminophen and topical diclofenac without adequate relief.",
+        "Continues physical therapy home exercises after 10 weeks of supervised therapy.",
+    ],
+    ("conservative_care_continues", ()): [
+        "Failed 8 weeks of PT and NSAIDs, continues home exercise program.",
+        "10 weeks of physical therapy; home program ongoing.",
+        "She will continue her home exercise program.",
+        "Home exercises continue.",
+        "Plan: continue HEP and NSAIDs.",
+    ],
+    ("prior_diagnostic_relief", (("min_percent", 75),)): [
+        "85% relief for 6 hours after the diagnostic block on 3/2.",
+        "Prior diagnostic SIJI gave 80 % relief.",
+        "Diagnostic bilateral SI joint injections on 05/12/2026 gave 85% relief (NRS 8 -> 1) for the duration of the bupivacaine.",
+        "Diagnostic right SI joint block 10/01/2026: NRS 8/10 to 1/10 (88% relief).",
+        "Injection history: diagnostic right SI joint block 02/10/2026 - NRS 8/10 to 1/10 for the duration of the bupivacaine.",
+        "The diagnostic left SIJ injection in January provided greater than 80% pain reduction.",
+    ],
+    ("repeat_relief", (("min_percent", 50),)): [
+        "First therapeutic right SI joint injection 04/14/2026 - NRS 8/10 to 2/10 (75% relief) sustained for 4 months.",
+        "The last SI joint injection on 1/10/2026 gave 60% relief for 4 months.",
+        "Previous therapeutic SIJI (6/2026): 70% improvement lasting 5 months.",
+        "Her most recent therapeutic SI joint injection gave 65% relief.",
+        "Prior therapeutic SIJI on 2/1/2026 gave 50-60% improvement.",
+    ],
+}
+
+FAILS_CLOSED = {
+    ("provocative_tests", (("min", 1),)): [
+        "FABER.",                                   # a test without its result
+        "Provocative tests were positive.",         # results without names
+        "FABER: {POSITIVE/NEGATIVE:1234}",          # a SmartList never filled in
+        "FABER: ***",
+        "FABER positive/negative.",
+        'Per the LCD: "at least 3 positive provocative tests such as FABER positive, Gaenslen positive".',
+        "Medicare requires FABER, Gaenslen and thigh thrust positive.",
+        "Plan: FABER and Gaenslen positive would support injection.",
+        "FABER equivocal.",
+        "FABER not tested.",
+        "Compression fracture at L1.",
+        "Sacral thrust positive.",                   # not one of the LCD's maneuvers
+        "Provocative tests:\n- FABER\n- Gaenslen",
+    ],
+    ("provocative_tests", (("min", 3),)): [
+        "2/5 positive: FABER, Gaenslen, thigh thrust.",  # the count and the names disagree
+        "Positive: FABER. Negative: Gaenslen, thigh thrust, compression.",
+        "Provocative tests:\nFABER\t+\nGaenslen\t+\nThigh thrust\t-\nDistraction\t-",
+    ],
+    ("provocative_tests", (("min", 3), ("side", "left"))): [
+        "FABER, Gaenslen and thigh thrust positive on the right.",  # the other side than the one injected
+    ],
+    ("pain_severity", ()): [
+        "Pain 3/10.",
+        "Mild left buttock pain.",
+        "Mild to moderate left buttock pain.",
+        "Plan: repeat injection if pain returns to 7/10.",  # a score in a plan
+        "Moderate relief after the last injection.",
+        "MRI: severe foraminal stenosis.",
+        "Pain 2/10 after the injection.",
+        "Diagnostic block 3/2/2026: NRS 8/10 to 1/10 (88% relief).",
+        "Mild pain, NRS 8/10.",                              # a conflict
+        "Moderate to severe pain, but also described as mild.",
+        "Pain: {MILD/MODERATE/SEVERE:123}",
+        "VAS 7.",                                            # 7 mm or 7 cm: unknown
+        "Pain 8.",
+        "Medicare covers moderate to severe pain only.",
+        "No severe pain.",
+        "Pain at best 2/10.",
+        "Moderate tenderness over the SI joint.",
+    ],
+    ("pain_duration", (("min_months", 3),)): [
+        "Left buttock pain since March.",  # relative to no date: no duration
+        "Chronic low back pain.",
+        "Buttock pain for several months.",
+        "Buttock pain for 6 weeks.",
+        "Buttock pain started 4 months after a fall.",
+        "Plan: reassess the back pain in 3 months.",
+        'Per the LCD: "back pain for at least 3 months".',
+        "Low back pain x *** months.",
+    ],
+    ("pain_location", ()): [
+        "Diagnosis: SI joint pain.",
+        "No buttock pain.",
+        "Fortin finger sign negative.",
+        "Low back pain.",
+        "Pain above L5.",
+    ],
+    ("no_radiculopathy", ()): [
+        "Radiculopathy cannot be ruled out.",
+        "No radicular symptoms. Pain radiates down the left leg to the foot.",  # a conflict, not a pick
+        "Positive straight leg raise on the left.",
+        "Will check for radiculopathy.",
+        "Radicular symptoms: ***",
+        "Radicular symptoms: {YES/NO:123}",
+        "Rule out radiculopathy.",
+        "Medicare requires pain without radiculopathy.",
+    ],
+    ("other_causes", ()): [
+        "MRI: severe foraminal stenosis at L5-S1.",
+        "Chest x-ray unremarkable.",
+        "MRI pending.",
+        "Will obtain MRI to rule out stenosis.",
+        'Per policy: "imaging must exclude stenosis, fracture or tumor".',
+        "Risks including infection and bleeding were discussed.",
+        "No stenosis. MRI shows an L5-S1 disc herniation.",
+        "MRI: {NORMAL/ABNORMAL:1234}",
+        "MRI lumbar spine: ***",
+    ],
+    ("conservative_care", (("min_weeks", 4),)): [
+        "PT recommended.",
+        "Will start PT for 6 weeks.",
+        "Starting physical therapy for 6 weeks.",
+        "6 weeks of physical therapy helped a lot.",
+        "PT for 2 weeks.",
+        "PT was not done for 6 weeks.",
+        "No physical therapy for 6 weeks.",
+        "Medicare requires 4 weeks of conservative therapy.",
+        "Plan: physical therapy for 6 weeks.",
+        "PT x *** weeks.",
+        "Physical therapy for 6 weeks resolved her pain.",
+    ],
+    ("conservative_care_continues", ()): [
+        "She discontinued physical therapy.",
+        "She is no longer continuing PT.",
+        "Failed PT.",
+        "Will not continue physical therapy.",
+        "Continue {HEP/PT:123}.",
+    ],
+    ("prior_diagnostic_relief", (("min_percent", 75),)): [
+        "Prior diagnostic left SI joint injection gave 40% relief.",
+        "Diagnostic medial branch block gave 90% relief.",       # not an SI joint block
+        "This is a diagnostic injection; 86% relief at 30 minutes.",  # today's, not a prior one
+        "Will do a diagnostic block; if 80% relief, proceed.",
+        "Diagnostic block gave less than 80% relief.",
+        'Per LCD: "a diagnostic block with at least 75% relief".',
+        "Prior diagnostic block gave ***% relief.",
+    ],
+    ("repeat_relief", (("min_percent", 50),)): [
+        "The last SI joint injection gave 30% relief for 4 months.",
+        "The last SI joint injection gave no relief.",
+        "The last SI joint injection helped.",
+        "If the last injection gave 60% relief, repeat it.",
+        "Prior therapeutic SIJI gave less than 60% relief.",
+    ],
+}
+
+
+def _cases(table):
+    return [(name, dict(args), text) for (name, args), texts in table.items() for text in texts]
+
+
+@pytest.mark.parametrize("name, args, text", _cases(READS), ids=[t[:60] for _, _, t in _cases(READS)])
+def test_a_criterion_is_read_from_real_phrasing_with_its_words_as_evidence(name, args, text):
+    result = getattr(Reader(text), name)(**args)
+    assert result.met, result.detail
+    assert result.evidence and all(text[s.start : s.end] == s.text for s in result.evidence)
+
+
+@pytest.mark.parametrize("name, args, text", _cases(FAILS_CLOSED), ids=[t[:60] for _, _, t in _cases(FAILS_CLOSED)])
+def test_a_criterion_fails_closed_on_phrasing_that_does_not_establish_it(name, args, text):
+    result = getattr(Reader(text), name)(**args)
+    assert not result.met, (result.evidence, result.detail)
+    assert result.detail
+
+
+def test_every_criterion_has_five_phrasings_each_way():
+    for table in (READS, FAILS_CLOSED):
+        counts: dict[str, int] = {}
+        for (name, _), texts in table.items():
+            counts[name] = counts.get(name, 0) + len(texts)
+        assert all(n >= 5 for n in counts.values()), counts
+    criteria = {"provocative_tests", "pain_severity", "pain_duration", "pain_location", "no_radiculopathy", "other_causes",
+                "conservative_care", "conservative_care_continues", "prior_diagnostic_relief", "repeat_relief"}
+    assert {n for n, _ in READS} == criteria == {n for n, _ in FAILS_CLOSED}
+
+
+@pytest.mark.parametrize("text, grade", [
+    ("Pain 6/10.", "met"), ("NRS 9/10.", "met"), ("VAS 45 mm.", "met"), ("VAS 6.5 cm.", "met"),
+    ("Pain 4/10.", "disputed"), ("Pain 5 out of 10.", "disputed"), ("VAS 31 mm.", "disputed"), ("VAS 40/100.", "disputed"),
+    ("Pain 3/10.", "mild"), ("VAS 30 mm.", "mild"),
+])
+def test_a_score_maps_to_severity_by_the_sourced_rule(text, grade):
+    r = Reader(text)
+    ((kind, value, _),) = r.scores()
+    assert r.grade(kind, value) == grade
+    crit = r.pain_severity()
+    assert crit.met == (grade != "mild") and crit.disputed == (grade == "disputed")
+
+
+def test_the_score_rule_is_data_with_its_sources_and_disagreements():
+    from notedraft.coverage import phrasing
+
+    sev = phrasing()["severity"]
+    assert (sev["nrs"]["met_from"], sev["nrs"]["disputed_from"]) == (6, 4)
+    assert (sev["vas_mm"]["met_from"], sev["vas_mm"]["disputed_from"]) == (45, 31)
+    assert any("Woo" in s for s in sev["sources"]["nrs"]) and any("Jensen" in s for s in sev["sources"]["vas_mm"])
+    topics = {d.topic: d for d in load_packs()["27096"].disagreements}
+    nrs = topics["Pain score cut-off for 'moderate' pain (NRS 0-10); the LCD defines none"]
+    assert len(nrs.positions) >= 3 and any("notedraft" in p.claim for p in nrs.positions)
+
+
+def test_a_score_only_note_of_disputed_severity_is_supported_with_a_warning():
+    text = note(MEDICARE, severity=None, pain="Pain 5/10 before and 1/10 after.")
+    report = validate(text, ["27096-LT-KX"], payer="medicare")
+    assert report.supported, [(f.rule, f.message) for f in report.errors]
+    (warning,) = [f for f in report.findings if f.rule == "27096.medicare.lcd.pain_severity_by_score"]
+    assert warning.severity == "warning" and "5/10" in warning.message
+    # a score every cited scheme calls at least moderate: no warning
+    clear = validate(note(MEDICARE, severity=None, pain="Pain 7/10 before and 1/10 after."), ["27096-LT-KX"], payer="medicare")
+    assert clear.supported and "27096.medicare.lcd.pain_severity_by_score" not in {f.rule for f in clear.findings}
+
+
+def test_radiculopathy_stated_both_ways_is_a_conflict_not_a_pick():
+    crit = Reader("She denies radicular symptoms. Exam: pain radiates down the right leg to the foot.").no_radiculopathy()
+    assert not crit.met and "conflict" in crit.detail
+    assert {s.text for s in crit.evidence} == {"denies radicular symptoms", "radiates down the right leg"}
+    report = validate(note(MEDICARE, radicular="No radicular symptoms. The pain radiates down the left leg to the foot."),
+                      ["27096-LT-KX"], payer="medicare")
+    (finding,) = [f for f in report.findings if f.rule == "27096.medicare.lcd.no_radiculopathy"]
+    assert finding.severity == "error" and "conflict" in finding.message and not report.supported
+
+
+def test_tests_positive_only_on_the_side_not_injected_do_not_count():
+    right = note(MEDICARE, tests="Exam: FABER, Gaenslen, thigh thrust and compression positive on the right.")
+    report = validate(right, ["27096-LT-KX"], payer="medicare")
+    assert "27096.medicare.lcd.provocative_tests" in {f.rule for f in report.errors}
+    left = note(MEDICARE, tests="Exam: FABER, Gaenslen, thigh thrust and compression positive on the left.")
+    assert validate(left, ["27096-LT-KX"], payer="medicare").supported
+
+
+def test_a_prior_diagnostic_injection_is_not_read_as_a_prior_therapeutic_one():
+    prior = "Prior injection: diagnostic left SI joint injection on 09/15/2026 gave 40% relief on the NRS for 5 hours."
+    report = validate(note(THERAPEUTIC, prior=prior), ["27096-LT"], payer="medicare")
+    rules = {f.rule: f for f in report.findings}
+    assert "27096.medicare.lcd.repeat_relief" not in rules  # no repeat injection is stated
+    finding = rules["27096.medicare.lcd.prior_diagnostic_relief"]
+    assert finding.severity == "error" and "40%" in finding.message and not report.supported
+
+
+def test_dated_prior_diagnostic_sessions_count_against_the_cap():
+    prior = ("Prior SI procedures in the last 12 months: diagnostic right SI joint injection 03/04/2026 (55% relief) and "
+             "diagnostic left SI joint injection 07/22/2026 (60% relief).")
+    report = validate(note(MEDICARE, sessions=prior), ["27096-LT-KX"], payer="medicare")
+    (finding,) = [f for f in report.findings if f.rule == "27096.medicare.lcd.sessions_diagnostic_cap"]
+    assert finding.severity == "error" and "03/04/2026" in finding.message and "today's" in finding.message
+    one = "Prior SI procedure: diagnostic right SI joint injection 03/04/2026 (55% relief)."
+    assert "27096.medicare.lcd.sessions_diagnostic_cap" not in fired(note(MEDICARE, sessions=one), ["27096-LT-KX"], "medicare")
+
+
+# --- one reading, raw spans ---------------------------------------------------------------------------------------
+
+_LOOKALIKE_NOTE = (
+    "…\n"
+    "History: 6-month history of left buttock pain below L5 \u2013 the patient\u2019s \u201cworst\u201d pain.\n"
+    "The pain is moderate to severe.\u00a0No radicular symptoms.\n"
+    "MRI of the lumbar spine showed no stenosis or disc herniation \u2014 reviewed.\n"
+    "She completed 6 weeks of physical therapy and NSAIDs without improvement.\n"
+    "Exam: FABER positive on the left; positive Gaenslen, thigh thrust and compression tests.\u00a0\n"
+    "She will continue her home exercise program.\n"
+)
+
+
+def _lcd_evidence(report) -> dict[str, list[str]]:
+    return {r.rule: [s.text for s in r.evidence] for r in report.satisfied if ".lcd." in r.rule}
+
+
+@pytest.mark.parametrize("prefix", ["…\n", "\u201cPer patient\u201d \u2013 \u00a0\n", "… … \u2019\u2019 \u2014\u00a0\u00a0\n"])
+def test_a_prefix_of_lookalike_characters_changes_neither_verdict_nor_evidence(prefix):
+    complete = note(MEDICARE)
+    plain = validate(complete, ["27096-LT-KX"], payer="medicare")
+    assert plain.supported
+    shifted_text = prefix + complete
+    shifted = validate(shifted_text, ["27096-LT-KX"], payer="medicare")
+    assert shifted.supported, [(f.rule, f.message, [e.text for e in f.evidence]) for f in shifted.errors]
+    assert _lcd_evidence(shifted) == _lcd_evidence(plain)
+    for finding in [r for r in shifted.satisfied if ".lcd." in r.rule] + [f for f in shifted.findings if ".lcd." in f.rule]:
+        for span in finding.evidence:
+            assert shifted_text[span.start : span.end] == span.text  # spans of the original text
+
+
+def test_lookalike_characters_inside_a_note_keep_every_span_on_its_words():
+    report = validate(_LOOKALIKE_NOTE + note(FLUORO), ["27096-LT-KX"], payer="medicare")
+    text = _LOOKALIKE_NOTE + note(FLUORO)
+    assert report.supported, [(f.rule, f.message) for f in report.errors]
+    evidence = _lcd_evidence(report)
+    assert evidence["27096.medicare.lcd.provocative_tests"] == ["FABER", "Gaenslen", "thigh thrust", "compression"]
+    assert evidence["27096.medicare.lcd.no_radiculopathy"] == ["No radicular symptoms"]
+    for requirement in report.satisfied:
+        if ".lcd." in requirement.rule:
+            assert all(text[s.start : s.end] == s.text for s in requirement.evidence)
+
+
+def test_the_overlay_reads_the_one_cached_reading():
+    from notedraft.coverage import reader
+    from notedraft.reading import read
+
+    text = note(MEDICARE) + " (cache probe)"
+    validate(text, ["27096-LT-KX"], payer="medicare")
+    assert reader(text).r is read(text)  # the Reading every other reader of this text uses, not a second one
+
+
+# --- drafting: draft --payer medicare states the criteria the dictation gives, in its own words ----------------------
+
+from notedraft.coverage import DRAFTED, criteria_statements, statement_lines  # noqa: E402
+from notedraft.drafting import draft  # noqa: E402
+
+MEDICARE_DICTATION = (
+    "Left SI joint injection under fluoroscopy, diagnostic. 6 month history of moderate to severe left buttock pain over "
+    "the left SI joint, below L5. No radicular symptoms, SLR negative. Positive FABER, Gaenslen and thigh thrust on the "
+    "left. MRI lumbar spine: no stenosis or disc herniation. Failed 8 weeks of PT and NSAIDs, continues home exercise "
+    "program. Contrast confirmed intra-articular spread. Injected 2 mL 0.5% bupivacaine. Dx sacroiliitis M46.1. "
+    "Pain 7/10 before, 2/10 after. No complications."
+)
+THERAPEUTIC_DICTATION = (
+    "Right SIJ injection under fluoro, therapeutic. 9 mo hx R buttock pain below L5, NRS 8/10. Pain does not radiate "
+    "below the knee, neuro exam normal. FABER +, Gaenslen +, thigh thrust +, compression -. Lumbar CT and MRI: no "
+    "stenosis, herniation or fracture. Tried meloxicam and PT x 10 wks without relief; continues HEP. Prior diagnostic "
+    "R SIJ block on 3/2/2026 with lidocaine gave 85% relief for 6 hours.\n"
+    "Contrast confirmed intra-articular spread. Injected 40 mg Kenalog and 2 mL 0.25% bupivacaine. Dx M46.1. "
+    "Pain 8/10 pre, 3/10 post. No complications."
+)
+
+
+def _history_block(note_text: str) -> list[str]:
+    lines = note_text.splitlines()
+    if "History / indication for the procedure:" not in lines:
+        return []
+    start = lines.index("History / indication for the procedure:") + 1
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("- "):
+            break
+        block.append(line[2:])
+    return block
+
+
+def _in_dictation(statement: str, dictation: str) -> bool:
+    said = " ".join(dictation.split())
+    body = statement[:-1] if statement.endswith(".") and not said.count(statement) else statement
+    return body in said or (body[:1].lower() + body[1:]) in said
+
+
+@pytest.mark.parametrize("dictation, line", [(MEDICARE_DICTATION, "27096-LT-KX"), (THERAPEUTIC_DICTATION, "27096-RT")])
+def test_a_medicare_draft_states_every_dictated_criterion_in_the_dictations_words_and_is_supported(dictation, line):
+    d = draft(dictation, codes=[line], payer="medicare")
+    assert d.report.supported, [(f.rule, f.message) for f in d.report.errors]
+    block = _history_block(d.note)
+    assert block, d.note
+    assert all(_in_dictation(s, dictation) for s in block), block  # never reworded, never added
+    satisfied = {r.rule.split(".", 1)[1] for r in d.report.satisfied if ".lcd." in r.rule}
+    assert {"medicare.lcd.pain_duration", "medicare.lcd.pain_location", "medicare.lcd.pain_severity",
+            "medicare.lcd.no_radiculopathy", "medicare.lcd.other_causes", "medicare.lcd.provocative_tests",
+            "medicare.lcd.conservative_care"} <= satisfied
+    # the evidence of each criterion is in the drafted history block
+    history = d.note[d.note.index("History / indication") : d.note.index("Technique:")]
+    for r in d.report.satisfied:
+        if ".lcd." in r.rule and r.rule.split(".lcd.")[1] in {n for n, _ in DRAFTED}:
+            assert all(s.text in history for s in r.evidence), (r.rule, [s.text for s in r.evidence])
+
+
+def test_a_medicare_draft_without_codes_suggests_the_line_the_criteria_support():
+    d = draft(MEDICARE_DICTATION, payer="medicare")
+    assert d.codes == ["27096-LT-KX"] and d.report.supported, [(f.rule, f.message) for f in d.report.errors]
+
+
+def test_without_the_medicare_payer_the_draft_states_no_criteria():
+    d = draft(MEDICARE_DICTATION, codes=["27096-LT"])
+    assert "History / indication" not in d.note and d.report.supported
+
+
+def test_a_criterion_the_dictation_does_not_give_is_not_drafted_and_is_asked():
+    dictation = MEDICARE_DICTATION.replace("Failed 8 weeks of PT and NSAIDs, continues home exercise program. ",
+                                           "PT recommended. ")
+    d = draft(dictation, codes=["27096-LT-KX"], payer="medicare")
+    block = _history_block(d.note)
+    assert block and not any("PT" in s for s in block)
+    assert not d.report.supported
+    assert "27096.medicare.lcd.conservative_care" in {f.rule for f in d.report.errors}
+    assert any("how many weeks" in q for q in d.queries)
+
+
+def test_phrasing_that_fails_closed_in_a_dictation_is_not_drafted():
+    dictation = MEDICARE_DICTATION.replace("Positive FABER, Gaenslen and thigh thrust on the left.",
+                                           "FABER, Gaenslen and thigh thrust to be tested.").replace(
+        "6 month history of", "Since March,")
+    d = draft(dictation, codes=["27096-LT-KX"], payer="medicare")
+    block = " ".join(_history_block(d.note))
+    assert "FABER" not in block and "Since March" not in block
+    assert {"27096.medicare.lcd.provocative_tests", "27096.medicare.lcd.pain_duration"} <= {f.rule for f in d.report.errors}
+
+
+def test_criteria_statements_are_spans_of_the_original_dictation():
+    dictation = "…\n" + MEDICARE_DICTATION.replace("No radicular symptoms", "No radicular symptoms \u2013 none").replace(
+        "Positive FABER", "Positive\u00a0FABER")
+    found = criteria_statements(dictation)
+    assert {name for name, _ in found} >= {"medicare.lcd.provocative_tests", "medicare.lcd.no_radiculopathy"}
+    for _, span in found:
+        assert dictation[span.start : span.end] == span.text
+    assert any("Positive\u00a0FABER" in s.text for _, s in found)  # the dictation's own characters
+    assert statement_lines("Nothing about the criteria here. Left SI joint injection.") == []
+
+
+def test_cli_draft_with_payer_medicare_writes_the_criteria():
+    result = run("draft", MEDICARE_DICTATION, "--code", "27096-LT-KX", "--payer", "medicare")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "History / indication for the procedure:" in result.stdout
+    assert "- Positive FABER, Gaenslen and thigh thrust on the left." in result.stdout
+    assert "SUPPORTED: 27096-LT-KX" in result.stdout
+
+
+@pytest.mark.parametrize("unit", ["pain 7/10 ", "FABER, ", "buttock pain over the SI joint ", "failed 6 weeks of PT ",
+                                  "prior diagnostic block gave 80% relief "])
+def test_a_long_note_without_full_stops_is_read_in_linear_time(unit):
+    # each criterion reads a mention's sentence at most WINDOW characters either side (as the Reading reads a
+    # clause): 4x the text costs about 4x the time, never 16x. Timed with a wide margin, best of two runs.
+    import time
+
+    from notedraft.coverage import reader
+    from notedraft.reading import read
+
+    def cost(n: int) -> float:
+        best = float("inf")
+        for _ in range(2):
+            read.cache_clear()
+            reader.cache_clear()
+            text = unit * n
+            started = time.perf_counter()
+            validate(text, ["27096-LT"], payer="medicare")
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    small, large = cost(400), cost(1600)
+    assert large < 9 * max(small, 0.02), (small, large)

@@ -64,7 +64,7 @@ def draft(
     conflict = _guidance_conflict(dictation, facts)
     if conflict:  # "US guided ... no imaging": neither statement is written; the physician is asked
         facts = facts.model_copy(update={"guidance": "unstated", "guidance_spans": []})
-    targets = [str(line) for line in lines] or [str(line) for line in suggest(facts, payer)]
+    targets = [str(line) for line in lines] or [str(line) for line in suggest(facts, payer, dictation)]
     attempts: list[Attempt] = []
     notes: list[str] = []
     raw_findings: list[Finding] = []
@@ -78,9 +78,9 @@ def draft(
         if raw_findings:
             notes.append(f"dropped {len(raw_findings)} fact(s) the LLM stated but the dictation does not")
         if not codes:
-            targets = [str(line) for line in suggest(facts, payer)]
+            targets = [str(line) for line in suggest(facts, payer, dictation)]
     said = boilerplate.read_all(dictation)  # the boilerplate the note may state: only what the dictation affirms
-    note = render_note(facts, said)
+    note = render_note(facts, said, payer=payer, dictation=dictation)
     result = _check(dictation, note, dictated, facts, targets, payer)
 
     if strategy == "llm-compose":

@@ -29,11 +29,20 @@ def _templates() -> Environment:
     return _env
 
 
-def render_note(facts: Facts, said: dict[str, boilerplate.Statements] | None = None) -> str:
-    """`said`: the dictation's boilerplate (boilerplate.read_all(dictation)); without it the note states none."""
+def render_note(facts: Facts, said: dict[str, boilerplate.Statements] | None = None, payer: str | None = None,
+                dictation: str | None = None) -> str:
+    """`said`: the dictation's boilerplate (boilerplate.read_all(dictation)); without it the note states none.
+    `payer` "medicare" with the `dictation`: the note also states the SI LCD criteria the dictation gives, in its
+    own words (coverage.statement_lines; templates/_medicare_criteria.txt.j2)."""
     if facts.procedure not in COVERED_PROCEDURES:
         return _templates().get_template("unsupported_procedure.txt.j2").render(procedure=facts.procedure.replace("_", " "))
-    return _templates().get_template("si_joint_injection.txt.j2").render(**note_view(facts, said or {}))
+    criteria: list[str] = []
+    if payer == "medicare" and dictation:
+        from .coverage import statement_lines  # the overlay's reader, imported only for Medicare
+
+        criteria = statement_lines(dictation)
+    return _templates().get_template("si_joint_injection.txt.j2").render(**note_view(facts, said or {}), payer=payer,
+                                                                          medicare_criteria=criteria)
 
 
 def note_view(facts: Facts, said: dict[str, boilerplate.Statements] | None = None) -> dict:

@@ -95,6 +95,7 @@ class RuleSet(BaseModel):
     name: str
     description: str
     rules: list[Rule]
+    disagreements: list[Disagreement] = Field(default_factory=list)  # added to every pack that includes the set
 
 
 def _read(path: Path) -> dict:
@@ -115,6 +116,7 @@ def load_packs(directory: Path = RULES_DIR) -> dict[str, CodePack]:
             included += [
                 r.model_copy(update={"id": f"{pack.code}.{r.id}", "when": inc.when + r.when}) for r in shared[inc.set].rules
             ]
+            pack.disagreements = pack.disagreements + shared[inc.set].disagreements
         pack.rules = included + [r.model_copy(update={"id": f"{pack.code}.{r.id}"}) for r in pack.rules]
         if path.stem != pack.code:
             raise ValueError(f"{path.name}: file name must be the code ({pack.code})")
