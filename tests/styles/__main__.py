@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                                       progress_to_stderr))
     for t in tallies:
         print(table(t))
-        print("  most common failure reasons:")
+        print("  most common failure reasons (each failing variant once, by its first error):")
         for reason, count, ex in top_reasons(t):
             print(f"    {count:>5}  {reason}   e.g. {', '.join(ex)}")
         print()

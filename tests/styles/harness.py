@@ -180,7 +180,7 @@ def run_notes(per: dict[str, int] | None = PER_NOTE, progress=None) -> Tally:
             continue
         ok = r.supported == v.expected_supported
         errs = _errors(r)
-        reasons = [] if ok else ([e.split(":")[0] for e in errs] or ["supported"])
+        reasons = [] if ok else (list(dict.fromkeys(e.split(":")[0] for e in errs)) or ["supported"])
         t.outcomes.append(Outcome(v, ok, reasons, errs if not ok else []))
         if progress and n % 1000 == 0:
             progress(n, len(gen.variants))
@@ -221,7 +221,7 @@ def run_dictations(per: dict[str, int] | None = PER_DICTATION, progress=None) ->
             ok = not reasons
         if not ok:
             detail.append("draft: " + d.note.replace("\n", " | ")[:600])
-        t.outcomes.append(Outcome(v, ok, sorted(set(reasons)), detail))
+        t.outcomes.append(Outcome(v, ok, list(dict.fromkeys(reasons)), detail))
         if progress and n % 500 == 0:
             progress(n, len(gen.variants))
     t.seconds = time.monotonic() - start
@@ -236,7 +236,20 @@ def summary(t: Tally) -> str:
             f"{len(t.outcomes)} variants ({len(keeps)} keep, {len(breaks)} break) in {t.seconds:.1f} s\n"
             f"  FALSE REFUSALS {len(t.false_refused)}/{len(keeps)} ({t.false_refusal_ratio:.1%}, gate <= "
             f"{MAX_FALSE_REFUSAL_RATIO:.0%}); FALSE SUPPORTED {len(t.false_supported)}/{len(breaks)} (gate 0)"
-            + _clean_line(t))
+            + _wrong_codes_line(t) + _clean_line(t))
+
+
+def _wrong_codes_line(t: Tally) -> str:
+    out = ""
+    wrong = [o for o in t.of("keep") if o.reasons[:1] == ["codes"]]
+    if wrong:
+        out += (f"\n  of the failing keep variants, {len(wrong)} are drafts SUPPORTED WITH OTHER CODE LINES than the "
+                f"case's (e.g. {wrong[0].variant.id}: {wrong[0].detail[0]})")
+    lost = [o for o in t.of("keep") if o.reasons and o.reasons[0].startswith("fidelity")]
+    if lost:
+        out += (f"\n  and {len(lost)} are drafts supported with the right codes that lose, alter or infer a gold fact "
+                f"(e.g. {lost[0].variant.id}: {lost[0].detail[0]})")
+    return out
 
 
 def refused_controls(t: Tally) -> set[str]:
@@ -278,13 +291,16 @@ def style_table(t: Tally, category: str) -> str:
                      for (kind, st), c in sorted(rows.items()))
 
 
-def top_reasons(t: Tally, n: int = 10) -> list[tuple[str, int, list[str]]]:
+def top_reasons(t: Tally, n: int = 10, primary: bool = True) -> list[tuple[str, int, list[str]]]:
+    """The most common failure reasons. primary: each failing variant counted once, by its first error (the
+    validator's own order, so a conflict or an unread amount comes before the requirements it then fails);
+    otherwise by every error rule it shows."""
     counts: Counter = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
     for o in t.outcomes:
         if o.ok:
             continue
-        for r in o.reasons:
+        for r in (o.reasons[:1] if primary else o.reasons):
             key = f"{o.variant.kind}: {r}"
             counts[key] += 1
             if len(examples[key]) < 3:
@@ -327,6 +343,7 @@ def as_json(tallies: list[Tally]) -> dict:
             "false_refusal_ratio": round(t.false_refusal_ratio, 4), "seconds": round(t.seconds, 1),
             "categories": cats,
             "top_reasons": [{"reason": r, "count": c, "examples": e} for r, c, e in top_reasons(t, 20)],
+            "all_reasons": [{"reason": r, "count": c, "examples": e} for r, c, e in top_reasons(t, 40, False)],
             "failing": [{"id": o.variant.id, "kind": o.variant.kind, "reasons": o.reasons} for o in t.outcomes
                         if not o.ok],
         }
