@@ -33,10 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     tallies = []
     if not args.dictations_only:
-        tallies.append(run_notes({"keep": args.per_note[0], "break": args.per_note[1]}, progress_to_stderr))
+        tallies.append(run_notes({**PER_NOTE, "keep": args.per_note[0], "break": args.per_note[1]},
+                                 progress_to_stderr))
     if not args.notes_only:
-        tallies.append(run_dictations({"keep": args.per_dictation[0], "break": args.per_dictation[1]},
-                                      progress_to_stderr))
+        tallies.append(run_dictations({**PER_DICTATION, "keep": args.per_dictation[0],
+                                       "break": args.per_dictation[1]}, progress_to_stderr))
     for t in tallies:
         print(table(t))
         print("  most common failure reasons (each failing variant once, by its first error):")

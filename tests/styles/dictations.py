@@ -12,10 +12,10 @@ import random
 import re
 from dataclasses import replace
 
-from .facts import Facts, Med, StyleSeed
+from .facts import Facts, StyleSeed
 from .notes import LOOKALIKE_NEG, NAMES, PURPOSE_TOKENS, SIDE_TOKENS, US_CONFIRM, US_RECORD, WHY, Style, _voice
 from .phrases import (
-    OTHER_SIDE, SIDE_CAP, basis_tail, brands, cap, fmt, has_pct_words, join_and, med_phrase, ml, name_form, pct,
+    OTHER_SIDE, basis_tail, brands, cap, fmt, has_pct_words, med_phrase, ml, name_form, pct,
     purpose_word, seed_name, strength_phrase, words,
 )
 

@@ -21,7 +21,7 @@ from notedraft.evals.dataset import load_drafting, load_validator
 
 from tests.metamorphic.harness import EVALS, progress_to_stderr  # noqa: F401 - re-exported for __main__
 from .dictations import DICTATION_STYLES
-from .facts import Facts, Seeds, StyleSeed, drafting_seeds, validator_seeds
+from .facts import Facts, Seeds, drafting_seeds, validator_seeds
 from .notes import NOTE_STYLES, Style
 from .score import fidelity
 
@@ -30,8 +30,9 @@ from .score import fidelity
 MAX_FALSE_REFUSAL_RATIO = 0.01
 # Styles drawn per seed and category (0 = every applicable style). Notes are cheap (~3 ms), dictations are not
 # (~15-20 ms); the caps keep the whole run near 4,000 variants and well under two minutes on two cores.
-PER_NOTE = {"keep": 3, "break": 1}
-PER_DICTATION = {"keep": 2, "break": 1}
+# Category 6 applies to the few ultrasound seeds only: all of its styles are drawn.
+PER_NOTE = {"keep": 3, "break": 1, "6.ultrasound_records": {"keep": 0}}
+PER_DICTATION = {"keep": 2, "break": 1, "6.ultrasound_records": {"keep": 0}}
 CATEGORY_TITLES = {
     "0.control": "control: the seed's facts in a plain four-section layout",
     "1.amounts": "medication amounts as practices write them",
@@ -81,10 +82,11 @@ def _categories(styles: list[Style]) -> dict[str, list[Style]]:
     return out
 
 
-def generate(seeds: Seeds, styles: list[Style], per: dict[str, int] | None = None) -> Generated:
+def generate(seeds: Seeds, styles: list[Style], per: dict | None = None) -> Generated:
     per = per or {"keep": 0, "break": 0}
     out = Generated(skipped_seeds=dict(seeds.skipped), seeds=len(seeds.seeds))
     cats = _categories(styles)
+    used: Counter = Counter()
     for s in seeds.seeds:
         seen: set[str] = set()
         for category, sts in cats.items():
@@ -100,9 +102,16 @@ def generate(seeds: Seeds, styles: list[Style], per: dict[str, int] | None = Non
                 made[st.kind].append((st, text))
             pick = random.Random(f"{s.id}:{category}:pick")
             for kind, items in made.items():
-                k = per.get(kind, 0)
-                chosen = items if k <= 0 or k >= len(items) else sorted(
-                    pick.sample(items, k), key=lambda x: sts.index(x[0]))
+                k = per.get(category, {}).get(kind, per.get(kind, 0))
+                if k <= 0 or k >= len(items):
+                    chosen = items
+                else:  # the least-used styles first (a style few seeds allow — bilateral, ultrasound — is never
+                    # starved), ties in a seeded random order; then back in registry order
+                    shuffled = pick.sample(items, len(items))
+                    chosen = sorted(sorted(shuffled, key=lambda x: used[(category, x[0].name)])[:k],
+                                    key=lambda x: sts.index(x[0]))
+                for st, _ in chosen:
+                    used[(category, st.name)] += 1
                 for st, text in chosen:
                     if s.source == "dictation":
                         # a break asks for the seed's code lines; a second procedure does too (the drafter may
@@ -166,7 +175,7 @@ def _errors(report) -> list[str]:
     return [f"{f.rule}: {f.message}" for f in report.findings if f.severity == "error"]
 
 
-def run_notes(per: dict[str, int] | None = PER_NOTE, progress=None) -> Tally:
+def run_notes(per: dict | None = PER_NOTE, progress=None) -> Tally:
     from notedraft.validate import validate
 
     start = time.monotonic()
@@ -188,7 +197,7 @@ def run_notes(per: dict[str, int] | None = PER_NOTE, progress=None) -> Tally:
     return t
 
 
-def run_dictations(per: dict[str, int] | None = PER_DICTATION, progress=None) -> Tally:
+def run_dictations(per: dict | None = PER_DICTATION, progress=None) -> Tally:
     from notedraft.drafting import draft
 
     start = time.monotonic()
