@@ -36,7 +36,7 @@ class Progress:
             self.stream.flush()
 
     def close(self) -> None:
-        if self.off:
+        if self.off or not self.done:
             return
         now = time.monotonic()
         if self.tty:

@@ -60,7 +60,10 @@ def run_audit(options: AuditOptions, out_dir: Path, stream=None) -> RunCounts:
     """Audit every note of the input into out_dir/results.jsonl. InputUnusable for an input that cannot be used."""
     sources = Sources(options.paths)
     claims = Claims(options.claims) if options.claims else None
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if sources.total == 0:
+        raise InputUnusable(f"no notes in {' '.join(options.paths)}: expected .txt or .md files, JSONL lines or "
+                            "CSV rows")
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     results = out_dir / RESULTS
     run_file = out_dir / RUN_FILE
     identity = {"paths": options.paths, "claims": options.claims, "payer": options.payer}

@@ -121,7 +121,7 @@
       box.append(el("h4", "", "Findings"));
       const ol = el("ol", "findings");
       d.findings.forEach((f, k) => {
-        const li = el("li", f[0]);
+        const li = el("li", "f-" + f[0]);
         const head = el("div", "fhead");
         head.append(el("span", "badge " + (f[0] === "error" ? "bad" : "warn"), f[0]), el("code", "rule", f[1]));
         if (f[5].length && pre) {
