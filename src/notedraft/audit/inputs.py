@@ -19,6 +19,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,71 +97,92 @@ def split_code_lines(raw: str) -> tuple[str, ...]:
 # --- claims --------------------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class ClaimRow:
-    row: int
-    codes: tuple[str, ...]
-    fields: dict[str, str]
-
-
 class Claims:
-    """The claims CSV, indexed by note id. Only the short claim fields are kept (never a note's text), so the
-    index stays small next to the notes it describes. Rows that cannot be used, and claims whose note never
-    appears in the input, come back as error records at the end (leftovers), in the file's row order."""
+    """The claims CSV, indexed by note id in a private temporary SQLite file rather than in memory: a month of
+    claims for 100,000 notes is ~60 MB as Python objects, and the audit's memory must not grow with the input.
+    Only the short claim fields are kept (never a note's text). Rows that cannot be used, and claims whose note
+    never appears in the input, come back as error records at the end (leftovers), in the file's row order."""
 
     def __init__(self, path: str):
         self.name = path
-        self.rows: dict[str, ClaimRow] = {}
-        self.problems: list[tuple[int, NoteRecord]] = []
-        self.used: set[str] = set()
         try:
             fh = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
         except OSError as exc:
             raise InputUnusable(f"{path}: cannot read the claims file ({exc.strerror or exc})") from None
-        with fh:
-            reader = csv.reader(fh)
-            header = _header(reader, path, "claims file")
-            for need in ("note", "codes"):
-                if need not in header:
-                    raise InputUnusable(f"{path}: the claims file's header has no {need!r} column "
-                                        f"(columns: {', '.join(header) or 'none'}); expected note,codes[,payer,"
-                                        "place_of_service,physician,date_of_service]")
-            for row, values in _rows(reader, header, path):
-                if isinstance(values, str):  # the row's problem
-                    self.problems.append((row, NoteRecord(note=f"{path}:row {row}", error=values)))
-                    continue
-                key = note_key(values.get("note", ""))
-                if not key:
-                    self.problems.append((row, NoteRecord(note=f"{path}:row {row}",
-                                                          error=f"claims row {row}: no note named")))
-                elif key in self.rows:
-                    self.problems.append((row, NoteRecord(
-                        note=f"{key} ({path}:row {row})",
-                        error=f"claims row {row}: a second claim for {key!r} (row {self.rows[key].row} is audited)")))
-                else:
-                    fields = {k: values[k] for k in ENCOUNTER_FIELDS if values.get(k)}
-                    self.rows[key] = ClaimRow(row, split_code_lines(values.get("codes", "")), fields)
+        self._dir = tempfile.TemporaryDirectory(prefix="notedraft-claims-")  # 0700: claims name patients' notes
+        self.db = sqlite3.connect(os.path.join(self._dir.name, "claims.sqlite"))
+        self.db.executescript("""
+            PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -4096;
+            CREATE TABLE claims (key TEXT PRIMARY KEY, row INTEGER, codes TEXT, fields TEXT, used INTEGER DEFAULT 0);
+            CREATE TABLE problems (row INTEGER, note TEXT, error TEXT);
+        """)
+        try:
+            with fh:
+                self._load(csv.reader(fh), path)
+        except BaseException:
+            self.close()
+            raise
+        self.db.commit()
+
+    def _load(self, reader, path: str) -> None:
+        header = _header(reader, path, "claims file")
+        for need in ("note", "codes"):
+            if need not in header:
+                raise InputUnusable(f"{path}: the claims file's header has no {need!r} column "
+                                    f"(columns: {', '.join(header) or 'none'}); expected note,codes[,payer,"
+                                    "place_of_service,physician,date_of_service]")
+        for row, values in _rows(reader, header, path):
+            if isinstance(values, str):  # the row's problem
+                self._problem(row, f"{path}:row {row}", values)
+                continue
+            key = note_key(values.get("note", ""))
+            if not key:
+                self._problem(row, f"{path}:row {row}", f"claims row {row}: no note named")
+                continue
+            fields = {k: values[k] for k in ENCOUNTER_FIELDS if values.get(k)}
+            added = self.db.execute("INSERT OR IGNORE INTO claims (key, row, codes, fields) VALUES (?, ?, ?, ?)",
+                                    (key, row, " ".join(split_code_lines(values.get("codes", ""))),
+                                     json.dumps(fields))).rowcount
+            if not added:
+                (first,) = self.db.execute("SELECT row FROM claims WHERE key = ?", (key,)).fetchone()
+                self._problem(row, f"{key} ({path}:row {row})",
+                              f"claims row {row}: a second claim for {key!r} (row {first} is audited)")
+
+    def _problem(self, row: int, note: str, error: str) -> None:
+        self.db.execute("INSERT INTO problems VALUES (?, ?, ?)", (row, note, error))
 
     def apply(self, record: NoteRecord) -> None:
         """Give a note its claim: the billed code lines and the encounter fields the claim states."""
-        key = record.note
-        if key not in self.rows and record.path is not None:  # 'notes/a.txt' for the note a.txt of folder notes/
-            key = note_key(record.path)
-        claim = self.rows.get(key)
-        if claim is None:
+        keys = [record.note]
+        if record.path is not None:  # 'notes/a.txt' for the note a.txt of the folder notes/
+            keys.append(note_key(record.path))
+        for key in keys:
+            found = self.db.execute("SELECT row, codes, fields FROM claims WHERE key = ?", (key,)).fetchone()
+            if found is not None:
+                break
+        else:
             return
-        self.used.add(key)
-        record.codes = claim.codes
-        for key, value in claim.fields.items():
-            setattr(record, key, value)
-        if not claim.codes and record.error is None:
-            record.error = f"claims row {claim.row}: no code lines"
+        row, codes, fields = found
+        self.db.execute("UPDATE claims SET used = 1 WHERE key = ?", (key,))
+        record.codes = tuple(codes.split())
+        for name, value in json.loads(fields).items():
+            setattr(record, name, value)
+        if not record.codes and record.error is None:
+            record.error = f"claims row {row}: no code lines"
 
-    def leftovers(self) -> list[NoteRecord]:
-        unmatched = [(c.row, NoteRecord(note=key, codes=c.codes, error=f"claims row {c.row}: no such note in the "
-                                        "input", **c.fields))
-                     for key, c in self.rows.items() if key not in self.used]
-        return [record for _, record in sorted(self.problems + unmatched, key=lambda item: item[0])]
+    def leftovers(self) -> Iterator[NoteRecord]:
+        query = """SELECT row, key, codes, fields, NULL FROM claims WHERE used = 0
+                   UNION ALL SELECT row, note, NULL, NULL, error FROM problems ORDER BY 1"""
+        for row, note, codes, fields, error in self.db.execute(query):
+            if error is not None:
+                yield NoteRecord(note=note, error=error)
+            else:
+                yield NoteRecord(note=note, codes=tuple(codes.split()), error=f"claims row {row}: no such note in "
+                                 "the input", **json.loads(fields))
+
+    def close(self) -> None:
+        self.db.close()
+        self._dir.cleanup()
 
 
 def note_key(raw: str) -> str:

@@ -60,6 +60,14 @@ def run_audit(options: AuditOptions, out_dir: Path, stream=None) -> RunCounts:
     """Audit every note of the input into out_dir/results.jsonl. InputUnusable for an input that cannot be used."""
     sources = Sources(options.paths)
     claims = Claims(options.claims) if options.claims else None
+    try:
+        return _run(options, out_dir, sources, claims, stream)
+    finally:
+        if claims is not None:
+            claims.close()
+
+
+def _run(options: AuditOptions, out_dir: Path, sources: Sources, claims: Claims | None, stream) -> RunCounts:
     if sources.total == 0:
         raise InputUnusable(f"no notes in {' '.join(options.paths)}: expected .txt or .md files, JSONL lines or "
                             "CSV rows")
