@@ -10,8 +10,8 @@ notes are ~1 KB on average) and a claims CSV (each eval note's own code lines; r
 for the real notes; six physicians), then prints, all measured in this run:
   1. validate() on every note in a loop in this one process (and with the physician questions, as audit does);
   2. `notedraft audit FOLDER --claims claims.csv --out DIR --no-progress` wall time with each --workers value,
-     its ratio to the validate() loop, notes/s, and peak memory: the largest single process (wait4's ru_maxrss)
-     and the whole process tree (main + workers, sampled from /proc every 50 ms);
+     its ratio to the validate() loop, notes/s, and peak memory sampled from /proc every 20 ms: the main
+     process's and the largest worker's high-water marks, and all processes' resident memory added up;
   3. linearity: wall time per note at each N;
   4. the machine.
 """
@@ -53,12 +53,12 @@ def sources(mix: str) -> list[tuple[str, list[str]]]:
     return [pair for i in range(max(len(real), len(evals))) for pair in (real[i % len(real)], evals[i % len(evals)])]
 
 
-def build(folder: Path, count: int, mix: str) -> tuple[Path, list[tuple[str, list[str]]], int]:
+def build(folder: Path, count: int, mix: str) -> tuple[Path, int]:
     pool = sources(mix)
     notes = folder / "notes"
     notes.mkdir(parents=True)
     lines = ["note,codes,physician,date_of_service"]
-    built, chars = [], 0
+    chars = 0
     for i in range(count):
         text, codes = pool[i % len(pool)]
         text = f"{text.rstrip()}\nEncounter {i:06d}.\n"  # unique: no cache anywhere can serve a repeat
@@ -66,60 +66,73 @@ def build(folder: Path, count: int, mix: str) -> tuple[Path, list[tuple[str, lis
         (notes / name).parent.mkdir(exist_ok=True)
         (notes / name).write_text(text, encoding="utf-8")
         lines.append(f"{name},{' '.join(codes)},{PHYSICIANS[i % len(PHYSICIANS)]},2026-11-{1 + i % 28:02d}")
-        built.append((text, codes))
         chars += len(text)
     (folder / "claims.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return notes, built, chars // max(count, 1)
+    return notes, chars // max(count, 1)
 
 
-def loop(notes: list[tuple[str, list[str]]], questions: bool) -> float:
-    for text, codes in notes[:20]:  # warm: rule packs loaded, patterns compiled
-        validate(text + " warm", codes)
-    start = time.perf_counter()
-    for text, codes in notes:
-        report = validate(text, codes)
+def loop(notes: Path, claims: Path, questions: bool) -> float:
+    """validate() on every note, each read from its file (the reading is not timed) with its claim's lines."""
+    with open(claims, encoding="utf-8") as fh:
+        pairs = [line.split(",")[:2] for line in fh.read().splitlines()[1:]]
+    for name, codes in pairs[:20]:  # warm: rule packs loaded, patterns compiled
+        validate((notes / name).read_text(encoding="utf-8") + " warm", codes.split())
+    spent = 0.0
+    for name, codes in pairs:
+        text = (notes / name).read_text(encoding="utf-8")
+        start = time.perf_counter()
+        report = validate(text, codes.split())
         if questions:
             queries_for(report.facts, report)
-    return time.perf_counter() - start
+        spent += time.perf_counter() - start
+    return spent
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of pid and all its descendants, from /proc (0 where it cannot be read)."""
-    total, todo = 0, [pid]
+def tree(pid: int) -> dict[int, tuple[int, int]]:
+    """{pid: (resident bytes now, peak resident bytes)} for pid and all its descendants, from /proc."""
+    found, todo = {}, [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/statm") as fh:
-                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{p}/status") as fh:
+                status = dict(line.split(":", 1) for line in fh if ":" in line)
+            found[p] = (int(status["VmRSS"].split()[0]) * 1024, int(status["VmHWM"].split()[0]) * 1024)
             with open(f"/proc/{p}/task/{p}/children") as fh:
                 todo += [int(c) for c in fh.read().split()]
-        except (OSError, ValueError):
+        except (OSError, ValueError, KeyError):
             pass
-    return total
+    return found
 
 
-def audit(notes: Path, claims: Path, out: Path, workers: int) -> tuple[float, int, int, int]:
+def audit(notes: Path, claims: Path, out: Path, workers: int) -> tuple[float, int, int, int, int]:
+    """Wall time, and peak memory from /proc sampled every 20 ms: the main process's and the largest worker's
+    high-water marks (VmHWM), and the peak of all processes' resident memory added up. (wait4's ru_maxrss is not
+    used: a child spawned by a large parent inherits the parent's high-water mark up to its exec.)"""
     exe = Path(sys.executable).with_name("notedraft")
     cmd = [str(exe) if exe.exists() else shutil.which("notedraft") or "notedraft", "audit", str(notes), "--claims",
            str(claims), "--out", str(out), "--workers", str(workers), "--no-progress"]
-    peak = [0]
+    peaks: dict[int, int] = {}
+    total = [0]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def sample():
-        while proc.returncode is None:
-            peak[0] = max(peak[0], tree_rss(proc.pid))
-            time.sleep(0.05)
+        while proc.poll() is None:
+            now = tree(proc.pid)
+            for pid, (_, hwm) in now.items():
+                peaks[pid] = max(peaks.get(pid, 0), hwm)
+            total[0] = max(total[0], sum(rss for rss, _ in now.values()))
+            time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, status, usage = os.wait4(proc.pid, 0)
+    _, err = proc.communicate()
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
     sampler.join()
     if proc.returncode not in (0, 1):
-        sys.exit(f"audit failed ({proc.returncode}): {proc.stderr.read().decode()[-500:]}")
-    return wall, usage.ru_maxrss * 1024, peak[0], proc.returncode
+        sys.exit(f"audit failed ({proc.returncode}): {err.decode()[-500:]}")
+    main_peak = peaks.pop(proc.pid, 0)
+    return wall, main_peak, max(peaks.values(), default=0), total[0], proc.returncode
 
 
 def main() -> None:
@@ -138,24 +151,25 @@ def main() -> None:
         folder = base / f"n{count}"
         shutil.rmtree(folder, ignore_errors=True)
         t0 = time.perf_counter()
-        notes, built, avg_chars = build(folder, count, args.mix)
+        notes, avg_chars = build(folder, count, args.mix)
         print(f"\n{count:,} notes (mix {args.mix}, {avg_chars:,} characters on average), built in "
               f"{time.perf_counter() - t0:.1f} s")
         baseline = None
         if not args.no_baseline:
-            baseline = loop(built, questions=False)
-            with_q = loop(built, questions=True)
+            baseline = loop(notes, folder / "claims.csv", questions=False)
+            with_q = loop(notes, folder / "claims.csv", questions=True)
             print(f"  validate() loop, one process:        {baseline:7.2f} s  ({1000 * baseline / count:.2f} ms/note)")
             print(f"  validate() + questions, one process: {with_q:7.2f} s  ({1000 * with_q / count:.2f} ms/note)")
-        del built
         for workers in args.workers:
-            wall, largest, tree, rc = audit(notes, folder / "claims.csv", folder / f"out-{workers}", workers)
+            wall, main_peak, worker_peak, total, rc = audit(notes, folder / "claims.csv", folder / f"out-{workers}",
+                                                            workers)
             per_note[(count, workers)] = wall / count
             ratio = f", {wall / baseline:.2f}x the validate() loop" if baseline else ""
             html = (folder / f"out-{workers}" / "report.html").stat().st_size
-            print(f"  audit --workers {workers}: {wall:7.2f} s wall, {count / wall:,.0f} notes/s{ratio}; peak RSS "
-                  f"{largest / 2**20:,.0f} MiB largest process, {tree / 2**20:,.0f} MiB all processes; "
-                  f"report.html {html / 2**20:,.1f} MiB; exit {rc}")
+            workers_peak = f", largest worker {worker_peak / 2**20:,.0f} MiB" if worker_peak else ""
+            print(f"  audit --workers {workers}: {wall:7.2f} s wall, {count / wall:,.0f} notes/s{ratio}; peak RSS: "
+                  f"main process {main_peak / 2**20:,.0f} MiB{workers_peak}, all processes together "
+                  f"{total / 2**20:,.0f} MiB; report.html {html / 2**20:,.1f} MiB; exit {rc}")
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
     counts = sorted({c for c, _ in per_note})
