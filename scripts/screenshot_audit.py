@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,9 +55,13 @@ def main() -> None:
             w.writerow(["note", "codes", "physician", "date_of_service"])
             for i, label in enumerate(labels):
                 w.writerow([label["file"], claim_for(label), PHYSICIANS[i % 3], f"2026-11-{1 + i % 28:02d}"])
+        notes = Path(tmp) / "notes"  # the notes only (the folder also holds its README and index)
+        notes.mkdir()
+        for label in labels:
+            shutil.copy(REALNOTES / label["file"], notes / label["file"])
         out = Path(tmp) / "audit"
         notedraft = Path(sys.executable).with_name("notedraft")
-        result = subprocess.run([str(notedraft), "audit", str(REALNOTES), "--claims", str(claims), "--out", str(out)],
+        result = subprocess.run([str(notedraft), "audit", str(notes), "--claims", str(claims), "--out", str(out)],
                                 capture_output=True, text=True, timeout=300)
         print(result.stdout)
         if result.returncode not in (0, 1):
@@ -65,7 +70,7 @@ def main() -> None:
 
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1440, "height": 1500}, device_scale_factor=1)
+            page = browser.new_page(viewport={"width": 1440, "height": 1850}, device_scale_factor=1)
             page.goto((out / "report.html").as_uri())
             page.click(f"#notes tbody tr:has-text('{SELECTED}')")
             page.evaluate("window.scrollTo(0, 0)")

@@ -384,3 +384,39 @@ def test_the_eval_cases_rows_are_validates_verdicts(tmp_path):
             continue
         assert (row["supported"], [f["rule"] for f in row["findings"]], row["suggested_codes"]) == (
             report.supported, [f.rule for f in report.findings], report.suggested_codes), case["id"]
+
+
+def test_on_a_terminal_progress_is_one_redrawn_bar_with_rate_and_eta(tmp_path):
+    import pty
+
+    _corpus(tmp_path, 60)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(NOTEDRAFT), "audit", str(tmp_path / "notes"), "--workers", "2"],
+                            stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed: the command is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=60)
+    os.close(master)
+    text = seen.decode()
+    assert "\r  audit [" in text and "notes/s" in text and "ETA " in text, text
+    assert "\n" not in text.replace("\r\n", "\n").rstrip("\n")  # redrawn in place: one line, ended once
+    assert "60/60 notes" in text
+
+
+def test_the_payer_flag_is_the_default_a_claim_overrides(tmp_path):
+    write(tmp_path, "notes/a.txt", GOOD)
+    write(tmp_path, "notes/b.txt", GOOD)
+    path = claims(tmp_path, ["a.txt,27096-LT,", "b.txt,27096-LT,commercial"], header="note,codes,payer")
+    run(str(tmp_path / "notes"), "--claims", str(path), "--payer", "medicare", "--out", str(tmp_path / "out"))
+    got = {r["note"]: r for r in rows(tmp_path / "out")}
+    assert got["a.txt"]["payer"] == "medicare" and got["b.txt"]["payer"] == "commercial"
+    assert [f["rule"] for f in got["a.txt"]["findings"]] == [f.rule for f in validate(GOOD, ["27096-LT"], "medicare").findings]
+    assert [f["rule"] for f in got["b.txt"]["findings"]] == [f.rule for f in validate(GOOD, ["27096-LT"]).findings]

@@ -400,7 +400,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
         except OSError as exc:
             raise UsageError(f"{exc.filename or work}: cannot write ({exc.strerror or exc})") from None
-        title = "notedraft audit: " + " ".join(args.paths) + (f" with claims {args.claims}" if args.claims else "")
+        # The inputs' own names only: a report is passed around, the folders it was made in are nobody's business.
+        named = ", ".join(Path(p).name or p for p in args.paths)
+        title = f"notedraft audit: {named}" + (f" with claims {Path(args.claims).name}" if args.claims else "")
         try:
             tally = write_reports(work / RESULTS, out, title)
         except OSError as exc:

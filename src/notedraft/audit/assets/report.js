@@ -70,9 +70,14 @@
       tr.tabIndex = 0;
       const verdict = el("td");
       verdict.append(el("span", "badge " + VCLASS[r[1]], VERDICT[r[1]]));
+      if (r[11]) { // why it could not be audited, cut to the cell; the whole reason is in the tooltip and the detail
+        const why = el("div", "why", r[11]);
+        why.title = r[11];
+        verdict.append(why);
+      }
       tr.append(el("td", "note", r[0]), verdict, el("td", "code", r[3] || "\u2014"), el("td", "code", r[4] || "none"),
         el("td", "num", r[1] === 2 ? "" : String(r[5])), el("td", "num", r[1] === 2 ? "" : String(r[6])),
-        el("td", "", r[7]), el("td", "nowrap", r[8]));
+        el("td", "nowrap", r[7]), el("td", "nowrap", r[8]));
       frag.append(tr);
     }
     $("notes").tBodies[0].replaceChildren(frag);
