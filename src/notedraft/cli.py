@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -142,11 +143,11 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("audit", help="check a folder of notes and the code lines billed for each, in one run",
-                       description="Check many notes at once (pre-bill review, internal audit): each note's billed "
+                       description=textwrap.fill("Check many notes at once (pre-bill review, internal audit): each note's billed "
                        "code lines, or without a claim the lines the note supports, with the verdict `notedraft "
                        "validate` gives, the failing rules with their evidence, what the note supports instead and "
                        "the questions for the physician. Writes results.jsonl, results.csv and a self-contained "
-                       "report.html with --out; prints a summary. Uses every core; memory stays flat.",
+                       "report.html with --out; prints a summary. Uses every core; memory stays flat.", 100),
                        epilog=AUDIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="a folder (every .txt and .md under it, recursively; hidden ones skipped), a note file, or a "
