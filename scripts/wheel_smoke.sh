@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the way users install it: build the sdist and the wheel (and a wheel from the sdist), install the wheel
 # with the practice extra into a fresh venv in a temporary folder, and use it from there as a user would (no checkout
-# on the path, NOTEDRAFT_HOME unset): the README's main command, validate, codes, the eval gate, the editor over
+# on the path, NOTEDRAFT_HOME unset): the README's main command, validate, the README's audit command, codes, the eval gate, the editor over
 # real HTTP, and the practice deployment the README shows (accounts, sign-off, exports; SQLite and PostgreSQL). Prints a progress line per step; any failure stops it with a FAILED line and exit 1.
 # Usage: bash scripts/wheel_smoke.sh [PYTHON]   (PYTHON builds; default .venv/bin/python, which has `build`)
 set -euo pipefail
@@ -64,7 +64,7 @@ wanted = {f"notedraft/_data/{p.relative_to(repo)}": p for pattern in
 pkg = repo / "src"
 wanted |= {str(p.relative_to(pkg)): p for pattern in
            ("notedraft/rules/*.toml", "notedraft/rules/*/*.toml", "notedraft/lexicon/*.toml", "notedraft/web/templates/*.html",
-            "notedraft/web/static/*")
+            "notedraft/web/static/*", "notedraft/audit/assets/*")
            for p in pkg.glob(pattern)}
 assert len(wanted) > 30, wanted
 names = {}
@@ -119,6 +119,26 @@ printf '%s\n' "PROCEDURE: Right SI joint injection. Fluoroscopy was not used; wi
 expect 1 "validate an unsupported note" -- "$nd" validate unsupported.txt --code 27096-RT
 contains out "NOT SUPPORTED: 27096-RT"
 contains out "27096.guidance.fluoroscopy_or_ct"
+
+# The README's audit command: the first `notedraft audit notes/ ...` in README.md, run here on a folder of the two
+# notes above and a claims file, so the README's example cannot drift from what the wheel does.
+audit_cmd=$(grep -o 'notedraft audit notes/[^`]*' "$repo/README.md" | head -1)
+[ -n "$audit_cmd" ] || fail "no 'notedraft audit notes/ ...' command in README.md"
+step "${audit_cmd} (README's audit command) from $work/run"
+mkdir -p notes/november
+cp note.txt notes/november/supported.txt
+cp unsupported.txt notes/november/unsupported.txt
+printf '%s\n' "note,codes,physician,date_of_service" "november/supported.txt,27096-LT,Dr. Ana Lee,2026-11-02" \
+  "november/unsupported.txt,27096-RT,Dr. Ana Lee,2026-11-03" >claims.csv
+read -r -a audit_args <<<"${audit_cmd#notedraft }"
+expect 1 "the README's audit command" -- "$nd" "${audit_args[@]}"
+contains out "claims not supported             1"
+contains out "27096.guidance.fluoroscopy_or_ct"
+audit_out=$(printf '%s\n' "${audit_args[@]}" | grep -A1 -x -- '--out' | tail -1)
+for f in results.jsonl results.csv report.html; do [ -s "$audit_out/$f" ] || fail "audit wrote no $audit_out/$f"; done
+grep -q 'script-src' "$audit_out/report.html" || fail "report.html has no Content-Security-Policy"
+grep -qE '(src|href)="https?:' "$audit_out/report.html" && fail "report.html refers to something outside itself"
+echo "  $(wc -l <"$audit_out/results.jsonl") rows; report.html $(wc -c <"$audit_out/report.html") bytes"
 
 step "notedraft codes"
 expect 0 "notedraft codes" -- "$nd" codes

@@ -1,4 +1,4 @@
-"""`notedraft draft|validate|codes|eval|serve` — a thin shell over the library calls.
+"""`notedraft draft|validate|audit|codes|eval|serve` — a thin shell over the library calls.
 
 Exit codes are a contract: 0 the note supports every code line; 1 it does not (or a draft was refused);
 2 bad input or configuration, with one line on stderr and never a traceback; 3 (`draft --no-fallback`) the LLM
@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -40,6 +41,19 @@ exit codes:
   130  interrupted
 A dictation that cannot be finished is saved under $XDG_STATE_HOME/notedraft (default ~/.local/state/notedraft)
 and the error line names the file."""
+AUDIT_HELP = """\
+exit codes (audit):
+  0    every billed claim is supported (notes without a claim never fail the audit: they show what they support)
+  1    some claim is not supported, or some note could not be audited (unreadable, binary, over 5 MB, not UTF-8,
+       a malformed JSONL line or CSV row, an unknown code line, a claim whose note is not in the input): each is
+       a row of the results with its reason
+  2    the input itself is unusable (no such path, no notes at all, a claims CSV without a note,codes header,
+       an --out that cannot be written): one line on stderr
+  4    internal error; 130 interrupted (rerun the same command with --resume to go on)
+The log (stderr) names no note text: counts on a terminal bar, or a line every 30 s when not a terminal.
+
+Example:
+  notedraft audit notes/ --claims claims.csv --out audit/"""
 INTERNAL_ERROR = 4  # 3 is taken by `draft --no-fallback`
 # What this run read from standard input (read_text fills it), so main() can save it if the command then fails.
 _STDIN: dict[str, str] = {}
@@ -127,6 +141,35 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--payer", choices=["medicare"], help="add a payer's overlay rules (default: none)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("audit", help="check a folder of notes and the code lines billed for each, in one run",
+                       description=textwrap.fill("Check many notes at once (pre-bill review, internal audit): each note's billed "
+                       "code lines, or without a claim the lines the note supports, with the verdict `notedraft "
+                       "validate` gives, the failing rules with their evidence, what the note supports instead and "
+                       "the questions for the physician. Writes results.jsonl, results.csv and a self-contained "
+                       "report.html with --out; prints a summary. Uses every core; memory stays flat.", 100),
+                       epilog=AUDIT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="a folder (every .txt and .md under it, recursively; hidden ones skipped), a note file, or a "
+                   ".jsonl/.csv of notes (id, text, codes, payer, place_of_service, physician, date_of_service)")
+    p.add_argument("--claims", metavar="CSV",
+                   help="the billed lines: a CSV with a header, columns note (the note's path relative to the folder "
+                   "given, or its JSONL/CSV id) and codes (space-separated, e.g. '27096-50' or '20552-LT 76942'); "
+                   "optional payer, place_of_service, physician, date_of_service. A claim's values replace the "
+                   "note record's own")
+    p.add_argument("--payer", choices=["medicare"],
+                   help="payer overlay for the notes whose claim or record names no payer (a named payer wins; "
+                   "payers other than medicare are checked against the base rules)")
+    p.add_argument("--out", metavar="DIR", help="write results.jsonl, results.csv and report.html to DIR (created "
+                   "if missing, files 0600; an existing results.jsonl is replaced unless --resume)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows already in DIR/results.jsonl (a run that was stopped or killed), audit only "
+                   "the other notes, then rewrite results.csv and report.html from all rows; needs --out")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="processes validating notes (default: every core this process may use)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress on stderr (default: a bar on a terminal, a line every 30 s elsewhere)")
+    p.set_defaults(handler=cmd_audit)
 
     p = sub.add_parser("draft", help="draft a note from a dictation (offline by default)",
                        description="Turn a short dictation into a complete procedure note that states only what "
@@ -315,6 +358,66 @@ def render_report(text: str, report) -> str:
                f"{len(report.satisfied)} requirement(s) met)")
     out.append(f"suggested codes: {' '.join(report.suggested_codes) or 'none'}")
     return "\n".join(out)
+
+
+# --- audit ---------------------------------------------------------------------------------------------------------
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+    return number
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .audit.inputs import InputUnusable
+    from .audit.report import summary_text, write_reports
+    from .audit.run import RESULTS, AuditOptions, available_cores, run_audit
+
+    if args.resume and not args.out:
+        raise UsageError("--resume needs --out DIR: the folder of the run to go on with")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not out.is_dir():
+        raise UsageError(f"{args.out}: --out is a file, not a folder")
+    options = AuditOptions(paths=args.paths, claims=args.claims, payer=args.payer, out=args.out, resume=args.resume,
+                           workers=args.workers or available_cores(), progress="off" if args.no_progress else "auto")
+    scratch = tempfile.TemporaryDirectory(prefix="notedraft-audit-") if out is None else None
+    work = out if out is not None else Path(scratch.name)
+    try:
+        try:
+            counts = run_audit(options, work)
+        except KeyboardInterrupt:
+            where = (f"; the rows written so far are in {out / RESULTS}: run the same command with --resume to go on"
+                     if out is not None else "")
+            print(f"notedraft: interrupted{where}", file=sys.stderr)
+            return 130
+        except InputUnusable as exc:
+            raise UsageError(str(exc)) from None
+        except OSError as exc:
+            raise UsageError(f"{exc.filename or work}: cannot write ({exc.strerror or exc})") from None
+        # The inputs' own names only: a report is passed around, the folders it was made in are nobody's business.
+        named = ", ".join(Path(p).name or p for p in args.paths)
+        title = f"notedraft audit: {named}" + (f" with claims {Path(args.claims).name}" if args.claims else "")
+        try:
+            tally = write_reports(work / RESULTS, out, title)
+        except OSError as exc:
+            raise UsageError(f"{exc.filename or work}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+    if tally.notes == 0:
+        raise UsageError(f"no notes in {' '.join(args.paths)}: expected .txt or .md files, JSONL lines or CSV rows")
+    wrote = [str(out / name) for name in (RESULTS, "results.csv", "report.html")] if out is not None else []
+    if counts.kept:
+        wrote.append(f"({counts.kept:,} rows kept from the earlier run, {counts.written:,} added)")
+    print(summary_text(tally, wrote))
+    return tally.exit_code()
 
 
 # --- draft ---------------------------------------------------------------------------------------------------------
