@@ -70,15 +70,16 @@ class PeopleStore:
             return db.one("SELECT COUNT(*) AS n FROM users")["n"]
 
     def set_password(self, username: str, password_hash: str, *, keep_session: str | None = None,
-                     revoke_tokens: bool = False) -> None:
+                     revoke_tokens: bool = False, end_sessions: bool = True) -> None:
         """A new password ends the account's sessions (all but `keep_session`, the hash of the one changing it)."""
         from .store import NotFound
 
         with self._tx(write=True) as db:
             if db.execute("UPDATE users SET password_hash=? WHERE username=?", (password_hash, username)).rowcount != 1:
                 raise NotFound(f"no account named {username!r}")
-            db.execute("UPDATE sessions SET revoked=1 WHERE user_id=(SELECT id FROM users WHERE username=?)"
-                       " AND id <> ?", (username, keep_session or ""))
+            if end_sessions:  # (a re-hash of the same password at login ends nothing)
+                db.execute("UPDATE sessions SET revoked=1 WHERE user_id=(SELECT id FROM users WHERE username=?)"
+                           " AND id <> ?", (username, keep_session or ""))
             if revoke_tokens:
                 db.execute("UPDATE api_tokens SET revoked_at=? WHERE revoked_at IS NULL AND"
                            " user_id=(SELECT id FROM users WHERE username=?)", (_now(), username))
