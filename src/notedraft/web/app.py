@@ -843,15 +843,19 @@ def create_app(
                     "why": f"{n} question{'s' if n != 1 else ''} of this note still open: it is redrafted once "
                            f"{'they are' if n != 1 else 'it is'} answered"}
         draft_fn = drafting_stack()[0]
-        latest_round = draft["answer_rounds"]
-        earlier_answers = [{"text": q["answer"], "kind": q["kind"]} for q in sorted(
-            (q for q in draft["sent_queries"] if q["answer"] and (q["round"] or 0) < latest_round),
-            key=lambda q: (q["answered_at"], q["id"]))]
-        earlier = dictated_text.compose(draft["dictation"], earlier_answers)[0]
+        answered = sorted((q for q in draft["sent_queries"] if q["answer"]), key=lambda q: (q["answered_at"], q["id"]))
         payer = "medicare" if draft["encounter"] and draft["encounter"]["payer"] == "medicare" else None
         codes = draft["codes_requested"] or None
         try:
-            untouched = draft_fn(earlier, codes, strategy="template", payer=payer).note == draft["note"]
+            # Untouched: the note is what the drafter wrote from the dictation with the answers of some earlier
+            # rounds (the latest redraft's), newest first; at most ten rounds back.
+            untouched = False
+            for before in range(draft["answer_rounds"], max(0, draft["answer_rounds"] - 10), -1):
+                earlier = dictated_text.compose(draft["dictation"], [
+                    {"text": q["answer"], "kind": q["kind"]} for q in answered if (q["round"] or 0) < before])[0]
+                if draft_fn(earlier, codes, strategy="template", payer=payer).note == draft["note"]:
+                    untouched = True
+                    break
             if not untouched:
                 return {"then": "rechecked", "why": "the note was edited, so it was not redrafted",
                         "status": draft["status"]}
@@ -1088,7 +1092,7 @@ def _bad_text_at(value: Any, where: str = "body") -> tuple[str, str] | None:
 
 # Only a body that spells a control character or a surrogate as a JSON escape can hold one (raw control bytes are
 # invalid JSON, and raw UTF-8 cannot encode a surrogate); C1 controls can also come raw (U+0080-U+009F in UTF-8).
-_SUSPECT_ESCAPE = re.compile(rb"\\u(?:00[01][0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|[dD][89a-fA-F])|\xc2[\x80-\x9f]")
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:00[01][0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|[dD][89a-fA-F])|\x7f|\xc2[\x80-\x9f]")
 
 
 def _query_problem(raw: bytes) -> tuple[str, str] | None:
