@@ -98,6 +98,7 @@ ACTION_WORDS = {"view": "read notes", "draft": "draft or edit notes", "sign": "s
                 "answer": "answer queries", "addendum": "add an addendum to this note", "export": "export notes",
                 "admin": "manage accounts or read the access log", "code": "mark notes coded",
                 "account": "change passwords, second factors or API tokens"}
+TOKEN_ACCOUNT = "(token)"  # the login-failure account of the shared NOTEDRAFT_TOKEN
 # What an API token may do, within its user's role: a read token reads and exports; a write token does what the
 # role does except sign (a signature is an attestation a person makes in the editor) and manage accounts.
 TOKEN_SCOPES = {"read": {"view", "export"}, "write": {"view", "export", "draft", "answer", "addendum", "code"}}
@@ -408,12 +409,14 @@ def create_app(
             return account_login(request, body, client)
         if token is None:
             return {"ok": True, "message": "this editor needs no token"}
-        wait, which = login_limiter.retry_after(None, client)
+        # The shared token is counted like an account ("(token)"), so guesses from many addresses lock it too.
+        wait, which = login_limiter.retry_after(TOKEN_ACCOUNT, client)
         if wait:
             raise locked(wait, which, None, client)
         if not hmac.compare_digest((body.token or "").encode(), token.encode()):
-            login_limiter.failed(None, client)
+            login_limiter.failed(TOKEN_ACCOUNT, client)
             raise ApiError(401, "unauthorised", "wrong token", keep=True)
+        login_limiter.succeeded(TOKEN_ACCOUNT)
         response = JSONResponse({"ok": True, "expires_in": int(sessions.lifetime)})
         response.set_cookie(AUTH_COOKIE, sessions.issue(), max_age=int(sessions.lifetime), httponly=True,
                             samesite="lax", path="/", secure=request.url.scheme == "https")

@@ -156,7 +156,8 @@ class PeopleStore:
     def login_failures(self, *, username: str | None, client: str, since: float) -> dict:
         """Failures since `since`: {'account': (count, last), 'address': (count, last)}."""
         with self._tx() as db:
-            acc = db.one("SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures WHERE username=? AND at > ?",
+            acc = db.one("SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures WHERE username=? AND at > ?"
+                         " AND cleared=0",
                          (username, since)) if username is not None else None
             adr = db.one("SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures WHERE client=? AND at > ?",
                          (client, since))
@@ -165,7 +166,7 @@ class PeopleStore:
     def clear_login_failures(self, username: str) -> None:
         """A good login clears its own account's failures, and nothing else (not its address's, not others')."""
         with self._tx(write=True) as db:
-            db.execute("DELETE FROM login_failures WHERE username=?", (username,))
+            db.execute("UPDATE login_failures SET cleared=1 WHERE username=? AND cleared=0", (username,))
 
     # -- API tokens -----------------------------------------------------------------------------------------
     def add_token(self, *, user_id: int, name: str, token_hash: str, scope: str) -> dict:

@@ -303,7 +303,8 @@ CREATE TABLE login_failures (                  -- shared by every editor process
     id       {id},
     at       DOUBLE PRECISION NOT NULL,        -- epoch seconds
     username TEXT,                             -- the account tried (lower-cased), NULL for a token login
-    client   TEXT NOT NULL
+    client   TEXT NOT NULL,
+    cleared  INTEGER NOT NULL DEFAULT 0        -- 1 after a good login of that account: no longer the account's
 );
 CREATE TABLE api_tokens (
     id           {id},
