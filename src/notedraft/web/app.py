@@ -82,7 +82,7 @@ try:  # the claim-size cap lives with the code-line parser (the CLI and validate
     from notedraft.codes import MAX_CODE_LINES
 except ImportError:  # pragma: no cover
     MAX_CODE_LINES = 50
-from .textdiff import word_diff
+from .textdiff import merge3, word_diff
 
 log = logging.getLogger("notedraft.web")
 
@@ -719,7 +719,14 @@ def create_app(
                 author=author_of(body.author, request), grounding=grounding(body.note, current["dictation_full"]),
             )
         except Conflict as e:
-            raise ApiError(409, "conflict", str(e), current=e.current) from None
+            # Both versions and a merge of them (from the revision this save was edited from), so that keeping
+            # mine never silently drops theirs.
+            merge = None
+            if e.current.get("note") is not None and 1 <= body.base_revision < e.current["revision"]:
+                base_note = store.revision(draft_id, body.base_revision)["note"]
+                merged, conflicts = merge3(base_note, e.current["note"], body.note)
+                merge = {"base_revision": body.base_revision, "note": merged, "conflicts": conflicts}
+            raise ApiError(409, "conflict", str(e), current=e.current, merge=merge) from None
         audit(request, "revise", draft_id, current["encounter"] and current["encounter"]["id"])
         return {"id": draft_id, **revision}
 

@@ -330,8 +330,13 @@ def add_routes(app, h) -> None:
     @app.post("/api/drafts/{draft_id}/answers")
     def api_answers(request: Request, draft_id: int, body: AnswersIn):
         """Several answers to one note's questions at once: one round, one redraft, one revision."""
-        if any(store.query(a.query_id)["draft_id"] != draft_id for a in body.answers if 1 <= a.query_id <= 2**63 - 1):
-            raise ApiError(400, "bad_request", f"every answer must be to a question of note #{draft_id}")
+        h.get(draft_id)  # 404 for no such note
+        for a in body.answers:
+            try:
+                if store.query(a.query_id)["draft_id"] != draft_id:
+                    raise ApiError(400, "bad_request", f"every answer must be to a question of note #{draft_id}")
+            except NotFound as e:
+                raise ApiError(404, "not_found", str(e)) from None
         return answer_round(request, [(a.query_id, a.text) for a in body.answers])
 
     @app.get("/api/me")
