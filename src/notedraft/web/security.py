@@ -17,6 +17,7 @@ import secrets
 from typing import Literal
 
 from fastapi import Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from .accounts import SESSION_COOKIE, hash_password, password_problem, session_hash, totp_step
@@ -139,6 +140,12 @@ def add_routes(app, h) -> None:
         store.disable_totp(username)
         h.audit(request, "totp.reset", detail={"username": username})
         return {"ok": True, "totp": False}
+
+    @app.get("/account", response_class=HTMLResponse)
+    def account_page(request: Request):
+        user = me(request)
+        return h.page(request, "account.html", totp=bool(user["totp_secret"]), tokens=store.tokens(user["id"]),
+                      idle_minutes=int(accounts.idle // 60))
 
     @app.get("/api/me/tokens")
     def api_tokens(request: Request):

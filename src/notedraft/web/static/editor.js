@@ -311,6 +311,7 @@
         input);
     }));
     $("sign").disabled = dirty;
+    if ($("same-reason-box")) $("same-reason-box").hidden = dirty || blocking.length < 2;
   }
 
   async function sign() {
@@ -320,7 +321,8 @@
     const overrides = (blocking || []).filter((b) => (reasons.get(b.key) || "").trim())
       .map((b) => ({ key: b.key, reason: reasons.get(b.key).trim() }));
     $("sign").disabled = true;
-    const r = await ND.api("POST", `/api/drafts/${data.id}/sign`, { revision: base, attest: true, overrides });
+    const same = Boolean($("same-reason") && $("same-reason").checked);
+    const r = await ND.api("POST", `/api/drafts/${data.id}/sign`, { revision: base, attest: true, overrides, same_reason_for_all: same });
     $("sign").disabled = false;
     if (r.ok) { window.onbeforeunload = null; window.location.reload(); return; }
     if (r.status === 422 && r.data.blocking) {
