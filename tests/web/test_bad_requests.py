@@ -57,6 +57,7 @@ VALID: dict[tuple[str, str], dict | None] = {
     ("GET", "/api/worklist"): None,
     ("GET", "/api/worklist/claims.csv"): None,
     ("GET", "/worklist"): None,
+    ("GET", "/account"): None,
     ("POST", "/api/me/password"): {"current": "a", "new": "b"},
     ("GET", "/api/me/tokens"): None,
     ("POST", "/api/me/tokens"): {"name": "script", "scope": "read"},
