@@ -438,7 +438,7 @@ def create_app(
                              detail={"why": why if known else "unknown user name"})
             if why == "totp_needed":
                 raise ApiError(401, "totp_required", "enter the 6-digit code from your authenticator app", keep=True)
-            raise ApiError(401, "unauthorised", "wrong user name, password or code", keep=True)
+            raise ApiError(401, "unauthorised", "wrong user name or password (or authenticator code)", keep=True)
         login_limiter.succeeded(name)
         secret, user = found
         store.log_access(user["username"], "login", client=client)
