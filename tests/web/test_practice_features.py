@@ -239,3 +239,16 @@ def test_the_coders_worklist_marks_coded_and_exports_the_claim_lines(practice):
     assert cody.post(f"/api/drafts/{signed}/coded").status_code == 409
     assert "Signed, not yet coded" in cody.get("/worklist").text
     assert count(app.state.store, "codings") == 1
+
+
+def test_a_patient_name_is_data_in_every_page_never_markup(practice):
+    app, login = practice
+    sam, drlee, cody = login("sam"), login("drlee"), login("cody")
+    evil = '<img src=x onerror=alert(1)>"</script>'
+    draft_id = new_note(sam, COMPLETE, patient_name=evil, patient_dob="1950-01-01")
+    drlee.post(f"/api/drafts/{draft_id}/queries", json={"revision": 1, "questions": ["<b>side?</b>"]})
+    assert drlee.post(f"/api/drafts/{draft_id}/sign", json={"revision": 1, "attest": True}).status_code == 200
+    for client, path in ((sam, "/"), (sam, f"/drafts/{draft_id}"), (cody, "/worklist"), (drlee, "/inbox"),
+                         (sam, f"/drafts/{draft_id}/history")):
+        html = client.get(path).text
+        assert "<img src=x" not in html and '"</script>' not in html, path
