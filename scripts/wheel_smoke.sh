@@ -276,7 +276,9 @@ try:
 except urllib.error.HTTPError as e:
     assert e.code == 401, e.code
 sam, doctor = Person("sam"), Person("drlee")
-encounter = {"mrn": "MRN-SMOKE", "date_of_service": "2026-11-28", "physician": "drlee",
+import datetime
+encounter = {"mrn": "MRN-SMOKE", "patient_name": "Smoke Test", "patient_dob": "1950-01-01",
+             "date_of_service": datetime.date.today().isoformat(), "physician": "drlee",
              "place_of_service": "office", "payer": "commercial"}
 status, raw = sam.call("POST", "/api/drafts", {"dictation": dictation, "codes": ["27096-LT"], "encounter": encounter})
 assert status == 201, (status, raw[:300])
@@ -291,7 +293,16 @@ text = raw.decode()
 assert status == 200 and "MRN-SMOKE" in text and "Dr. Ana Lee" in text and "27096-LT" in text, (status, text[:500])
 status, raw = sam.call("GET", f"/api/drafts/{draft['id']}/export?format=fhir")
 assert status == 200 and json.loads(raw)["resourceType"] == "Bundle", (status, raw[:300])
-print(f"  draft {draft['id']}: drafted by sam, signed by drlee, exported as text and FHIR")
+# An API token, as the README shows: a script reads with it, no password and no CSRF token.
+status, raw = sam.call("POST", "/api/me/tokens", {"name": "smoke", "scope": "read"})
+assert status == 201, (status, raw[:300])
+token = json.loads(raw)["token"]
+req = urllib.request.Request(base + "/api/drafts", headers={"Authorization": f"Bearer {token}"})
+with urllib.request.urlopen(req, timeout=30) as r:
+    listed = json.loads(r.read())
+assert [d["id"] for d in listed["drafts"]] == [draft["id"]], listed
+assert "Smoke Test" in text, text[:500]
+print(f"  draft {draft['id']}: drafted by sam, signed by drlee, exported as text and FHIR, listed with an API token")
 EOF
   kill -TERM "$server_pid"
   rc=0; wait "$server_pid" || rc=$?

@@ -120,6 +120,7 @@ Draft:                12 (signed)
 
 CODE LINES
   27096-LT     Sacroiliac joint injection with image guidance (fluoroscopy or CT); -LT left side
+               Documentation: signed with 1 overridden finding(s); verdict not recorded
 
 NOTE
 ========================================================================

@@ -79,7 +79,7 @@ PLACES = {
     "hospital_outpatient": ("Hospital outpatient department", "22", "On Campus-Outpatient Hospital"),
 }
 PAYERS = {"none": "None (self-pay)", "medicare": "Medicare", "commercial": "Commercial insurance"}
-STATUSES = {"draft", "submitted", "signed"}
+STATUSES = {"draft", "submitted", "signed", "voided"}
 
 # Short words for the modifiers the rule packs allow; anything else is printed as its code alone.
 MODIFIER_WORDS = {"LT": "left side", "RT": "right side", "50": "bilateral procedure",
@@ -100,6 +100,10 @@ SOPT = "https://nahdo.org/sopt"
 LATERALITY_EXTENSION = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-laterality-qualifier"
 # notedraft's own extension: a claim line's modifiers on Procedure.code (R4 core has no element for them).
 MODIFIER_EXTENSION = "https://notedraft.invalid/fhir/StructureDefinition/procedure-code-modifier"
+# notedraft's own extension on Procedure: whether the signed note supports this code line (validate()'s verdict,
+# "supported" or "not-supported") and how many findings the physician overrode at signing. A line billed over
+# overridden documentation errors is never presented as supported; Procedure.note says so in words too.
+DOCUMENTATION_EXTENSION = "https://notedraft.invalid/fhir/StructureDefinition/documentation-verdict"
 
 SI_JOINT = {"system": SNOMED, "code": "39723000", "display": "Sacroiliac joint structure"}
 LATERALITY = {
@@ -229,12 +233,18 @@ def export_text(record: dict) -> str:
     place, pos, _ = PLACES[enc["place_of_service"]]
 
     out: list[str] = []
+    if record.get("status") == "voided":
+        v = record.get("voided") or {}
+        out += [f"VOIDED — created in error, not for billing ({v.get('reason', 'no reason recorded')})", RULE]
     if signed:
         out += ["PROCEDURE NOTE — SIGNED", RULE]
     else:
         # An unsigned draft says so before anything else, so a printed page cannot pass for a billable note.
         out += ["UNSIGNED DRAFT — not for billing", RULE, "PROCEDURE NOTE — DRAFT", RULE]
     npi = physician.get("npi")
+    if enc.get("patient_name"):
+        out.append(f"Patient:              {enc['patient_name']}"
+                   + (f" (date of birth {enc['patient_dob']})" if enc.get("patient_dob") else ""))
     out += [
         f"Patient (MRN):        {enc['mrn']}",
         f"Date of service:      {enc['date_of_service']}",
@@ -248,10 +258,14 @@ def export_text(record: dict) -> str:
     ]
     if not lines:
         out.append("  (none)")
+    line_verdicts = _line_verdicts(record, lines)
     for code, mods in lines:
         words = packs[code].title
         mod_words = [f"-{m} {MODIFIER_WORDS[m]}" if m in MODIFIER_WORDS else f"-{m}" for m in mods]
         out.append(f"  {_line_text(code, mods):<12} {words}" + (f"; {', '.join(mod_words)}" if mod_words else ""))
+        verdict = line_verdicts.get(_line_text(code, mods))
+        if verdict:
+            out.append(f"  {'':<12} Documentation: {verdict['words']}")
     out += ["", "NOTE", RULE, note.rstrip("\n"), RULE, ""]
 
     if signed:
@@ -285,6 +299,22 @@ def _signature_block(signature: dict) -> list[str]:
     else:
         out.append("Findings overridden at signing: none.")
     return out + [""]
+
+
+def _line_verdicts(record: dict, lines: list[tuple[str, tuple[str, ...]]]) -> dict[str, dict]:
+    """Each line's verdict from the record (the editor's verdicts.py); a signed record that carries overrides but no
+    verdicts is labelled as overridden, never left to read as supported."""
+    given = {v.get("line"): v for v in record.get("verdicts") or [] if isinstance(v, dict)}
+    overrides = ((record.get("signature") or {}).get("overrides")) or []
+    out = {}
+    for code, mods in lines:
+        text = _line_text(code, mods)
+        if text in given:
+            out[text] = given[text]
+        elif overrides:
+            out[text] = {"line": text, "verdict": "not_supported", "overridden": len(overrides),
+                         "words": f"signed with {len(overrides)} overridden finding(s); verdict not recorded"}
+    return out
 
 
 def _signed_text(record: dict) -> str:
@@ -372,6 +402,10 @@ def fhir_bundle(record: dict, mrn_system: str | None = None) -> dict:
     if mrn_system:
         mrn["system"] = mrn_system
     patient = {"resourceType": "Patient", "id": patient_id, "identifier": [mrn]}
+    if enc.get("patient_name"):
+        patient["name"] = [{"text": enc["patient_name"]}]
+    if enc.get("patient_dob"):
+        patient["birthDate"] = _date(enc["patient_dob"], "the date of birth")
 
     practitioners = {physician["id"]: _practitioner(physician)}
     if signer["id"] not in practitioners:
@@ -402,6 +436,7 @@ def fhir_bundle(record: dict, mrn_system: str | None = None) -> dict:
                for d in facts.get("diagnoses") or [] if isinstance(d, dict) and d.get("code")]
     packs = load_packs()
     procedures = []
+    line_verdicts = _line_verdicts(record, lines)
     for n, (code, mods) in enumerate(lines):
         text = _line_text(code, mods)
         # No Coding.display: the pack titles are notedraft's words, not the code system's descriptors (a
@@ -426,6 +461,15 @@ def fhir_bundle(record: dict, mrn_system: str | None = None) -> dict:
             proc["bodySite"] = [site]
         if reasons:
             proc["reasonCode"] = reasons
+        verdict = line_verdicts.get(text)
+        if verdict:
+            extension = [{"url": "verdict", "valueCode": "supported" if verdict["verdict"] == "supported"
+                          else "not-supported"}]
+            if verdict.get("overridden"):
+                extension.append({"url": "overridden", "valueInteger": int(verdict["overridden"])})
+            proc["extension"] = [{"url": DOCUMENTATION_EXTENSION, "extension": extension}]
+            if verdict["verdict"] != "supported" or verdict.get("overridden"):
+                proc["note"] = [{"text": f"{text}: {verdict['words']}."}]
         procedures.append(proc)
 
     signed_text = _signed_text(record)

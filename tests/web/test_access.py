@@ -66,10 +66,10 @@ def test_failed_logins_are_limited_per_client_and_a_good_login_is_not_blocked_fo
         # A success clears the record.
         assert all(c.post("/api/login", json={"token": "wrong"}).status_code == 401 for _ in range(4))
     # Another client address has its own budget (the TestClient's address is "testclient").
-    limiter = LoginLimiter(attempts=2, window=60, clock=clock)
+    limiter = LoginLimiter(app.state.store, address_free=2, window=60, clock=clock)
     for _ in range(2):
-        limiter.failed("10.0.0.1")
-    assert limiter.retry_after("10.0.0.1") > 0 and limiter.retry_after("10.0.0.2") == 0
+        limiter.failed(None, "10.0.0.1")
+    assert limiter.retry_after(None, "10.0.0.1")[0] > 0 and limiter.retry_after(None, "10.0.0.2")[0] == 0
 
 
 def test_the_session_cookie_expires_and_says_so(db_path):

@@ -48,6 +48,25 @@ VALID: dict[tuple[str, str], dict | None] = {
     ("POST", "/api/queries/{query_id}/answer"): {"text": "Left."},
     ("POST", "/api/users"): {"username": "amy", "display_name": "Amy", "role": "scribe", "password": "pw"},
     ("POST", "/api/users/{username}/active"): {"active": False},
+    ("GET", "/api/drafts/{draft_id}/encounter"): None,
+    ("POST", "/api/drafts/{draft_id}/encounter"): {"reason": "wrong date", "patient_name": "Ann Lee"},
+    ("POST", "/api/drafts/{draft_id}/void"): {"reason": "created in error"},
+    ("POST", "/api/drafts/{draft_id}/assignments"): {"username": "sam", "assigned": True},
+    ("POST", "/api/drafts/{draft_id}/answers"): {"answers": [{"query_id": 1, "text": "Left."}]},
+    ("POST", "/api/drafts/{draft_id}/coded"): {"accept_unsupported": False},
+    ("GET", "/api/worklist"): None,
+    ("GET", "/api/worklist/claims.csv"): None,
+    ("GET", "/worklist"): None,
+    ("GET", "/account"): None,
+    ("POST", "/api/me/password"): {"current": "a", "new": "b"},
+    ("GET", "/api/me/tokens"): None,
+    ("POST", "/api/me/tokens"): {"name": "script", "scope": "read"},
+    ("POST", "/api/me/tokens/{token_id}/revoke"): None,
+    ("POST", "/api/me/totp/setup"): None,
+    ("POST", "/api/me/totp/enable"): {"code": "123456"},
+    ("POST", "/api/me/totp/disable"): {"code": "123456", "password": "x"},
+    ("POST", "/api/users/{username}/password"): {"password": "pw"},
+    ("POST", "/api/users/{username}/totp/reset"): None,
 }
 
 
@@ -60,7 +79,7 @@ def routes(app) -> list[tuple[str, str]]:
 
 def url(path: str, draft_id="1", number="1", job_id="nope") -> str:
     return (path.replace("{draft_id}", str(draft_id)).replace("{number}", str(number)).replace("{job_id}", job_id)
-            .replace("{query_id}", "1").replace("{username}", "nobody"))
+            .replace("{query_id}", "1").replace("{username}", "nobody").replace("{token_id}", "1"))
 
 
 def send(client, method: str, path: str, body=None, raw: bytes | None = None):

@@ -135,11 +135,20 @@ def test_a_stale_tab_sees_the_conflict_and_loses_nothing(server, browser, page):
     expect(other.locator("#conflict")).to_be_visible()
     expect(other.locator("#conflict-text")).to_contain_text("revision 2")
     assert other.input_value("#note") == mine  # the stale tab keeps its text
-    other.click("#conflict-keep")
+    # Both tabs added a line at the same place: the merge keeps both between markers, and will not save them.
+    merged = other.input_value("#conflict-merged")
+    assert "tab A" in merged and "tab B" in merged and "<<<<<<< theirs" in merged
+    other.click("#conflict-save-merged")
+    expect(other.locator("#conflict-merge-state")).to_contain_text("Keep one version")
+    expect(other.locator("#revision-label")).to_have_text("1")
+    resolved = mine.replace("\nAddendum from tab B.", "\nAddendum from tab A.\nAddendum from tab B.")
+    other.fill("#conflict-merged", resolved)
+    other.click("#conflict-save-merged")
     expect(other.locator("#revision-label")).to_have_text("3")
     other.goto(page.url + "/history")
     expect(other.locator("li.revision")).to_have_count(3)
     expect(other.locator("li.revision").nth(1)).to_contain_text("tab A")
+    expect(other.locator("li.revision").nth(0)).to_contain_text("tab B")
 
 
 def test_a_note_with_markup_renders_inert(server, page):

@@ -248,7 +248,8 @@ def test_the_signed_note_exports_with_its_header_and_as_a_fhir_bundle(practice):
     draft = sam.get(f"/api/drafts/{draft_id}").json()
     blocking = sam.post(f"/api/drafts/{draft_id}/check", json={"note": draft["note"], "codes": draft["codes"]}).json()
     reasons = [{"key": b["key"], "reason": "Criteria documented in the referral letter"} for b in blocking["blocking"]]
-    r = drlee.post(f"/api/drafts/{draft_id}/sign", json={"revision": 1, "attest": True, "overrides": reasons})
+    r = drlee.post(f"/api/drafts/{draft_id}/sign", json={"revision": 1, "attest": True, "overrides": reasons,
+                                                         "same_reason_for_all": True})  # one reason, confirmed
     assert r.status_code == 200, r.text
     drlee.post(f"/api/drafts/{draft_id}/addenda", json={"text": "Follow-up call: pain 2/10."})
     text = cody.get(f"/api/drafts/{draft_id}/export?format=text").text

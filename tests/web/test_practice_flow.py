@@ -36,6 +36,7 @@ PEOPLE = [
     ("cody", "Cody Park", "coder"),
 ]
 MRN = "MRN-204817"
+TODAY = __import__("datetime").date.today().isoformat()
 # Everything an SI joint injection note needs except what guided the needle.
 DICTATION = "L SIJ inj, diagnostic and therapeutic, 40 kenalog + 2cc 0.25% bupi, dx M46.1"
 ANSWER = "Fluoroscopy guided the needle; contrast confirmed intra-articular spread."
@@ -112,8 +113,10 @@ def test_scribe_physician_coder_flow(practice, page, shoot):
     expect(page.locator("#author")).to_have_count(0)  # no free-typed name with accounts
     expect(page.locator("#admin-link")).to_have_count(0)
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", page.input_value("#date-of-service"))  # defaults to today
+    page.fill("#patient-name", "Maria Gonzalez")
+    page.fill("#patient-dob", "1958-04-02")
     page.fill("#mrn", MRN)
-    page.fill("#date-of-service", "2026-11-27")
+    page.fill("#date-of-service", TODAY)
     page.select_option("#physician", "drlee")
     page.select_option("#place", "office")
     page.select_option("#payer", "commercial")
@@ -126,7 +129,8 @@ def test_scribe_physician_coder_flow(practice, page, shoot):
     draft_id = int(draft_url.rsplit("/", 1)[1])
 
     expect(page.locator("#enc-mrn")).to_have_text(MRN)
-    expect(page.locator("#enc-date")).to_have_text("2026-11-27")
+    expect(page.locator("#enc-date")).to_have_text(TODAY)
+    expect(page.locator("#enc-patient")).to_have_text("Maria Gonzalez")
     expect(page.locator("#enc-physician")).to_have_text("Dr. Ana Lee")
     expect(page.locator("#dictation-view .dictation-part.original pre")).to_have_text(DICTATION)
     expect(page.locator("#verdict")).to_have_text("Not supported")
@@ -198,8 +202,11 @@ def test_scribe_physician_coder_flow(practice, page, shoot):
     expect(page.locator("#sign-panel")).to_be_visible()
     expect(page.locator("#attestation-text")).to_have_text(ATTESTATION)
     expect(page.locator("#sign-state")).not_to_have_text("Checking the note…")
-    for reason in page.locator("#sign-reasons input").all():  # a reason of the physician's own for any open finding
+    reasons = page.locator("#sign-reasons input").all()
+    for reason in reasons:  # a reason of the physician's own for any open finding
         reason.fill("Reviewed against my own procedure record.")
+    if len(reasons) > 1:
+        page.check("#same-reason")  # one reason for all of them is a choice the physician confirms
     page.check("#attest")
     shoot(page, "5-physician-signs")
     signed_text = page.input_value("#note")
@@ -241,7 +248,7 @@ def test_scribe_physician_coder_flow(practice, page, shoot):
     log_in(page, base, "cody")
     expect(page.locator("#new-draft")).to_have_count(0)  # a coder does not draft
     row = page.locator(f"#drafts tr[data-draft='{draft_id}']")
-    expect(row.locator("td").nth(6)).to_have_text("Signed")
+    expect(row.locator("td").nth(7)).to_have_text("Signed")
     expect(row.locator("td.attention")).to_have_text("signed")
     page.locator(f"#drafts tr[data-draft='{draft_id}'] a").click()
     page.wait_for_url(draft_url)
@@ -289,6 +296,8 @@ def test_signing_over_an_open_finding_needs_the_physicians_reason(practice, page
 
     base, store = practice
     log_in(page, base, "drlee")
+    page.fill("#patient-name", "Lee Park")
+    page.fill("#patient-dob", "1970-01-01")
     page.fill("#mrn", "MRN-7")
     expect(page.locator("#physician")).to_have_value("drlee")  # a physician drafting is the rendering physician
     page.fill("#dictation", "R SIJ inj, fluoro, contrast confirmed intra-articular, 40 kenalog, dx M46.1, therapeutic")
@@ -309,8 +318,11 @@ def test_signing_over_an_open_finding_needs_the_physicians_reason(practice, page
     page.click("#sign")  # no reason given: the server refuses and says why; nothing is signed
     expect(page.locator("#sign-error")).to_contain_text("need your reason")
     expect(page.locator("#signed-note")).to_have_count(0)
-    for box in page.locator("#sign-reasons input").all():
+    boxes = page.locator("#sign-reasons input").all()
+    for box in boxes:
         box.fill("I gave 80 mg; the dictation was wrong.")
+    if len(boxes) > 1:
+        page.check("#same-reason")
     page.click("#sign")
     expect(page.locator("#signed-note")).to_contain_text("Signed by Dr. Ana Lee")
     expect(page.locator("#signed-note .overrides")).to_contain_text("I gave 80 mg; the dictation was wrong.")

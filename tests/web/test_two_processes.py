@@ -48,7 +48,8 @@ def two_servers(db_target, tmp_path):
 
 def test_a_stale_save_from_either_process_is_a_409_and_nothing_is_lost(two_servers):
     a_base, b_base = two_servers
-    sam, alex = _login(a_base, "sam"), _login(b_base, "alex")
+    # Both may edit: sam drafted it (assigned), drlee is the encounter's physician; an unassigned scribe may not.
+    sam, alex = _login(a_base, "sam"), _login(b_base, "drlee")
     # A session made by one process is good on the other: they share the database, not memory.
     sam_on_b = httpx.Client(base_url=b_base, timeout=60, cookies=sam.cookies, headers=sam.headers)
     assert sam_on_b.get("/api/me").json()["user"]["username"] == "sam"

@@ -6,7 +6,8 @@
 - `Sessions`: the login cookie is `expiry.session-id.signature`, an HMAC under a secret made fresh for each
   server process, so it expires on its own (12 h), restarting the server signs everyone out, and `revoke`
   (logout) puts the session id on a deny list until its expiry passes.
-- `LoginLimiter`: failed logins per client address in a sliding window; past the limit, 429 with Retry-After.
+- `LoginLimiter`: failed logins per account and per address, in the shared database, with backoff; past the
+  limit, 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import math
 import secrets
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 
 MIN_TOKEN = 16
@@ -104,33 +105,46 @@ class Sessions:
 
 
 class LoginLimiter:
-    """At most `attempts` failed logins per client in `window` seconds; a success clears the client's record."""
+    """Failed logins counted per account and per address in the shared database, with backoff.
 
-    def __init__(self, *, attempts: int = 5, window: float = 300, clock: Callable[[], float] = time.monotonic):
-        self.attempts, self.window, self.clock = attempts, window, clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    Every editor process reads and writes the same `login_failures` rows, so the second process refuses what the
+    first one locked. An account locks after `account_free` failures in `window` seconds, from any mix of
+    addresses; an address after `address_free` (higher: an office behind one address has many people, and one
+    person's typos must not lock the others out). Past the limit each further failure doubles the wait, from
+    `base` seconds up to `cap`, counted from the latest failure. Attempts refused while locked are not checked
+    and not counted. A good login clears its own account's failures only: not the address's (else one valid
+    account would reset the address for guesses at others), not another account's.
+    """
 
-    def retry_after(self, client: str) -> int:
-        """Seconds until `client` may try again (0: now)."""
+    def __init__(self, store=None, *, account_free: int = 5, address_free: int = 30, window: float = 3600,
+                 base: float = 30, cap: float = 900, clock: Callable[[], float] = time.time, attempts: int | None = None):
+        self.store = store
+        self.account_free = attempts or account_free
+        self.address_free, self.window, self.base, self.cap, self.clock = address_free, window, base, cap, clock
+
+    def bind(self, store) -> "LoginLimiter":
+        self.store = self.store or store
+        return self
+
+    def _wait(self, count: int, last: float | None, free: int, now: float) -> int:
+        if count < free or last is None:
+            return 0
+        lock = min(self.cap, self.base * 2 ** (count - free))
+        return max(0, math.ceil(last + lock - now))
+
+    def retry_after(self, username: str | None, client: str) -> tuple[int, str]:
+        """(seconds until this account may be tried from this address, 'account' or 'address'); (0, '') now."""
         now = self.clock()
-        with self._lock:
-            recent = self._failures.get(client)
-            while recent and now - recent[0] >= self.window:
-                recent.popleft()
-            if not recent:
-                self._failures.pop(client, None)
-                return 0
-            if len(recent) < self.attempts:
-                return 0
-            return max(1, math.ceil(recent[0] + self.window - now))
+        seen = self.store.login_failures(username=username, client=client, since=now - self.window)
+        account = self._wait(*seen["account"], self.account_free, now) if username is not None else 0
+        address = self._wait(*seen["address"], self.address_free, now)
+        if not account and not address:
+            return 0, ""
+        return (account, "account") if account >= address else (address, "address")
 
-    def failed(self, client: str) -> None:
-        with self._lock:
-            if len(self._failures) > 10_000:  # a flood of addresses must not grow memory without bound
-                self._failures.clear()
-            self._failures.setdefault(client, deque()).append(self.clock())
+    def failed(self, username: str | None, client: str) -> None:
+        self.store.record_login_failure(username, client, self.clock())
 
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._failures.pop(client, None)
+    def succeeded(self, username: str | None) -> None:
+        if username is not None:
+            self.store.clear_login_failures(username)

@@ -16,8 +16,17 @@ Security, all in `_Guard` (one ASGI middleware, so the order is explicit):
    Requests carrying a valid bearer token skip the CSRF token (no ambient credential is involved).
    Scripts without a token call `GET /api/csrf` once (keeping the cookie) and send the header.
 
-Also in `_Guard`: a JSON body holding a lone UTF-16 surrogate ("\\ud800", which JSON.stringify can send) is
-refused with 400 naming the field, since SQLite cannot store it.
+Also in `_Guard`, one rule for text at the edge, the same on SQLite and PostgreSQL: a body that is not UTF-8, or a
+JSON string or query parameter holding a control character (U+0000-U+001F except tab, line feed and carriage
+return; U+007F-U+009F) or a lone UTF-16 surrogate, is refused with 400 `bad_text` naming the field and the
+character. PostgreSQL cannot store NUL and SQLite can, so storing "what the database takes" made the backends
+disagree; no clinical text needs those characters, and a refusal loses nothing (the page keeps the text).
+
+One request, one transaction: every route runs inside `store.unit()` (db.py), so what a request writes (an
+encounter and its draft, a revision and its access-log line) lands together or not at all.
+
+API tokens (per user, `Authorization: Bearer ndt_...`, see tokens.py) authenticate like a session, skip the CSRF
+token (no ambient credential), and are limited to their scope.
 
 LLM drafts run as background jobs (jobs.py) so that a slow LLM never holds a request thread.
 
@@ -40,12 +49,18 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from http.cookies import SimpleCookie
 from pathlib import Path
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal, get_args
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
-from fastapi import Body, FastAPI, Request
+import functools
+import inspect
+import unicodedata
+
+from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -53,10 +68,13 @@ from starlette.concurrency import run_in_threadpool
 from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import dictation as dictated_text
 from . import savefile
 from . import practice
+from . import verdicts
 from .access import LoginLimiter, Sessions, token_problem
 from .accounts import ROLE_WORDS, SESSION_COOKIE, Accounts, may
+from .db import Keep
 from .jobs import Cancelled, JobFailed, JobQueue, QueueFull
 from .store import ATTESTATION, Conflict, NotFound, NotSupported, Store, StoreError
 
@@ -64,7 +82,7 @@ try:  # the claim-size cap lives with the code-line parser (the CLI and validate
     from notedraft.codes import MAX_CODE_LINES
 except ImportError:  # pragma: no cover
     MAX_CODE_LINES = 50
-from .textdiff import word_diff
+from .textdiff import merge3, word_diff
 
 log = logging.getLogger("notedraft.web")
 
@@ -78,7 +96,12 @@ DEFAULT_STRATEGIES = ("template", "llm-extract", "llm-compose")
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 ACTION_WORDS = {"view": "read notes", "draft": "draft or edit notes", "sign": "sign this note",
                 "answer": "answer queries", "addendum": "add an addendum to this note", "export": "export notes",
-                "admin": "manage accounts or read the access log"}
+                "admin": "manage accounts or read the access log", "code": "mark notes coded",
+                "account": "change passwords, second factors or API tokens"}
+TOKEN_ACCOUNT = "(token)"  # the login-failure account of the shared NOTEDRAFT_TOKEN
+# What an API token may do, within its user's role: a read token reads and exports; a write token does what the
+# role does except sign (a signature is an attestation a person makes in the editor) and manage accounts.
+TOKEN_SCOPES = {"read": {"view", "export"}, "write": {"view", "export", "draft", "answer", "addendum", "code"}}
 # An LLM reply is kept for audit and re-scoring, but a runaway model (or server) can send megabytes: the stored
 # and rendered copy keeps this many characters and says how many it dropped.
 MAX_RAW_CHARS = 16 * 1024
@@ -90,10 +113,40 @@ CSP = (
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
+    """An error answer in the app's shape. `keep=True`: what the request wrote still commits (a failed login is
+    recorded although the answer is 401)."""
+
+    def __init__(self, status: int, error: str, message: str, headers: dict[str, str] | None = None,
+                 keep: bool = False, **extra: Any):
         super().__init__(message)
         self.status, self.error, self.message, self.extra = status, error, message, extra
-        self.headers = headers
+        self.headers, self.keep = headers, keep
+
+
+def _one_transaction_route(store) -> type[APIRoute]:
+    """A route class whose endpoints run in one store transaction (the request's unit of work)."""
+
+    class OneTransaction(APIRoute):
+        def __init__(self, path: str, endpoint, **kwargs):
+            if not inspect.iscoroutinefunction(endpoint):
+                inner = endpoint
+
+                @functools.wraps(inner)
+                def endpoint(*args, **kw):
+                    try:
+                        with store.unit():
+                            try:
+                                return inner(*args, **kw)
+                            except ApiError as e:
+                                if e.keep:
+                                    raise Keep(e) from None
+                                raise
+                    except Keep as k:
+                        raise k.error from None
+
+            super().__init__(path, endpoint, **kwargs)
+
+    return OneTransaction
 
 
 # -- request bodies -----------------------------------------------------------------------------------------------
@@ -107,10 +160,16 @@ Author = Field(default=None, max_length=80, description="who is editing; shown i
 class ValidateIn(_Body):
     note: str
     codes: list[str]
+    place_of_service: Literal["office", "asc", "hospital_outpatient"] | None = None
+
+
+MRN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._/-]*$"  # an identifier: the same bytes, the same LOWER() on both backends
 
 
 class EncounterIn(_Body):
-    mrn: str = Field(min_length=1, max_length=64, description="the patient's medical record number")
+    mrn: str = Field(min_length=1, max_length=64, pattern=MRN_PATTERN, description="the patient's medical record number")
+    patient_name: str | None = Field(default=None, max_length=120, description="the patient's name, as on the chart")
+    patient_dob: date | None = Field(default=None, description="the patient's date of birth")
     date_of_service: date
     physician: str = Field(min_length=1, max_length=40, description="the rendering physician's user name")
     place_of_service: Literal["office", "asc", "hospital_outpatient"]
@@ -142,6 +201,7 @@ class LoginIn(_Body):
     token: str | None = Field(default=None, max_length=1000)
     username: str | None = Field(default=None, max_length=80)
     password: str | None = Field(default=None, max_length=1000)
+    totp: str | None = Field(default=None, max_length=12, description="the 6-digit code, once TOTP is on")
 
 
 # -- the app --------------------------------------------------------------------------------------------------------
@@ -170,7 +230,6 @@ def create_app(
         raise ValueError(problem)
     jobs = jobs or JobQueue()
     sessions = sessions or Sessions()
-    login_limiter = login_limiter or LoginLimiter()
     if validator is None:
         validator = importlib.import_module("notedraft.validate").validate
     code_errors = _code_error_types()
@@ -190,11 +249,13 @@ def create_app(
 
     store = Store(db_path)
     accounts = Accounts(store)
+    login_limiter = (login_limiter or LoginLimiter()).bind(store)
     # Every change of a background job is recorded in the store, so any editor process can answer for it.
     jobs.publish = jobs.publish or store.save_job
     jobs.cancel_requested = jobs.cancel_requested or store.job_cancel_requested
 
     app = EditorApp(title="notedraft editor", docs_url=None, redoc_url=None, openapi_url=None)
+    app.router.route_class = _one_transaction_route(store)
     app.state.store, app.state.jobs, app.state.sessions, app.state.accounts = store, jobs, sessions, accounts
     app.add_middleware(_Guard, token=token, max_body=max_body, allowed_hosts=allowed_hosts, sessions=sessions,
                        accounts=accounts)
@@ -220,6 +281,13 @@ def create_app(
         problems = [f"{w}: {e.get('msg')}" for w, e in zip(where, errors, strict=True)]
         return JSONResponse({"error": "bad_request", "message": "; ".join(problems), "problems": problems}, 422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        words = {400: ("bad_request", "the request could not be read"), 404: ("not_found", "no such page or endpoint"),
+                 405: ("method_not_allowed", "this endpoint does not take that method")}
+        error, message = words.get(exc.status_code, ("http_error", str(exc.detail)))
+        return JSONResponse({"error": error, "message": message}, exc.status_code, headers=exc.headers)
+
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):
         error_id = request.scope.setdefault("notedraft_error_id", secrets.token_hex(4))
@@ -230,14 +298,10 @@ def create_app(
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def check_report(note: str, codes: list[str], encounter: dict | None = None):
-        """validate() on the text; an encounter's payer and place of service are part of the claim."""
-        options: dict[str, Any] = {}
-        if encounter is not None:
-            if encounter["payer"] == "medicare":
-                options["payer"] = "medicare"
-            options["setting"] = "office" if encounter["place_of_service"] == "office" else "facility"
+        """validate() on the text; an encounter's payer and place of service are part of the claim (verdicts.py:
+        the one set of options the editor, the worklist and the exports share)."""
         try:
-            return validator(note, codes, **options)
+            return validator(note, codes, **verdicts.validator_options(encounter))
         except code_errors as e:
             raise ApiError(400, "bad_code", str(e)) from None
 
@@ -272,13 +336,47 @@ def create_app(
         user = actor(request)
         if user["role"] is not None and not may(user, action):
             raise ApiError(403, "forbidden", f"a {ROLE_WORDS[user['role']].lower()} cannot {ACTION_WORDS[action]}")
+        api_token = request.scope.get("notedraft_api_token")
+        if api_token is not None and action not in TOKEN_SCOPES[api_token["scope"]]:
+            raise ApiError(403, "forbidden", f"this API token ({api_token['scope']} scope) cannot "
+                           f"{ACTION_WORDS[action]}; {'sign in the editor' if action == 'sign' else 'use a write token'}")
         return user
 
-    def audit(request: Request, action: str, draft_id: int | None = None, encounter_id: int | None = None) -> None:
-        """The access log: who viewed, changed or exported which record (ids and actions only, never text)."""
-        client = request.client.host if request.client else None
-        store.log_access(actor(request)["username"], action, draft_id=draft_id, encounter_id=encounter_id,
-                         client=client)
+    def can_edit(user: dict, draft: dict) -> bool:
+        """Edit rights by assignment: the encounter's physician and the people assigned to it edit; everyone else
+        with a role may view (and the view is logged). The single-person notebook has no accounts: it edits."""
+        if user["role"] is None:
+            return True
+        if not may(user, "draft") or draft.get("voided") or draft.get("finalised"):
+            return False
+        enc = draft["encounter"]
+        if enc is None:
+            return True
+        return user["username"] == enc["physician"]["username"] or user["username"] in enc.get("assigned", [])
+
+    def require_edit(request: Request, draft: dict) -> dict:
+        user = require(request, "draft")
+        if user["role"] is not None and not can_edit(user, draft) and not draft.get("voided") \
+                and not draft.get("finalised"):
+            enc = draft["encounter"]
+            raise ApiError(403, "not_assigned", f"you are not assigned to this encounter: {enc['physician']['display_name']}"
+                           " and the scribes assigned to it edit it (an administrator can assign you); you can read it")
+        if draft.get("voided"):
+            raise ApiError(409, "voided", f"draft {draft['id']} is voided: it takes no more changes")
+        return user
+
+    def client_of(request: Request) -> str | None:
+        return request.client.host if request.client else None
+
+    def audit(request: Request, action: str, draft_id: int | None = None, encounter_id: int | None = None,
+              detail: dict | None = None) -> None:
+        """The access log: who viewed, changed or exported which record (ids, actions and filters, never text)."""
+        who = actor(request)["username"]
+        api_token = request.scope.get("notedraft_api_token")
+        if api_token is not None:
+            detail = {**(detail or {}), "api_token": api_token["id"]}
+        store.log_access(who, action, draft_id=draft_id, encounter_id=encounter_id, client=client_of(request),
+                         detail=detail)
 
     def get(draft_id: int) -> dict:
         try:
@@ -298,41 +396,54 @@ def create_app(
     def csrf(request: Request):
         return {"csrf": request.scope["notedraft_csrf"], "header": "X-CSRF-Token", "cookie": CSRF_COOKIE}
 
+    def locked(wait: int, which: str, username: str | None, client: str) -> ApiError:
+        store.log_access(username or "(token)", "login.locked", client=client, detail={"locked": which})
+        whose = "this account" if which == "account" else "this address"
+        return ApiError(429, "too_many_attempts", f"too many failed logins for {whose}; try again in {wait} s",
+                        headers={"Retry-After": str(wait)}, keep=True)
+
     @app.post("/api/login")
     def login(request: Request, body: LoginIn):
-        client = request.client.host if request.client else "unknown"
+        client = client_of(request) or "unknown"
         if accounts.enabled():
             return account_login(request, body, client)
         if token is None:
             return {"ok": True, "message": "this editor needs no token"}
-        wait = login_limiter.retry_after(client)
+        # The shared token is counted like an account ("(token)"), so guesses from many addresses lock it too.
+        wait, which = login_limiter.retry_after(TOKEN_ACCOUNT, client)
         if wait:
-            raise ApiError(429, "too_many_attempts", f"too many failed logins from this address; try again in {wait} s",
-                           headers={"Retry-After": str(wait)})
+            raise locked(wait, which, None, client)
         if not hmac.compare_digest((body.token or "").encode(), token.encode()):
-            login_limiter.failed(client)
-            raise ApiError(401, "unauthorised", "wrong token")
-        login_limiter.succeeded(client)
+            login_limiter.failed(TOKEN_ACCOUNT, client)
+            raise ApiError(401, "unauthorised", "wrong token", keep=True)
+        login_limiter.succeeded(TOKEN_ACCOUNT)
         response = JSONResponse({"ok": True, "expires_in": int(sessions.lifetime)})
         response.set_cookie(AUTH_COOKIE, sessions.issue(), max_age=int(sessions.lifetime), httponly=True,
-                            samesite="lax", path="/")
+                            samesite="lax", path="/", secure=request.url.scheme == "https")
         return response
 
     def account_login(request: Request, body: LoginIn, client: str):
-        wait = login_limiter.retry_after(client)
-        if wait:
-            raise ApiError(429, "too_many_attempts", f"too many failed logins from this address; try again in {wait} s",
-                           headers={"Retry-After": str(wait)})
         if not body.username or not body.password:
             raise ApiError(400, "bad_request", "give your user name and password")
-        found = accounts.login(body.username, body.password)
+        name = body.username.strip().lower()[:80]
+        wait, which = login_limiter.retry_after(name, client)
+        if wait:
+            raise locked(wait, which, name, client)
+        found, why = accounts.login(name, body.password, body.totp)
         if found is None:
-            login_limiter.failed(client)
-            raise ApiError(401, "unauthorised", "wrong user name or password")
-        login_limiter.succeeded(client)
+            login_limiter.failed(name, client)
+            # The access log names an account only if it exists: a password typed into the user-name box stays out.
+            known = store.user_by_name(name) is not None
+            store.log_access(name if known else "(unknown account)", "login.failed", client=client,
+                             detail={"why": why if known else "unknown user name"})
+            if why == "totp_needed":
+                raise ApiError(401, "totp_required", "enter the 6-digit code from your authenticator app", keep=True)
+            raise ApiError(401, "unauthorised", "wrong user name or password (or authenticator code)", keep=True)
+        login_limiter.succeeded(name)
         secret, user = found
         store.log_access(user["username"], "login", client=client)
-        response = JSONResponse({"ok": True, "user": user, "expires_in": int(accounts.lifetime)})
+        response = JSONResponse({"ok": True, "user": user, "expires_in": int(accounts.lifetime),
+                                 "idle_timeout": int(accounts.idle)})
         response.set_cookie(SESSION_COOKIE, secret, max_age=int(accounts.lifetime), httponly=True, samesite="lax",
                             path="/", secure=request.url.scheme == "https")
         return response
@@ -351,62 +462,113 @@ def create_app(
 
     @app.post("/api/validate")
     def api_validate(body: ValidateIn):
-        return check(body.note, clean_codes(body.codes))
+        """validate() on any text; `place_of_service` (the new-note form's) makes its suggestion the code lines a
+        draft with no code lines gets (see `dictated_codes`)."""
+        options = {} if body.place_of_service is None else verdicts.validator_options(
+            {"place_of_service": body.place_of_service, "payer": "none"})
+        try:
+            return validator(body.note, clean_codes(body.codes), **options).as_json()
+        except code_errors as e:
+            raise ApiError(400, "bad_code", str(e)) from None
+
+    def dictated_codes(dictation: str, encounter: EncounterIn | None) -> list[str]:
+        """The code lines the dictation documents, as the new-note page shows them (validate() on the dictation,
+        with the place of service and without the payer): what a draft with an empty code field is checked
+        against. A payer's coverage rules then judge those lines; they do not make them disappear."""
+        options = {} if encounter is None else verdicts.validator_options(
+            {"place_of_service": encounter.place_of_service, "payer": "none"})
+        try:
+            return list(validator(dictation, [], **options).suggested_codes)
+        except Exception:  # noqa: BLE001 - a dictation the validator cannot read suggests nothing
+            return []
+
+    def list_filters(mrn, patient, date_from, date_to, physician, status, verdict) -> dict:
+        return {"mrn": (mrn or "")[:64], "patient": (patient or "")[:120], "date_from": date_from or "",
+                "date_to": date_to or "", "physician": (physician or "")[:40], "status": status or "",
+                "verdict": verdict or ""}
+
+    def listed(request: Request, filters: dict, page_no: int, per_page: int) -> tuple[list[dict], int]:
+        user = request.scope.get("notedraft_user")
+        rows, total = store.list_drafts(per_page, offset=(page_no - 1) * per_page, with_total=True,
+                                        viewer=user["username"] if user else None,
+                                        **{k: v or None for k, v in filters.items()})
+        audit(request, "list", detail={"filters": {k: v for k, v in filters.items() if v}, "page": page_no,
+                                       "rows": len(rows), "total": total})
+        return practice.sort_by_attention(rows, user), total
 
     @app.get("/api/drafts")
-    def api_list(request: Request, mrn: str | None = None, date_from: date | None = None, date_to: date | None = None,
-                 physician: str | None = None, status: Literal["draft", "submitted", "signed"] | None = None,
-                 verdict: Literal["supported", "unsupported"] | None = None):
-        """The drafts, filtered; sorted by what needs attention first (see `attention`)."""
+    def api_list(request: Request, mrn: str | None = None, patient: str | None = None, date_from: date | None = None,
+                 date_to: date | None = None, physician: str | None = None,
+                 status: Literal["draft", "submitted", "signed", "voided"] | None = None,
+                 verdict: Literal["supported", "unsupported"] | None = None, page: int = 1, per_page: int = 100):
+        """The drafts, filtered, in pages (`page`, `per_page` up to 500), what needs attention first."""
         require(request, "view")
-        rows = store.list_drafts(500, mrn=(mrn or "")[:64] or None, date_from=date_from and date_from.isoformat(),
-                                 date_to=date_to and date_to.isoformat(), physician=physician, status=status,
-                                 verdict=verdict)
-        return {"drafts": practice.sort_by_attention(rows, request.scope.get("notedraft_user"))}
+        if not (1 <= page <= 1_000_000 and 1 <= per_page <= 500):
+            raise ApiError(400, "bad_page", "page is 1 or more; per_page is 1 to 500")
+        filters = list_filters(mrn, patient, date_from and date_from.isoformat(), date_to and date_to.isoformat(),
+                               physician, status, verdict)
+        rows, total = listed(request, filters, page, per_page)
+        more = page * per_page < total
+        return {"drafts": rows, "page": page, "per_page": per_page, "total": total,
+                "next_page": page + 1 if more else None}
 
-    def save_new_draft(dictation: str, codes: list[str], result: Any, author: str | None,
-                       encounter: dict | None = None) -> dict:
-        """Store a drafted note as a new draft at revision 1; return what POST /api/drafts answers."""
+    def save_new_draft(dictation: str, codes: list[str], result: Any, author: str,
+                       encounter_in: dict | None = None, client: str | None = None) -> dict:
+        """Store a drafted note (and its encounter) as a new draft at revision 1, with its access-log line, in one
+        transaction; return what POST /api/drafts answers."""
         # Revisions are judged by validate() alone, the same call as every later save; the drafter's own report
         # (grounding, instruction findings) stays in `generated`, and grounding is kept beside each revision.
         codes_drafted = list(result.codes)
-        report = check(result.note, codes_drafted, encounter)
         generated = result.as_json()
         attempts = _cap_attempts([a.model_dump() for a in result.attempts])
-        saved = store.create_draft(
-            dictation=dictation,
-            codes_requested=codes,
-            strategy=result.strategy,
-            model=result.model,
-            prompt_version=_prompt_version(attempts),
-            attempts=attempts,
-            generated=generated,
-            note=result.note,
-            codes=codes_drafted,
-            validation=report,
-            grounding=grounding(result.note, dictation),
-            author=author,
-            encounter_id=encounter["id"] if encounter else None,
-        )
+        with store.unit():
+            encounter = None
+            if encounter_in is not None:
+                try:
+                    encounter = store.create_encounter(**encounter_in, author=author)
+                except StoreError as e:
+                    raise ApiError(400, "bad_encounter", str(e)) from None
+            report = check(result.note, codes_drafted, encounter)
+            saved = store.create_draft(
+                dictation=dictation, codes_requested=codes, strategy=result.strategy, model=result.model,
+                prompt_version=_prompt_version(attempts), attempts=attempts, generated=generated, note=result.note,
+                codes=codes_drafted, validation=report, grounding=grounding(result.note, dictation), author=author,
+                encounter_id=encounter["id"] if encounter else None,
+            )
+            store.log_access(author, "create", draft_id=saved["id"], encounter_id=encounter and encounter["id"],
+                             client=client)
+        duplicates = [] if encounter is None else [
+            d for d in store.duplicates(encounter["mrn"], encounter["date_of_service"]) if d["id"] != saved["id"]]
         return {"id": saved["id"], "revision": saved["revision"], "url": f"/drafts/{saved['id']}", **generated,
-                "satisfied": report["satisfied"], "validation": report}
+                "satisfied": report["satisfied"], "validation": report, "possible_duplicates": duplicates}
 
-    def new_encounter(request: Request, given: EncounterIn | None) -> dict | None:
-        """The encounter a new draft belongs to (required once the editor has accounts)."""
+    def encounter_input(request: Request, given: EncounterIn | None) -> dict | None:
+        """The checked encounter a new draft belongs to (required once the editor has accounts); created with the
+        draft, in the same transaction, so a draft that fails leaves no encounter behind."""
         if given is None:
             if request.scope.get("notedraft_user"):
                 raise ApiError(400, "no_encounter", "a draft belongs to an encounter: give the patient's MRN, the "
                                "date of service, the rendering physician, the place of service and the payer")
             return None
+        check_dates(given.date_of_service, given.patient_dob)
         doctor = store.user_by_name(given.physician.strip().lower())
         if doctor is None or doctor["role"] != "physician" or not doctor["active"]:
             raise ApiError(400, "bad_physician", f"{given.physician!r} is not an active physician account")
-        try:
-            return store.create_encounter(mrn=given.mrn.strip(), date_of_service=given.date_of_service.isoformat(),
-                                          physician_id=doctor["id"], place_of_service=given.place_of_service,
-                                          payer=given.payer, author=actor(request)["username"])
-        except StoreError as e:
-            raise ApiError(400, "bad_encounter", str(e)) from None
+        return {"mrn": given.mrn.strip(), "patient_name": " ".join((given.patient_name or "").split()),
+                "patient_dob": given.patient_dob and given.patient_dob.isoformat(),
+                "date_of_service": given.date_of_service.isoformat(), "physician_id": doctor["id"],
+                "place_of_service": given.place_of_service, "payer": given.payer}
+
+    def check_dates(date_of_service: date | None, dob: date | None) -> None:
+        """A date of service is within the last year (Medicare's timely-filing limit is 12 months) and not after
+        tomorrow (a time zone ahead of the server's); a date of birth is after 1900 and not after the service."""
+        today = date.today()
+        if date_of_service is not None and not (today - timedelta(days=366) <= date_of_service <= today + timedelta(days=1)):
+            raise ApiError(400, "bad_date", f"the date of service {date_of_service.isoformat()} is outside the last "
+                           "12 months (or in the future): check the year")
+        if dob is not None and not (date(1900, 1, 1) <= dob <= (date_of_service or today)):
+            raise ApiError(400, "bad_date", f"the date of birth {dob.isoformat()} is not plausible (before 1900, or "
+                           "after the date of service)")
 
     @app.post("/api/drafts", status_code=201)
     def api_create(request: Request, body: CreateIn):
@@ -428,7 +590,11 @@ def create_app(
         options: dict[str, Any] = {"strategy": body.strategy}
         if body.encounter is not None and body.encounter.payer == "medicare":
             options["payer"] = "medicare"
+            # An empty code field means "the lines the dictation documents" (what the page showed), judged by the
+            # payer's rules: without this, Medicare's unmet LCD criteria left a draft with no code lines at all.
+            codes = codes or dictated_codes(body.dictation, body.encounter)
         author = author_of(body.author, request)
+        encounter = encounter_input(request, body.encounter)  # checked before any drafting; created with the draft
         if body.strategy == "template":
             try:
                 result = draft_fn(body.dictation, codes or None, **options)
@@ -437,10 +603,7 @@ def create_app(
             except Exception as e:
                 log.warning("drafting failed: %s (strategy template)", type(e).__name__)
                 raise ApiError(502, "draft_failed", f"drafting failed ({type(e).__name__}); nothing was saved") from None
-            encounter = new_encounter(request, body.encounter)  # only once the draft exists, so no orphan
-            saved = save_new_draft(body.dictation, codes, result, author, encounter)
-            audit(request, "create", saved["id"], encounter and encounter["id"])
-            return saved
+            return save_new_draft(body.dictation, codes, result, author, encounter, client_of(request))
         try:
             options["llm"] = llm_client_for()
         except ValueError as e:
@@ -462,11 +625,13 @@ def create_app(
                                 f"drafting with {body.strategy} failed ({type(e).__name__}); nothing was saved") from None
             if cancelled.is_set():
                 raise Cancelled()
-            saved = save_new_draft(body.dictation, codes, result, author, encounter)
-            store.log_access(author, "create", draft_id=saved["id"], encounter_id=encounter and encounter["id"])
+            try:
+                saved = save_new_draft(body.dictation, codes, result, author, encounter, client)
+            except ApiError as e:
+                raise JobFailed(e.error, e.message) from None
             return {"id": saved["id"], "url": saved["url"], "supported": saved["supported"]}
 
-        encounter = new_encounter(request, body.encounter)
+        client = client_of(request)
         endpoint = str(getattr(options["llm"], "base_url", None) or "default")
         try:
             job = jobs.submit(endpoint, body.strategy, work)
@@ -498,6 +663,12 @@ def create_app(
             raise ApiError(404, "not_found", NO_JOB)
         return store.job(job_id)
 
+    def import_author(request: Request) -> str:
+        name = unquote(request.headers.get("x-notedraft-author", ""))[:80]
+        if text_problem(name):
+            raise ApiError(400, "bad_text", f"X-Notedraft-Author: {text_problem(name)}")
+        return name
+
     @app.post("/api/drafts/import", status_code=201)
     def api_import(request: Request, obj: Any = Body(...)):
         require(request, "draft")
@@ -524,7 +695,7 @@ def create_app(
             codes=saved_file["codes"],
             validation=report,
             grounding=grounding(saved_file["note"], saved_file["dictation"]),
-            author=author_of(unquote(request.headers.get("x-notedraft-author", ""))[:80]),
+            author=author_of(import_author(request)),
             source="import",
         )
         return {"id": saved["id"], "revision": saved["revision"], "url": f"/drafts/{saved['id']}"}
@@ -538,8 +709,8 @@ def create_app(
 
     @app.put("/api/drafts/{draft_id}")
     def api_save(request: Request, draft_id: int, body: SaveIn):
-        require(request, "draft")
         current = get(draft_id)
+        require_edit(request, current)
         codes = clean_codes(body.codes) if body.codes is not None else current["codes"]
         report = check(body.note, codes, current["encounter"])
         try:
@@ -548,8 +719,15 @@ def create_app(
                 author=author_of(body.author, request), grounding=grounding(body.note, current["dictation_full"]),
             )
         except Conflict as e:
-            raise ApiError(409, "conflict", str(e), current=e.current) from None
-        audit(request, "revise", draft_id)
+            # Both versions and a merge of them (from the revision this save was edited from), so that keeping
+            # mine never silently drops theirs.
+            merge = None
+            if e.current.get("note") is not None and 1 <= body.base_revision < e.current["revision"]:
+                base_note = store.revision(draft_id, body.base_revision)["note"]
+                merged, conflicts = merge3(base_note, e.current["note"], body.note)
+                merge = {"base_revision": body.base_revision, "note": merged, "conflicts": conflicts}
+            raise ApiError(409, "conflict", str(e), current=e.current, merge=merge) from None
+        audit(request, "revise", draft_id, current["encounter"] and current["encounter"]["id"])
         return {"id": draft_id, **revision}
 
     @app.post("/api/drafts/{draft_id}/check")
@@ -626,7 +804,8 @@ def create_app(
             record = {**draft, "exported_revision": number, "revisions": store.revisions(draft_id)}
             return JSONResponse(record, headers={"Content-Disposition": f'attachment; filename="{name}.json"'})
         exports = importlib.import_module("notedraft.exports")
-        record = practice.export_record(draft, store.revision(draft_id, number), store.user_by_name)
+        record = practice.export_record(draft, store.revision(draft_id, number), store.user_by_name,
+                                        claim(draft) if draft["encounter"] else None)
         if format == "text":
             if draft["encounter"] is None and not draft["finalised"]:  # a notebook draft: the note, as it always was
                 note = record["note"]
@@ -661,57 +840,95 @@ def create_app(
     review = practice.reviewer(check_report, grounding, queries_for)
 
     def redraft(request: Request, draft_id: int) -> dict:
-        """After an answer: a note nobody has edited is redrafted from the whole dictation (the template drafter,
-        deterministic); an edited one keeps the scribe's words and is re-checked on its next open."""
+        """After a round of answers: once no question of the note is open, a note nobody has edited is redrafted
+        from the whole dictation (the template drafter, deterministic) — one revision per round, not per answer;
+        an edited one keeps the scribe's words and is re-checked. A note that was waiting for the signature still
+        is: the redraft is submitted again, and the answer says so."""
         draft = get(draft_id)
-        if draft["finalised"]:
-            return {"then": "nothing", "why": "the note is signed"}
+        if draft["finalised"] or draft["voided"]:
+            return {"then": "nothing", "why": f"the note is {draft['status']}", "status": draft["status"]}
+        if draft["open_queries"]:
+            n = draft["open_queries"]
+            return {"then": "waiting", "status": draft["status"],
+                    "why": f"{n} question{'s' if n != 1 else ''} of this note still open: it is redrafted once "
+                           f"{'they are' if n != 1 else 'it is'} answered"}
         draft_fn = drafting_stack()[0]
-        earlier = "\n\n".join([draft["dictation"], *draft["answers"][:-1]])
+        answered = sorted((q for q in draft["sent_queries"] if q["answer"]), key=lambda q: (q["answered_at"], q["id"]))
         payer = "medicare" if draft["encounter"] and draft["encounter"]["payer"] == "medicare" else None
         codes = draft["codes_requested"] or None
         try:
-            untouched = draft_fn(earlier, codes, strategy="template", payer=payer).note == draft["note"]
+            # Untouched: the note is what the drafter wrote from the dictation with the answers of some earlier
+            # rounds (the latest redraft's), newest first; at most ten rounds back.
+            untouched = False
+            for before in range(draft["answer_rounds"], max(0, draft["answer_rounds"] - 10), -1):
+                earlier = dictated_text.compose(draft["dictation"], [
+                    {"text": q["answer"], "kind": q["kind"]} for q in answered if (q["round"] or 0) < before])[0]
+                if draft_fn(earlier, codes, strategy="template", payer=payer).note == draft["note"]:
+                    untouched = True
+                    break
             if not untouched:
-                return {"then": "rechecked", "why": "the note was edited, so it was not redrafted"}
+                return {"then": "rechecked", "why": "the note was edited, so it was not redrafted",
+                        "status": draft["status"]}
             result = draft_fn(draft["dictation_full"], codes, strategy="template", payer=payer)
         except Exception as e:  # the answer is saved whatever happens here
             log.warning("redrafting after an answer failed: %s", type(e).__name__)
-            return {"then": "rechecked", "why": "redrafting failed; the answer is saved"}
+            return {"then": "rechecked", "why": "redrafting failed; the answer is saved", "status": draft["status"]}
         report = check(result.note, list(result.codes), draft["encounter"])
+        who = author_of(None, request)
         try:
             rev = store.save_revision(draft_id, note=result.note, codes=list(result.codes), validation=report,
-                                      base_revision=draft["revision"], author=author_of(None, request),
+                                      base_revision=draft["revision"], author=who,
                                       grounding=grounding(result.note, draft["dictation_full"]))
+            if draft["status"] == "submitted":
+                store.submit(draft_id, revision=rev["revision"], author=who, cause="answers")
         except Conflict:
-            return {"then": "rechecked", "why": "the note changed meanwhile"}
-        audit(request, "revise", draft_id)
-        return {"then": "redrafted", "revision": rev["revision"]}
+            return {"then": "rechecked", "why": "the note changed meanwhile", "status": draft["status"]}
+        audit(request, "revise", draft_id, draft["encounter"] and draft["encounter"]["id"])
+        return {"then": "redrafted", "revision": rev["revision"], "status": draft["status"]}
 
-    practice.add_routes(app, SimpleNamespace(
-        store=store, ApiError=ApiError, get=get, require=require, actor=actor, audit=audit, review=review,
-        redraft=redraft, ACTION_WORDS=ACTION_WORDS))
+    def claim(draft: dict) -> dict:
+        """The note's verdict as it travels (verdicts.py): today's validate() of the exported revision, with the
+        encounter's payer and place, and the overrides of its signature."""
+        number = draft["finalised"]["revision"] if draft["finalised"] else draft["revision"]
+        revision = store.revision(draft["id"], number)
+        report = check(revision["note"], revision["codes"], draft["encounter"])
+        return verdicts.note_verdict(report, revision["codes"], draft["finalised"])
+
+    helpers = SimpleNamespace(
+        store=store, ApiError=ApiError, get=get, require=require, require_edit=require_edit, can_edit=can_edit,
+        actor=actor, audit=audit, review=review, redraft=redraft, ACTION_WORDS=ACTION_WORDS, claim=claim,
+        check_dates=check_dates, accounts=accounts, page=page, client_of=client_of, text_problem=text_problem)
+    practice.add_routes(app, helpers)
+    for module in ("encounters", "security", "worklist"):
+        importlib.import_module(f"notedraft.web.{module}").add_routes(app, helpers)
 
     # -- pages ----------------------------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
-    def index(request: Request, mrn: str | None = None, date_from: str | None = None, date_to: str | None = None,
-              physician: str | None = None, status: str | None = None, verdict: str | None = None):
+    def index(request: Request, mrn: str | None = None, patient: str | None = None, date_from: str | None = None,
+              date_to: str | None = None, physician: str | None = None, status: str | None = None,
+              verdict: str | None = None, page_no: int = Query(1, alias="page")):
         require(request, "view")
-        filters = {"mrn": (mrn or "")[:64], "date_from": _iso_date(date_from), "date_to": _iso_date(date_to),
-                   "physician": (physician or "")[:40],
-                   "status": status if status in ("draft", "submitted", "signed") else "",
-                   "verdict": verdict if verdict in ("supported", "unsupported") else ""}
-        rows = store.list_drafts(500, **{k: v or None for k, v in filters.items()})
+        filters = list_filters(mrn, patient, _iso_date(date_from), _iso_date(date_to), physician,
+                               status if status in ("draft", "submitted", "signed", "voided") else "",
+                               verdict if verdict in ("supported", "unsupported") else "")
+        page_no = max(1, min(page_no, 1_000_000))
+        rows, total = listed(request, filters, page_no, store.LIST_PAGE)
         user = request.scope.get("notedraft_user")
         physicians = [u for u in store.users() if u["role"] == "physician" and u["active"]] if user else []
-        return page(request, "index.html", drafts=practice.sort_by_attention(rows, user), filters=filters,
+        pages = {"page": page_no, "total": total, "per_page": store.LIST_PAGE,
+                 "next": page_no + 1 if page_no * store.LIST_PAGE < total else None,
+                 "previous": page_no - 1 if page_no > 1 else None,
+                 "query": "&".join(f"{k}={quote(v)}" for k, v in filters.items() if v)}
+        return page(request, "index.html", drafts=rows, filters=filters, pages=pages,
                     strategies=drafting_stack()[1], physicians=physicians,
                     can_draft=user is None or may(user, "draft"))
 
     @app.get("/inbox", response_class=HTMLResponse)
     def inbox_page(request: Request):
         user = actor(request)
-        return page(request, "inbox.html", queries=store.inbox(user["username"], include_answered=True))
+        queries = store.inbox(user["username"], include_answered=True)
+        audit(request, "view.inbox", detail={"open": sum(1 for q in queries if not q["answer"])})
+        return page(request, "inbox.html", queries=queries)
 
     @app.get("/admin", response_class=HTMLResponse)
     def admin_page(request: Request):
@@ -736,11 +953,20 @@ def create_app(
         audit(request, "view", draft_id, draft["encounter"] and draft["encounter"]["id"])
         enc = draft["encounter"]
         draft["can"] = {
-            "edit": user["role"] is None or may(user, "draft"),
-            "sign": user["role"] is None or (may(user, "sign") and enc is not None
+            "edit": can_edit(user, draft),
+            "sign": user["role"] is None or (may(user, "sign") and enc is not None and not draft["voided"]
                                              and enc["physician"]["username"] == user["username"]),
             "export": user["role"] is None or may(user, "export"),
+            "code": user["role"] is not None and may(user, "code"),
+            "admin": user["role"] == "admin",
+            "void": user["role"] is not None and enc is not None and not draft["finalised"] and not draft["voided"]
+                    and (can_edit(user, draft) or user["role"] == "admin"),
         }
+        draft["claim"] = claim(draft) if draft["finalised"] else None
+        draft["possible_duplicates"] = [] if enc is None else [
+            d for d in store.duplicates(enc["mrn"], enc["date_of_service"]) if d["id"] != draft_id]
+        draft["physicians"] = [{"username": u["username"], "display_name": u["display_name"]} for u in store.users()
+                               if u["role"] == "physician" and u["active"]] if user["role"] == "admin" else []
         # Rows written before replies were capped can hold megabytes of raw LLM text: never render them whole.
         draft["attempts"] = _cap_attempts(draft["attempts"])
         if isinstance(draft["generated"].get("attempts"), list):
@@ -840,14 +1066,25 @@ def _eval_case(case: dict) -> dict:
     }
 
 
-def _lone_surrogate_at(value: Any, where: str = "body") -> str | None:
-    """Where in a parsed JSON value a string holds an unpaired UTF-16 surrogate, or None."""
+def text_problem(text: str) -> str | None:
+    """Why `text` is refused at the edge (the one rule for both databases), or None. Tab, LF and CR are text."""
+    for i, ch in enumerate(text):
+        o = ord(ch)
+        if (o < 0x20 and ch not in "\t\n\r") or 0x7F <= o <= 0x9F:
+            name = unicodedata.name(ch, "") or {0: "NUL"}.get(o, "control character")
+            return (f"the text holds a control character (U+{o:04X}{' ' + name if name else ''}) at character "
+                    f"{i + 1}; remove it and send again (often from a bad copy-paste)")
+        if 0xD800 <= o <= 0xDFFF:
+            return ("the text holds an unpaired UTF-16 surrogate (a broken character, often from a bad copy-paste); "
+                    "remove it and send again")
+    return None
+
+
+def _bad_text_at(value: Any, where: str = "body") -> tuple[str, str] | None:
+    """(where, why) for the first string in a parsed JSON value that `text_problem` refuses, or None."""
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return where
-        return None
+        why = text_problem(value)
+        return None if why is None else (where, why)
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
@@ -855,15 +1092,36 @@ def _lone_surrogate_at(value: Any, where: str = "body") -> str | None:
     else:
         return None
     for key, item in items:
-        if isinstance(key, str) and _lone_surrogate_at(key) is not None:
-            return f"{where} (a key)"
-        found = _lone_surrogate_at(item, key if where == "body" else (f"{where}{key}" if key.startswith("[") else f"{where}.{key}"))
+        if isinstance(key, str) and (why := text_problem(key)) is not None:
+            return f"{where} (a key)", why
+        found = _bad_text_at(item, key if where == "body" else (f"{where}{key}" if key.startswith("[") else f"{where}.{key}"))
         if found is not None:
             return found
     return None
 
 
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Only a body that spells a control character or a surrogate as a JSON escape can hold one (raw control bytes are
+# invalid JSON, and raw UTF-8 cannot encode a surrogate); C1 controls can also come raw (U+0080-U+009F in UTF-8).
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:00[01][0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|[dD][89a-fA-F])|\x7f|\xc2[\x80-\x9f]")
+
+
+def _query_problem(raw: bytes) -> tuple[str, str] | None:
+    """(parameter, why) for a query-string value that is not UTF-8 or holds a refused character."""
+    from urllib.parse import parse_qsl, unquote_to_bytes
+
+    for pair in raw.split(b"&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition(b"=")
+        name = unquote_to_bytes(key.replace(b"+", b" ")).decode("utf-8", "replace")
+        try:
+            text = unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return name, "the value is not valid UTF-8"
+        if (why := text_problem(text)) is not None:
+            return name, why
+    del parse_qsl
+    return None
 
 
 def is_loopback(host: str) -> bool:
@@ -944,7 +1202,17 @@ class _Guard:
         open_path = path.startswith("/static/") or path == "/login" or path == "/api/login" or path == "/api/csrf"
         has_bearer = False
         if with_accounts:
-            user = await run_in_threadpool(self.accounts.user_for, cookies.get(SESSION_COOKIE, ""))
+            bearer = headers.get("authorization", "")
+            if bearer.startswith("Bearer "):
+                found = await run_in_threadpool(self.accounts.token_user, bearer[7:].strip())
+                if found is None:
+                    return await deny(401, "unauthorised", "this API token is not valid (revoked, or its account is "
+                                      "disabled)")
+                user, api_token = found
+                scope["notedraft_api_token"] = api_token
+                has_bearer = True
+            else:
+                user = await run_in_threadpool(self.accounts.user_for, cookies.get(SESSION_COOKIE, ""))
             if user is not None:
                 scope["notedraft_user"] = user
             elif not open_path:
@@ -982,15 +1250,22 @@ class _Guard:
                 )
         scope["notedraft_csrf"] = csrf
 
-        # 5. lone surrogates: only bodies that spell one as an escape can hold one (raw UTF-8 cannot encode it).
-        if body and _SURROGATE_ESCAPE.search(body):
+        # 5. text at the edge: UTF-8, and no control character or lone surrogate in any field (the module docstring)
+        if body:
             try:
-                where = _lone_surrogate_at(json.loads(body))
-            except ValueError:
-                where = None  # not JSON: the handler reports that
-            if where is not None:
-                return await deny(400, "bad_text", f"{where}: the text holds an unpaired UTF-16 surrogate (a broken "
-                                  "character, often from a bad copy-paste); remove it and send again")
+                body.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return await deny(400, "bad_text", f"the request body is not valid UTF-8 (byte {e.start + 1}); "
+                                  "send the text as UTF-8")
+            if _SUSPECT_ESCAPE.search(body):
+                try:
+                    found = _bad_text_at(json.loads(body))
+                except ValueError:
+                    found = None  # not JSON: the handler reports that
+                if found is not None:
+                    return await deny(400, "bad_text", f"{found[0]}: {found[1]}")
+        if scope.get("query_string") and (found := _query_problem(scope["query_string"])) is not None:
+            return await deny(400, "bad_text", f"{found[0]}: {found[1]}")
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -998,7 +1273,8 @@ class _Guard:
                 if not path.startswith("/static/"):
                     extra.append((b"cache-control", b"no-store"))
                 if new_csrf:
-                    extra.append((b"set-cookie", f"{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Lax".encode()))
+                    secure = "; Secure" if scope.get("scheme") == "https" else ""  # behind a TLS proxy
+                    extra.append((b"set-cookie", f"{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Lax{secure}".encode()))
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

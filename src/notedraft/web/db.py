@@ -10,10 +10,18 @@
 The store writes its SQL once, with `?` placeholders; the PostgreSQL side turns them into `%s`. Rows come back
 as mappings on both (`row["column"]`). Migrations (schema.py) run in one transaction under a lock, so two
 processes starting at once do not both migrate.
+
+One request, one transaction (`Database.unit()`): inside a unit, the first write opens the unit's transaction
+(SQLite `BEGIN IMMEDIATE`, so the lock is taken only once there is something to write) and every later `tx()` of
+the same request runs in it as a SAVEPOINT, reads included, so the request sees its own writes. The unit commits
+when the request ends and rolls everything back when it fails: a draft that cannot be stored leaves no encounter
+behind. A statement that fails inside a savepoint (a lost race on a revision number) rolls back only that
+savepoint, so PostgreSQL's "current transaction is aborted" never spreads to the rest of the request.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import queue
 import re
@@ -36,6 +44,14 @@ class DatabaseError(Exception):
         self.duplicate = duplicate  # a primary-key/unique violation: someone else wrote that row first
 
 
+class Keep(Exception):
+    """Raised through `Database.unit()`: commit what the unit wrote, then let `error` reach the caller."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
 class OpenError(Exception):
     """The database cannot be opened; one readable line, no secret (a URL's password is never repeated)."""
 
@@ -56,12 +72,91 @@ def open_database(target: str | Path) -> "Database":
     return SQLite(target)
 
 
+class _Unit:
+    """The open transaction of one request (see the module docstring); `tx` is None until the first write."""
+
+    def __init__(self):
+        self.tx = None
+        self.conn = None
+        self.savepoints = 0
+
+
+_UNIT: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("notedraft_unit", default=None)
+# The transaction open in this context outside a unit: a store method that calls another inside its transaction
+# (a write that returns the row it wrote) reads in the same transaction, as a savepoint.
+_CURRENT: contextvars.ContextVar = contextvars.ContextVar("notedraft_tx", default=None)
+
+
 class Database:
     kind: str
     label: str  # what to call it in messages (a path, or a URL without its password)
 
-    def tx(self, write: bool = False):  # pragma: no cover - interface
+    def _transaction(self, write: bool):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def _begin_unit(self, unit: _Unit) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _end_unit(self, unit: _Unit, commit: bool) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @contextmanager
+    def tx(self, write: bool = False):
+        """A transaction; inside a unit that has written (or is writing now), a savepoint of the unit's."""
+        unit = _UNIT.get()
+        if unit is not None and (unit.tx is not None or write):
+            if unit.tx is None:
+                self._begin_unit(unit)
+            target, counter = unit.tx, unit
+        else:
+            target = _CURRENT.get()
+            if target is None:
+                with self._transaction(write) as t:
+                    t.savepoints = 0
+                    token = _CURRENT.set(t)
+                    try:
+                        yield t
+                    finally:
+                        _CURRENT.reset(token)
+                return
+            counter = target
+        counter.savepoints += 1
+        name = f"nd_sp{counter.savepoints}"
+        target.execute_raw(f"SAVEPOINT {name}")
+        try:
+            yield target
+        except BaseException:
+            target.execute_raw(f"ROLLBACK TO SAVEPOINT {name}")
+            target.execute_raw(f"RELEASE SAVEPOINT {name}")
+            raise
+        target.execute_raw(f"RELEASE SAVEPOINT {name}")
+
+    @contextmanager
+    def unit(self):
+        """Everything the block writes commits together at its end, or not at all if it raises.
+
+        `Keep` raised from the block commits what was written and re-raises the exception it carries (a failed
+        login is recorded although the request answers 401)."""
+        if _UNIT.get() is not None:  # already in one: the outer unit decides
+            yield
+            return
+        unit = _Unit()
+        token = _UNIT.set(unit)
+        try:
+            try:
+                yield
+            except Keep:
+                if unit.tx is not None:
+                    self._end_unit(unit, commit=True)
+                raise
+            except BaseException:
+                if unit.tx is not None:
+                    self._end_unit(unit, commit=False)
+                raise
+            if unit.tx is not None:
+                self._end_unit(unit, commit=True)
+        finally:
+            _UNIT.reset(token)
 
     def lock_draft(self, db, draft_id: int) -> None:
         """Serialise writers on one draft (SQLite's IMMEDIATE transaction already does)."""
@@ -82,6 +177,9 @@ class _SQLiteTx:
         except sqlite3.IntegrityError as e:
             text = str(e)
             raise DatabaseError(text, duplicate=text.startswith("UNIQUE constraint failed")) from None
+
+    def execute_raw(self, sql: str) -> None:
+        self.conn.execute(sql)
 
     def one(self, sql: str, params: tuple | list = ()):
         return self.execute(sql, params).fetchone()
@@ -125,8 +223,19 @@ class SQLite(Database):
         conn.execute("PRAGMA busy_timeout=10000")
         return conn
 
+    def _begin_unit(self, unit: _Unit) -> None:
+        unit.conn = self._connect()
+        unit.conn.execute("BEGIN IMMEDIATE")
+        unit.tx = _SQLiteTx(unit.conn)
+
+    def _end_unit(self, unit: _Unit, commit: bool) -> None:
+        try:
+            unit.conn.execute("COMMIT" if commit else "ROLLBACK")
+        finally:
+            unit.conn.close()
+
     @contextmanager
-    def tx(self, write: bool = False) -> Iterator[_SQLiteTx]:
+    def _transaction(self, write: bool = False) -> Iterator[_SQLiteTx]:
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -175,6 +284,9 @@ class _PostgresTx:
             raise DatabaseError(_pg_message(e), duplicate=True) from None
         except psycopg.errors.IntegrityError as e:
             raise DatabaseError(_pg_message(e)) from None
+
+    def execute_raw(self, sql: str) -> None:
+        self.conn.execute(sql)
 
     def one(self, sql: str, params: tuple | list = ()):
         return self.execute(sql, params).fetchone()
@@ -254,8 +366,23 @@ class Postgres(Database):
         except queue.Full:
             conn.close()
 
+    def _begin_unit(self, unit: _Unit) -> None:
+        unit.conn = self._get()
+        unit.tx = _PostgresTx(unit.conn)
+
+    def _end_unit(self, unit: _Unit, commit: bool) -> None:
+        conn = unit.conn
+        try:
+            conn.commit() if commit else conn.rollback()
+        except Exception:
+            conn.close()
+            raise
+        finally:
+            if not conn.closed:
+                self._put(conn)
+
     @contextmanager
-    def tx(self, write: bool = False) -> Iterator[_PostgresTx]:
+    def _transaction(self, write: bool = False) -> Iterator[_PostgresTx]:
         conn = self._get()
         ok = False
         try:

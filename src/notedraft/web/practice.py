@@ -12,7 +12,7 @@ met, or a statement the dictation does not support). A signed note is locked; wh
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +22,31 @@ from .store import ATTESTATION, Conflict, Forbidden, NotFound, NotSupported, Sto
 
 MAX_ANSWER = 2000
 MAX_ADDENDUM = 20_000
+# An override reason is the physician's own account of why a finding does not stand: at least this much of it.
+MIN_REASON_CHARS = 15
+MIN_REASON_WORDS = 3
+
+
+def reason_problems(blocking: list[dict], given: dict[str, str], same_for_all: bool) -> tuple[list[dict], str | None]:
+    """(findings still without an acceptable reason, why). Each finding needs its own reason of some substance;
+    one reason pasted for several findings is refused unless the physician confirms it applies to all of them."""
+    def substantial(r: str) -> bool:
+        return len(r) >= MIN_REASON_CHARS and len(r.split()) >= MIN_REASON_WORDS
+
+    missing = [b for b in blocking if not substantial(given.get(b["key"], ""))]
+    if missing:
+        return missing, (f"{len(missing)} finding(s) need your reason before you sign (at least {MIN_REASON_WORDS} "
+                         f"words and {MIN_REASON_CHARS} characters each): fix the note, or give a reason for each")
+    reasons = [given[b["key"]] for b in blocking]
+    if len(blocking) > 1 and len(set(reasons)) < len(reasons):
+        if not same_for_all:
+            repeated = {r for r in reasons if reasons.count(r) > 1}
+            return ([b for b in blocking if given[b["key"]] in repeated],
+                    "the same reason was given for several findings: give each its own reason, or confirm that "
+                    "one reason applies to all of them")
+        if len(set(reasons)) != 1:
+            return blocking, "to use one reason for all the findings, give that one reason for each"
+    return [], None
 
 
 class _Body(BaseModel):
@@ -41,15 +66,29 @@ class SignIn(_Body):
     revision: int
     attest: bool = Field(description="the physician attests: " + ATTESTATION)
     overrides: list[Override] = Field(default_factory=list, max_length=100)
+    same_reason_for_all: bool = Field(default=False, description="the physician confirms that one reason, given "
+                                      "for every finding, applies to each of them")
 
 
 class QueriesIn(_Body):
     revision: int
     questions: list[str] | None = Field(default=None, max_length=50)
+    kind: Literal["history", "procedure"] | None = Field(
+        default=None, description="for questions of your own: about the patient's history (the answer joins the "
+        "dictation as history) or about today's procedure")
 
 
 class AnswerIn(_Body):
     text: str = Field(max_length=MAX_ANSWER)
+
+
+class RoundAnswer(_Body):
+    query_id: int
+    text: str = Field(max_length=MAX_ANSWER)
+
+
+class AnswersIn(_Body):
+    answers: list[RoundAnswer] = Field(min_length=1, max_length=50)
 
 
 class AddendumIn(_Body):
@@ -117,8 +156,9 @@ def _person(user: dict | None, username: str) -> dict:
     return {k: user.get(k) for k in ("id", "username", "display_name", "npi")}
 
 
-def export_record(draft: dict, revision: dict, lookup) -> dict:
-    """What notedraft.exports needs: the encounter, the exported revision, its signature and addenda."""
+def export_record(draft: dict, revision: dict, lookup, claim: dict | None = None) -> dict:
+    """What notedraft.exports needs: the encounter, the exported revision, its signature and addenda, and the
+    verdict of each code line (verdicts.py), so an export never presents an overridden line as supported."""
     fin = draft["finalised"]
     signature = None
     if fin:
@@ -144,6 +184,9 @@ def export_record(draft: dict, revision: dict, lookup) -> dict:
         "signature": signature,
         "addenda": [{"text": a["text"], "author": _person(lookup(a["author"]), a["author"]), "created_at": a["created_at"]}
                     for a in draft["addenda"]],
+        **({"verdicts": claim["lines"], "verdict": claim["label"]} if claim else {}),
+        **({"voided": {"reason": draft["voided"]["reason"], "author": draft["voided"]["author"],
+                       "created_at": draft["voided"]["created_at"]}} if draft.get("voided") else {}),
     }
 
 
@@ -163,15 +206,15 @@ def add_routes(app, h) -> None:
     @app.post("/api/drafts/{draft_id}/submit")
     def api_submit(request: Request, draft_id: int, body: RevisionIn):
         """Send the latest revision to the encounter's physician for signature."""
-        user = h.require(request, "draft")
         draft = h.get(draft_id)
+        user = h.require_edit(request, draft)
         if draft["encounter"] is None:
             raise ApiError(400, "no_encounter", "this draft has no encounter, so no physician to sign it")
         try:
             out = store.submit(draft_id, revision=body.revision, author=user["username"])
         except Conflict as e:
             raise ApiError(409, "conflict", str(e), current=e.current) from None
-        h.audit(request, "submit", draft_id)
+        h.audit(request, "submit", draft_id, draft["encounter"]["id"])
         return {"id": draft_id, "status": out["status"], "submitted": out["submitted"]}
 
     @app.post("/api/drafts/{draft_id}/sign")
@@ -179,6 +222,11 @@ def add_routes(app, h) -> None:
         """The physician signs: an attestation, and a reason of their own for each finding still open."""
         draft = h.get(draft_id)
         user = physician_only(request, draft, "sign")
+        if draft["finalised"]:  # before judging the text: signing twice is a conflict, whatever the findings
+            raise ApiError(409, "conflict", f"draft {draft_id} is already signed: add an addendum instead",
+                           current=draft)
+        if draft["voided"]:
+            raise ApiError(409, "voided", f"draft {draft_id} is voided: it is not signed")
         if not body.attest:
             raise ApiError(400, "no_attestation", f"signing needs the attestation: {ATTESTATION!r}")
         try:
@@ -186,23 +234,24 @@ def add_routes(app, h) -> None:
         except NotFound as e:
             raise ApiError(409, "conflict", str(e), current=h.get(draft_id)) from None
         review = h.review(draft, revision["note"], revision["codes"])
-        reasons = {o.key: o.reason.strip() for o in body.overrides if len(o.reason.strip()) >= 3}
-        missing = [b for b in review["blocking"] if b["key"] not in reasons]
+        given = {o.key: " ".join(o.reason.split()) for o in body.overrides}
+        missing, why = reason_problems(review["blocking"], given, body.same_reason_for_all)
         if missing:
-            raise ApiError(422, "needs_reasons", f"{len(missing)} finding(s) need your reason before you sign: fix "
-                           "the note, or give a reason for each", blocking=missing, validation=review["validation"])
-        overrides = [{**b, "reason": reasons[b["key"]]} for b in review["blocking"]]
+            raise ApiError(422, "needs_reasons", why, blocking=missing, validation=review["validation"])
+        one_for_all = body.same_reason_for_all and len(review["blocking"]) > 1
+        overrides = [{**b, "reason": given[b["key"]], **({"applies_to_all": True} if one_for_all else {})}
+                     for b in review["blocking"]]
         try:
             fin = store.finalise(
                 draft_id, revision=body.revision, validation=review["validation"], author=user["username"],
-                override_reason="; ".join(o["reason"] for o in overrides) or None, attestation=ATTESTATION,
-                overrides=overrides,
+                override_reason="; ".join(dict.fromkeys(o["reason"] for o in overrides)) or None,
+                attestation=ATTESTATION, overrides=overrides,
             )
         except NotSupported as e:
             raise ApiError(422, "not_supported", str(e), validation=review["validation"]) from None
         except Conflict as e:
             raise ApiError(409, "conflict", str(e), current=e.current) from None
-        h.audit(request, "sign", draft_id)
+        h.audit(request, "sign", draft_id, draft["encounter"] and draft["encounter"]["id"])
         return {"id": draft_id, "signed": fin, "finalised": fin}
 
     @app.post("/api/drafts/{draft_id}/addenda", status_code=201)
@@ -222,8 +271,8 @@ def add_routes(app, h) -> None:
     @app.post("/api/drafts/{draft_id}/queries", status_code=201)
     def api_send_queries(request: Request, draft_id: int, body: QueriesIn):
         """Send questions to the encounter's physician: the ones given, or the ones the current text raises."""
-        user = h.require(request, "draft")
         draft = h.get(draft_id)
+        user = h.require_edit(request, draft)
         if draft["encounter"] is None:
             raise ApiError(400, "no_encounter", "this draft has no encounter, so no physician to ask")
         if draft["finalised"]:
@@ -231,38 +280,64 @@ def add_routes(app, h) -> None:
         if body.questions is None:
             revision = store.revision(draft_id, draft["revision"])
             questions = h.review(draft, revision["note"], revision["codes"])["queries"]
+            kind, rule = None, "query"  # each one's kind follows from the question (dictation.question_kind)
         else:
             questions = [q.strip()[:500] for q in body.questions if q.strip()]
+            kind, rule = body.kind or "procedure", "query.own"
         if not questions:
             raise ApiError(400, "no_questions", "there is nothing to ask: the note raises no question")
-        sent = store.send_queries(draft_id, revision=body.revision, sent_by=user["username"],
-                                  sent_to=draft["encounter"]["physician"]["username"],
-                                  queries=[{"rule": "query", "question": q} for q in questions])
-        h.audit(request, "query.send", draft_id)
+        try:
+            sent = store.send_queries(draft_id, revision=body.revision, sent_by=user["username"],
+                                      sent_to=draft["encounter"]["physician"]["username"],
+                                      queries=[{"rule": rule, "question": q, "kind": kind} for q in questions])
+        except Conflict as e:
+            raise ApiError(409, "conflict", str(e)) from None
+        h.audit(request, "query.send", draft_id, draft["encounter"]["id"])
         return {"id": draft_id, "sent": sent, "already_open": len(questions) - len(sent)}
 
     @app.get("/api/inbox")
     def api_inbox(request: Request, answered: bool = False):
         user = h.actor(request)
-        return {"queries": store.inbox(user["username"], include_answered=answered)}
+        queries = store.inbox(user["username"], include_answered=answered)
+        h.audit(request, "view.inbox", detail={"open": sum(1 for q in queries if not q["answer"])})
+        return {"queries": queries}
 
-    @app.post("/api/queries/{query_id}/answer")
-    def api_answer(request: Request, query_id: int, body: AnswerIn):
-        """The physician's answer joins the dictation; the note is redrafted if nobody edited it, else re-checked."""
+    def answer_round(request: Request, answers: list[tuple[int, str]]) -> dict:
         user = h.require(request, "answer")
-        if not body.text.strip():
-            raise ApiError(400, "empty", "the answer is empty: answer in a sentence, as you would dictate it")
+        if any(not text.strip() for _, text in answers):
+            raise ApiError(400, "empty", "an answer is empty: answer in a sentence, as you would dictate it")
         try:
-            query = store.answer_query(query_id, text=body.text.strip(), author=user["username"])
+            done = store.answer_queries([(qid, text.strip()) for qid, text in answers], author=user["username"])
         except NotFound as e:
             raise ApiError(404, "not_found", str(e)) from None
         except Forbidden as e:
             raise ApiError(403, "forbidden", str(e)) from None
         except Conflict as e:
             raise ApiError(409, "conflict", str(e)) from None
-        h.audit(request, "query.answer", query["draft_id"])
-        then = h.redraft(request, query["draft_id"])
-        return {"query": query, **then}
+        except StoreError as e:
+            raise ApiError(400, "bad_request", str(e)) from None
+        draft_id = done[0]["draft_id"]
+        h.audit(request, "query.answer", draft_id, detail={"answers": len(done)})
+        return {"answered": done, **h.redraft(request, draft_id)}
+
+    @app.post("/api/queries/{query_id}/answer")
+    def api_answer(request: Request, query_id: int, body: AnswerIn):
+        """The physician's answer joins the dictation; once the note's questions are all answered, the note is
+        redrafted if nobody edited it, else re-checked."""
+        out = answer_round(request, [(query_id, body.text)])
+        return {"query": out.pop("answered")[0], **out}
+
+    @app.post("/api/drafts/{draft_id}/answers")
+    def api_answers(request: Request, draft_id: int, body: AnswersIn):
+        """Several answers to one note's questions at once: one round, one redraft, one revision."""
+        h.get(draft_id)  # 404 for no such note
+        for a in body.answers:
+            try:
+                if store.query(a.query_id)["draft_id"] != draft_id:
+                    raise ApiError(400, "bad_request", f"every answer must be to a question of note #{draft_id}")
+            except NotFound as e:
+                raise ApiError(404, "not_found", str(e)) from None
+        return answer_round(request, [(a.query_id, a.text) for a in body.answers])
 
     @app.get("/api/me")
     def api_me(request: Request):

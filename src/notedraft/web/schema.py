@@ -8,7 +8,10 @@ statement) cannot break them:
 - drafts, encounters, revisions, submissions, finalisations (signatures), addenda, queries, answers and the access
   log are append-only (UPDATE and DELETE abort);
 - a signed draft takes no more revisions (only addenda), and an addendum needs a signature;
-- (draft_id, number) is the revisions' primary key, so of two saves from the same base revision only one can land.
+- (draft_id, number) is the revisions' primary key, so of two saves from the same base revision only one can land;
+- (v5) an encounter is corrected by appending a version (never after sign-off); a voided draft takes no revision,
+  submission, query or signature, and a signed one cannot be voided; a coding follows a signature; corrections,
+  assignments, voids, query closures and codings are append-only.
 """
 
 from __future__ import annotations
@@ -242,6 +245,162 @@ POSTGRES: list[str] = [
     _PG_V3,
     _JOBS,
 ]
+
+
+# 4 -> 5 (issue 19): patient identity and corrections (encounter versions), edit rights by assignment, voids,
+# closed questions and answer rounds, resubmission after answers, the coder's "coded" mark, login failures shared
+# by every process, idle sessions, TOTP, API tokens, access-log detail.
+_V5_TABLES = """
+CREATE TABLE encounter_versions (              -- every version of an encounter; the latest is the encounter
+    encounter_id     BIGINT NOT NULL REFERENCES encounters(id),
+    version          INTEGER NOT NULL CHECK (version >= 1),
+    mrn              TEXT NOT NULL,
+    patient_name     TEXT NOT NULL DEFAULT '',
+    patient_dob      TEXT,                     -- YYYY-MM-DD
+    patient_search   TEXT NOT NULL DEFAULT '', -- MRN and name casefolded in Python: one search on both backends
+    date_of_service  TEXT NOT NULL,
+    physician_id     BIGINT NOT NULL REFERENCES users(id),
+    place_of_service TEXT NOT NULL CHECK (place_of_service IN ('office', 'asc', 'hospital_outpatient')),
+    payer            TEXT NOT NULL CHECK (payer IN ('none', 'medicare', 'commercial')),
+    reason           TEXT,                     -- why it was corrected (NULL for version 1)
+    author           TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    PRIMARY KEY (encounter_id, version)
+);
+INSERT INTO encounter_versions (encounter_id, version, mrn, patient_search, date_of_service, physician_id,
+                                place_of_service, payer, author, created_at)
+    SELECT id, 1, mrn, LOWER(mrn), date_of_service, physician_id, place_of_service, payer, created_by, created_at
+    FROM encounters;
+CREATE TABLE assignments (                     -- who may edit an encounter's note besides its physician
+    id           {id},
+    encounter_id BIGINT NOT NULL REFERENCES encounters(id),
+    username     TEXT NOT NULL,
+    assigned     INTEGER NOT NULL,             -- 1 assigned, 0 unassigned (the latest row per person holds)
+    author       TEXT NOT NULL,
+    created_at   TEXT NOT NULL
+);
+INSERT INTO assignments (encounter_id, username, assigned, author, created_at)
+    SELECT id, created_by, 1, created_by, created_at FROM encounters;
+CREATE TABLE voids (
+    draft_id   BIGINT PRIMARY KEY REFERENCES drafts(id),
+    reason     TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE query_closures (                  -- a question closed without an answer (signed, voided, reassigned)
+    query_id   BIGINT PRIMARY KEY REFERENCES queries(id),
+    draft_id   BIGINT NOT NULL REFERENCES drafts(id),
+    reason     TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE codings (                         -- the coder's mark: coded, by whom, when
+    draft_id   BIGINT PRIMARY KEY REFERENCES finalisations(draft_id),
+    author     TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE login_failures (                  -- shared by every editor process; old rows are pruned
+    id       {id},
+    at       DOUBLE PRECISION NOT NULL,        -- epoch seconds
+    username TEXT,                             -- the account tried (lower-cased), NULL for a token login
+    client   TEXT NOT NULL,
+    cleared  INTEGER NOT NULL DEFAULT 0        -- 1 after a good login of that account: no longer the account's
+);
+CREATE TABLE api_tokens (
+    id           {id},
+    user_id      BIGINT NOT NULL REFERENCES users(id),
+    name         TEXT NOT NULL,
+    token_hash   TEXT NOT NULL UNIQUE,         -- sha256 of the token: a stolen database holds no usable token
+    scope        TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+    created_at   TEXT NOT NULL,
+    revoked_at   TEXT,
+    last_used_at TEXT
+);
+ALTER TABLE queries ADD COLUMN kind TEXT NOT NULL DEFAULT 'procedure' CHECK (kind IN ('history', 'procedure'));
+ALTER TABLE answers ADD COLUMN round INTEGER;
+ALTER TABLE submissions ADD COLUMN cause TEXT NOT NULL DEFAULT 'submit';
+ALTER TABLE sessions ADD COLUMN last_seen DOUBLE PRECISION;
+ALTER TABLE users ADD COLUMN totp_secret TEXT;
+ALTER TABLE users ADD COLUMN totp_pending TEXT;
+ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE access_log ADD COLUMN detail TEXT;
+CREATE INDEX encounter_versions_search ON encounter_versions(patient_search);
+CREATE INDEX assignments_encounter ON assignments(encounter_id);
+CREATE INDEX login_failures_user ON login_failures(username, at);
+CREATE INDEX login_failures_client ON login_failures(client, at);
+CREATE INDEX api_tokens_user ON api_tokens(user_id);
+"""
+_V5_APPEND_ONLY = ("encounter_versions", "assignments", "voids", "query_closures", "codings")
+
+_SQLITE_V5 = (
+    _V5_TABLES.format(id="INTEGER PRIMARY KEY AUTOINCREMENT").replace("BIGINT", "INTEGER")
+    + "".join(_sqlite_append_only(t) for t in _V5_APPEND_ONLY)
+    + """
+CREATE TRIGGER revisions_not_when_voided BEFORE INSERT ON revisions
+    WHEN EXISTS (SELECT 1 FROM voids WHERE draft_id = NEW.draft_id)
+    BEGIN SELECT RAISE(ABORT, 'the draft is voided'); END;
+CREATE TRIGGER submissions_not_when_voided BEFORE INSERT ON submissions
+    WHEN EXISTS (SELECT 1 FROM voids WHERE draft_id = NEW.draft_id)
+    BEGIN SELECT RAISE(ABORT, 'the draft is voided'); END;
+CREATE TRIGGER queries_not_when_voided BEFORE INSERT ON queries
+    WHEN EXISTS (SELECT 1 FROM voids WHERE draft_id = NEW.draft_id)
+    BEGIN SELECT RAISE(ABORT, 'the draft is voided'); END;
+CREATE TRIGGER finalisations_not_when_voided BEFORE INSERT ON finalisations
+    WHEN EXISTS (SELECT 1 FROM voids WHERE draft_id = NEW.draft_id)
+    BEGIN SELECT RAISE(ABORT, 'the draft is voided'); END;
+CREATE TRIGGER voids_not_when_signed BEFORE INSERT ON voids
+    WHEN EXISTS (SELECT 1 FROM finalisations WHERE draft_id = NEW.draft_id)
+    BEGIN SELECT RAISE(ABORT, 'a signed note is not voided: add an addendum'); END;
+CREATE TRIGGER encounter_versions_not_when_signed BEFORE INSERT ON encounter_versions
+    WHEN NEW.version > 1 AND EXISTS (SELECT 1 FROM finalisations f JOIN drafts d ON d.id = f.draft_id
+                                     WHERE d.encounter_id = NEW.encounter_id)
+    BEGIN SELECT RAISE(ABORT, 'the note is signed: the encounter is no longer corrected'); END;
+"""
+)
+
+_PG_V5 = (
+    _V5_TABLES.format(id="BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+    + "".join(_pg_append_only(t) for t in _V5_APPEND_ONLY)
+    + """
+CREATE FUNCTION notedraft_not_voided() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM voids WHERE draft_id = NEW.draft_id) THEN
+        RAISE EXCEPTION 'the draft is voided' USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER revisions_not_when_voided BEFORE INSERT ON revisions
+    FOR EACH ROW EXECUTE FUNCTION notedraft_not_voided();
+CREATE TRIGGER submissions_not_when_voided BEFORE INSERT ON submissions
+    FOR EACH ROW EXECUTE FUNCTION notedraft_not_voided();
+CREATE TRIGGER queries_not_when_voided BEFORE INSERT ON queries
+    FOR EACH ROW EXECUTE FUNCTION notedraft_not_voided();
+CREATE TRIGGER finalisations_not_when_voided BEFORE INSERT ON finalisations
+    FOR EACH ROW EXECUTE FUNCTION notedraft_not_voided();
+CREATE FUNCTION notedraft_void_unsigned() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM finalisations WHERE draft_id = NEW.draft_id) THEN
+        RAISE EXCEPTION 'a signed note is not voided: add an addendum' USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER voids_not_when_signed BEFORE INSERT ON voids
+    FOR EACH ROW EXECUTE FUNCTION notedraft_void_unsigned();
+CREATE FUNCTION notedraft_encounter_unsigned() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.version > 1 AND EXISTS (SELECT 1 FROM finalisations f JOIN drafts d ON d.id = f.draft_id
+                                   WHERE d.encounter_id = NEW.encounter_id) THEN
+        RAISE EXCEPTION 'the note is signed: the encounter is no longer corrected'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER encounter_versions_not_when_signed BEFORE INSERT ON encounter_versions
+    FOR EACH ROW EXECUTE FUNCTION notedraft_encounter_unsigned();
+"""
+)
+SQLITE.append(_SQLITE_V5)
+POSTGRES.append(_PG_V5)
 
 assert len(SQLITE) == len(POSTGRES)
 VERSION = len(SQLITE)

@@ -17,7 +17,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import dictation as dictated_text
 from . import schema
+from .people_store import PeopleStore, _user  # noqa: F401 (_user: part of this module's interface)
 from .db import DatabaseError, OpenError, open_database
 from .textdiff import edit_stats
 
@@ -64,14 +66,15 @@ class Forbidden(StoreError):
 
 ROLES = ("physician", "scribe", "coder", "admin")
 # A query with its answer, if any (one answer per query, kept in its own append-only table).
-_QUERIES = ("SELECT q.*, a.text AS answer, a.author AS answered_by, a.created_at AS answered_at"
-            " FROM queries q LEFT JOIN answers a ON a.query_id = q.id")
+_QUERIES = ("SELECT q.*, a.text AS answer, a.author AS answered_by, a.created_at AS answered_at,"
+            " a.round AS answer_round, c.reason AS closed_reason, c.created_at AS closed_at"
+            " FROM queries q LEFT JOIN answers a ON a.query_id = q.id LEFT JOIN query_closures c ON c.query_id = q.id")
 PLACES = ("office", "asc", "hospital_outpatient")
 PAYERS = ("none", "medicare", "commercial")
 ATTESTATION = "I performed this procedure and this note is accurate."
 
 
-class Store:
+class Store(PeopleStore):
     def __init__(self, target: str | Path):
         """Open (creating and migrating if needed) the database at `target`: an SQLite file path or a
         `postgresql://` URL. Raises StoreError with one readable line when it cannot be used."""
@@ -92,118 +95,132 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    # -- accounts and sessions ------------------------------------------------------------------------------
-    def add_user(self, *, username: str, display_name: str, role: str, password_hash: str, npi: str | None = None) -> dict:
-        if role not in ROLES:
-            raise StoreError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
-        with self._tx(write=True) as db:
-            if db.one("SELECT 1 FROM users WHERE username=?", (username,)):
-                raise StoreError(f"there is already an account named {username!r}")
-            row = db.one(
-                "INSERT INTO users (username, display_name, role, npi, password_hash, active, created_at)"
-                " VALUES (?,?,?,?,?,1,?) RETURNING *",
-                (username, display_name, role, npi, password_hash, _now()),
-            )
-        return _user(row)
-
-    def user(self, user_id: int) -> dict:
-        with self._tx() as db:
-            row = db.one("SELECT * FROM users WHERE id=?", (user_id,))
-        if row is None:
-            raise NotFound(f"no account {user_id}")
-        return _user(row)
-
-    def user_by_name(self, username: str) -> dict | None:
-        """The account with its password hash (for logging in), or None."""
-        with self._tx() as db:
-            row = db.one("SELECT * FROM users WHERE username=?", (username,))
-        return None if row is None else {**_user(row), "password_hash": row["password_hash"]}
-
-    def users(self) -> list[dict]:
-        with self._tx() as db:
-            return [_user(r) for r in db.all("SELECT * FROM users ORDER BY role, username")]
-
-    def count_users(self) -> int:
-        with self._tx() as db:
-            return db.one("SELECT COUNT(*) AS n FROM users")["n"]
-
-    def set_password(self, username: str, password_hash: str) -> None:
-        with self._tx(write=True) as db:
-            if db.execute("UPDATE users SET password_hash=? WHERE username=?", (password_hash, username)).rowcount != 1:
-                raise NotFound(f"no account named {username!r}")
-            db.execute("UPDATE sessions SET revoked=1 WHERE user_id=(SELECT id FROM users WHERE username=?)", (username,))
-
-    def set_active(self, username: str, active: bool) -> None:
-        with self._tx(write=True) as db:
-            if db.execute("UPDATE users SET active=? WHERE username=?", (int(active), username)).rowcount != 1:
-                raise NotFound(f"no account named {username!r}")
-            if not active:
-                db.execute("UPDATE sessions SET revoked=1 WHERE user_id=(SELECT id FROM users WHERE username=?)",
-                           (username,))
-
-    def add_session(self, session_hash: str, user_id: int, expires_at: float) -> None:
-        with self._tx(write=True) as db:
-            db.execute("INSERT INTO sessions (id, user_id, created_at, expires_at, revoked) VALUES (?,?,?,?,0)",
-                       (session_hash, user_id, _now(), expires_at))
-
-    def session_user(self, session_hash: str, now: float) -> dict | None:
-        """The active account behind an unexpired, unrevoked session, or None."""
-        with self._tx() as db:
-            row = db.one(
-                "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id"
-                " WHERE s.id=? AND s.revoked=0 AND s.expires_at > ? AND u.active=1",
-                (session_hash, now),
-            )
-        return None if row is None else _user(row)
-
-    def revoke_session(self, session_hash: str, now: float) -> None:
-        with self._tx(write=True) as db:
-            db.execute("UPDATE sessions SET revoked=1 WHERE id=?", (session_hash,))
-            db.execute("DELETE FROM sessions WHERE expires_at < ?", (now - 86400,))  # expired a day ago: forget
+    def unit(self):
+        """One transaction for everything inside (see db.py): the editor wraps each request in one."""
+        return self.db.unit()
 
     # -- access log -----------------------------------------------------------------------------------------
     def log_access(self, username: str, action: str, *, draft_id: int | None = None,
-                   encounter_id: int | None = None, client: str | None = None) -> None:
+                   encounter_id: int | None = None, client: str | None = None, detail: dict | None = None) -> None:
+        """`detail`: what was asked for (filters, counts, a failed login's reason) — never note text."""
         with self._tx(write=True) as db:
             db.execute(
-                "INSERT INTO access_log (at, username, action, draft_id, encounter_id, client) VALUES (?,?,?,?,?,?)",
-                (_now(), username, action, draft_id, encounter_id, client),
+                "INSERT INTO access_log (at, username, action, draft_id, encounter_id, client, detail)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (_now(), username, action, draft_id, encounter_id, client,
+                 json.dumps(detail, sort_keys=True) if detail else None),
             )
 
     def access_log(self, limit: int = 500, draft_id: int | None = None) -> list[dict]:
         where, args = ("WHERE draft_id=?", [draft_id]) if draft_id is not None else ("", [])
         with self._tx() as db:
             rows = db.all(f"SELECT * FROM access_log {where} ORDER BY id DESC LIMIT ?", (*args, limit))
-        return [dict(r) for r in rows]
+        return [{**dict(r), "detail": json.loads(r["detail"]) if r["detail"] else None} for r in rows]
 
     # -- encounters -----------------------------------------------------------------------------------------
     def create_encounter(self, *, mrn: str, date_of_service: str, physician_id: int, place_of_service: str,
-                         payer: str, author: str) -> dict:
-        if place_of_service not in PLACES:
-            raise StoreError(f"unknown place of service {place_of_service!r}; use one of {', '.join(PLACES)}")
-        if payer not in PAYERS:
-            raise StoreError(f"unknown payer {payer!r}; use one of {', '.join(PAYERS)}")
+                         payer: str, author: str, patient_name: str = "", patient_dob: str | None = None) -> dict:
+        _check_choices(place_of_service, payer)
+        now = _now()
         with self._tx(write=True) as db:
-            doc = db.one("SELECT * FROM users WHERE id=?", (physician_id,))
-            if doc is None or doc["role"] != "physician" or not doc["active"]:
-                raise StoreError("the rendering physician must be an active physician account")
+            _check_physician(db, physician_id)
             row = db.one(
                 "INSERT INTO encounters (mrn, date_of_service, physician_id, place_of_service, payer, created_by,"
                 " created_at) VALUES (?,?,?,?,?,?,?) RETURNING id",
-                (mrn, date_of_service, physician_id, place_of_service, payer, author, _now()),
+                (mrn, date_of_service, physician_id, place_of_service, payer, author, now),
             )
-        return self.encounter(row["id"])
+            db.execute(
+                "INSERT INTO encounter_versions (encounter_id, version, mrn, patient_name, patient_dob,"
+                " patient_search, date_of_service, physician_id, place_of_service, payer, reason, author, created_at)"
+                " VALUES (?,1,?,?,?,?,?,?,?,?,NULL,?,?)",
+                (row["id"], mrn, patient_name, patient_dob, search_key(mrn, patient_name), date_of_service,
+                 physician_id, place_of_service, payer, author, now),
+            )
+            db.execute("INSERT INTO assignments (encounter_id, username, assigned, author, created_at)"
+                       " VALUES (?,?,1,?,?)", (row["id"], author, author, now))
+            return self.encounter(row["id"])
 
     def encounter(self, encounter_id: int) -> dict:
         with self._tx() as db:
-            row = db.one(
-                "SELECT e.*, u.username, u.display_name, u.npi FROM encounters e JOIN users u ON u.id = e.physician_id"
-                " WHERE e.id=?",
-                (encounter_id,),
+            row = db.one(_ENCOUNTER + " WHERE e.id=?", (encounter_id,))
+            if row is None:
+                raise NotFound(f"no encounter {encounter_id}")
+            assigned = db.all("SELECT username, assigned FROM assignments WHERE encounter_id=? ORDER BY id",
+                              (encounter_id,))
+        editors: dict[str, bool] = {}
+        for a in assigned:
+            editors[a["username"]] = bool(a["assigned"])
+        return {**_encounter(row), "assigned": sorted(u for u, on in editors.items() if on)}
+
+    def encounter_versions(self, encounter_id: int) -> list[dict]:
+        with self._tx() as db:
+            rows = db.all("SELECT v.*, u.username, u.display_name, u.npi FROM encounter_versions v"
+                          " JOIN users u ON u.id = v.physician_id WHERE v.encounter_id=? ORDER BY v.version",
+                          (encounter_id,))
+        return [{**_encounter({**dict(r), "id": encounter_id, "created_by": r["author"]}), "version": r["version"],
+                 "reason": r["reason"], "author": r["author"], "created_at": r["created_at"]} for r in rows]
+
+    def assignments(self, encounter_id: int) -> list[dict]:
+        with self._tx() as db:
+            return [dict(r) for r in db.all("SELECT * FROM assignments WHERE encounter_id=? ORDER BY id",
+                                            (encounter_id,))]
+
+    def correct_encounter(self, encounter_id: int, *, changes: dict, reason: str, author: str) -> dict:
+        """Append a version of the encounter with `changes` (mrn, patient_name, patient_dob, date_of_service,
+        physician_id, place_of_service, payer). Refused once a note of the encounter is signed (also by the
+        database). A new physician closes the questions still open with the old one."""
+        allowed = {"mrn", "patient_name", "patient_dob", "date_of_service", "physician_id", "place_of_service", "payer"}
+        if not changes or set(changes) - allowed:
+            raise StoreError(f"a correction changes some of: {', '.join(sorted(allowed))}")
+        try:
+            with self._tx(write=True) as db:
+                drafts = [r["id"] for r in db.all("SELECT id FROM drafts WHERE encounter_id=? ORDER BY id",
+                                                  (encounter_id,))]
+                for d in drafts:
+                    self.db.lock_draft(db, d)
+                old = db.one(_ENCOUNTER + " WHERE e.id=?", (encounter_id,))
+                if old is None:
+                    raise NotFound(f"no encounter {encounter_id}")
+                if any(db.one("SELECT 1 FROM finalisations WHERE draft_id=?", (d,)) for d in drafts):
+                    raise StoreError("the note is signed: the encounter is no longer corrected (add an addendum)")
+                new = {k: old[k] for k in allowed} | changes
+                _check_choices(new["place_of_service"], new["payer"])
+                if new["physician_id"] != old["physician_id"]:
+                    _check_physician(db, new["physician_id"])
+                db.execute(
+                    "INSERT INTO encounter_versions (encounter_id, version, mrn, patient_name, patient_dob,"
+                    " patient_search, date_of_service, physician_id, place_of_service, payer, reason, author,"
+                    " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (encounter_id, old["version"] + 1, new["mrn"], new["patient_name"], new["patient_dob"],
+                     search_key(new["mrn"], new["patient_name"]), new["date_of_service"], new["physician_id"],
+                     new["place_of_service"], new["payer"], reason, author, _now()),
+                )
+                if new["physician_id"] != old["physician_id"]:
+                    for d in drafts:
+                        _close_open_queries(db, d, "reassigned", author)
+                return self.encounter(encounter_id)
+        except DatabaseError as e:
+            raise StoreError(str(e)) from None
+
+    def assign(self, encounter_id: int, username: str, *, assigned: bool, author: str) -> dict:
+        with self._tx(write=True) as db:
+            if db.one("SELECT 1 FROM encounters WHERE id=?", (encounter_id,)) is None:
+                raise NotFound(f"no encounter {encounter_id}")
+            db.execute("INSERT INTO assignments (encounter_id, username, assigned, author, created_at)"
+                       " VALUES (?,?,?,?,?)", (encounter_id, username, int(assigned), author, _now()))
+            return self.encounter(encounter_id)
+
+    def duplicates(self, mrn: str, date_of_service: str) -> list[dict]:
+        """Drafts (not voided) of another encounter with the same patient MRN and date of service."""
+        with self._tx() as db:
+            rows = db.all(
+                "SELECT d.id FROM drafts d JOIN encounter_versions v ON v.encounter_id = d.encounter_id"
+                " AND v.version = (SELECT MAX(version) FROM encounter_versions WHERE encounter_id = d.encounter_id)"
+                " WHERE LOWER(v.mrn) = ? AND v.date_of_service = ?"
+                " AND NOT EXISTS (SELECT 1 FROM voids x WHERE x.draft_id = d.id) ORDER BY d.id",
+                (mrn.strip().lower(), date_of_service),
             )
-        if row is None:
-            raise NotFound(f"no encounter {encounter_id}")
-        return _encounter(row)
+        return [{"id": r["id"], "url": f"/drafts/{r['id']}"} for r in rows]
 
     # -- drafts ---------------------------------------------------------------------------------------------
     def create_draft(
@@ -257,21 +274,29 @@ class Store:
             submitted = db.one("SELECT * FROM submissions WHERE draft_id=? ORDER BY id DESC LIMIT 1", (draft_id,))
             queries = db.all(_QUERIES + " WHERE q.draft_id=? ORDER BY q.id", (draft_id,))
             addenda = db.all("SELECT * FROM addenda WHERE draft_id=? ORDER BY id", (draft_id,))
-        encounter = self.encounter(row["encounter_id"]) if row["encounter_id"] is not None else None
+            void = db.one("SELECT * FROM voids WHERE draft_id=?", (draft_id,))
+            coded = db.one("SELECT * FROM codings WHERE draft_id=?", (draft_id,))
+            encounter = self.encounter(row["encounter_id"]) if row["encounter_id"] is not None else None
         generated = json.loads(row["generated"])
         revision = _revision(latest)
         query_list = [_query(q) for q in queries]
-        answers = [q["answer"] for q in query_list if q["answer"]]
+        answered = sorted((q for q in query_list if q["answer"]), key=lambda q: (q["answered_at"], q["id"]))
         finalised = _finalisation(fin)
+        full, parts = dictated_text.compose(row["dictation"], [
+            {"text": q["answer"], "kind": q["kind"], "query_id": q["id"], "question": q["question"],
+             "answered_by": q["answered_by"], "answered_at": q["answered_at"], "round": q["round"]} for q in answered])
         return {
             "id": row["id"],
             "created_at": row["created_at"],
             "created_by": row["created_by"],
             "source": row["source"],
             "dictation": row["dictation"],
-            # The dictation as the drafter and grounding see it: the physician's answers are dictated text too.
-            "dictation_full": "\n\n".join([row["dictation"], *answers]),
-            "answers": answers,
+            # The dictation as the drafter and grounding see it: the physician's answers are dictated text too,
+            # under a heading that says whether they are history or today's procedure (dictation.py).
+            "dictation_full": full,
+            "dictation_parts": parts,
+            "answers": [q["answer"] for q in answered],
+            "answer_rounds": max((q["round"] or 0 for q in answered), default=0),
             "codes_requested": json.loads(row["codes"]),
             "strategy": row["strategy"],
             "model": row["model"],
@@ -280,6 +305,7 @@ class Store:
             "generated": generated,
             "queries": generated.get("queries", []),
             "sent_queries": query_list,
+            "open_queries": sum(1 for q in query_list if not q["answer"] and not q["closed"]),
             "revision": revision["revision"],
             "note": revision["note"],
             "codes": revision["codes"],
@@ -291,91 +317,98 @@ class Store:
             "finalised": finalised,
             "signed": finalised,
             "submitted": None if submitted is None else {
-                "revision": submitted["revision"], "author": submitted["author"], "created_at": submitted["created_at"]},
-            "status": _status(finalised, submitted, revision["revision"]),
+                "revision": submitted["revision"], "author": submitted["author"], "created_at": submitted["created_at"],
+                "cause": submitted["cause"]},
+            "status": _status(finalised, submitted, revision["revision"], void),
+            "voided": None if void is None else dict(void),
+            "coded": None if coded is None else dict(coded),
             "addenda": [dict(a) for a in addenda],
             "encounter": encounter,
         }
+
+    LIST_PAGE = 100
 
     def list_drafts(
         self,
         limit: int = 200,
         *,
         mrn: str | None = None,
+        patient: str | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
         physician: str | None = None,
         status: str | None = None,
         verdict: str | None = None,
-    ) -> list[dict]:
-        """Newest first, filtered: encounter, latest revision and verdict, sign-off status, open queries."""
+        coded: bool | None = None,
+        viewer: str | None = None,
+        offset: int = 0,
+        with_total: bool = False,
+    ):
+        """The drafts, filtered, in the order of what needs attention (for `viewer`), then newest first: one page of
+        `limit` rows from `offset` (with `with_total`: (rows, how many match)). Voided drafts only when asked for
+        with status="voided". The order and every filter are SQL, so a page is a page of the whole list."""
         where, args = [], []
         if mrn:
-            where.append("LOWER(e.mrn) LIKE ? ESCAPE '!'")  # what the scribe typed, literally: no wildcards
-            args.append("%" + "".join("!" + c if c in "!%_" else c for c in mrn.lower()) + "%")
+            where.append("LOWER(mrn) LIKE ? ESCAPE '!'")  # what the scribe typed, literally: no wildcards
+            args.append("%" + _like(mrn.lower()) + "%")
+        if patient:
+            where.append("patient_search LIKE ? ESCAPE '!'")
+            args.append("%" + _like(search_key(patient, "").strip()) + "%")
         if date_from:
-            where.append("e.date_of_service >= ?")
+            where.append("date_of_service >= ?")
             args.append(date_from)
         if date_to:
-            where.append("e.date_of_service <= ?")
+            where.append("date_of_service <= ?")
             args.append(date_to)
         if physician:
-            where.append("u.username = ?")
+            where.append("physician = ?")
             args.append(physician)
         if verdict in ("supported", "unsupported"):
-            where.append("r.supported = ?")
+            where.append("supported = ?")
             args.append(1 if verdict == "supported" else 0)
-        sql = f"""
-            SELECT d.id, d.created_at, d.created_by, d.source, d.strategy, d.encounter_id,
-                   r.number, r.codes, r.supported, r.author, r.created_at AS saved_at,
-                   f.created_at AS finalised_at, f.author AS signed_by, f.override_reason, f.overrides,
-                   (SELECT MAX(s.revision) FROM submissions s WHERE s.draft_id = d.id) AS submitted_revision,
-                   (SELECT COUNT(*) FROM queries q WHERE q.draft_id = d.id
-                        AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.query_id = q.id)) AS open_queries,
-                   e.mrn, e.date_of_service, e.place_of_service, e.payer,
-                   u.username AS physician, u.display_name AS physician_name
-            FROM drafts d
-            JOIN revisions r ON r.draft_id = d.id
-                 AND r.number = (SELECT MAX(number) FROM revisions WHERE draft_id = d.id)
-            LEFT JOIN finalisations f ON f.draft_id = d.id
-            LEFT JOIN encounters e ON e.id = d.encounter_id
-            LEFT JOIN users u ON u.id = e.physician_id
-            {"WHERE " + " AND ".join(where) if where else ""}
-            ORDER BY d.id DESC LIMIT ?
-        """
+        if status:
+            where.append("status = ?")
+            args.append(status)
+        else:
+            where.append("status <> 'voided'")
+        if coded is not None:
+            where.append("coded_by IS NOT NULL" if coded else "coded_by IS NULL")
+        filters = "WHERE " + " AND ".join(where) if where else ""
         with self._tx() as db:
-            rows = db.all(sql, (*args, limit))
-        out = []
-        for r in rows:
-            state = _status(r["finalised_at"], {"revision": r["submitted_revision"]} if r["submitted_revision"] else None,
-                            r["number"])
-            if status and state != status:
-                continue
-            out.append({
-                "id": r["id"],
-                "created_at": r["created_at"],
-                "created_by": r["created_by"],
-                "source": r["source"],
-                "strategy": r["strategy"],
-                "revision": r["number"],
-                "codes": json.loads(r["codes"]),
-                "supported": bool(r["supported"]),
-                "author": r["author"],
-                "saved_at": r["saved_at"],
-                "finalised_at": r["finalised_at"],
-                "signed_by": r["signed_by"],
-                "overridden": r["override_reason"] is not None or (r["overrides"] not in (None, "[]")),
-                "status": state,
-                "open_queries": r["open_queries"],
-                "encounter_id": r["encounter_id"],
-                "mrn": r["mrn"],
-                "date_of_service": r["date_of_service"],
-                "place_of_service": r["place_of_service"],
-                "payer": r["payer"],
-                "physician": r["physician"],
-                "physician_name": r["physician_name"],
-            })
-        return out
+            rows = db.all(f"{_LIST} SELECT * FROM ranked {filters} ORDER BY attention, id DESC LIMIT ? OFFSET ?",
+                          (viewer or "", *args, limit, max(0, offset)))
+            total = db.one(f"{_LIST} SELECT COUNT(*) AS n FROM ranked {filters}", (viewer or "", *args))["n"] \
+                if with_total else None
+        out = [{
+            "id": r["id"],
+            "created_at": r["created_at"],
+            "created_by": r["created_by"],
+            "source": r["source"],
+            "strategy": r["strategy"],
+            "revision": r["number"],
+            "codes": json.loads(r["codes"]),
+            "supported": bool(r["supported"]),
+            "author": r["author"],
+            "saved_at": r["saved_at"],
+            "finalised_at": r["finalised_at"],
+            "signed_by": r["signed_by"],
+            "overridden": r["override_reason"] is not None or (r["overrides"] not in (None, "[]")),
+            "status": r["status"],
+            "attention": r["attention"],
+            "open_queries": r["open_queries"],
+            "encounter_id": r["encounter_id"],
+            "mrn": r["mrn"],
+            "patient_name": r["patient_name"],
+            "patient_dob": r["patient_dob"],
+            "date_of_service": r["date_of_service"],
+            "place_of_service": r["place_of_service"],
+            "payer": r["payer"],
+            "physician": r["physician"],
+            "physician_name": r["physician_name"],
+            "coded_by": r["coded_by"],
+            "coded_at": r["coded_at"],
+        } for r in rows]
+        return (out, total) if with_total else out
 
     # -- revisions ------------------------------------------------------------------------------------------
     def revisions(self, draft_id: int) -> list[dict]:
@@ -411,6 +444,8 @@ class Store:
                 latest = self._locked_latest(db, draft_id)
                 if db.one("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)):
                     raise Conflict(f"draft {draft_id} is finalised (signed); it takes no more revisions: add an addendum", latest)
+                if db.one("SELECT 1 FROM voids WHERE draft_id=?", (draft_id,)):
+                    raise Conflict(f"draft {draft_id} is voided; it takes no more revisions", latest)
                 if base_revision != latest["revision"]:
                     raise Conflict(
                         f"draft {draft_id} is at revision {latest['revision']}, not {base_revision}: "
@@ -438,17 +473,20 @@ class Store:
                         f"{latest['revision']}", latest)
 
     # -- sign-off -------------------------------------------------------------------------------------------
-    def submit(self, draft_id: int, *, revision: int, author: str) -> dict:
-        """A scribe sends the latest revision to the encounter's physician for signature."""
+    def submit(self, draft_id: int, *, revision: int, author: str, cause: str = "submit") -> dict:
+        """Send the latest revision to the encounter's physician for signature. `cause` "answers": the note was
+        submitted and the physician's answers redrafted it, so the new revision waits for the signature too."""
         with self._tx(write=True) as db:
             latest = self._locked_latest(db, draft_id)
             if db.one("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)):
                 raise Conflict(f"draft {draft_id} is already finalised (signed)", latest)
+            if db.one("SELECT 1 FROM voids WHERE draft_id=?", (draft_id,)):
+                raise Conflict(f"draft {draft_id} is voided", latest)
             if revision != latest["revision"]:
                 raise Conflict(f"draft {draft_id} is at revision {latest['revision']}, not {revision}", latest)
-            db.execute("INSERT INTO submissions (draft_id, revision, author, created_at) VALUES (?,?,?,?)",
-                       (draft_id, revision, author, _now()))
-        return self.get_draft(draft_id)
+            db.execute("INSERT INTO submissions (draft_id, revision, author, created_at, cause) VALUES (?,?,?,?,?)",
+                       (draft_id, revision, author, _now(), cause))
+            return self.get_draft(draft_id)
 
     def finalise(
         self,
@@ -474,12 +512,15 @@ class Store:
                 latest = self._locked_latest(db, draft_id)
                 if db.one("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)):
                     raise Conflict(f"draft {draft_id} is already finalised (signed)", latest)
+                if db.one("SELECT 1 FROM voids WHERE draft_id=?", (draft_id,)):
+                    raise Conflict(f"draft {draft_id} is voided: it is not signed", latest)
                 if revision != latest["revision"]:
                     raise Conflict(
                         f"draft {draft_id} is at revision {latest['revision']}, not {revision}; "
                         "review the latest revision before signing",
                         latest,
                     )
+                _close_open_queries(db, draft_id, "signed", author)  # a signed note has no open question
                 first = db.one("SELECT note FROM revisions WHERE draft_id=? AND number=1", (draft_id,))
                 stats = edit_stats(first["note"], latest["note"])
                 db.execute(
@@ -507,35 +548,43 @@ class Store:
 
     # -- the query loop -------------------------------------------------------------------------------------
     def send_queries(self, draft_id: int, *, revision: int, queries: list[dict], sent_by: str, sent_to: str) -> list[dict]:
-        """Send questions ({rule, question}) to a physician; a question already open on this draft is not sent
-        twice."""
+        """Send questions ({rule, question, kind}) to a physician; a question already open on this draft is not
+        sent twice. `kind` is "history" or "procedure" (where the answer goes in the dictation, dictation.py)."""
         with self._tx(write=True) as db:
-            self._locked_latest(db, draft_id)
+            latest = self._locked_latest(db, draft_id)
+            if db.one("SELECT 1 FROM voids WHERE draft_id=?", (draft_id,)):
+                raise Conflict(f"draft {draft_id} is voided", latest)
             open_now = {r["question"] for r in db.all(
                 "SELECT question FROM queries q WHERE draft_id=? AND NOT EXISTS"
-                " (SELECT 1 FROM answers a WHERE a.query_id = q.id)", (draft_id,))}
+                " (SELECT 1 FROM answers a WHERE a.query_id = q.id) AND NOT EXISTS"
+                " (SELECT 1 FROM query_closures c WHERE c.query_id = q.id)", (draft_id,))}
             sent = []
             for q in queries:
                 if q["question"] in open_now:
                     continue
                 open_now.add(q["question"])
+                kind = q.get("kind") or dictated_text.question_kind(q["question"])
+                if kind not in dictated_text.KINDS:
+                    raise StoreError(f"unknown kind of question {kind!r}; use one of {', '.join(dictated_text.KINDS)}")
                 sent.append(db.one(
-                    "INSERT INTO queries (draft_id, revision, rule, question, sent_by, sent_to, created_at)"
-                    " VALUES (?,?,?,?,?,?,?) RETURNING *",
-                    (draft_id, revision, q.get("rule") or "", q["question"], sent_by, sent_to, _now()),
+                    "INSERT INTO queries (draft_id, revision, rule, question, sent_by, sent_to, created_at, kind)"
+                    " VALUES (?,?,?,?,?,?,?,?) RETURNING *",
+                    (draft_id, revision, q.get("rule") or "", q["question"], sent_by, sent_to, _now(), kind),
                 ))
         return [_query({**dict(r), "answer": None, "answered_by": None, "answered_at": None}) for r in sent]
 
     def inbox(self, username: str, include_answered: bool = False) -> list[dict]:
-        """Queries sent to `username`, open ones first (oldest first within each)."""
+        """Queries sent to `username`, open ones first (oldest first within each); closed ones never."""
         with self._tx() as db:
             rows = db.all(
-                _QUERIES.replace(" FROM", ", e.mrn, e.date_of_service FROM")
-                + " JOIN drafts d ON d.id = q.draft_id LEFT JOIN encounters e ON e.id = d.encounter_id"
-                " WHERE q.sent_to=? ORDER BY (a.query_id IS NOT NULL), q.id",
+                _QUERIES.replace(" FROM", ", v.mrn, v.patient_name, v.patient_dob, v.date_of_service FROM", 1)
+                + " JOIN drafts d ON d.id = q.draft_id LEFT JOIN encounter_versions v ON v.encounter_id = d.encounter_id"
+                " AND v.version = (SELECT MAX(version) FROM encounter_versions WHERE encounter_id = d.encounter_id)"
+                " WHERE q.sent_to=? AND c.query_id IS NULL ORDER BY (a.query_id IS NOT NULL), q.draft_id, q.id",
                 (username,),
             )
-        out = [{**_query(r), "mrn": r["mrn"], "date_of_service": r["date_of_service"]} for r in rows]
+        out = [{**_query(r), "mrn": r["mrn"], "patient_name": r["patient_name"], "patient_dob": r["patient_dob"],
+                "date_of_service": r["date_of_service"]} for r in rows]
         return out if include_answered else [q for q in out if q["answer"] is None]
 
     def query(self, query_id: int) -> dict:
@@ -548,20 +597,68 @@ class Store:
         return _query(row)
 
     def answer_query(self, query_id: int, *, text: str, author: str) -> dict:
-        """The physician's answer, kept as dictated text; a query is answered once."""
-        q = self.query(query_id)
-        if q["sent_to"] != author:
-            raise Forbidden(f"query {query_id} was sent to {q['sent_to']}, not to {author}")
+        return self.answer_queries([(query_id, text)], author=author)[0]
+
+    def answer_queries(self, answers: list[tuple[int, str]], *, author: str) -> list[dict]:
+        """The physician's answers to questions of one draft, kept as dictated text, as one round (one redraft);
+        a query is answered once, and a closed one not at all."""
+        if not answers:
+            raise StoreError("no answer given")
+        found = [self.query(qid) for qid, _ in answers]
+        drafts = {q["draft_id"] for q in found}
+        if len(drafts) != 1:
+            raise StoreError("answers given together belong to one note")
+        for q in found:
+            if q["sent_to"] != author:
+                raise Forbidden(f"query {q['id']} was sent to {q['sent_to']}, not to {author}")
+        draft_id = drafts.pop()
         try:
             with self._tx(write=True) as db:
-                self.db.lock_draft(db, q["draft_id"])
-                if db.one("SELECT 1 FROM answers WHERE query_id=?", (query_id,)):
-                    raise Conflict(f"query {query_id} is already answered", {})
-                db.execute("INSERT INTO answers (query_id, draft_id, text, author, created_at) VALUES (?,?,?,?,?)",
-                           (query_id, q["draft_id"], text, author, _now()))
+                self.db.lock_draft(db, draft_id)
+                round_no = db.one("SELECT COALESCE(MAX(round), 0) + 1 AS n FROM answers WHERE draft_id=?",
+                                  (draft_id,))["n"]
+                for qid, text in answers:
+                    if db.one("SELECT 1 FROM answers WHERE query_id=?", (qid,)):
+                        raise Conflict(f"query {qid} is already answered", {})
+                    closed = db.one("SELECT reason FROM query_closures WHERE query_id=?", (qid,))
+                    if closed:
+                        raise Conflict(f"query {qid} is closed ({closed['reason']}); it takes no answer", {})
+                    db.execute("INSERT INTO answers (query_id, draft_id, text, author, created_at, round)"
+                               " VALUES (?,?,?,?,?,?)", (qid, draft_id, text, author, _now(), round_no))
+                return [self.query(qid) for qid, _ in answers]
         except DatabaseError:
-            raise Conflict(f"query {query_id} is already answered", {}) from None
-        return self.query(query_id)
+            raise Conflict("a question was answered meanwhile", {}) from None
+
+    # -- void, code -----------------------------------------------------------------------------------------
+    def void(self, draft_id: int, *, reason: str, author: str) -> dict:
+        """A draft created in error is voided (kept, never deleted): no more revisions, questions or signature."""
+        try:
+            with self._tx(write=True) as db:
+                latest = self._locked_latest(db, draft_id)
+                if db.one("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)):
+                    raise Conflict(f"draft {draft_id} is signed: it is not voided (add an addendum)", latest)
+                if db.one("SELECT 1 FROM voids WHERE draft_id=?", (draft_id,)):
+                    raise Conflict(f"draft {draft_id} is already voided", latest)
+                db.execute("INSERT INTO voids (draft_id, reason, author, created_at) VALUES (?,?,?,?)",
+                           (draft_id, reason, author, _now()))
+                _close_open_queries(db, draft_id, "voided", author)
+                return self.get_draft(draft_id)
+        except DatabaseError as e:
+            raise self._conflict(draft_id, e) from None
+
+    def mark_coded(self, draft_id: int, *, author: str) -> dict:
+        try:
+            with self._tx(write=True) as db:
+                latest = self._locked_latest(db, draft_id)
+                if db.one("SELECT 1 FROM finalisations WHERE draft_id=?", (draft_id,)) is None:
+                    raise Conflict(f"draft {draft_id} is not signed: only a signed note is coded", latest)
+                if db.one("SELECT 1 FROM codings WHERE draft_id=?", (draft_id,)):
+                    raise Conflict(f"draft {draft_id} is already coded", latest)
+                row = db.one("INSERT INTO codings (draft_id, author, created_at) VALUES (?,?,?) RETURNING *",
+                             (draft_id, author, _now()))
+                return dict(row)
+        except DatabaseError as e:
+            raise self._conflict(draft_id, e) from None
 
     # -- background jobs (shared between editor processes) --------------------------------------------------
     JOB_KEEP_S = 3600
@@ -638,7 +735,49 @@ class Store:
         ]
 
 
-def _status(finalised, submitted, latest_revision: int) -> str:
+def _like(text: str) -> str:
+    return "".join("!" + c if c in "!%_" else c for c in text)
+
+
+# The list: each draft's latest revision, sign-off, encounter (latest version) and physician; its status; and its
+# attention rank for the viewer (the first parameter): 0 waiting for the viewer's signature, 1 needs work, 2 waiting
+# for the physician's answer, 3 ready to submit, 4 waiting for (someone else's) signature, 5 signed, 6 voided.
+_LIST = """
+WITH base AS (
+    SELECT d.id, d.created_at, d.created_by, d.source, d.strategy, d.encounter_id,
+           r.number, r.codes, r.supported, r.author, r.created_at AS saved_at,
+           f.created_at AS finalised_at, f.author AS signed_by, f.override_reason, f.overrides,
+           (SELECT MAX(s.revision) FROM submissions s WHERE s.draft_id = d.id) AS submitted_revision,
+           (SELECT COUNT(*) FROM queries q WHERE q.draft_id = d.id
+                AND NOT EXISTS (SELECT 1 FROM answers a WHERE a.query_id = q.id)
+                AND NOT EXISTS (SELECT 1 FROM query_closures c WHERE c.query_id = q.id)) AS open_queries,
+           vo.created_at AS voided_at, cd.author AS coded_by, cd.created_at AS coded_at,
+           v.mrn, v.patient_name, v.patient_dob, v.patient_search, v.date_of_service, v.place_of_service, v.payer,
+           u.username AS physician, u.display_name AS physician_name
+    FROM drafts d
+    JOIN revisions r ON r.draft_id = d.id AND r.number = (SELECT MAX(number) FROM revisions WHERE draft_id = d.id)
+    LEFT JOIN finalisations f ON f.draft_id = d.id
+    LEFT JOIN voids vo ON vo.draft_id = d.id
+    LEFT JOIN codings cd ON cd.draft_id = d.id
+    LEFT JOIN encounter_versions v ON v.encounter_id = d.encounter_id
+         AND v.version = (SELECT MAX(version) FROM encounter_versions WHERE encounter_id = d.encounter_id)
+    LEFT JOIN users u ON u.id = v.physician_id
+), stated AS (
+    SELECT base.*, CASE WHEN voided_at IS NOT NULL THEN 'voided' WHEN finalised_at IS NOT NULL THEN 'signed'
+                        WHEN submitted_revision = number THEN 'submitted' ELSE 'draft' END AS status
+    FROM base
+), ranked AS (
+    SELECT stated.*, CASE WHEN status = 'submitted' THEN (CASE WHEN physician = ? THEN 0 ELSE 4 END)
+                          WHEN status = 'signed' THEN 5 WHEN status = 'voided' THEN 6
+                          WHEN open_queries > 0 THEN 2 WHEN supported = 0 THEN 1 ELSE 3 END AS attention
+    FROM stated
+)
+"""
+
+
+def _status(finalised, submitted, latest_revision: int, voided=None) -> str:
+    if voided:
+        return "voided"
     if finalised:
         return "signed"
     if submitted and submitted["revision"] == latest_revision:
@@ -688,14 +827,54 @@ def _finalisation(row) -> dict | None:
     }
 
 
-def _user(row) -> dict:
-    return {"id": row["id"], "username": row["username"], "display_name": row["display_name"], "role": row["role"],
-            "npi": row["npi"], "active": bool(row["active"]), "created_at": row["created_at"]}
+_ENCOUNTER = (
+    "SELECT e.id, e.created_by, e.created_at, v.version, v.mrn, v.patient_name, v.patient_dob, v.date_of_service,"
+    " v.physician_id, v.place_of_service, v.payer, u.username, u.display_name, u.npi"
+    " FROM encounters e JOIN encounter_versions v ON v.encounter_id = e.id"
+    " AND v.version = (SELECT MAX(version) FROM encounter_versions WHERE encounter_id = e.id)"
+    " JOIN users u ON u.id = v.physician_id"
+)
+
+
+def search_key(mrn: str, patient_name: str) -> str:
+    """What a patient search matches: MRN and name, NFKC and casefolded here, so SQLite (whose LOWER knows only
+    ASCII) and PostgreSQL find the same rows."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", f"{mrn} {patient_name}").casefold()
+
+
+def _check_choices(place_of_service: str, payer: str) -> None:
+    if place_of_service not in PLACES:
+        raise StoreError(f"unknown place of service {place_of_service!r}; use one of {', '.join(PLACES)}")
+    if payer not in PAYERS:
+        raise StoreError(f"unknown payer {payer!r}; use one of {', '.join(PAYERS)}")
+
+
+def _check_physician(db, physician_id: int) -> None:
+    doc = db.one("SELECT * FROM users WHERE id=?", (physician_id,))
+    if doc is None or doc["role"] != "physician" or not doc["active"]:
+        raise StoreError("the rendering physician must be an active physician account")
+
+
+def _close_open_queries(db, draft_id: int, reason: str, author: str) -> int:
+    """Close every question of the draft still waiting for an answer (signed, voided, physician reassigned)."""
+    rows = db.all("SELECT id FROM queries q WHERE draft_id=? AND NOT EXISTS (SELECT 1 FROM answers a WHERE"
+                  " a.query_id = q.id) AND NOT EXISTS (SELECT 1 FROM query_closures c WHERE c.query_id = q.id)",
+                  (draft_id,))
+    for r in rows:
+        db.execute("INSERT INTO query_closures (query_id, draft_id, reason, author, created_at) VALUES (?,?,?,?,?)",
+                   (r["id"], draft_id, reason, author, _now()))
+    return len(rows)
 
 
 def _encounter(row) -> dict:
+    keys = row.keys()
     return {
         "id": row["id"],
+        "version": row["version"] if "version" in keys else 1,
+        "patient_name": row["patient_name"] if "patient_name" in keys else "",
+        "patient_dob": row["patient_dob"] if "patient_dob" in keys else None,
         "mrn": row["mrn"],
         "date_of_service": row["date_of_service"],
         "place_of_service": row["place_of_service"],
@@ -708,7 +887,12 @@ def _encounter(row) -> dict:
 
 
 def _query(row) -> dict:
+    keys = row.keys()
     return {
+        "kind": row["kind"] if "kind" in keys else "procedure",
+        "round": row["answer_round"] if "answer_round" in keys else None,
+        "closed": row["closed_reason"] if "closed_reason" in keys else None,
+        "closed_at": row["closed_at"] if "closed_at" in keys else None,
         "id": row["id"],
         "draft_id": row["draft_id"],
         "revision": row["revision"],

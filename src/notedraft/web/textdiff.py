@@ -55,3 +55,65 @@ def edit_stats(first: str, final: str) -> dict:
         "final_words": sum(1 for t in b if t.strip()),
         "edit_ratio": round(distance / max(words_a, 1), 4),
     }
+
+
+CONFLICT_START, CONFLICT_MIDDLE, CONFLICT_END = "<<<<<<< theirs\n", "\n=======\n", "\n>>>>>>> mine"
+
+
+def _changes(base: list[str], other: list[str]) -> list[tuple[int, int, list[str]]]:
+    """(base start, base end, replacement tokens) for each change from `base` to `other`."""
+    sm = difflib.SequenceMatcher(None, base, other, autojunk=False)
+    return [(i1, i2, other[j1:j2]) for tag, i1, i2, j1, j2 in sm.get_opcodes() if tag != "equal"]
+
+
+def merge3(base: str, theirs: str, mine: str) -> tuple[str, int]:
+    """A three-way merge of two edits of `base`, word by word: (merged text, number of conflicts).
+
+    A change only one side made is taken; the same change on both sides is taken once; where the two sides changed
+    the same words differently, both versions are kept between conflict markers (theirs first) for a person to
+    settle — the editor will not save a text that still holds a marker.
+    """
+    b, t, m = _tokens(base), _tokens(theirs), _tokens(mine)
+    ours, their = _changes(b, m), _changes(b, t)
+    out: list[str] = []
+    conflicts = 0
+    pos = 0
+    i = j = 0
+    while i < len(their) or j < len(ours):
+        # Take the next change (or overlapping group of changes) in base order.
+        group_t, group_m = [], []
+        start = min(c[0] for c in ([their[i]] if i < len(their) else []) + ([ours[j]] if j < len(ours) else []))
+        end = start
+        grew = True
+        while grew:
+            grew = False
+            while i < len(their) and (their[i][0] < end or their[i][0] == start or
+                                      (their[i][0] == end and their[i][0] == their[i][1] and group_m)):
+                group_t.append(their[i]); end = max(end, their[i][1]); i += 1; grew = True  # noqa: E702
+            while j < len(ours) and (ours[j][0] < end or ours[j][0] == start or
+                                     (ours[j][0] == end and ours[j][0] == ours[j][1] and group_t)):
+                group_m.append(ours[j]); end = max(end, ours[j][1]); j += 1; grew = True  # noqa: E702
+        out.extend(b[pos:start])
+
+        def apply(group):
+            text, at = [], start
+            for s, e, rep in group:
+                text.extend(b[at:s]); text.extend(rep); at = e  # noqa: E702
+            text.extend(b[at:end])
+            return text
+
+        if not group_m:
+            out.extend(apply(group_t))
+        elif not group_t:
+            out.extend(apply(group_m))
+        else:
+            theirs_part, mine_part = apply(group_t), apply(group_m)
+            if theirs_part == mine_part:
+                out.extend(theirs_part)
+            else:
+                conflicts += 1
+                out.append(CONFLICT_START + "".join(theirs_part).rstrip("\n") + CONFLICT_MIDDLE
+                           + "".join(mine_part).rstrip("\n") + CONFLICT_END + "\n")
+        pos = end
+    out.extend(b[pos:])
+    return "".join(out), conflicts

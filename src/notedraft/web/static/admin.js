@@ -17,6 +17,23 @@
     if (r.ok) { window.location.reload(); return; }
     fail(r);  // the typed fields stay as they are
   });
+  for (const button of document.querySelectorAll("button.reset-password")) {
+    button.addEventListener("click", async () => {
+      error.hidden = true;
+      const password = window.prompt(`New password for ${button.dataset.user} (12+ characters; their sessions and API tokens end):`);
+      if (!password) return;
+      const r = await ND.api("POST", `/api/users/${encodeURIComponent(button.dataset.user)}/password`, { password });
+      if (r.ok) { ND.toast(`Password of ${button.dataset.user} reset; their sessions and tokens are ended.`); return; }
+      fail(r);
+    });
+  }
+  for (const button of document.querySelectorAll("button.reset-totp")) {
+    button.addEventListener("click", async () => {
+      const r = await ND.api("POST", `/api/users/${encodeURIComponent(button.dataset.user)}/totp/reset`);
+      if (r.ok) { window.location.reload(); return; }
+      fail(r);
+    });
+  }
   for (const button of document.querySelectorAll("button.toggle-active")) {
     button.addEventListener("click", async () => {
       error.hidden = true;

@@ -81,20 +81,16 @@
   // `dictation_full` is the original dictation, then each answer of the physician (in the order answered),
   // joined by blank lines: the text grounding and the redraft read. It is shown in those parts, each labelled.
   const fullCps = Array.from(data.dictation_full || data.dictation || "");
-  const answered = (data.sent_queries || []).filter((q) => q.answer);
+  // The server says where each part is (code points): the dictation, each heading, each answer with its question.
   function dictationParts() {
-    const parts = [{ label: "As dictated", cls: "original", start: 0, end: Array.from(data.dictation || "").length }];
-    let at = parts[0].end;
-    (data.answers || []).forEach((answer, i) => {
-      at += 2;  // the blank line between parts
-      const q = answered[i];
-      const who = q && q.answered_by === (data.encounter && data.encounter.physician.username) ? physicianName : (q ? q.answered_by : "the physician");
-      const label = q ? `Physician's answer, ${who}, ${ND.localTime(q.answered_at)} — to: “${q.question}”` : "Physician's answer";
-      const len = Array.from(answer).length;
-      parts.push({ label, cls: "answer", start: at, end: at + len });
-      at += len;
+    const parts = data.dictation_parts || [{ kind: "original", start: 0, end: fullCps.length }];
+    const headings = { history: "History", procedure: "Procedure details" };
+    return parts.map((p) => {
+      if (p.kind === "original") return { label: "As dictated", cls: "original", start: p.start, end: p.end };
+      if (p.kind === "heading") return { label: `${headings[p.section] || p.section}: the physician's answers`, cls: "heading", start: p.start, end: p.end };
+      const who = p.answered_by === (data.encounter && data.encounter.physician.username) ? physicianName : (p.answered_by || "the physician");
+      return { label: `Physician's answer, ${who}, ${ND.localTime(p.answered_at || "")} — to: “${p.question}”`, cls: "answer", start: p.start, end: p.end };
     });
-    return parts;
   }
 
   function renderDictation() {
@@ -260,7 +256,8 @@
 
   // ---- questions for the physician (recomputed from the current text on every check) ----------------------------
   function renderQueries() {
-    const list = queries === null ? (data.queries || []) : queries;
+    const closed = finalised || Boolean(data.voided);  // a signed or voided note has no open question
+    const list = closed ? [] : (queries === null ? (data.queries || []) : queries);
     $("queries-count").textContent = String(list.length);
     $("queries").replaceChildren(...list.map((q) => ND.el("li", { text: q })));
     $("no-queries").hidden = list.length > 0;
@@ -314,6 +311,7 @@
         input);
     }));
     $("sign").disabled = dirty;
+    if ($("same-reason-box")) $("same-reason-box").hidden = dirty || blocking.length < 2;
   }
 
   async function sign() {
@@ -323,7 +321,8 @@
     const overrides = (blocking || []).filter((b) => (reasons.get(b.key) || "").trim())
       .map((b) => ({ key: b.key, reason: reasons.get(b.key).trim() }));
     $("sign").disabled = true;
-    const r = await ND.api("POST", `/api/drafts/${data.id}/sign`, { revision: base, attest: true, overrides });
+    const same = Boolean($("same-reason") && $("same-reason").checked);
+    const r = await ND.api("POST", `/api/drafts/${data.id}/sign`, { revision: base, attest: true, overrides, same_reason_for_all: same });
     $("sign").disabled = false;
     if (r.ok) { window.onbeforeunload = null; window.location.reload(); return; }
     if (r.status === 422 && r.data.blocking) {
@@ -409,10 +408,17 @@
   }
 
   let theirs = null;
+  const MARKERS = /^(<<<<<<< theirs|=======|>>>>>>> mine)$/m;
   function showConflict(body) {
     theirs = body.current;
-    $("conflict-text").textContent = body.message + ". Your text is still here and not saved.";
+    $("conflict-text").textContent = body.message + ". Your text is still here and not saved: both versions are below, with a merge of them.";
     $("conflict-theirs").textContent = theirs.note;
+    $("conflict-mine-now").textContent = note.value;
+    const merge = body.merge;
+    $("conflict-merged").value = merge ? merge.note : note.value;
+    $("conflict-merge-state").textContent = !merge ? "No merge could be made: edit the text below from both versions."
+      : merge.conflicts ? `${merge.conflicts} place${merge.conflicts === 1 ? "" : "s"} where you both changed the same words: keep one version of each.`
+        : "Both edits merged without overlap: read it, then save.";
     $("conflict").hidden = false;
     $("conflict").scrollIntoView({ block: "nearest" });
   }
@@ -422,7 +428,14 @@
     document.addEventListener("keydown", (e) => {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s") { e.preventDefault(); save(); }
     });
-    $("conflict-keep").addEventListener("click", () => { base = theirs.revision; save(); });
+    $("conflict-save-merged").addEventListener("click", () => {
+      const merged = $("conflict-merged").value;
+      if (MARKERS.test(merged)) { $("conflict-merge-state").textContent = "Keep one version between each <<<<<<< and >>>>>>> first: the merged text still holds both."; return; }
+      note.value = merged;
+      base = theirs.revision;
+      changed();
+      save();
+    });
     $("conflict-load").addEventListener("click", () => {
       $("conflict-mine").textContent = note.value;
       $("conflict-mine-box").hidden = false;
@@ -438,6 +451,50 @@
   }
 
   if ($("send-queries")) $("send-queries").addEventListener("click", sendQueries);
+  if ($("own-question")) {
+    $("own-question").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = $("own-question-text").value.trim();
+      if (!text) { ND.toast("Write the question first."); return; }
+      const r = await ND.api("POST", `/api/drafts/${data.id}/queries`, { revision: base, questions: [text], kind: $("own-question-kind").value });
+      if (!r.ok) { ND.toast(r.data.message || `could not send (HTTP ${r.status}); your question is still here`); return; }
+      for (const q of r.data.sent) {
+        $("sent-queries").append(ND.el("li", { "data-query": String(q.id) }, ND.el("span", { class: "q", text: q.question }), " ",
+          ND.el("span", { class: "pill warn", text: "waiting" })));
+      }
+      $("sent-queries").hidden = false;
+      $("own-question-text").value = "";
+      $("queries-status").textContent = r.data.sent.length ? `Sent your question to ${physicianName}.` : "That question is already waiting.";
+    });
+  }
+  note.addEventListener("input", () => { if ($("print-note")) $("print-note").textContent = note.value; });
+  if ($("correct-form")) {
+    const fail = (r) => { $("correct-error").textContent = r.data.message || `failed (HTTP ${r.status})`; $("correct-error").hidden = false; };
+    $("correct-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      $("correct-error").hidden = true;
+      const body = { reason: $("c-reason").value.trim(), patient_name: $("c-name").value, mrn: $("c-mrn").value.trim(),
+        date_of_service: $("c-date").value, place_of_service: $("c-place").value, payer: $("c-payer").value };
+      if ($("c-dob").value) body.patient_dob = $("c-dob").value;
+      if ($("c-physician")) body.physician = $("c-physician").value;
+      const enc = data.encounter;
+      if (body.patient_name === (enc.patient_name || "")) delete body.patient_name;
+      if (body.physician === enc.physician.username) delete body.physician;
+      const r = await ND.api("POST", `/api/drafts/${data.id}/encounter`, body);
+      if (r.ok) { window.location.reload(); return; }
+      fail(r);
+    });
+    if ($("void-form")) {
+      $("void-form").addEventListener("submit", async (event) => {
+        event.preventDefault();
+        $("correct-error").hidden = true;
+        if (!window.confirm("Void this draft? It stays in the record but takes no more changes and is never signed.")) return;
+        const r = await ND.api("POST", `/api/drafts/${data.id}/void`, { reason: $("void-reason").value.trim() });
+        if (r.ok) { window.onbeforeunload = null; window.location.reload(); return; }
+        fail(r);
+      });
+    }
+  }
   if ($("sign")) $("sign").addEventListener("click", sign);
 
   // ---- submit for signature ---------------------------------------------------------------------------------------

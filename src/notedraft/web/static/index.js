@@ -23,7 +23,8 @@
   function encounter() {
     if (!encounterBox) return undefined;  // the single-person notebook has no encounters
     const value = (id) => document.getElementById(id).value.trim();
-    return { mrn: value("mrn"), date_of_service: value("date-of-service"), physician: value("physician"),
+    return { mrn: value("mrn"), patient_name: value("patient-name"), patient_dob: value("patient-dob") || null,
+      date_of_service: value("date-of-service"), physician: value("physician"),
       place_of_service: value("place"), payer: value("payer") };
   }
 
@@ -40,7 +41,10 @@
     controller = new AbortController();
     let result;
     try {
-      result = await ND.api("POST", "/api/validate", { note: dictation.value, codes: [] }, {}, controller.signal);
+      const place = document.getElementById("place");
+      const body = { note: dictation.value, codes: [] };
+      if (place) body.place_of_service = place.value;  // the same reading a draft with no code lines gets
+      result = await ND.api("POST", "/api/validate", body, {}, controller.signal);
     } catch (_) { return; }
     if (!result.ok || !result.data.suggested_codes || !result.data.suggested_codes.length) return;
     const codes = result.data.suggested_codes;
@@ -100,7 +104,8 @@
     if (!dictation.value.trim()) { showError(error, "Type or paste the dictation first."); return; }
     const enc = encounter();
     if (enc) {
-      const missing = [["mrn", "the patient's MRN"], ["date_of_service", "the date of service"],
+      const missing = [["patient_name", "the patient's name"], ["patient_dob", "the date of birth"],
+        ["mrn", "the patient's MRN"], ["date_of_service", "the date of service"],
         ["physician", "the rendering physician"]].filter(([k]) => !enc[k]).map(([, w]) => w);
       if (missing.length) { showError(error, `Give ${missing.join(", ")} first.`); return; }
     }
