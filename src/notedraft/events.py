@@ -76,6 +76,21 @@ def _near(ctx, start: int, end: int, bounds: tuple[int, int]) -> tuple[int, int]
     return max(bounds[0], start - WINDOW), min(bounds[1], end + WINDOW)
 
 
+def _clause_over_parentheses(ctx, pos: int) -> tuple[int, int]:
+    """The mention's clause, read across parentheses: "lumbar facet (zygapophyseal) joint injections" is one."""
+    text = ctx.text
+    start, end = ctx.clause(pos)
+    s_start, s_end = ctx.sentence(pos)
+    while start > s_start and text[max(s_start, start - 2):start].strip()[-1:] in ("(", ")"):
+        start = ctx.clause(start - 2)[0]
+    while end < s_end and text[end - 1 : end + 1].strip()[:1] in ("(", ")"):
+        nxt = ctx.clause(end + 1)[1]
+        if nxt <= end:
+            break
+        end = nxt
+    return start, end
+
+
 def find_anchors(ctx) -> list[Anchor]:
     """Every mention of a family's procedure, after each family's `context` and `yields_to` are applied."""
     text = ctx.text
@@ -93,7 +108,7 @@ def find_anchors(ctx) -> list[Anchor]:
                 if is_name:
                     strong = True
                 else:
-                    c_start, c_end = _near(ctx, m.start(), m.end(), ctx.clause(m.start()))
+                    c_start, c_end = _near(ctx, m.start(), m.end(), _clause_over_parentheses(ctx, m.start()))
                     strong = _in_sentence(fam.actions, text, c_start, c_end) or (
                         ctx.section_of(m.start()).kind == "header"
                         and _in_sentence(fam.actions, text, s_start, s_end))
@@ -164,9 +179,10 @@ def _owners(ctx, anchors: list[Anchor]) -> list[tuple[int, int, str]]:
                 owners.append((s_start, s_end, current))
             continue
         if len(named) == 1:
+            # a weak mention names where the needle went ("placed into the right L5-S1 facet joint"): the
+            # sentences after it speak of that procedure too
             owners.append((s_start, s_end, named[0]))
-            if strong:
-                current = named[0]
+            current = named[0]
             continue
         owners += _split_sentence(ctx, s_start, s_end, strong or inside)
         current = (strong or inside)[-1].family

@@ -180,6 +180,11 @@ _LOCALIZATION_ONLY = re.compile(
 _NEGATIVE_STATUSES = ("negated", "unchecked")
 
 
+# A noun right after the modality word is the subject the clause speaks of ("ultrasound images", "fluoroscopy time").
+_OWN_SUBJECT = re.compile(r"[\s-]*(?:guided\s+)?(?:images?|views?|films?|stills?|clips?|cine|time|dose|record\w*|report"
+                          r"|printer|storage|archiv\w*)\b", re.IGNORECASE)
+
+
 def _says_not_used(ctx: TextContext, m: Mention) -> bool:
     """Whether a mention says the modality itself was not used: an unchecked box, a negative field, "without
     fluoroscopy", "fluoroscopy was not used" — not a "not" that belongs to another verb of the clause."""
@@ -192,12 +197,47 @@ def _says_not_used(ctx: TextContext, m: Mention) -> bool:
         return True
     c_start, c_end = ctx.clause(m.start)
     before, after = ctx.text[c_start : m.start], ctx.text[m.end : max(c_end, m.end)]
+    if _OWN_SUBJECT.match(after):
+        return False  # "Ultrasound images were not saved": the negation is the images', not the guidance's
     return lx.NEGATION_PASS_THROUGH is not None and (
         _negated_by_determiner(before) or contains(lx.NEGATION_AFTER, after, at_start=True)
         or bool(re.match(r"\W*(?:\w+\s+){0,3}?(?:was|were|is|are)?\s*(?:not|never|n't)\b|\W*(?:\w+\s+){0,2}?(?:wasn'?t|weren'?t)\b",
                          after, re.IGNORECASE))
         or bool(re.search(r"\b(?:did\s+not|didn'?t|do\s+not|don'?t|was\s+not|wasn'?t|not)\s+(?:use|utilize|employ|need|perform|done)\w*"
                           r"(?:\s+(?:the\s+)?(?:use\s+of\s+)?)?\s*$|\bnot\s+(?:done\s+)?(?:under|with|using)\s*$", before, re.IGNORECASE)))
+
+
+_CORRECTION = re.compile(r"\b(?:correct(?:ion|ed)|amend(?:ed|ment)|addend(?:um|a)|erratum|late\s+entry"
+                         r"|should\s+(?:have\s+)?read|entered\s+in\s+error|documented\s+in\s+error)\b", re.IGNORECASE)
+_PARAGRAPH = re.compile(r"\n[ \t]*\n")
+
+
+def _in_correction(ctx: TextContext, pos: int) -> bool:
+    """Whether `pos` stands in a correction of the record: a section named so, or a paragraph that opens with one."""
+    sec = ctx.section_of(pos)
+    if sec.name and _CORRECTION.search(sec.name):
+        return True
+    starts = [m.end() for m in _PARAGRAPH.finditer(ctx.text, 0, pos)]
+    para = starts[-1] if starts else 0
+    return _CORRECTION.search(ctx.text, para, min(pos, para + 80)) is not None
+
+
+def _superseded_by_correction(ctx: TextContext, facts: Facts, affirmed: dict, negative: dict) -> None:
+    """A later correction that denies a modality supersedes the statements of it it corrects ("Correction: this
+    injection was performed under ultrasound guidance; fluoroscopy was not used"): the record as amended holds,
+    and the superseded statements are kept as set aside. Only a correction after every statement it denies."""
+    for kind in list(negative):
+        denials = [d for d in negative[kind] if _in_correction(ctx, d.start)]
+        stated = affirmed.get(kind, [])
+        before = [a for a in stated if not _in_correction(ctx, a.start)]
+        if not denials or not before:
+            continue
+        # the correction's own mentions of the modality speak of it to deny it ("the fluoroscopy sentence was
+        # carried in from the wrong template")
+        if max(a.start for a in before) < min(d.start for d in denials):
+            for a in affirmed.pop(kind):
+                _discount(facts, dataclasses.replace(a, status="doubted"), ctx)
+            negative.pop(kind)
 
 
 def _no_imaging_said(ctx: TextContext, m: re.Match[str]) -> bool:
@@ -235,6 +275,7 @@ def _guidance(ctx: TextContext, facts: Facts) -> None:
             _discount(facts, m, ctx)
             if _says_not_used(ctx, m):
                 negative.setdefault(m.kind, []).append(m)
+    _superseded_by_correction(ctx, facts, affirmed, negative)
     # "No imaging", "Imaging: none": the negation is what it says, not a doubt about it.
     no_imaging = [m for m in ctx.finditer(lx.NO_IMAGING) if _no_imaging_said(ctx, m)
                   and not any(a <= m.start() < b for a, b in (ctx.sentence(x.start) for x in mentions
@@ -295,7 +336,12 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
 
     anchors = events.scopes_of(ctx).anchors
     strong = [a for a in anchors if (a.strong or _drug_beside(ctx, a)) and procedural(a)]
-    chosen = strong or [a for a in anchors if procedural(a) and _weak_counts(ctx, a)]
+    chosen = strong
+    if not chosen:
+        # the joint named only where the needle went counts when nothing else is named ("the needle was moved
+        # to the inferior third of the SI joint"); named in an exam finding ("SI joint provocative tests
+        # negative") it is no procedure
+        chosen = [a for a in anchors if procedural(a) and _weak_counts(ctx, a) and _narrates_the_needle(ctx, a)]
     if not chosen:
         return
     by_family = family.by_name()
@@ -328,6 +374,14 @@ def _drug_beside(ctx: TextContext, a: events.Anchor) -> bool:
                for m in lx.DRUG_PATTERN.finditer(ctx.text, max(s_start, a.start - 240), min(s_end, a.end + 240)))
 
 
+_NEEDLE_NARRATIVE = re.compile(r"\b(?:needle|inject\w*|advanced|entered|placed|contrast|arthrogra\w*|spinal)\b", re.I)
+
+
+def _narrates_the_needle(ctx: TextContext, a: events.Anchor) -> bool:
+    s_start, s_end = ctx.sentence(a.start)
+    return _NEEDLE_NARRATIVE.search(ctx.text, max(s_start, a.start - 240), min(s_end, a.end + 240)) is not None
+
+
 def _weak_counts(ctx: TextContext, a: events.Anchor) -> bool:
     # a target named as a landmark counts only for a family that says so (the joint is its procedure's site)
     return family.by_name()[a.family].spec.detect.landmark
@@ -347,7 +401,7 @@ _STRUCTURE = re.compile(
     r"|nerve|roots?|rami|ramus|branch\w*|inj\w*|block\w*|[CTLS]\d(?:\s*-\s*[CTLS]?\d)?|insert\w*|catheter|interspace"
     r"|lamina|paramedian|transforaminal|epidural|ESI|TFESI|medial|lateral\s+branch|sympathetic|stellate|ganglion"
     r"|trigger\s+points?|TPIs?|muscles?|trapezius|paraspinal\w*|notch|bursa|acromioclavicular|AC|glenohumeral"
-    r"|piriformis|SI)\b",
+    r"|piriformis|SI|procedures?|sided)\b",
     re.IGNORECASE,
 )
 # "the left side" counts only with something done to it: "the left side was injected", "repeated on the right side".

@@ -147,34 +147,17 @@ _NEGATIVE_TAIL = re.compile(
     r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|images?|views?)?\s*(?:[.;,)](?!\d)|$)|zero\b)",  # not "0.5 mL"
     I,
 )
+# "X, not Y" contrasts X with Y: the "not" is Y's ("under ultrasound guidance, not fluoroscopy").
+_CONTRASTIVE = re.compile(r"^[\s,;:()\-]*(?:and\s+|but\s+)?not\s+(?:the\s+|a\s+)?(?:fluoro\w*|ultra-?sound\w*|sonograph\w*"
+                          r"|CT\b|US\b|C-arm|left|right|bilateral\w*|landmarks?|palpation)", I)
 # Past-tense predicates this reader knows to describe a thing done ("was advanced", "confirmed"). Any other -ed
 # word in the clause is an unknown verb and so a doubt ("fluoroscopy was forgone", "the C-arm malfunctioned").
-_AFFIRMATIVE_ED = frozenset("""
-used utilized utilised employed performed obtained guided placed advanced directed inserted introduced redirected
-positioned repositioned confirmed verified documented visualized visualised noted observed identified demonstrated
-showed outlined revealed injected instilled administered infiltrated anesthetized anesthetised delivered achieved
-accomplished completed prepped prepared draped cleaned cleansed sterilized aspirated removed applied saved stored
-recorded archived captured printed retained imaged scanned localized localised targeted entered reached penetrated
-passed flushed tolerated monitored signed informed turned rotated tilted angled oriented viewed projected acquired
-filled spread flowed distributed diluted mixed combined premixed attached connected labeled labelled located found
-palpated sedated stabilized secured dressed bandaged discharged transferred transported escorted based related
-associated named described detailed iodinated fenestrated curved bent draped prepped confirmed affected involved
-treated injected reproduced improved relieved resolved reported rated stated dictated indicated contained consisted
-followed included advanced measured drawn? marked seated oriented washed wiped swabbed scrubbed anesthetized
-numbed raised created formed made visualised depicted displayed opacified contrasted enhanced appreciated
-evidenced suggested? opened closed started ended finished checked tested assessed examined evaluated inspected
-stimulated lesioned heated cooled ablated blocked approached elicited encountered returned occurred experienced
-infused dispensed ambulated cleared engaged dispersed layered delineated highlighted tracked traced endorsed
-decreased increased reduced dropped listed mentioned specified selected isolated obliqued adjusted centered
-focused magnified collimated aligned optimized controlled padded prepped sterile added exchanged provided
-performed utilised localised programmed carried repeated threaded received divided split shared irrigated sutured closed taped covered prepared disinfected painted
-""".replace("?", "").split())
+_AFFIRMATIVE_ED = frozenset(_CUES["verbs"]["affirmative_ed"])
 _ED_WORD = re.compile(r"\b[A-Za-z]{4,}ed\b")
-_NOT_VERBS = frozenset("indeed proceed proceeded hundred sacred exceed succeed embedded kindred classified specified unspecified"
-                        " related associated involved".split())
+_NOT_VERBS = frozenset(_CUES["verbs"]["not_verbs"])
 _IRREGULAR_PARTICIPLE = re.compile(r"\b(?:given|seen|shown|taken|done|withdrawn|made|put|set|kept|held|broken|gone|went"
                                    r"|forgotten|forgot|hidden|written|undergone)\b", I)
-_AFFIRMATIVE_IRREGULAR = frozenset("given seen shown taken done withdrawn made put set kept written undergone".split())
+_AFFIRMATIVE_IRREGULAR = frozenset(_CUES["verbs"]["affirmative_irregular"])
 _MIXED_SCRIPT_WORD = re.compile(r"\w*[^\W\d_]\w*")
 _SUBSTITUTION = re.compile(r"\s*(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of)\b", I)
 # A clause that goes on about the same thing without a new subject: "but not injected", "(all held, none injected)",
@@ -573,7 +556,7 @@ class Reading:
         pos, hops = c_end, 0
         while pos < s_end and hops < 4:
             tail = self.text[pos : min(s_end + 40, pos + 60)]
-            if _NEGATIVE_TAIL.match(tail):
+            if _NEGATIVE_TAIL.match(tail) and not _CONTRASTIVE.match(tail):
                 return "negated"
             while pos < s_end and self.text[pos] in " \t\r\n,;:()[]|-":
                 pos += 1
@@ -582,6 +565,9 @@ class Reading:
             n_start, n_end = self.clause(pos)
             n_end = max(n_end, n_start + 1)
             head = self.text[n_start:n_end]
+            if _CONTRASTIVE.match(head):
+                pos, hops = n_end, hops + 1  # "..., not fluoroscopy": the other thing's negation
+                continue
             if _SUBSTITUTION.match(head):
                 return "affirmed"  # "... in lieu of fluoroscopy (contrast allergy)": what follows is the other thing
             # a parenthesis with its own subject ("(images not retained)") speaks of that subject; one that goes on
