@@ -129,6 +129,8 @@ def _read_facts(ctx: TextContext) -> Facts:
     _procedure(ctx, facts)
     _side(ctx, facts)
     _encounter_not_done(ctx, facts)
+    if facts.procedure == "unstated":
+        _planned_then_done(ctx, facts)
     mentions = read_medications(ctx, elsewhere=other_procedures(ctx))
     facts.medications = dedupe_medications(mentions)
     facts.conflicts += dose_conflicts(mentions, ctx.original)
@@ -137,6 +139,8 @@ def _read_facts(ctx: TextContext) -> Facts:
     _purpose(ctx, facts)
     facts.needle_confirmation = _first_affirmed(ctx, lx.NEEDLE_CONFIRMATION, "needle_confirmation", facts)
     facts.contrast = _first_affirmed(ctx, lx.CONTRAST, "contrast", facts)
+    if facts.needle_confirmation is None:
+        facts.needle_confirmation = _contrast_under_guidance(ctx, facts)
     facts.images_recorded = _first_affirmed(ctx, lx.IMAGES_RECORDED, "images_recorded", facts)
     facts.guidance_description = _first_affirmed(ctx, lx.GUIDANCE_DESCRIPTION, "guidance_description", facts)
     _pain_scores(ctx, facts)
@@ -264,11 +268,13 @@ def _guidance(ctx: TextContext, facts: Facts) -> None:
     mentions += [ctx.mention("ultrasound", m) for m in lx.ultrasound_mentions(ctx.text, ctx.finditer)]
     affirmed: dict[str, list[Mention]] = {}
     negative: dict[str, list[Mention]] = {}
+    marked_only: set[int] = set()
     for m in sorted(mentions, key=lambda m: m.start):
         if m.status == "affirmed":
             c_start, c_end = ctx.clause(m.start)
             if _LOCALIZATION_ONLY.search(ctx.text, c_start, c_end):
                 _discount(facts, dataclasses.replace(m, status="doubted"), ctx)  # imaging that only marked the skin
+                marked_only.add(m.start)
                 continue
             affirmed.setdefault(m.kind, []).append(m)
         else:
@@ -279,7 +285,7 @@ def _guidance(ctx: TextContext, facts: Facts) -> None:
     # "No imaging", "Imaging: none": the negation is what it says, not a doubt about it.
     no_imaging = [m for m in ctx.finditer(lx.NO_IMAGING) if _no_imaging_said(ctx, m)
                   and not any(a <= m.start() < b for a, b in (ctx.sentence(x.start) for x in mentions
-                                                               if x.status == "affirmed"))]
+                                                               if x.status == "affirmed" and x.start not in marked_only))]
     if affirmed:  # "located by palpation" beside fluoroscopy finds an artery; only words about imaging contradict it
         no_imaging = [m for m in no_imaging if re.search(r"imag|landmark", m.group(), re.IGNORECASE)]
     kinds = sorted(affirmed, key=lambda k: affirmed[k][0].start)
@@ -341,7 +347,7 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
         # the joint named only where the needle went counts when nothing else is named ("the needle was moved
         # to the inferior third of the SI joint"); named in an exam finding ("SI joint provocative tests
         # negative") it is no procedure
-        chosen = [a for a in anchors if procedural(a) and _weak_counts(ctx, a) and _narrates_the_needle(ctx, a)]
+        chosen = [a for a in anchors if procedural(a) and _weak_counts(ctx, a) and not _exam_finding(ctx, a)]
     if not chosen:
         return
     by_family = family.by_name()
@@ -364,6 +370,20 @@ def _procedure(ctx: TextContext, facts: Facts) -> None:
     facts.procedure_span = ctx.span(first.start, first.end)
 
 
+def _planned_then_done(ctx: TextContext, facts: Facts) -> None:
+    """"Bilateral SIJ injections planned. Right: fluoro, contrast IA, 20 mg kenalog ... Left: not injected": the
+    plan names the procedure and the text says it was done on a side, so it is that procedure, on that side."""
+    if not facts.performed_sides() or facts.conflicts:
+        return
+    for a in events.scopes_of(ctx).anchors:
+        if (a.strong and ctx.section_kind(a.start) not in _NON_PROCEDURAL_SECTIONS
+                and ctx.status(a.start, a.end) == "planned" and ctx.local_status(a.start, a.end) == "planned"):
+            facts.procedure = family.by_name()[a.family].procedure
+            facts.procedure_span = ctx.span(a.start, a.end)
+            facts.named_procedures = sorted(set(facts.named_procedures) | {facts.procedure})
+            return
+
+
 def _drug_beside(ctx: TextContext, a: events.Anchor) -> bool:
     """A target with a drug in its sentence is the procedure, for a family whose target is its site ("40 mg
     Kenalog into the left SI joint"); contrast is not such a drug ("iohexol without epidural spread")."""
@@ -374,12 +394,14 @@ def _drug_beside(ctx: TextContext, a: events.Anchor) -> bool:
                for m in lx.DRUG_PATTERN.finditer(ctx.text, max(s_start, a.start - 240), min(s_end, a.end + 240)))
 
 
-_NEEDLE_NARRATIVE = re.compile(r"\b(?:needle|inject\w*|advanced|entered|placed|contrast|arthrogra\w*|spinal)\b", re.I)
+_EXAM_FINDING = re.compile(r"\b(?:provocative|tests?|tender\w*|exam\w*|maneuvers?|FABER|Patrick|Gaenslen|thrust|"
+                           r"compression|distraction|Yeoman|Fortin|palpat\w*\s+tender\w*)\b", re.IGNORECASE)
 
 
-def _narrates_the_needle(ctx: TextContext, a: events.Anchor) -> bool:
+def _exam_finding(ctx: TextContext, a: events.Anchor) -> bool:
+    """"Sacroiliac joint provocative tests negative bilaterally": the joint named in an exam finding, no procedure."""
     s_start, s_end = ctx.sentence(a.start)
-    return _NEEDLE_NARRATIVE.search(ctx.text, max(s_start, a.start - 240), min(s_end, a.end + 240)) is not None
+    return _EXAM_FINDING.search(ctx.text, max(s_start, a.start - 240), min(s_end, a.end + 240)) is not None
 
 
 def _weak_counts(ctx: TextContext, a: events.Anchor) -> bool:
@@ -443,6 +465,14 @@ def _side_line(ctx: TextContext, pos: int) -> bool:
         ctx.text[line_start:pos].count(":") >= 1 and bool(_SIDE_FIELD.match("\n" + ctx.text[line_start:pos]))
 
 
+_SIDE_AS_LABEL = re.compile(r"[ \t]*(?:side|SIJ|SI\s+joint|sacroiliac\s+joint|joint)?[ \t]*:", re.IGNORECASE)
+_SIDE_LABEL_VALUE = re.compile(r"\b(?:fluoro\w*|ultrasound|sonograph\w*|CT|contrast|needle|inject\w*|inj|IA|intra-?articular"
+                               r"|arthrogra\w*|\d+\s*(?:mg|mL|cc))\b", re.IGNORECASE)
+_SIDE_LEAD = re.compile(r"\s*(?:\d+[.)]\s*)?(?:(?:then|next|first|and)\s+)?(?:on|to|at|for|in)\s+the\s+", re.IGNORECASE)
+_SIDE_LEAD_ACTION = re.compile(r"\b(?:needle|inject\w*|advanced|placed|entered|performed|repeated|accessed|cannulated)\b",
+                               re.IGNORECASE)
+
+
 def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
     text = ctx.text
     if _side_line(ctx, m.start()):
@@ -455,6 +485,14 @@ def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
     if contains(lx.SIDE_AFTER_CONTRAST, text[max(0, m.start() - 60) : m.start()]) and not re.match(
             r"\s+(?:SIJ?|S\.I\.|sacro-?iliac|joint|jt)\b", text[m.end() : m.end() + 20], re.IGNORECASE):
         return False  # "bilateral spread", "flowing to the right" — but "spread within the right joint" names the joint
+    # "On the right, a 22-gauge needle was advanced ...": a side that leads its sentence names the side acted on
+    s_start, s_end = ctx.sentence(m.start())
+    # "Right: fluoro, contrast IA, 20 mg kenalog": a side as the label of what was done to it
+    label = _SIDE_AS_LABEL.match(text, m.end())
+    if label and _SIDE_LABEL_VALUE.search(text, label.end(), min(len(text), label.end() + 160)):
+        return True
+    if _SIDE_LEAD.fullmatch(text, s_start, m.start()) and _SIDE_LEAD_ACTION.search(text, m.end(), min(s_end, m.end() + 160)):
+        return True
     # the thing acted on stands within a few words, in the same clause
     c_start, c_end = ctx.clause(m.start())
     s_start, s_end = ctx.sentence(m.start())
@@ -769,9 +807,24 @@ def _dx_words(segment: str) -> str:
     return ""
 
 
+# The purpose of an injection that was referred or requested is the purpose of the injection done: "Therapeutic
+# steroid injection requested by rheumatology", "Referred for a diagnostic left SI joint injection". Only words of a
+# referral, and only for a purpose word that names the injection it qualifies.
+_REFERRAL = re.compile(r"request\w*|referr\w*|refer|ordered", re.IGNORECASE)
+_PURPOSE_OF_INJECTION = re.compile(r"\s+(?:[\w-]+\s+){0,5}?(?:injections?|inj\b|blocks?)", re.IGNORECASE)
+
+
+def _purpose_stated(ctx: TextContext, m: re.Match[str], facts: Facts) -> bool:
+    if ctx.status(m.start(), m.end()) == "affirmed":
+        return True
+    return (facts.procedure != "unstated" and ctx.section_of(m.start()).kind != "plan"
+            and _PURPOSE_OF_INJECTION.match(ctx.text, m.end()) is not None
+            and ctx.status(m.start(), m.end(), allow=_REFERRAL) == "affirmed")
+
+
 def _purpose(ctx: TextContext, facts: Facts) -> None:
-    diagnostic = [m for m in ctx.finditer(lx.PURPOSE_DIAGNOSTIC) if ctx.status(m.start(), m.end()) == "affirmed"]
-    therapeutic = [m for m in ctx.finditer(lx.PURPOSE_THERAPEUTIC) if ctx.status(m.start(), m.end()) == "affirmed"]
+    diagnostic = [m for m in ctx.finditer(lx.PURPOSE_DIAGNOSTIC) if _purpose_stated(ctx, m, facts)]
+    therapeutic = [m for m in ctx.finditer(lx.PURPOSE_THERAPEUTIC) if _purpose_stated(ctx, m, facts)]
     if diagnostic and therapeutic:
         facts.purpose = "diagnostic_and_therapeutic"
         first = min(diagnostic[0].start(), therapeutic[0].start())
@@ -785,6 +838,39 @@ def _purpose(ctx: TextContext, facts: Facts) -> None:
 
 # A phrase that negates itself: "images were not saved", "placement could not be verified", "images not retained".
 _INNER_NEGATION = re.compile(r"\b(?:not|never|no|without|w/o|unable|unsuccessful(?:ly)?)\b|n't\b", re.IGNORECASE)
+
+
+_PLACEMENT_DOUBT = re.compile(r"\b(?:vascular|intravascular|venous|arterial|peri-?articular|extra-?articular|epidural"
+                              r"|soft\s+tissue|uptake|runoff|run-off)\b", re.IGNORECASE)
+
+
+def _contrast_under_guidance(ctx: TextContext, facts: Facts) -> Span | None:
+    """"Left SI joint injection under fluoro with contrast": contrast injected under fluoroscopy or CT is the
+    arthrogram 27096 includes, the way placement is confirmed (seed guide, arthrography). Counted only when the
+    contrast is affirmed in the same sentence as the guidance, nothing says placement was not confirmed, and the
+    contrast showed nothing outside the joint."""
+    if facts.guidance not in ("fluoroscopy", "ct") or facts.contrast is None:
+        return None
+    if any(d.kind == "needle_confirmation" for d in facts.discounted) or facts.not_done:
+        return None
+    if any(e.status != "performed" for e in facts.events):
+        return None
+    for g in facts.guidance_spans:
+        s_start, s_end = ctx.sentence(_normalised(ctx, g.start))
+        for m in ctx.finditer(lx.CONTRAST):
+            if s_start <= m.start() < s_end and ctx.status(m.start(), m.end()) == "affirmed":
+                if _PLACEMENT_DOUBT.search(ctx.text, s_start, s_end):
+                    return None
+                return ctx.span(min(m.start(), _normalised(ctx, g.start)), max(m.end(), _normalised(ctx, g.end)))
+    return None
+
+
+def _normalised(ctx: TextContext, raw: int) -> int:
+    """A raw-text offset (a Span's) in the normalised text the reader scans."""
+    index = ctx._index
+    if index is None:
+        return raw
+    return bisect.bisect_left(index, raw)
 
 
 def _first_affirmed(ctx: TextContext, pattern: re.Pattern[str], kind: str, facts: Facts) -> Span | None:

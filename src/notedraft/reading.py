@@ -129,8 +129,10 @@ def _alternation(patterns: list[str], flags: int = re.IGNORECASE) -> re.Pattern[
 
 _CUES = _load_cues()
 # (status, pattern, forward-only): a forward cue doubts only the mentions after it in the clause
-_CLAUSE_DOUBT: list[tuple[Status, re.Pattern[str], bool]] = [
-    (c["status"], _alternation(c["patterns"]), c.get("direction", "both") == "forward") for c in _CUES["cue"]]
+_CLAUSE_DOUBT: list[tuple[Status, re.Pattern[str], str]] = [
+    (c["status"], _alternation(c["patterns"]), c.get("direction", "both")) for c in _CUES["cue"]]
+# words of a directional cue: they are read by their direction above, never as an unknown verb
+_DIRECTIONAL = _alternation([p for c in _CUES["cue"] if c.get("direction", "both") != "both" for p in c["patterns"]])
 _LABEL_CUES: list[tuple[Status, re.Pattern[str]]] = [(c["status"], _alternation(c["patterns"])) for c in _CUES["label_cue"]]
 _PRESENT_TODAY = _alternation(_CUES["today"]["patterns"])
 _SECTION_KINDS: list[tuple[SectionKind, re.Pattern[str]]] = [
@@ -143,7 +145,9 @@ _DETERMINER_NEGATION = lx.NEGATION_BEFORE
 _NEGATIVE_TAIL = re.compile(
     r"^[\s,;:()\-]*(?:(?:but|and|was|were|is|are|it|this|which|that)\s+)*"
     r"(?:not\b|never\b|n/a\b|none\b|no\s*(?:[.;,)]|$)|unavailable|unable|declined|deferred|omitted|skipped|aborted"
-    r"|cancel+ed|failed|broken|down\b|contraindicated|was\s*n'?t|wasnt|werent|weren't|isnt|isn't|unused|withheld|held\b"
+    r"|cancel+ed|failed(?!\s+(?:\d|conservative|PT\b|physical|therapy|treatment|NSAIDs?|medications?|meds|injections?"
+    r"|chiro\w*|home|exercise|rest|activity|to\s+(?:respond|improve|help)))"  # "failed PT" is history, not a failure today
+    r"|broken|down\b|contraindicated|was\s*n'?t|wasnt|werent|weren't|isnt|isn't|unused|withheld|held\b"
     r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|images?|views?)?\s*(?:[.;,)](?!\d)|$)|zero\b)",  # not "0.5 mL"
     I,
 )
@@ -649,11 +653,11 @@ class Reading:
             return "declined"
         if _negated_before(before):
             return "negated"
-        for status, pattern, forward in _CLAUSE_DOUBT:
+        for status, pattern, direction in _CLAUSE_DOUBT:
             for a, b in self.cues_within(pattern, lo, hi):
                 if self._allow is not None and self._allow.fullmatch(text, a, b):
                     continue
-                if forward and a >= start:
+                if (direction == "forward" and a >= start) or (direction == "backward" and a < start):
                     continue
                 if a < start or b > end:  # a cue word inside the mention itself ("non-fluoroscopic") is the mention's
                     if status == "negated" and _determiner_only(text[a:b]):
@@ -662,6 +666,8 @@ class Reading:
         for m in _ED_WORD.finditer(text, lo, hi):
             if self._allow is not None and self._allow.fullmatch(m.group()):
                 continue
+            if _DIRECTIONAL.match(text, m.start()):
+                continue  # "for suspected sacroiliitis", "converted to CT": read by their direction above
             if m.start() < start or m.end() > end:
                 if m.group().lower() not in _AFFIRMATIVE_ED and m.group().lower() not in _NOT_VERBS:
                     return "doubted"  # an unknown verb: "fluoroscopy was forgone", "the C-arm malfunctioned"
