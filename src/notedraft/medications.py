@@ -939,12 +939,30 @@ def _fmt(d: Decimal) -> str:
 
 # An amount set off by a comma after a drug's own amounts, ending its clause (or saying what it was for, "at the
 # skin"), with its own per-side or total phrase: "Depo-Medrol 40 mg/mL, 1 mL", "Kenalog 20 mg per side, 40 mg total".
-_TRAILING_AMOUNT = _Lazy(
-    r"\s*,\s*(?P<amount>\d*\.?\d+\s*(?:mgs?|mg's|mcg|cc'?s?|mls?|ml's|milliliters?|millilitres?)(?![A-Za-z]))"
-    r"(?P<tail>\s+(?:in\s+)?total\b|\s+(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
-    r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|\s+(?:each|apiece)\b"
-    r"|(?=\s*(?:[,;)\r\n]|\.(?!\d)|\band\b|$)|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
-    r"|(?:needle\s+)?tract)\b))", I)
+class _TrailingAmount:
+    """An amount set off by a comma after a drug's own amounts, ending its clause (or saying what it was for, "at
+    the skin", or followed by the clause's verb, "were injected"), with its own per-side or total phrase:
+    "Depo-Medrol 40 mg/mL, 1 mL", "Sensorcaine 0.25%, 2 mL were injected", "Kenalog 20 mg per side, 40 mg total".
+    Built from the unit and number spellings of units.toml on first use."""
+
+    _pattern: re.Pattern[str] | None = None
+
+    def match(self, text: str, pos: int) -> re.Match[str] | None:
+        if self._pattern is None:
+            lx = lexicon()
+            amount = f"(?:{lx.mass.pattern}|{lx.volume.pattern})".replace("?P<n>", "").replace("?P<v>", "").replace(
+                "?P<unit>", "")
+            self._pattern = re.compile(
+                rf"\s*,\s*(?P<amount>{amount})"
+                r"(?P<tail>\s+(?:in\s+)?total\b|\s+(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
+                r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|\s+(?:each|apiece)\b"
+                r"|(?=\s*(?:[,;)\r\n]|\.(?!\d)|\band\b|$)|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
+                r"|(?:needle\s+)?tract)\b|\s+(?:(?:was|were|is|are)\s+)?(?:then\s+)?(?:injected|given|administered|instilled"
+                r"|infiltrated|delivered|placed)\b))", I)
+        return self._pattern.match(text, pos)
+
+
+_TRAILING_AMOUNT = _TrailingAmount()
 
 
 def _name_end(text: str, h: Hit) -> tuple[int, str | None, str | None, str | None, str | None]:
