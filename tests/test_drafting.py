@@ -401,7 +401,7 @@ def test_an_instruction_on_top_of_a_complete_dictation_still_refuses():
     "dictation, reads_as",
     [
         ("L knee inj, 40 kenalog, dx M17.12", "joint injection"),
-        ("bilateral SI RFA L5 S1 S2 S3 under fluoro, dx M46.1", "si rfa"),
+        ("bilateral SI RFA L5 S1 S2 S3 under fluoro, dx M46.1", "radiofrequency ablation"),
         ("trigger point inj trapezius 2cc 1% lido", "trigger point injection"),
         ("L L5-S1 transforaminal epidural under fluoro, 80 depo-medrol", "epidural injection"),
     ],

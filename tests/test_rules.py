@@ -178,7 +178,8 @@ VIOLATED = [
     ("20552.procedure.si_or_trigger_point", note(NERVE_BLOCK), ["20552-LT"], None, "error"),
     ("20552.si.guidance_ultrasound_or_none", note(FLUORO), ["20552-LT"], None, "error"),
     ("20552.si.guidance_ultrasound_or_none", note(CT), ["20552-LT"], None, "error"),
-    ("20552.si.ultrasound_needle_confirmation", note(ULTRASOUND, confirmation=None), ["20552-LT"], None, "error"),
+    # the sources disagree on whether a 20552 note must say how ultrasound confirmed placement: a warning, not a refusal
+    ("20552.si.ultrasound_needle_confirmation", note(ULTRASOUND, confirmation=None), ["20552-LT"], None, "warning"),
     ("20552.si.ultrasound_sources_disagree", note(ULTRASOUND), ["20552-LT", "76942"], None, "warning"),
     ("20552.si.medicare_no_imaging", note(LANDMARK), ["20552-LT"], "medicare", "warning"),
     ("20552.trigger_point.muscles", note(TRIGGER_3), ["20552"], None, "error"),
@@ -420,6 +421,11 @@ def test_packs_carry_a_source_a_fix_and_a_severity_for_every_rule():
 
 
 def test_the_ultrasound_disagreement_is_recorded_in_the_pack():
-    (topic,) = [d for d in load_packs()["20552"].disagreements if "Ultrasound" in d.topic]
+    (topic,) = [d for d in load_packs()["20552"].disagreements if d.topic == "Ultrasound-guided SI joint injection"]
     claims = " ".join(p.claim for p in topic.positions)
     assert "22899" in claims and "20552" in claims
+
+
+def test_the_ultrasound_confirmation_disagreement_is_recorded_with_both_positions():
+    (topic,) = [d for d in load_packs()["20552"].disagreements if "confirmed placement" in d.topic]
+    assert len(topic.positions) >= 2

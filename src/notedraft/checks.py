@@ -240,6 +240,18 @@ def needle_confirmation(c: Claim) -> Outcome:
 
 
 @check
+def needle_confirmation_not_denied(c: Claim) -> Outcome:
+    """Silence about how the needle was confirmed is one thing; a note that says placement was not confirmed, or
+    doubts it ("could not confirm", "tip seen entering? not documented"), documents a failed confirmation."""
+    f = c.facts
+    if f.needle_confirmation is not None:
+        return Outcome(True, [f.needle_confirmation])
+    denied = [d.span for d in f.discounted
+              if d.kind == "needle_confirmation" and d.reason in ("negated", "doubted", "unchecked")]
+    return Outcome(not denied, denied, "; ".join(repr(s.text) for s in denied[:2]))
+
+
+@check
 def contrast_documented(c: Claim) -> Outcome:
     return _span_check(c.facts.contrast, c.facts, "contrast")
 

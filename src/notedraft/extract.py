@@ -141,6 +141,8 @@ def _read_facts(ctx: TextContext) -> Facts:
     facts.contrast = _first_affirmed(ctx, lx.CONTRAST, "contrast", facts)
     if facts.needle_confirmation is None:
         facts.needle_confirmation = _contrast_under_guidance(ctx, facts)
+    if facts.needle_confirmation is None:  # only what was not seen is kept: "needle not visualized"
+        _first_affirmed(ctx, lx.NEEDLE_VISUALIZATION, "needle_confirmation", facts)
     facts.images_recorded = _first_affirmed(ctx, lx.IMAGES_RECORDED, "images_recorded", facts)
     facts.guidance_description = _first_affirmed(ctx, lx.GUIDANCE_DESCRIPTION, "guidance_description", facts)
     _pain_scores(ctx, facts)

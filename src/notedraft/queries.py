@@ -15,6 +15,7 @@ QUESTIONS = {
     "medications.documented": "Which medications were injected, and at what doses?",
     "guidance.needle_confirmation": "How was intra-articular needle placement confirmed (e.g. contrast under fluoroscopy)?",
     "si.ultrasound_needle_confirmation": "How did ultrasound confirm the needle placement (e.g. needle tip seen entering the joint)?",
+    "si.ultrasound_confirmation_denied": "Did ultrasound confirm the needle in the joint (e.g. needle tip seen entering the joint)?",
     "images.permanently_recorded": "Were the ultrasound images permanently recorded (e.g. saved to PACS)?",
     "guidance.described": "How did ultrasound localize the needle (real-time view, probe, in-plane or out-of-plane)?",
     "diagnosis.hip_pain_is_not_si": "M25.55- is hip pain: what is the SI joint diagnosis (e.g. M46.1 sacroiliitis)?",
@@ -26,6 +27,9 @@ QUESTIONS = {
 # never asked (an ultrasound dictation is not asked how contrast under fluoroscopy confirmed the needle).
 CODE_GUIDANCE = {"27096": {"fluoroscopy", "ct"}, "77002": {"fluoroscopy"}, "77003": {"fluoroscopy"}, "77012": {"ct"},
                  "76942": {"ultrasound"}, "20552": {"ultrasound", "none"}, "20553": {"ultrasound", "none"}}
+
+
+_ASKED_ON_WARNING = {"si.ultrasound_needle_confirmation"}
 
 
 def _applies(code: str, facts: Facts) -> bool:
@@ -41,10 +45,12 @@ def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
             out.append(q)
 
     for f in report.findings:
-        if f.severity != "error":
-            continue
         code, _, rest = f.rule.partition(".")
         key = rest if code[:1].isdigit() or code.startswith("G0") else f.rule
+        # A warning is asked about only when it names a missing fact (how ultrasound confirmed the needle, where
+        # the sources disagree); a dose outside its label range or a payer note is not a question.
+        if f.severity != "error" and key not in _ASKED_ON_WARNING:
+            continue
         if not _applies(code, facts):
             continue
         if key == "medications.dosed":
