@@ -35,9 +35,6 @@ def test_the_answers_reach_the_draft_as_history_the_reader_reads(practice):
     assert [r["revision"] for r in sam.get(f"/api/drafts/{draft_id}/revisions").json()["revisions"]] == [1, 2]
 
 
-@pytest.mark.xfail(strict=True, reason="core: draft(dictation, codes, payer='medicare') must write the LCD criteria "
-                   "stated in a 'History (physician's answers):' section of the dictation into the note's "
-                   "history/indication section, so the redraft is supported")
 def test_the_redraft_from_the_answers_is_supported(practice):
     app, login = practice
     sam, drlee = login("sam"), login("drlee")
