@@ -1,0 +1,69 @@
+"""Spec tests for reader cues and lexicon phrasings (issue 16: well-documented notes must not be refused, and no
+new wording may establish a fact that was not affirmatively documented)."""
+
+from __future__ import annotations
+
+import pytest
+
+from notedraft.extract import extract_facts
+
+
+def _guidance(text: str) -> tuple[str, list[str]]:
+    f = extract_facts(text)
+    return f.guidance, [c.kind for c in f.conflicts]
+
+
+# --- the alternative not taken --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Right SIJ injection. Ultrasound was preferred over fluoroscopy to spare radiation. Under ultrasound a 22 g needle"
+     " entered the right SI joint. 40 mg Kenalog injected.", "ultrasound"),
+    ("Left SI joint injection. Under C-arm guidance, in place of the ultrasound probe, a needle entered the left SI"
+     " joint. Kenalog 40 mg injected.", "fluoroscopy"),
+    ("Left SI joint injection without imaging. Landmark technique was used as opposed to ultrasound. The needle"
+     " entered the left SI joint by palpation. 2 mL 1% lidocaine injected.", "none"),
+])
+def test_the_modality_not_chosen_is_no_second_guidance(text, expected):
+    guidance, conflicts = _guidance(text)
+    assert guidance == expected and "guidance" not in conflicts
+
+
+def test_the_modality_not_chosen_still_conflicts_when_it_is_also_stated_as_used():
+    # "chosen over" negates only what follows it; fluoroscopy stated as used elsewhere still conflicts with ultrasound
+    text = ("Left SI joint injection. Ultrasound was chosen over fluoroscopy. Under fluoroscopic guidance the needle"
+            " entered the left SI joint. Kenalog 40 mg injected.")
+    guidance, conflicts = _guidance(text)
+    assert guidance != "fluoroscopy" and "guidance" in conflicts
+
+
+def test_a_room_that_was_closed_is_not_the_guidance():
+    text = ("Left SI joint injection by palpation, no imaging. The needle entered the left SI joint. 2 mL 1% lidocaine"
+            " injected. Landmarks were used since the CT scanner was booked all day.")
+    guidance, conflicts = _guidance(text)
+    assert guidance == "none" and conflicts == []
+
+
+# --- imaging names -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Right SI joint injection. Under pulsed fluoroscopy the needle entered the right SI joint. Kenalog 40 mg injected.",
+     "fluoroscopy"),
+    ("Right SI joint injection. Ultrasonographic guidance was used; the needle entered the right SI joint."
+     " Kenalog 40 mg injected.", "ultrasound"),
+    ("Right SI joint injection. Quick check CT confirmed the needle in the right SI joint. Kenalog 40 mg injected.", "ct"),
+    ("Right SI joint injection. Sequential axial CT guided the needle into the right SI joint. Kenalog 40 mg injected.",
+     "ct"),
+])
+def test_imaging_named_by_its_technique(text, expected):
+    assert _guidance(text) == (expected, [])
+
+
+@pytest.mark.parametrize("text", [
+    "Right SI joint injection. Pulsed fluoroscopy was not used; the needle entered the right SI joint by palpation.",
+    "Right SI joint injection. Ultrasonography was unavailable. The needle entered the right SI joint by palpation.",
+    "Right SI joint injection by palpation. Intermittent CT was considered but not done.",
+])
+def test_imaging_names_keep_their_negations(text):
+    assert _guidance(text)[0] in ("none", "unstated")
