@@ -67,3 +67,28 @@ def test_imaging_named_by_its_technique(text, expected):
 ])
 def test_imaging_names_keep_their_negations(text):
     assert _guidance(text)[0] in ("none", "unstated")
+
+
+# --- a side stated in the impression ------------------------------------------------------------------------------
+
+_BODY = ("Procedure: SIJ injection, fluoroscopy.\nDescription: Under fluoroscopy a 22 g needle entered the {side}"
+         "sacroiliac joint; contrast outlined it; 40 mg methylprednisolone injected.\n")
+
+
+def test_an_impression_that_says_what_was_done_today_names_the_side():
+    f = extract_facts(_BODY.format(side="") + "Impression: sacroiliitis. Rt SIJ injection completed today.")
+    assert f.side == "right" and f.conflicts == []
+
+
+@pytest.mark.parametrize("impression", [
+    "Impression: right sacroiliitis; consider a right SIJ injection in 3 months.",
+    "Impression: right SIJ injection to be performed today if the patient consents.",
+    "Impression: right sacroiliitis.",
+])
+def test_an_impression_that_does_not_say_it_was_done_names_no_side(impression):
+    assert extract_facts(_BODY.format(side="") + impression).side == "unstated"
+
+
+def test_an_impression_side_that_differs_from_the_procedure_texts_is_a_question():
+    f = extract_facts(_BODY.format(side="left ") + "Impression: Rt SIJ injection completed today.")
+    assert f.side == "unstated" and [c.kind for c in f.conflicts] == ["side"]

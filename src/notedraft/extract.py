@@ -504,11 +504,22 @@ def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
     return contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[s_start:s_end])
 
 
+def _done_today_in_impression(ctx: TextContext, m: re.Match[str]) -> bool:
+    """A side in an impression/assessment sentence that affirms the procedure on that side was done today
+    ("Therapeutic left SI joint injection performed today"): affirmed, next to what was acted on."""
+    if ctx.section_of(m.start()).kind != "diagnosis" or ctx.status(m.start(), m.end()) != "affirmed":
+        return False
+    s_start, s_end = ctx.sentence(m.start())
+    return (_DONE_TODAY.search(ctx.text, s_start, s_end) is not None
+            and _PROCEDURE_WORD.search(ctx.text, s_start, s_end) is not None and _side_is_structural(ctx, m))
+
+
 def _side(ctx: TextContext, facts: Facts) -> None:
     found: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
     not_done: dict[str, list[tuple[int, int, str]]] = {"left": [], "right": []}
     mentioned: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
     dx_sides: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
+    summary: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
     matches += [(m, "left" if m.group("letter") == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
@@ -543,6 +554,25 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             repeated = (side != "bilateral" and re.match(r"\s+sides?\b", text[m.end():m.end() + 8])
                         and _REPEATED_ON.search(text, max(ctx.sentence(m.start())[0], m.start() - 60), m.start()))
             found["bilateral" if repeated else side].append((m.start(), m.end()))
+        elif _done_today_in_impression(ctx, m):
+            summary[side].append((m.start(), m.end()))
+    # "IMPRESSION: ... Therapeutic left sacroiliac joint injection performed today": an impression that says what
+    # was done today names its side. It states the side when the procedure text names none; when both name one and
+    # they differ, that is a question, never a choice (and never a "bilateral" made of the two).
+    said = _expand({s for s, spans in summary.items() if spans})
+    if said:
+        named = _expand({s for s, spans in found.items() if spans})
+        if named and named != said:
+            facts.conflicts.append(Conflict(
+                kind="side",
+                message=f"The procedure text documents {'/'.join(sorted(named))} but the impression says "
+                        f"{'/'.join(sorted(said))} was done.",
+                question="Which side was injected: left, right, or both?",
+                evidence=[ctx.span(a, b) for d in (found, summary) for s in d for a, b in d[s][:1]]))
+            return
+        if not named:
+            for s_, spans in summary.items():
+                found[s_] += spans
     # The title and the procedure text each name the side; when both do and they differ, that is a conflict
     # ("Left SI joint injection" above a body that injects the right joint), never a choice.
     facts.named_sides = sorted(_expand({s for s, spans in found.items() if spans}))
