@@ -92,3 +92,38 @@ def test_an_impression_that_does_not_say_it_was_done_names_no_side(impression):
 def test_an_impression_side_that_differs_from_the_procedure_texts_is_a_question():
     f = extract_facts(_BODY.format(side="left ") + "Impression: Rt SIJ injection completed today.")
     assert f.side == "unstated" and [c.kind for c in f.conflicts] == ["side"]
+
+
+# --- medications: a brand in parentheses with a trailing amount; table cells -------------------------------------
+
+
+def _meds(text: str):
+    return [(m.name, m.dose, m.concentration, m.volume) for m in extract_facts(text).medications]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Right SIJ injected under fluoroscopy with ropivacaine (Naropin) 0.2%, 3 mL and Kenalog 40 mg.",
+     ("ropivacaine", None, "0.2%", "3 mL")),
+    ("Right SIJ injected under fluoroscopy: Sensorcaine (bupivacaine) 0.5%, 1.5 mL, then Kenalog 40 mg.",
+     ("bupivacaine", None, "0.5%", "1.5 mL")),
+    ("Procedure | Right SI joint injection | fluoroscopy |\nDrugs | Kenalog 40 mg; ropivacaine 0.2%, 3 mL |\n",
+     ("ropivacaine", None, "0.2%", "3 mL")),
+    ("Procedure\tRight SI joint injection under fluoroscopy\nDrugs\tKenalog 40 mg; ropivacaine 0.2%, 3 mL\n",
+     ("ropivacaine", None, "0.2%", "3 mL")),
+])
+def test_an_amount_set_off_by_a_comma_after_a_name_or_in_a_cell_is_the_drugs(text, expected):
+    assert expected in _meds(text)
+
+
+def test_a_trailing_amount_that_names_the_next_drug_is_not_taken():
+    meds = _meds("Right SIJ injected under fluoroscopy with ropivacaine (Naropin) 0.2%, 3 mL lidocaine 1% at the skin.")
+    assert ("ropivacaine", None, "0.2%", "3 mL") not in meds
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Procedure\tRight SI joint injection\nGuidance\tnone, landmarks palpated\n", "none"),
+    ("| Procedure | Right SI joint injection |\n| Guidance | None |\n", "none"),
+    ("Procedure\tRight SI joint injection\nGuidance\tFluoroscopy\n", "fluoroscopy"),
+])
+def test_a_guidance_cell_in_a_table_row(text, expected):
+    assert extract_facts(text).guidance == expected
