@@ -122,7 +122,7 @@ def test_a_trailing_amount_that_names_the_next_drug_is_not_taken():
 
 @pytest.mark.parametrize("text, expected", [
     ("Procedure\tRight SI joint injection\nGuidance\tnone, landmarks palpated\n", "none"),
-    ("| Procedure | Right SI joint injection |\n| Guidance | None |\n", "none"),
+    ("Procedure\tRight SI joint injection\nImaging\tN/A\n", "none"),
     ("Procedure\tRight SI joint injection\nGuidance\tFluoroscopy\n", "fluoroscopy"),
 ])
 def test_a_guidance_cell_in_a_table_row(text, expected):
