@@ -127,3 +127,29 @@ def test_a_trailing_amount_that_names_the_next_drug_is_not_taken():
 ])
 def test_a_guidance_cell_in_a_table_row(text, expected):
     assert extract_facts(text).guidance == expected
+
+
+# --- a correction of the side ---------------------------------------------------------------------------------------
+
+_MISLABELLED = ("Procedure: Left SIJ injection, fluoroscopic guidance.\nNarrative: under fluoroscopy a needle entered"
+                " the right sacroiliac joint; contrast outlined it; 40 mg Depo-Medrol injected.\n\n")
+
+
+@pytest.mark.parametrize("correction", [
+    "Erratum: the right joint was injected; the word 'left' in the heading is incorrect.",
+    "Amendment (same day): procedure done on the RIGHT. The 'Left' above was mistyped.",
+])
+def test_a_correction_that_names_the_side_and_calls_the_other_an_error_supersedes_it(correction):
+    f = extract_facts(_MISLABELLED + correction)
+    assert f.side == "right" and f.conflicts == []
+
+
+@pytest.mark.parametrize("tail", [
+    "Addendum: the right joint was injected.",  # says the side but calls nothing an error
+    "Addendum: the left joint label is wrong.",  # calls the left an error, but affirms no side
+    "Erratum: the right joint was injected; 'left' above is incorrect.\n\nTechnique (continued): the needle was then"
+    " advanced into the left SI joint and 40 mg Depo-Medrol injected.",  # the other side stated after the correction
+])
+def test_anything_short_of_that_stays_a_side_question(tail):
+    f = extract_facts(_MISLABELLED + tail)
+    assert f.side != "right" or [c for c in f.conflicts if c.kind == "side"]

@@ -514,6 +514,42 @@ def _done_today_in_impression(ctx: TextContext, m: re.Match[str]) -> bool:
             and _PROCEDURE_WORD.search(ctx.text, s_start, s_end) is not None and _side_is_structural(ctx, m))
 
 
+_IN_ERROR = re.compile(r"\b(?:error|erroneous\w*|mistake\w*|typo|incorrect\w*|wrong\w*|mis-?(?:typed|dictated|transcribed))\b",
+                       re.IGNORECASE)
+
+
+def _superseded_side(ctx: TextContext, facts: Facts, found: dict, mentioned: dict) -> None:
+    """A later correction of the side supersedes the side it corrects ("Addendum: correction - the injection was on
+    the LEFT side; 'Right' in the procedure line was a transcription error"): the correction affirms one side as
+    done, says in so many words that the other side's mention was an error, and every statement of that other
+    side stands before it. Then the other side's statements are set aside; anything less stays a conflict."""
+    text = ctx.text
+
+    def denial(pos: int) -> bool:  # "'Right' in the procedure line was a transcription error"
+        s_start, s_end = ctx.sentence(pos)
+        return _IN_ERROR.search(text, pos, s_end) is not None
+
+    in_corr = {s: [sp for sp in found[s] if _in_correction(ctx, sp[0]) and not denial(sp[0])]
+               for s in ("left", "right", "bilateral")}
+    kept = {s for s, spans in in_corr.items() if spans}
+    if len(kept) != 1 or kept == {"bilateral"}:
+        return
+    (side,) = kept
+    other = "right" if side == "left" else "left"
+    denials = [m.start() for m in ctx.finditer(lx.SIDE_WORDS)
+               if m.lastgroup == other and _in_correction(ctx, m.start()) and denial(m.start())]
+    if not denials or any(_IN_ERROR.search(text, *ctx.sentence(a)) for a, _ in in_corr[side]):
+        return
+    first = min(denials + [a for a, _ in in_corr[side]])
+    stated = [sp for sp in found[other] + mentioned[other] if not _in_correction(ctx, sp[0])]
+    if any(a >= first for a, _ in stated) or any(a >= first for a, _ in found["bilateral"]):
+        return
+    for a, b in found[other]:
+        facts.discounted.append(Discounted(kind=f"side:{other}", reason="doubted", span=ctx.span(a, b)))
+    found[other] = []
+    mentioned[other] = []
+
+
 def _side(ctx: TextContext, facts: Facts) -> None:
     found: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
     not_done: dict[str, list[tuple[int, int, str]]] = {"left": [], "right": []}
@@ -573,6 +609,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
         if not named:
             for s_, spans in summary.items():
                 found[s_] += spans
+    _superseded_side(ctx, facts, found, mentioned)
     # The title and the procedure text each name the side; when both do and they differ, that is a conflict
     # ("Left SI joint injection" above a body that injects the right joint), never a choice.
     facts.named_sides = sorted(_expand({s for s, spans in found.items() if spans}))
