@@ -144,6 +144,18 @@ def test_a_correction_that_names_the_side_and_calls_the_other_an_error_supersede
     assert f.side == "right" and f.conflicts == []
 
 
+def test_a_correction_on_its_own_line_without_a_blank_line_before_it():
+    f = extract_facts(_MISLABELLED.rstrip() + "\nLATE ENTRY (Dr. A, 14:10): corrected - right SI joint was injected;"
+                      " the left in the procedure line is a dictation error.")
+    assert f.side == "right" and f.conflicts == []
+
+
+def test_a_line_that_merely_mentions_a_correction_mid_sentence_is_no_correction():
+    f = extract_facts(_MISLABELLED.rstrip() + "\nThe patient asked whether the right joint was the correct one;"
+                      " left was an error in the schedule.")
+    assert [c for c in f.conflicts if c.kind == "side"]
+
+
 @pytest.mark.parametrize("tail", [
     "Addendum: the right joint was injected.",  # says the side but calls nothing an error
     "Addendum: the left joint label is wrong.",  # calls the left an error, but affirms no side

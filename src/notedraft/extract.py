@@ -225,7 +225,11 @@ def _in_correction(ctx: TextContext, pos: int) -> bool:
         return True
     starts = [m.end() for m in _PARAGRAPH.finditer(ctx.text, 0, pos)]
     para = starts[-1] if starts else 0
-    return _CORRECTION.search(ctx.text, para, min(pos, para + 80)) is not None
+    if _CORRECTION.search(ctx.text, para, min(pos, para + 80)) is not None:
+        return True
+    # a line that opens with one: "ADDENDUM (same day, performing physician): correction - ..."
+    line = max(ctx.text.rfind("\n", 0, pos), ctx.text.rfind("\r", 0, pos)) + 1
+    return line > para and _CORRECTION.match(ctx.text, line + len(ctx.text[line:pos]) - len(ctx.text[line:pos].lstrip())) is not None
 
 
 def _superseded_by_correction(ctx: TextContext, facts: Facts, affirmed: dict, negative: dict) -> None:
