@@ -165,3 +165,17 @@ def test_a_line_that_merely_mentions_a_correction_mid_sentence_is_no_correction(
 def test_anything_short_of_that_stays_a_side_question(tail):
     f = extract_facts(_MISLABELLED + tail)
     assert f.side != "right" or [c for c in f.conflicts if c.kind == "side"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Left SIJ under fluoroscopy: Depo-Medrol 80 mg/mL, 0.5 mL (40 mg) injected.", ("methylprednisolone", "40 mg")),
+    ("Left SIJ under fluoroscopy: Kenalog 10 mg/mL, 2 mL (20 mg total) was given.", ("triamcinolone", "20 mg")),
+])
+def test_a_trailing_volume_with_its_dose_restated_in_parentheses(text, expected):
+    meds = [(m.name, m.dose, m.ambiguous_amount) for m in extract_facts(text).medications]
+    assert (*expected, None) in meds
+
+
+def test_a_restated_dose_that_disagrees_with_strength_times_volume_stays_ambiguous():
+    meds = extract_facts("Left SIJ under fluoroscopy: Kenalog 40 mg/mL, 1 mL (80 mg) injected.").medications
+    assert meds and meds[0].ambiguous_amount
