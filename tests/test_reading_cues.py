@@ -179,3 +179,28 @@ def test_a_trailing_volume_with_its_dose_restated_in_parentheses(text, expected)
 def test_a_restated_dose_that_disagrees_with_strength_times_volume_stays_ambiguous():
     meds = extract_facts("Left SIJ under fluoroscopy: Kenalog 40 mg/mL, 1 mL (80 mg) injected.").medications
     assert meds and meds[0].ambiguous_amount
+
+
+# --- ultrasound images: modifiers belong to the image mention ----------------------------------------------------
+
+_US_NOTE = ("Procedure: Left SIJ injection, real-time ultrasound guidance. Dx M46.1. Therapeutic.\nTechnique: under"
+            " real-time ultrasound the needle tip was seen entering the left sacroiliac joint. {images} 40 mg"
+            " triamcinolone and 2 mL 0.25% bupivacaine were injected.")
+
+
+def _us_supported(images: str) -> bool:
+    from notedraft.validate import validate
+
+    return validate(_US_NOTE.format(images=images), ["20552-LT", "76942"]).supported
+
+
+@pytest.mark.parametrize("images", [
+    "No hard copy images were retained.", "No hard-copy image was stored.", "No representative still images were saved.",
+])
+def test_a_determiner_before_the_images_modifiers_denies_the_record(images):
+    assert not _us_supported(images)
+
+
+@pytest.mark.parametrize("images", ["A hard-copy image is kept in the chart.", "Representative still images were stored."])
+def test_modified_images_recorded(images):
+    assert _us_supported(images)
