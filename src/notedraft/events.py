@@ -186,7 +186,52 @@ def _owners(ctx, anchors: list[Anchor]) -> list[tuple[int, int, str]]:
             continue
         owners += _split_sentence(ctx, s_start, s_end, strong or inside)
         current = (strong or inside)[-1].family
-    return _merged(owners)
+    return _merged(owners + _block_diagnoses(ctx, anchors, owners))
+
+
+def _sides_in(text: str, lo: int, hi: int) -> set[str]:
+    from . import lexicon as lx
+
+    found = {m.lastgroup for m in lx.SIDE_WORDS.finditer(text, lo, hi) if m.lastgroup}
+    found |= {"left" if m.group("letter") == "L" else "right" for m in lx.SIDE_LETTER.finditer(text, lo, hi)}
+    return found
+
+
+def _block_diagnoses(ctx, anchors: list[Anchor], owners: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """A sided diagnosis line inside one procedure's block is that procedure's ("PROCEDURE 1: right lateral branch
+    blocks / DIAGNOSIS: right SI joint pain / TECHNIQUE: ..."): a diagnosis sentence that no family owns, with the
+    same family owning the procedural sentences just before and just after it, no other procedure named between
+    them, and every side it names named by that family's sentence before it. Anything else stays shared (a
+    diagnosis of the other side stays every event's, and a question)."""
+    text = ctx.text
+    owned = sorted(owners)
+    if not owned:
+        return []
+    starts = [o[0] for o in owned]
+    out: list[tuple[int, int, str]] = []
+    sentence_starts = ctx._starts
+    for i, s_start in enumerate(sentence_starts):
+        s_end = sentence_starts[i + 1] if i + 1 < len(sentence_starts) else len(text)
+        if s_end <= s_start or ctx.section_of(s_start).kind != "diagnosis":
+            continue
+        j = bisect.bisect_right(starts, s_start) - 1
+        if j < 0 or owned[j][1] > s_start or j + 1 >= len(owned):
+            continue  # owned already, or nothing owned before or after it
+        before, after = owned[j], owned[j + 1]
+        if before[2] != after[2]:
+            continue
+        if any(a.family != before[2] and before[1] <= a.start < after[0] for a in anchors):
+            continue
+        if not all(any(a.family == before[2] and lo <= a.start < hi for a in anchors)
+                   for lo, hi in (before[:2], after[:2])):
+            continue  # both neighbours name the procedure or its site themselves, not only carry it from before
+        if not re.search(r"[\r\n]", text[max(s_start, s_end - 1) : after[0]]):
+            continue  # the rest of a diagnosis line ("Dx: left sacroiliitis; left piriformis syndrome") is the line's
+        sides = _sides_in(text, s_start, s_end)
+        if not sides or not sides <= _sides_in(text, before[0], before[1]):
+            continue
+        out.append((s_start, s_end, before[2]))
+    return out
 
 
 def _split_sentence(ctx, s_start: int, s_end: int, anchors: list[Anchor]) -> list[tuple[int, int, str]]:

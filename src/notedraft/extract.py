@@ -225,7 +225,11 @@ def _in_correction(ctx: TextContext, pos: int) -> bool:
         return True
     starts = [m.end() for m in _PARAGRAPH.finditer(ctx.text, 0, pos)]
     para = starts[-1] if starts else 0
-    return _CORRECTION.search(ctx.text, para, min(pos, para + 80)) is not None
+    if _CORRECTION.search(ctx.text, para, min(pos, para + 80)) is not None:
+        return True
+    # a line that opens with one: "ADDENDUM (same day, performing physician): correction - ..."
+    line = max(ctx.text.rfind("\n", 0, pos), ctx.text.rfind("\r", 0, pos)) + 1
+    return line > para and _CORRECTION.match(ctx.text, line + len(ctx.text[line:pos]) - len(ctx.text[line:pos].lstrip())) is not None
 
 
 def _superseded_by_correction(ctx: TextContext, facts: Facts, affirmed: dict, negative: dict) -> None:
@@ -504,11 +508,58 @@ def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
     return contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[s_start:s_end])
 
 
+def _done_today_in_impression(ctx: TextContext, m: re.Match[str]) -> bool:
+    """A side in an impression/assessment sentence that affirms the procedure on that side was done today
+    ("Therapeutic left SI joint injection performed today"): affirmed, next to what was acted on."""
+    if ctx.section_of(m.start()).kind != "diagnosis" or ctx.status(m.start(), m.end()) != "affirmed":
+        return False
+    s_start, s_end = ctx.sentence(m.start())
+    return (_DONE_TODAY.search(ctx.text, s_start, s_end) is not None
+            and _PROCEDURE_WORD.search(ctx.text, s_start, s_end) is not None and _side_is_structural(ctx, m))
+
+
+_IN_ERROR = re.compile(r"\b(?:error|erroneous\w*|mistake\w*|typo|incorrect\w*|wrong\w*|mis-?(?:typed|dictated|transcribed))\b",
+                       re.IGNORECASE)
+
+
+def _superseded_side(ctx: TextContext, facts: Facts, found: dict, mentioned: dict) -> None:
+    """A later correction of the side supersedes the side it corrects ("Addendum: correction - the injection was on
+    the LEFT side; 'Right' in the procedure line was a transcription error"): the correction affirms one side as
+    done, says in so many words that the other side's mention was an error, and every statement of that other
+    side stands before it. Then the other side's statements are set aside; anything less stays a conflict."""
+    text = ctx.text
+
+    def denial(pos: int) -> bool:  # "'Right' in the procedure line was a transcription error"
+        s_start, s_end = ctx.sentence(pos)
+        return _IN_ERROR.search(text, pos, s_end) is not None
+
+    in_corr = {s: [sp for sp in found[s] if _in_correction(ctx, sp[0]) and not denial(sp[0])]
+               for s in ("left", "right", "bilateral")}
+    kept = {s for s, spans in in_corr.items() if spans}
+    if len(kept) != 1 or kept == {"bilateral"}:
+        return
+    (side,) = kept
+    other = "right" if side == "left" else "left"
+    denials = [m.start() for m in ctx.finditer(lx.SIDE_WORDS)
+               if m.lastgroup == other and _in_correction(ctx, m.start()) and denial(m.start())]
+    if not denials or any(_IN_ERROR.search(text, *ctx.sentence(a)) for a, _ in in_corr[side]):
+        return
+    first = min(denials + [a for a, _ in in_corr[side]])
+    stated = [sp for sp in found[other] + mentioned[other] if not _in_correction(ctx, sp[0])]
+    if any(a >= first for a, _ in stated) or any(a >= first for a, _ in found["bilateral"]):
+        return
+    for a, b in found[other]:
+        facts.discounted.append(Discounted(kind=f"side:{other}", reason="doubted", span=ctx.span(a, b)))
+    found[other] = []
+    mentioned[other] = []
+
+
 def _side(ctx: TextContext, facts: Facts) -> None:
     found: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
     not_done: dict[str, list[tuple[int, int, str]]] = {"left": [], "right": []}
     mentioned: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
     dx_sides: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
+    summary: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
     matches += [(m, "left" if m.group("letter") == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
@@ -543,6 +594,26 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             repeated = (side != "bilateral" and re.match(r"\s+sides?\b", text[m.end():m.end() + 8])
                         and _REPEATED_ON.search(text, max(ctx.sentence(m.start())[0], m.start() - 60), m.start()))
             found["bilateral" if repeated else side].append((m.start(), m.end()))
+        elif _done_today_in_impression(ctx, m):
+            summary[side].append((m.start(), m.end()))
+    # "IMPRESSION: ... Therapeutic left sacroiliac joint injection performed today": an impression that says what
+    # was done today names its side. It states the side when the procedure text names none; when both name one and
+    # they differ, that is a question, never a choice (and never a "bilateral" made of the two).
+    said = _expand({s for s, spans in summary.items() if spans})
+    if said:
+        named = _expand({s for s, spans in found.items() if spans})
+        if named and named != said:
+            facts.conflicts.append(Conflict(
+                kind="side",
+                message=f"The procedure text documents {'/'.join(sorted(named))} but the impression says "
+                        f"{'/'.join(sorted(said))} was done.",
+                question="Which side was injected: left, right, or both?",
+                evidence=[ctx.span(a, b) for d in (found, summary) for s in d for a, b in d[s][:1]]))
+            return
+        if not named:
+            for s_, spans in summary.items():
+                found[s_] += spans
+    _superseded_side(ctx, facts, found, mentioned)
     # The title and the procedure text each name the side; when both do and they differ, that is a conflict
     # ("Left SI joint injection" above a body that injects the right joint), never a choice.
     facts.named_sides = sorted(_expand({s for s, spans in found.items() if spans}))

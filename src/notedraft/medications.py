@@ -956,7 +956,7 @@ class _TrailingAmount:
                 rf"\s*,\s*(?P<amount>{amount})"
                 r"(?P<tail>\s+(?:in\s+)?total\b|\s+(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
                 r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|\s+(?:each|apiece)\b"
-                r"|(?=\s*(?:[,;)\r\n]|\.(?!\d)|\band\b|$)|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
+                r"|(?=\s*(?:[,;)|\t\r\n]|\((?=[^()]{0,20}\d)|\.(?!\d)|\band\b|$)|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
                 r"|(?:needle\s+)?tract)\b|\s+(?:(?:was|were|is|are)\s+)?(?:then\s+)?(?:injected|given|administered|instilled"
                 r"|infiltrated|delivered|placed)\b))", I)
         return self._pattern.match(text, pos)
@@ -1070,6 +1070,12 @@ def _merge_parenthetical(med: Medication, written: str, salt, product, strength,
             med.volume = med.volume or v2
             med.concentration = med.concentration or c2
             stop = paren
+        more = _TRAILING_AMOUNT.match(text, stop) if close >= 0 and not (med.dose or med.volume) else None
+        if more and more.end() <= next_start and not _basis(more.group("tail") or ""):
+            # "bupivacaine (Marcaine) 0.25%, 2 mL were injected": the amount set off by a comma is this drug's
+            d2, c2, v2 = _amounts("", " " + more.group("amount"), med.role)
+            med.dose, med.volume = med.dose or d2, med.volume or v2
+            stop = more.end()
         med.span = Span(start=med.span.start, end=stop, text=text[med.span.start : stop])
     _compute_dose(med)
 

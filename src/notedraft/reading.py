@@ -85,7 +85,7 @@ _NEGATIVE_VALUE = re.compile(
     r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|mgy\*?cm2?|mrem|images?|views?)?\s*$|zero\b|unknown\b|\?)",
     I,
 )
-_FIELD = re.compile(r"[ \t]*(?P<label>[A-Za-z][A-Za-z0-9 /&'#-]{0,50}?)[ \t]*(?P<sep>:|=|\?|\s-\s)[ \t,]*"
+_FIELD = re.compile(r"[ \t]*(?P<label>[A-Za-z][A-Za-z0-9 /&'#-]{0,50}?)[ \t]*(?P<sep>:|=|\?|\s-\s|\t)[ \t,]*"
                     r"(?P<value>(?:[^\r\n;.]|\.(?=\d))*)")
 _BOX = re.compile(r"\[\s*(?P<c1>[xX✓✔*])?\s*\]|\(\s*(?P<c2>[xX✓✔*])?\s*\)(?=\s*[A-Za-z])|(?P<c3>[☒☑✅])|(?P<u>☐)")
 _YES_NO_BOX = re.compile(r"\b(?P<word>yes|no|y|n)\s*(?P<box>\[\s*[xX✓✔*]?\s*\]|\(\s*[xX✓✔*]?\s*\)|[☒☑☐])"
