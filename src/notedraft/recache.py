@@ -11,6 +11,10 @@ own code for that pattern, and any doubt (another Python, an unreadable or forei
 not the one this was written for) falls back to plain `re.compile`. Only the command line installs it
 (`install()`), for its own process; a program that imports notedraft keeps the `re` it had.
 
+The same holds for the rule and lexicon files: `tomllib` is pure Python, and parsing the two dozen TOML files a
+validation reads costs as much again. Their parsed contents are kept beside the patterns, each keyed by the
+file's path, size and modification time, so an edited file is parsed afresh.
+
 The file is `$NOTEDRAFT_CACHE_DIR/re-<python>-<engine>.marshal` (default `$XDG_CACHE_HOME/notedraft`, or
 `~/.cache/notedraft`); `NOTEDRAFT_CACHE_DIR=off` turns the cache off. It is rewritten (atomically) at exit only
 when the process compiled a pattern the file did not hold.
@@ -37,6 +41,9 @@ _MAX_ENTRIES = 4096  # a bound on the file: a process that compiles patterns fro
 _entries: dict[tuple, tuple] | None = None
 _added = 0
 _original = None
+_toml_entries: dict[tuple, dict] | None = None
+_toml_added = 0
+_toml_original = None
 _CODE_TYPE = "I" if array("I").itemsize == 4 else "L"  # the engine's code words (_sre.CODESIZE bytes, in the tag)
 
 
@@ -63,13 +70,24 @@ def _load(path: Path) -> dict[tuple, tuple]:
     return data["entries"]
 
 
+def _toml_file(path: Path) -> Path:
+    return path.with_name(path.name.replace("re-", "toml-", 1))
+
+
 def _save() -> None:
     path = cache_file()
+    if _toml_added and path is not None and _toml_entries is not None:
+        _write(_toml_file(path), _toml_entries)
     if not _added or path is None or _entries is None:
         return
+    _write(path, _entries)
+
+
+def _write(path: Path, new: dict) -> None:
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        entries = {**_load(path), **_entries}  # another process may have added its own meanwhile
+        entries = {**_load(path), **new}  # another process may have added its own meanwhile
         if len(entries) > _MAX_ENTRIES:
             entries = dict(list(entries.items())[-_MAX_ENTRIES:])
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -78,8 +96,9 @@ def _save() -> None:
         os.replace(tmp, path)
     except (OSError, ValueError):
         try:
-            tmp.unlink()
-        except (OSError, NameError):
+            if tmp is not None:
+                tmp.unlink()
+        except OSError:
             pass  # a cache that cannot be written is only a slower start
 
 
@@ -104,10 +123,48 @@ def _compile(p, flags=0):
     entry = (int(flags | parsed.state.flags), array(_CODE_TYPE, code).tobytes(), int(parsed.state.groups - 1),
              groupindex, tuple(indexgroup))
     compiled = _sre.compile(p, entry[0], code, entry[2], groupindex, entry[4])
-    if len(_entries) < _MAX_ENTRIES:
+    if len(_entries) < _MAX_ENTRIES and _from_notedraft():
         _entries[key] = entry
         _added += 1
     return compiled
+
+
+def _toml_load(fh, /, *, parse_float=float):
+    """tomllib.load, answered from the cache for a file whose path, size and modification time it holds."""
+    global _toml_added
+    name = getattr(fh, "name", None)
+    if parse_float is not float or not isinstance(name, str):
+        return _toml_original(fh, parse_float=parse_float)
+    try:
+        st = os.fstat(fh.fileno())
+        key = (os.path.abspath(name), st.st_size, st.st_mtime_ns)
+    except (OSError, AttributeError, ValueError):
+        return _toml_original(fh)
+    hit = _toml_entries.get(key)
+    if hit is not None:
+        return marshal.loads(hit)  # a fresh copy each time, as tomllib gives
+    data = _toml_original(fh)
+    try:
+        blob = marshal.dumps(data)
+    except ValueError:  # a value marshal does not keep (a TOML date): parsed every time
+        return data
+    if len(_toml_entries) < _MAX_ENTRIES:
+        _toml_entries[key] = blob
+        _toml_added += 1
+    return data
+
+
+def _from_notedraft() -> bool:
+    """Whether notedraft's own code asked for this compile: only its patterns are kept (a library may build a
+    pattern that differs in every process, e.g. tokenize's, from a set's order)."""
+    frame = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return False
+        if frame.f_globals.get("__name__", "").startswith("notedraft"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def install() -> bool:
@@ -124,5 +181,11 @@ def install() -> bool:
     _entries = _load(path)
     _original = _compiler.compile
     _compiler.compile = _compile
+    global _toml_entries, _toml_original
+    import tomllib
+
+    _toml_entries = _load(_toml_file(path))
+    _toml_original = tomllib.load
+    tomllib.load = _toml_load
     atexit.register(_save)
     return True
