@@ -226,7 +226,7 @@ class Reading:
         self.text = text
         self._index = index
         self._hidden = hidden
-        self._lower = text.lower() if text.isascii() else None
+        self._lower = _lowered(text)
         # Keyed by id(pattern): hashing a compiled pattern hashes its whole code (microseconds for a lexicon
         # entry, on every lookup). `_pinned` keeps each pattern alive while this reading is, so an id stays its own.
         self._pinned: dict[int, re.Pattern[str]] = {}
@@ -802,6 +802,19 @@ def _negated_before(before: str) -> bool:
     for cue in _DETERMINER_NEGATION.finditer(tail):
         pass
     return cue is not None and lx.NEGATION_PASS_THROUGH.fullmatch(tail, cue.end()) is not None
+
+
+def _lowered(text: str) -> str | None:
+    """The lower-cased copy the fast scans read, or None when lower-casing would not keep every offset and every
+    case-insensitive match: ASCII text, or text whose only non-ASCII characters are no letters ("®", "°", "±",
+    "•"). A non-ASCII letter may change length when lower-cased ("İ") or match another letter only under re's
+    case folding ("ı" ~ "i"), so such a text is scanned with the patterns alone."""
+    if text.isascii():
+        return text.lower()
+    if any(c.isalpha() for c in set(text) if not c.isascii()):
+        return None
+    lower = text.lower()
+    return lower if len(lower) == len(text) else None
 
 
 def _scan(pattern: re.Pattern[str], text: str, lower: str | None) -> Iterator[re.Match[str]]:
