@@ -180,6 +180,8 @@ VIOLATED = [
     ("20552.si.guidance_ultrasound_or_none", note(CT), ["20552-LT"], None, "error"),
     # the sources disagree on whether a 20552 note must say how ultrasound confirmed placement: a warning, not a refusal
     ("20552.si.ultrasound_needle_confirmation", note(ULTRASOUND, confirmation=None), ["20552-LT"], None, "warning"),
+    ("20552.si.ultrasound_confirmation_denied",
+     note(ULTRASOUND, confirmation="The needle tip could not be seen entering the joint."), ["20552-LT"], None, "error"),
     ("20552.si.ultrasound_sources_disagree", note(ULTRASOUND), ["20552-LT", "76942"], None, "warning"),
     ("20552.si.medicare_no_imaging", note(LANDMARK), ["20552-LT"], "medicare", "warning"),
     ("20552.trigger_point.muscles", note(TRIGGER_3), ["20552"], None, "error"),
@@ -235,6 +237,9 @@ SATISFIED = [
     ("20552.procedure.si_or_trigger_point", note(LANDMARK), ["20552-LT"], None),
     ("20552.procedure.si_or_trigger_point", note(TRIGGER_2), ["20552"], None),
     ("20552.si.ultrasound_needle_confirmation", note(ULTRASOUND), ["20552-LT"], None),
+    ("20552.si.ultrasound_confirmation_denied", note(ULTRASOUND), ["20552-LT"], None),
+    # silence about the confirmation is not a denial of it (the warning above covers silence)
+    ("20552.si.ultrasound_confirmation_denied", note(ULTRASOUND, confirmation=None), ["20552-LT"], None),
     ("20552.trigger_point.muscles", note(TRIGGER_2), ["20552"], None),
     ("20552.trigger_point.diagnosis", note(TRIGGER_2), ["20552"], None),
     ("20552.trigger_point.medications_dosed", note(TRIGGER_2), ["20552"], None),
