@@ -7,7 +7,10 @@ Prints, all measured in this one run:
      its median over P warm passes), against the target of <= 1 ms median;
   2. `notedraft validate` whole-process wall time as a ratio to a Python process that imports pydantic and defines
      and instantiates one BaseModel, run by the same interpreter (the two commands alternate N times; medians),
-     against the target of <= 1.25x;
+     against the target of <= 1.25x. The two warm-up runs of each command fill the command line's compiled-regex
+     and TOML cache (notedraft/recache.py), as any earlier run on the machine would; NOTEDRAFT_CACHE_DIR=off
+     measures without it. Run from a checkout with bytecode written (PYTHONDONTWRITEBYTECODE unset, or
+     `python -m compileall src` first): an installed package has its .pyc files, and pydantic, the floor, has its own;
   3. the machine.
 """
 
@@ -127,6 +130,10 @@ def main() -> int:
     print(f"  floor               {floor_ms:7.1f} ms   ({Path(floor_cmd[0]).name}: import pydantic, define and "
           "instantiate one BaseModel; same interpreter)")
     print(f"  ratio {ratio:.2f}x   target <= 1.25x: {verdict(ratio <= 1.25)}")
+    from notedraft.recache import cache_file
+
+    print(f"  regex/TOML cache: {cache_file() or 'off'}; bytecode writing "
+          f"{'off (PYTHONDONTWRITEBYTECODE): sources compiled every run' if sys.dont_write_bytecode else 'on'}")
     if args.json:
         print(json.dumps({"median_ms": median_ms, "p95_ms": p95_ms, "validate_ms": validate_ms, "floor_ms": floor_ms,
                           "ratio": ratio, "notes": len(notes), "cpus": os.cpu_count()}))

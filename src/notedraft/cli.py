@@ -62,8 +62,10 @@ _STDIN: dict[str, str] = {}
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Whatever goes wrong ends in one line on stderr and a documented exit code, never a
     traceback (NOTEDRAFT_DEBUG=1 adds it), and the user's dictation is saved if the command could not finish."""
+    from . import recache
     from .resources import ResourceMissing
 
+    recache.install()  # compiled patterns from the last run: a one-shot command starts fast (see recache.py)
     argv = sys.argv[1:] if argv is None else argv
     args = None
     _STDIN.clear()

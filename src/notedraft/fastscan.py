@@ -14,8 +14,10 @@ import re
 # plain letter, it drops the \b so `re` can jump between candidates. A twin matches at every position the pattern
 # matches (and maybe more); TextContext.finditer re-reads each candidate with the original pattern, so matches,
 # groups and spans are always the original pattern's own.
-_TWINS: dict[tuple[re.Pattern[str], bool], tuple[re.Pattern[str], bool]] = {}
-_USES: dict[tuple[re.Pattern[str], bool], int] = {}
+# Keyed by (id(pattern), exact): hashing a compiled pattern hashes its whole code. Each value holds its pattern,
+# which keeps it alive, so an id is never reused for another pattern while its entry stands.
+_TWINS: dict[tuple[int, bool], tuple[re.Pattern[str], bool, re.Pattern[str]]] = {}
+_USES: dict[tuple[int, bool], tuple[int, re.Pattern[str]]] = {}
 _NAMED_GROUP = re.compile(r"\(\?P(?:<[^>]*>|=[^)]*\))")
 _LEADING_GROUP = re.compile(r"\((?:\?:|\?P<\w+>)?")
 
@@ -26,18 +28,20 @@ def scan_twin(pattern: re.Pattern[str], *, exact: bool = False, after: int = 0) 
 
     Compiling a twin costs more than one scan saves, so a pattern gets its twin only once it has been used `after`
     times: a single `notedraft validate` stays as quick to start as before, a batch of notes runs fast."""
-    key = (pattern, exact)
+    key = (id(pattern), exact)
     twin = _TWINS.get(key)
     if twin is None:
-        uses = _USES[key] = _USES.get(key, 0) + 1
+        uses = _USES.get(key, (0, pattern))[0] + 1
+        _USES[key] = (uses, pattern)
         if uses <= after:
             return pattern, False
         lower = bool(pattern.flags & re.IGNORECASE)
         source = _lower_source(pattern.pattern) if lower else pattern.pattern
         twin_source = _twin_source(source, exact=exact)
         changed = lower or twin_source != source
-        twin = _TWINS[key] = (re.compile(twin_source, pattern.flags & ~re.IGNORECASE) if changed else pattern, lower)
-    return twin
+        twin = _TWINS[key] = (re.compile(twin_source, pattern.flags & ~re.IGNORECASE) if changed else pattern, lower,
+                              pattern)
+    return twin[0], twin[1]
 
 
 def _lower_source(source: str) -> str:
@@ -142,3 +146,97 @@ def _group_end(source: str) -> int:
         if c == ")" and depth == 0:
             return i
     return len(source)
+
+
+# --- what a match must contain -------------------------------------------------------------------------------------
+# A pattern can match a text only if the text holds the literal words every match is made of: "fluoroscop" for
+# \bfluoroscop\w*, one of "under", "with" for (?:under|with)\s+US. Checking a few substrings (`in`, in C) costs
+# far less than running a pattern over a whole text, so a pattern whose words are absent is not run at all.
+# Derived from the pattern's own parse tree (re._parser); any construct it does not follow makes no demand, so
+# the test only ever says "cannot match" when no match is possible.
+_NEEDS: dict[int, tuple[tuple | None, re.Pattern[str]]] = {}  # by id(pattern), as _TWINS
+_NEEDS_USES: dict[int, tuple[int, re.Pattern[str]]] = {}
+_MAX_CLAUSES = 1  # keep the most telling demand of a sequence
+_MAX_WORDS = 12  # a demand of more alternatives than this costs more to test than it saves
+
+
+def needs(pattern: re.Pattern[str], *, after: int = 0) -> tuple | None:
+    """((word, ignore_case), ...) groups, every group needing one of its words in the text; None when the
+    pattern demands nothing this can test (or has not been used `after` times: the parse costs a compile)."""
+    known = _NEEDS.get(id(pattern))
+    if known is not None:
+        return known[0]
+    uses = _NEEDS_USES.get(id(pattern), (0, pattern))[0] + 1
+    _NEEDS_USES[id(pattern)] = (uses, pattern)
+    if uses <= after:
+        return None
+    try:
+        from re import _parser
+
+        tree = _parser.parse(pattern.pattern, pattern.flags)
+        clauses = _seq_needs(list(tree), bool(pattern.flags & re.IGNORECASE), _parser)
+    except Exception:  # an engine this was not written for: no demand
+        clauses = []
+    result = tuple(tuple(sorted(c)) for c in clauses) or None
+    _NEEDS[id(pattern)] = (result, pattern)
+    return result
+
+
+def may_match(demand: tuple, text: str, lower: str) -> bool:
+    """False only when the text (ASCII; `lower` its lower-cased copy) lacks every word of some group."""
+    for group in demand:
+        for word, ignore_case in group:
+            if word in (lower if ignore_case else text):
+                break
+        else:
+            return False
+    return True
+
+
+def _score(clause: frozenset) -> tuple[int, int]:
+    # longer words are rarer; a case-sensitive capital ("CT", "US") is rarer than its letters suggest
+    return (min(len(w) + (3 if not ic and any(ch.isupper() for ch in w) else 0) for w, ic in clause), -len(clause))
+
+
+def _best(clauses: list[frozenset]) -> list[frozenset]:
+    unique = list(dict.fromkeys(c for c in clauses if c and len(c) <= _MAX_WORDS))
+    return sorted(unique, key=_score, reverse=True)[:_MAX_CLAUSES]
+
+
+def _seq_needs(items: list, ignore_case: bool, _parser) -> list[frozenset]:
+    c = _parser  # the opcodes live in re._constants, re-exported by re._parser
+    clauses: list[frozenset] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            clauses.append(frozenset({("".join(run).lower() if ignore_case else "".join(run), ignore_case)}))
+            run.clear()
+
+    for op, av in items:
+        if op is c.LITERAL and av < 128:
+            run.append(chr(av))
+            continue
+        flush()
+        if op is c.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            ic = (ignore_case or bool(add_flags & re.IGNORECASE)) and not del_flags & re.IGNORECASE
+            clauses += _seq_needs(list(sub), ic, _parser)
+        elif op is c.ATOMIC_GROUP:
+            clauses += _seq_needs(list(av), ignore_case, _parser)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)) and av[0] >= 1:
+            clauses += _seq_needs(list(av[2]), ignore_case, _parser)
+        elif op is c.BRANCH:
+            union: set = set()
+            for alternative in av[1]:
+                best = _best(_seq_needs(list(alternative), ignore_case, _parser))
+                if not best:
+                    union = set()  # an alternative that demands nothing: the branch demands nothing
+                    break
+                union |= best[0]
+            else:
+                if union:
+                    clauses.append(frozenset(union))
+        # anything else (classes, any-character, assertions, anchors, back-references) demands nothing
+    flush()
+    return _best(clauses)

@@ -54,12 +54,17 @@ def ultrasound_mentions(text: str, scan=None):
 
 
 def __getattr__(name: str):
+    # Called only for a name not yet in the module: once compiled, an entry is kept as a module attribute, so
+    # every later `lexicon.NAME` is a plain attribute read.
     if name == "GUIDANCE_TERMS":
-        return _guidance_terms()
+        value = globals()[name] = _guidance_terms()
+        return value
     if name == "OTHER_PROCEDURES":
-        return _other_procedures()
+        value = globals()[name] = _other_procedures()
+        return value
     if name.isupper() and name in _entries():
-        return pattern(name)
+        value = globals()[name] = pattern(name)
+        return value
     # the drug and amount tables live in notedraft.medications (compiled on first use, not at import)
     from . import medications
 

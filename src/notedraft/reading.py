@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Literal
 
 from . import lexicon as lx
-from .fastscan import scan_twin
+from .fastscan import may_match, needs, scan_twin
 
 Status = Literal[
     "affirmed", "negated", "planned", "historical", "declined", "conditional",
@@ -226,10 +226,13 @@ class Reading:
         self.text = text
         self._index = index
         self._hidden = hidden
-        self._lower = text.lower() if text.isascii() else None
-        self._scans: dict[re.Pattern[str], list[re.Match[str]]] = {}
+        self._lower = _lowered(text)
+        # Keyed by id(pattern): hashing a compiled pattern hashes its whole code (microseconds for a lexicon
+        # entry, on every lookup). `_pinned` keeps each pattern alive while this reading is, so an id stays its own.
+        self._pinned: dict[int, re.Pattern[str]] = {}
+        self._scans: dict[int, list[re.Match[str]]] = {}
         self._statuses: dict[tuple, Status] = {}
-        self._cues: dict[re.Pattern[str], tuple[list[int], list[int]]] = {}
+        self._cues: dict[int, tuple[list[int], list[int]]] = {}
         self._starts = [0] + [m.end() for m in _SENTENCE_BREAK.finditer(text)]
         self._headings = [(m.start("name"), m.group("name").strip()) for m in _HEADING.finditer(text)
                           if not _not_a_heading(m.group("name"))]
@@ -272,23 +275,24 @@ class Reading:
     # --- scanning ----------------------------------------------------------------------------------------------
 
     def finditer(self, pattern: re.Pattern[str]) -> list[re.Match[str]]:
-        found = self._scans.get(pattern)
+        found = self._scans.get(id(pattern))
         if found is None:
-            found = self._scans[pattern] = list(_scan(pattern, self.text, self._lower))
+            self._pinned[id(pattern)] = pattern
+            found = self._scans[id(pattern)] = list(_scan(pattern, self.text, self._lower))
         return found
 
     def scan(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
-        found = self._scans.get(pattern)
+        found = self._scans.get(id(pattern))
         return iter(found) if found is not None else _scan(pattern, self.text, self._lower)
 
     def search(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
         return next(self.scan(pattern), None)
 
     def _spans(self, pattern: re.Pattern[str]) -> tuple[list[int], list[int]]:
-        spans = self._cues.get(pattern)
+        spans = self._cues.get(id(pattern))
         if spans is None:
-            found = self.finditer(pattern)
-            spans = self._cues[pattern] = ([m.start() for m in found], [m.end() for m in found])
+            found = self.finditer(pattern)  # pins the pattern
+            spans = self._cues[id(pattern)] = ([m.start() for m in found], [m.end() for m in found])
         return spans
 
     def cue_within(self, pattern: re.Pattern[str], lo: int, hi: int) -> bool:
@@ -491,7 +495,7 @@ class Reading:
     def status(self, start: int, end: int, allow: re.Pattern[str] | None = None) -> Status:
         """Where the mention [start, end) stands. `allow` names cue words that are the fact itself for this
         reader (the Medicare overlay reads "failed PT" as conservative care tried), not a doubt about it."""
-        key = (start, end, allow)
+        key = (start, end, self._pin(allow))
         if key not in self._statuses:
             self._allow = allow
             try:
@@ -501,6 +505,12 @@ class Reading:
         return self._statuses[key]
 
     _allow: re.Pattern[str] | None = None
+
+    def _pin(self, pattern: re.Pattern[str] | None) -> int | None:
+        if pattern is None:
+            return None
+        self._pinned[id(pattern)] = pattern
+        return id(pattern)
 
     def _local_status(self, start: int, end: int) -> Status:
         if self.in_instruction(start):
@@ -598,7 +608,7 @@ class Reading:
         """The status from the mention's own clause and structure only, without the section it stands in: a
         diagnosis in an Assessment/Plan section is still a diagnosis. `allow` as in status()."""
         allow = allow if allow is not None else self._allow
-        key = (start, end, "local", allow)  # with `allow`: a verdict read with other cue words is cached apart
+        key = (start, end, "local", self._pin(allow))  # with `allow`: a verdict read with other cue words is cached apart
         if key not in self._statuses:
             saved, self._allow = self._allow, allow
             try:
@@ -794,8 +804,26 @@ def _negated_before(before: str) -> bool:
     return cue is not None and lx.NEGATION_PASS_THROUGH.fullmatch(tail, cue.end()) is not None
 
 
+def _lowered(text: str) -> str | None:
+    """The lower-cased copy the fast scans read, or None when lower-casing would not keep every offset and every
+    case-insensitive match: ASCII text, or text whose only non-ASCII characters are no letters ("®", "°", "±",
+    "•"). A non-ASCII letter may change length when lower-cased ("İ") or match another letter only under re's
+    case folding ("ı" ~ "i"), so such a text is scanned with the patterns alone."""
+    if text.isascii():
+        return text.lower()
+    if any(c.isalpha() for c in set(text) if not c.isascii()):
+        return None
+    lower = text.lower()
+    return lower if len(lower) == len(text) else None
+
+
 def _scan(pattern: re.Pattern[str], text: str, lower: str | None) -> Iterator[re.Match[str]]:
-    """`pattern.finditer(text)`, found faster with the pattern's twin (see fastscan.scan_twin)."""
+    """`pattern.finditer(text)`, found faster with the pattern's twin (see fastscan.scan_twin), and not run at all
+    over a text that lacks the words every match needs (fastscan.needs)."""
+    if lower is not None:
+        demand = needs(pattern, after=SCANS_BEFORE_TWIN)
+        if demand is not None and not may_match(demand, text, lower):
+            return
     twin, lowered = scan_twin(pattern, after=SCANS_BEFORE_TWIN)
     haystack = lower if lowered else text
     if twin is pattern or haystack is None:

@@ -1,0 +1,191 @@
+"""A compiled-regex cache for short-lived processes: what `.pyc` files are to Python source, this is to patterns.
+
+Python compiles a regular expression in Python code (`re._parser` then `re._compiler`), and notedraft's lexicon
+and reading rules are a few hundred patterns, some of them kilobytes long: compiling them costs a one-shot
+`notedraft validate` more than reading the note does. The compiled form is a list of integers that the C engine
+(`_sre.compile`) turns into a pattern object directly. This module keeps those lists on disk, keyed by the
+pattern, its flags and the exact interpreter, so the next process skips the Python-level compile.
+
+Nothing here changes what a pattern matches: a cached pattern is the engine's own object built from the engine's
+own code for that pattern, and any doubt (another Python, an unreadable or foreign file, an internal API that is
+not the one this was written for) falls back to plain `re.compile`. Only the command line installs it
+(`install()`), for its own process; a program that imports notedraft keeps the `re` it had.
+
+The same holds for the rule and lexicon files: `tomllib` is pure Python, and parsing the two dozen TOML files a
+validation reads costs as much again. Their parsed contents are kept beside the patterns, each keyed by the
+file's path, size and modification time, so an edited file is parsed afresh.
+
+The file is `$NOTEDRAFT_CACHE_DIR/re-<python>-<engine>.marshal` (default `$XDG_CACHE_HOME/notedraft`, or
+`~/.cache/notedraft`); `NOTEDRAFT_CACHE_DIR=off` turns the cache off. It is rewritten (atomically) at exit only
+when the process compiled a pattern the file did not hold.
+"""
+
+from __future__ import annotations
+
+import atexit
+import marshal
+from array import array
+import os
+import re
+import sys
+from pathlib import Path
+
+try:  # CPython's engine; anything else keeps plain re.compile
+    import _sre
+    from re import _compiler, _parser
+except ImportError:  # pragma: no cover
+    _sre = _compiler = _parser = None  # type: ignore[assignment]
+
+_SUPPORTED = sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] <= (3, 13)
+_MAX_ENTRIES = 4096  # a bound on the file: a process that compiles patterns from its input cannot grow it forever
+_entries: dict[tuple, tuple] | None = None
+_added = 0
+_original = None
+_toml_entries: dict[tuple, dict] | None = None
+_toml_added = 0
+_toml_original = None
+_CODE_TYPE = "I" if array("I").itemsize == 4 else "L"  # the engine's code words (_sre.CODESIZE bytes, in the tag)
+
+
+def _tag() -> str:
+    return f"{sys.implementation.cache_tag}-{_sre.MAGIC}-{_sre.CODESIZE}-{sys.hexversion:x}"
+
+
+def cache_file() -> Path | None:
+    base = os.environ.get("NOTEDRAFT_CACHE_DIR")
+    if base and base.lower() in ("off", "0", "none", "no"):
+        return None
+    if not base:
+        base = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "notedraft")
+    return Path(base) / f"re-{_tag()}.marshal"
+
+
+def _load(path: Path) -> dict[tuple, tuple]:
+    try:
+        data = marshal.loads(path.read_bytes())  # marshal.load on a file object reads in tiny pieces
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    if not isinstance(data, dict) or data.get("tag") != _tag() or not isinstance(data.get("entries"), dict):
+        return {}
+    return data["entries"]
+
+
+def _toml_file(path: Path) -> Path:
+    return path.with_name(path.name.replace("re-", "toml-", 1))
+
+
+def _save() -> None:
+    path = cache_file()
+    if _toml_added and path is not None and _toml_entries is not None:
+        _write(_toml_file(path), _toml_entries)
+    if not _added or path is None or _entries is None:
+        return
+    _write(path, _entries)
+
+
+def _write(path: Path, new: dict) -> None:
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        entries = {**_load(path), **new}  # another process may have added its own meanwhile
+        if len(entries) > _MAX_ENTRIES:
+            entries = dict(list(entries.items())[-_MAX_ENTRIES:])
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            fh.write(marshal.dumps({"tag": _tag(), "entries": entries}))
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        try:
+            if tmp is not None:
+                tmp.unlink()
+        except OSError:
+            pass  # a cache that cannot be written is only a slower start
+
+
+def _compile(p, flags=0):
+    """re._compiler.compile, answered from the cache when it holds this pattern."""
+    global _added
+    if not isinstance(p, (str, bytes)) or flags & re.DEBUG:
+        return _original(p, flags)
+    key = (p, int(flags))
+    hit = _entries.get(key)
+    if hit is not None:
+        final_flags, code, groups, groupindex, indexgroup = hit
+        return _sre.compile(p, final_flags, array(_CODE_TYPE, code).tolist(), groups, groupindex, indexgroup)
+    # the body of re._compiler.compile, keeping what it hands the engine
+    parsed = _parser.parse(p, flags)
+    code = _compiler._code(parsed, flags)
+    groupindex = dict(parsed.state.groupdict)
+    indexgroup = [None] * parsed.state.groups
+    for k, i in groupindex.items():
+        indexgroup[i] = k
+    code = [int(c) for c in code]  # plain ints: the opcodes are an int subclass
+    entry = (int(flags | parsed.state.flags), array(_CODE_TYPE, code).tobytes(), int(parsed.state.groups - 1),
+             groupindex, tuple(indexgroup))
+    compiled = _sre.compile(p, entry[0], code, entry[2], groupindex, entry[4])
+    if len(_entries) < _MAX_ENTRIES and _from_notedraft():
+        _entries[key] = entry
+        _added += 1
+    return compiled
+
+
+def _toml_load(fh, /, *, parse_float=float):
+    """tomllib.load, answered from the cache for a file whose path, size and modification time it holds."""
+    global _toml_added
+    name = getattr(fh, "name", None)
+    if parse_float is not float or not isinstance(name, str):
+        return _toml_original(fh, parse_float=parse_float)
+    try:
+        st = os.fstat(fh.fileno())
+        key = (os.path.abspath(name), st.st_size, st.st_mtime_ns)
+    except (OSError, AttributeError, ValueError):
+        return _toml_original(fh)
+    hit = _toml_entries.get(key)
+    if hit is not None:
+        return marshal.loads(hit)  # a fresh copy each time, as tomllib gives
+    data = _toml_original(fh)
+    try:
+        blob = marshal.dumps(data)
+    except ValueError:  # a value marshal does not keep (a TOML date): parsed every time
+        return data
+    if len(_toml_entries) < _MAX_ENTRIES:
+        _toml_entries[key] = blob
+        _toml_added += 1
+    return data
+
+
+def _from_notedraft() -> bool:
+    """Whether notedraft's own code asked for this compile: only its patterns are kept (a library may build a
+    pattern that differs in every process, e.g. tokenize's, from a set's order)."""
+    frame = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return False
+        if frame.f_globals.get("__name__", "").startswith("notedraft"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def install() -> bool:
+    """Answer this process's regex compiles from the cache (the command line calls it first thing). Idempotent;
+    False when the cache is off or this interpreter is not one it was written for."""
+    global _entries, _original
+    if _original is not None:
+        return True
+    if not _SUPPORTED or _sre is None or not hasattr(_compiler, "_code"):
+        return False
+    path = cache_file()
+    if path is None:
+        return False
+    _entries = _load(path)
+    _original = _compiler.compile
+    _compiler.compile = _compile
+    global _toml_entries, _toml_original
+    import tomllib
+
+    _toml_entries = _load(_toml_file(path))
+    _toml_original = tomllib.load
+    tomllib.load = _toml_load
+    atexit.register(_save)
+    return True
