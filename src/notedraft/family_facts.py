@@ -43,12 +43,14 @@ def family_of(procedure: str) -> Family | None:
 
 
 def _level_key(value: str, key: str) -> str:
+    """One spelling per level: "L4-5", "L4-L5" and "l4 - l5" are "L4-L5"; with `key = "upper"`, "L4-5" is "L4"."""
     v = re.sub(r"\s+", "", value).upper()
-    if key == "upper":
-        m = _VERTEBRA.match(v)
-        if m:
-            return f"{m.group(1)}{m.group(2)}"
-    return v
+    m = _VERTEBRA.match(v)
+    if not m:
+        return v
+    if key == "upper" or m.group(4) is None:
+        return f"{m.group(1)}{m.group(2)}"
+    return f"{m.group(1)}{m.group(2)}-{m.group(3) or m.group(1)}{m.group(4)}"
 
 
 def read(facts: Facts, text: str | None) -> FamilyFacts:

@@ -201,6 +201,9 @@ def suggest(facts: Facts, payer: str | None = None, text: str | None = None) -> 
                                            payer, text) for c in candidates]
     while candidates:
         failing = _failing_lines(facts, candidates, payer, text)
+        addons = {f for f in failing if packs[f.split("-")[0]].kind in ("add_on", "guidance_add_on")}
+        if addons and addons != failing:  # a failing add-on goes first: it may be all that fails its primary
+            failing = addons
         kept = [c for c in candidates if str(c) not in failing]
         if kept == candidates:
             break
