@@ -133,3 +133,12 @@ def test_codes_family_cli(capsys):
         assert code in out
     assert "source:" in out and "sources disagree" in out
     assert main(["codes", "--family", "nosuch"]) == 2
+
+
+def test_a_level_named_outside_the_procedure_sentences_is_a_question_not_a_unit():
+    mri = DX + ("MRI shows L3-L4 facet arthropathy and an L2-L3 disc bulge. Right L4-L5 and L5-S1 facet joint injections "
+                "under fluoroscopy. Bupivacaine 0.25% 0.5 mL and triamcinolone 10 mg were injected at each level.")
+    r = validate(mri, ["64493-RT", "64494-RT", "64495-RT"])
+    assert not r.supported and r.suggested_codes == []
+    planned = FACET.replace("Bilateral ", "Right ") + "\nPLAN: L3-L4 next time."
+    assert validate(planned, []).suggested_codes == ["64493-RT", "64494-RT"]

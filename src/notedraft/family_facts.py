@@ -83,16 +83,26 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
     lv = spec.levels
     if lv is not None:
         pattern = re.compile(lv.pattern, re.IGNORECASE)
+        mentions, procedural = _mention_sentences(fam, text)
+        elsewhere: list[str] = []
         for f in facts.levels:
             value = re.sub(r"\s+", "", f.value)
+            if f.span is not None and not procedural(f.span.start):
+                continue  # a level in the history, plan or exam is not a level injected today
             if not pattern.match(value):
                 out.unreadable_levels.append(f.value)
                 continue
             k = _level_key(value, lv.key)
+            if f.span is None or not any(lo <= f.span.start < hi for lo, hi in mentions):
+                elsewhere.append(k)
+                continue
             if k not in out.levels:
                 out.levels.append(k)
-            if f.span:
-                out.level_evidence.append(f.span)
+            out.level_evidence.append(f.span)
+        # A level named outside every sentence that names the procedure ("MRI shows L3-4 arthropathy") and not
+        # among the levels it names may or may not have been injected: the count is a question, never a guess.
+        extra = [k for k in dict.fromkeys(elsewhere) if k not in out.levels]
+        out.unreadable_levels += [f"{k} (named outside the procedure's own sentences)" for k in extra]
         regions: dict[str, list[Span]] = {}
         for f in facts.levels:
             for region, rx in lv.regions.items():
@@ -114,6 +124,24 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
             out.site_class = "mixed"
             out.site_evidence = [s for spans in classes.values() for s in spans]
     return out
+
+
+def _mention_sentences(fam: Family, text: str):
+    """The sentences that name the family's procedure (strong anchors outside the history, plan and consent), and
+    a test of whether a position lies in a procedural part of the text."""
+    if not text:
+        return [], lambda pos: True
+    from . import events
+    from .context import read as read_text
+
+    ctx = read_text(text)
+    scopes = events.scopes_of(ctx)
+    out = []
+    for a in scopes.strong(fam.name):
+        if ctx.section_of(a.start).kind in events.NON_PROCEDURAL or ctx.status(a.start, a.end) in _UNREAD_STATUS:
+            continue
+        out.append(ctx.sentence(a.start))
+    return out, lambda pos: 0 <= pos < len(ctx.text) and ctx.section_of(pos).kind not in events.NON_PROCEDURAL
 
 
 @lru_cache(maxsize=64)
