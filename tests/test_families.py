@@ -142,3 +142,10 @@ def test_a_level_named_outside_the_procedure_sentences_is_a_question_not_a_unit(
     assert not r.supported and r.suggested_codes == []
     planned = FACET.replace("Bilateral ", "Right ") + "\nPLAN: L3-L4 next time."
     assert validate(planned, []).suggested_codes == ["64493-RT", "64494-RT"]
+
+
+def test_two_different_joints_are_never_one_50():
+    text = ("DIAGNOSIS: Osteoarthritis (M17.11).\nPROCEDURE: Right knee and left shoulder injections.\nDESCRIPTION: "
+            "Triamcinolone 40 mg was injected into the right knee and triamcinolone 40 mg into the left shoulder.")
+    r = validate(text, ["20610-50"])
+    assert "20610.site.one_joint" in rules(r) and r.suggested_codes == []

@@ -378,3 +378,30 @@ def claim_has_primary_taking(c: Claim) -> Outcome:
     hosts = [x for x in c.lines if x is not c.line and x.code in packs and c.line.code in packs[x.code].guidance_add_ons]
     evidence = [c.facts.procedure_span] if hosts and c.facts.procedure_span else []
     return Outcome(bool(hosts), evidence, ", ".join(str(x) for x in hosts[:3]))
+
+
+@check
+def family_one_site(c: Claim) -> Outcome:
+    """The family's procedure mentions name one joint (or bursa): a right knee and a left shoulder are two lines,
+    never one -50, and notedraft does not split a claim between joints it cannot tell apart."""
+    import re as _re
+
+    ff = _family(c)
+
+    def norm(s: str) -> str:
+        return _re.sub(r"(?:\s+joints?)?s?$", "", s.strip().lower())
+
+    # Names side by side ("index finger PIP joint", "acromioclavicular (AC) joint") are one joint.
+    spans = sorted(ff.site_evidence, key=lambda s: s.start)
+    group = {norm(s.text): norm(s.text) for s in spans}
+
+    def root(n: str) -> str:
+        while group[n] != n:
+            n = group[n]
+        return n
+
+    for a, b in zip(spans, spans[1:]):
+        if 0 <= b.start - a.end <= 3:
+            group[root(norm(b.text))] = root(norm(a.text))
+    roots = {root(n) for n in group}
+    return Outcome(len(roots) <= 1, ff.site_evidence, ", ".join(sorted(group)) or "none")
