@@ -149,3 +149,23 @@ def test_two_different_joints_are_never_one_50():
             "Triamcinolone 40 mg was injected into the right knee and triamcinolone 40 mg into the left shoulder.")
     r = validate(text, ["20610-50"])
     assert "20610.site.one_joint" in rules(r) and r.suggested_codes == []
+
+
+def test_every_family_pack_is_exercised_by_the_family_eval_notes():
+    """Each family pack has a note that breaks one of its rules and a note that meets one (per-rule cases for the
+    family packs are not written yet: tests/test_rules.py covers the SI packs rule by rule)."""
+    import json
+    from pathlib import Path
+
+    rows = [json.loads(x) for x in (Path(__file__).parent.parent / "evals" / "validator_families.jsonl").open()]
+    fired, met = set(), set()
+    for row in rows:
+        r = validate(row["note"], row["codes"], row["payer"])
+        fired |= {f.rule for f in r.findings}
+        met |= {q.rule for q in r.satisfied}
+    for pack in load_packs().values():
+        if not pack.family:
+            continue
+        ids = {r.id for r in pack.rules}
+        assert ids & fired, f"no family eval note breaks a rule of {pack.code}"
+        assert ids & met, f"no family eval note meets a rule of {pack.code}"
