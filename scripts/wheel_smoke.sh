@@ -60,7 +60,8 @@ from pathlib import Path
 repo, sdist, wheel, tree_wheel = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 # Every file the package needs at run time, from the checkout (root folders are the source of truth).
 wanted = {f"notedraft/_data/{p.relative_to(repo)}": p for pattern in
-          ("templates/*.j2", "prompts/*.j2", "evals/*.jsonl", "evals/*.toml", "families/*/*.toml") for p in repo.glob(pattern)}
+          ("templates/*.j2", "prompts/*.j2", "evals/*.jsonl", "evals/*.toml", "families/*/*.toml",
+           "families/*/rules/*.toml") for p in repo.glob(pattern)}
 pkg = repo / "src"
 wanted |= {str(p.relative_to(pkg)): p for pattern in
            ("notedraft/rules/*.toml", "notedraft/rules/*/*.toml", "notedraft/lexicon/*.toml", "notedraft/web/templates/*.html",
@@ -145,6 +146,9 @@ expect 0 "notedraft codes" -- "$nd" codes
 contains out "27096"
 expect 0 "notedraft codes 27096" -- "$nd" codes 27096
 contains out "Requirements:"
+expect 0 "notedraft codes --family epidural" -- "$nd" codes --family epidural
+contains out "64484"
+contains out "62323"
 
 step "notedraft eval --strategy template --check (the shipped datasets and thresholds)"
 expect 0 "notedraft eval --check" -- "$nd" eval --strategy template --check --out "$work/eval"

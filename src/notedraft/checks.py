@@ -312,3 +312,96 @@ def each_side_documented(c: Claim) -> Outcome:
     if not_done:
         detail += "; " + ", ".join(f"{e.side} {e.status}" for e in not_done)
     return Outcome(sides == {"left", "right"}, evidence, detail)
+
+
+# --- Procedure families (families/<name>/): facts read from the family's data by family_facts.py -------------
+
+def _family(c: Claim):
+    from .family_facts import read
+
+    return read(c.facts, c.text)
+
+
+@check
+def family_region_is(c: Claim, any: list[str]) -> Outcome:
+    """The spinal region of the family's levels and words; two regions ("mixed") or none never match."""
+    ff = _family(c)
+    return Outcome(ff.region in any, ff.region_evidence, ff.region.replace("_", "/"))
+
+
+@check
+def family_region_single(c: Claim) -> Outcome:
+    ff = _family(c)
+    detail = {"mixed": "more than one spinal region", "unstated": "no level or region named"}.get(ff.region, ff.region)
+    return Outcome(ff.region not in ("mixed", "unstated"), ff.region_evidence, detail)
+
+
+@check
+def family_level_count(c: Claim, min: int = 1, max: int = 10_000) -> Outcome:
+    """The number of levels the family bills; a level that is not of the family's kind ("L4" for a facet joint,
+    whose levels are joints "L4-5") fails closed: how many joints it means is a question."""
+    ff = _family(c)
+    n = len(ff.levels)
+    if ff.unreadable_levels:
+        return Outcome(False, ff.level_evidence,
+                       f"level(s) {', '.join(ff.unreadable_levels)} do not name this procedure's levels")
+    return Outcome(min <= n <= max, ff.level_evidence, f"{n} level(s)" + (f": {', '.join(ff.levels)}" if n else ""))
+
+
+@check
+def family_site_class_is(c: Claim, any: list[str]) -> Outcome:
+    ff = _family(c)
+    detail = ff.site_class + (f" ({', '.join(ff.sites)})" if ff.sites else "")
+    return Outcome(ff.site_class in any, ff.site_evidence, detail)
+
+
+@check
+def line_units_match_levels(c: Claim) -> Outcome:
+    """A per-level code is on the claim once per level it bills, with the same modifiers on each of its lines."""
+    from .rulepack import load_packs
+    from .validate import level_units
+
+    pack = load_packs()[c.line.code]
+    expected = level_units(pack, c.facts, c.text)
+    same = [x for x in _index(c).by_code.get(c.line.code, []) if x.modifiers == c.line.modifiers]
+    ff = _family(c)
+    return Outcome(len(same) == expected, ff.level_evidence,
+                   f"{len(same)} line(s) of {c.line}; the documented levels ({len(ff.levels)}) bill {expected}")
+
+
+@check
+def claim_has_primary_taking(c: Claim) -> Outcome:
+    """Another line on the claim is a code whose pack takes this (guidance) code separately."""
+    from .rulepack import load_packs
+
+    packs = load_packs()
+    hosts = [x for x in c.lines if x is not c.line and x.code in packs and c.line.code in packs[x.code].guidance_add_ons]
+    evidence = [c.facts.procedure_span] if hosts and c.facts.procedure_span else []
+    return Outcome(bool(hosts), evidence, ", ".join(str(x) for x in hosts[:3]))
+
+
+@check
+def family_one_site(c: Claim) -> Outcome:
+    """The family's procedure mentions name one joint (or bursa): a right knee and a left shoulder are two lines,
+    never one -50, and notedraft does not split a claim between joints it cannot tell apart."""
+    import re as _re
+
+    ff = _family(c)
+
+    def norm(s: str) -> str:
+        return _re.sub(r"(?:\s+joints?)?s?$", "", s.strip().lower())
+
+    # Names side by side ("index finger PIP joint", "acromioclavicular (AC) joint") are one joint.
+    spans = sorted(ff.site_evidence, key=lambda s: s.start)
+    group = {norm(s.text): norm(s.text) for s in spans}
+
+    def root(n: str) -> str:
+        while group[n] != n:
+            n = group[n]
+        return n
+
+    for a, b in zip(spans, spans[1:]):
+        if 0 <= b.start - a.end <= 3:
+            group[root(norm(b.text))] = root(norm(a.text))
+    roots = {root(n) for n in group}
+    return Outcome(len(roots) <= 1, ff.site_evidence, ", ".join(sorted(group)) or "none")

@@ -206,6 +206,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
                        description="Without CODE: one line per rule pack. With CODE: its rules, severities, fixes "
                        "and the public source of each, and where sources disagree.")
     p.add_argument("code", nargs="?", help="a code, e.g. 27096")
+    p.add_argument("--family", help="a procedure family (families/<name>/, e.g. epidural): its codes, requirements "
+                   "and sources; a prefix of the family's name picks every family it starts")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     p.set_defaults(handler=cmd_codes)
 
@@ -556,6 +558,8 @@ def cmd_codes(args: argparse.Namespace) -> int:
     from .rulepack import load_packs
 
     packs = load_packs()
+    if getattr(args, "family", None):
+        return _codes_of_family(args, packs)
     if args.code is None:
         if args.format == "json":
             print(json.dumps([{"code": p.code, "title": p.title, "kind": p.kind, "rules": len(p.rules)}
@@ -584,6 +588,30 @@ def cmd_codes(args: argparse.Namespace) -> int:
     print("\nSources:")
     for s in pack.sources:
         print(f"  - {s}")
+    return 0
+
+
+def _codes_of_family(args: argparse.Namespace, packs) -> int:
+    from .family import by_name
+
+    fams = by_name()
+    wanted = args.family.strip().lower()
+    names = [n for n in fams if n == wanted] or [n for n in fams if n.startswith(wanted)]
+    if not names:
+        raise UsageError(f"unknown family {args.family!r}: families are {', '.join(sorted(fams))}")
+    procedures = {fams[n].procedure: n for n in names}
+    chosen = [p for p in packs.values() if p.family in names or set(p.procedures) & set(procedures)]
+    if args.format == "json":
+        print(json.dumps({"families": names, "codes": [p.model_dump() for p in chosen]}, indent=2))
+        return 0
+    for name in names:
+        print(f"{name}: {fams[name].label}")
+    for pack in chosen:
+        print(f"\n{pack.code}  {pack.title}\n  modifiers: {' '.join('-' + m for m in pack.modifiers) or 'none'}")
+        for r in pack.rules:
+            print(f"  [{r.severity}] {r.id}: {r.requirement}\n      source: {r.source}")
+        for d in pack.disagreements:
+            print(f"  sources disagree, {d.topic}: " + "; ".join(f"{pos.claim} ({pos.source})" for pos in d.positions))
     return 0
 
 

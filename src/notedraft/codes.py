@@ -7,7 +7,7 @@ import re
 from .models import CodeLine, Finding
 from .rulepack import load_packs
 
-_LINE = re.compile(r"^(?P<code>[0-9]{5}|[A-Z][0-9]{4})(?P<mods>(?:-[0-9A-Z]{2})*)$")
+_LINE = re.compile(r"^(?P<code>[0-9]{5}|[A-Z][0-9]{4}|[0-9]{4}T)(?P<mods>(?:-[0-9A-Z]{2})*)$")
 # A claim for one procedure has a handful of lines. The cap bounds the work a request can ask for and says so
 # (400 in the editor, exit 2 in the CLI) instead of validating thousands of lines.
 MAX_CODE_LINES = 50
@@ -49,7 +49,11 @@ def parse_code_lines(raws: list[str]) -> list[CodeLine]:
 def duplicate_line_findings(lines: list[CodeLine]) -> list[Finding]:
     """One error per code line given more than once: the same line twice bills the same service twice."""
     counts: dict[CodeLine, int] = {}
+    packs = load_packs()
     for line in lines:
+        pack = packs.get(line.code)
+        if pack is not None and pack.max_units > 1:
+            continue  # a per-level add-on: one line per additional level; its pack checks the count
         counts[line] = counts.get(line, 0) + 1
     return [
         Finding(rule="claim.duplicate_line", severity="error", code=str(line),

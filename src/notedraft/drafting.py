@@ -64,7 +64,7 @@ def draft(
     conflict = _guidance_conflict(dictation, facts)
     if conflict:  # "US guided ... no imaging": neither statement is written; the physician is asked
         facts = facts.model_copy(update={"guidance": "unstated", "guidance_spans": []})
-    targets = [str(line) for line in lines] or [str(line) for line in suggest(facts, payer, dictation)]
+    targets = [str(line) for line in lines] or _drafted_lines(facts, payer, dictation)
     attempts: list[Attempt] = []
     notes: list[str] = []
     raw_findings: list[Finding] = []
@@ -78,7 +78,7 @@ def draft(
         if raw_findings:
             notes.append(f"dropped {len(raw_findings)} fact(s) the LLM stated but the dictation does not")
         if not codes:
-            targets = [str(line) for line in suggest(facts, payer, dictation)]
+            targets = _drafted_lines(facts, payer, dictation)
     said = boilerplate.read_all(dictation)  # the boilerplate the note may state: only what the dictation affirms
     note = render_note(facts, said, payer=payer, dictation=dictation)
     result = _check(dictation, note, dictated, facts, targets, payer)
@@ -116,9 +116,14 @@ def draft(
             report = report.model_copy(update={"suggested_codes": []})
     notes += faithful.notes
     if not covered:
+        # The family's own rule packs still read the dictation: name the code its facts support, if any.
+        pointed = [str(line) for line in suggest(dictated, payer, dictation)] if not dictated.conflicts else []
+        supports = (f" Its facts support {', '.join(pointed)}; write the note by hand and check it with "
+                    f"'notedraft validate'." if pointed else "")
         report = report.model_copy(update={"supported": False, "findings": [Finding(
             rule="draft.procedure_not_covered", severity="error",
-            message=f"The dictation reads as {procedure_label(facts.procedure)}; notedraft drafts SI joint injection notes only.",
+            message=f"The dictation reads as {procedure_label(facts.procedure)}; notedraft drafts SI joint injection "
+                    f"notes only.{supports}",
             fix="Write this note by hand, or dictate the SI joint injection that was performed.",
             evidence=[facts.procedure_span] if facts.procedure_span else [])] + report.findings})
     # Questions only help when answering them can make the note billable: not for a procedure notedraft does not draft.
@@ -194,6 +199,16 @@ def _check(dictation: str, note: str, dictated: Facts, facts: Facts, targets: li
     if not targets:
         report = report.model_copy(update={"codes": []})
     return Checked(note=note, report=report)
+
+
+def _drafted_lines(facts: Facts, payer: str | None, dictation: str) -> list[str]:
+    """The suggested lines for the procedure the draft writes: in a dictation of two procedures, a line of the other
+    one's family (a knee injection beside the SI joint) is not the drafted note's to support."""
+    from .validate import facts_for_line
+
+    packs = load_packs()
+    lines = suggest(facts, payer, dictation)
+    return [str(x) for x in lines if facts_for_line(facts, packs[x.code], lines).procedure == facts.procedure]
 
 
 def _intended(facts: Facts) -> list[str]:

@@ -25,13 +25,42 @@ class Detect(BaseModel):
                                                        "when no procedure is named")
 
 
+class Levels(BaseModel):
+    """How the family's billed levels and spinal region are read (family_facts.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    pattern: str = Field(description="what one billed level looks like, e.g. a facet joint '^[CTLS]\\d+-[CTLS]?\\d+$'")
+    key: str = Field(default="as_written", description="'upper': 'L4-5' and 'L4' are one level (a root)")
+    regions: dict[str, str] = Field(default_factory=dict, description="region -> regex its level values match")
+    region_words: dict[str, list[str]] = Field(default_factory=dict, description="region -> words naming it in "
+                                                                                  "the family's procedure sentences")
+
+
+class Sites(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    classes: dict[str, list[str]] = Field(description="size class -> words naming a joint or bursa of that class")
+
+
+class Query(BaseModel):
+    """A question the drafter asks when a fact the family's codes need is missing."""
+
+    model_config = ConfigDict(extra="forbid")
+    fact: str
+    question: str
+
+
 class FamilySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     procedure: str = Field(description="the procedure id Facts and events carry, e.g. si_joint_injection")
     label: str
     covered: bool = Field(default=False, description="notedraft drafts and validates this family's codes")
+    validated: bool = Field(default=False, description="the family's own rule packs (rules/*.toml) validate and "
+                                                       "suggest its codes")
     detect: Detect
+    levels: Levels | None = None
+    sites: Sites | None = None
+    queries: list[Query] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)

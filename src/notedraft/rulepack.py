@@ -88,6 +88,15 @@ class CodePack(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
     disagreements: list[Disagreement] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
+    # Family packs (families/<name>/rules/*.toml): the procedure whose facts a line of this code is read against in
+    # a note that documents several, and the levels a line bills (see family_facts.py).
+    family: str | None = Field(default=None, description="the family folder the pack belongs to")
+    procedures: list[str] = Field(default_factory=list, description="the procedures a line of this code bills")
+    levels_from: int = Field(default=0, description="per-level codes: the first level ordinal the code bills (1 = "
+                                                   "the primary level, 2 = the second...); 0 = not per level")
+    levels_to: int = Field(default=0, description="the last level ordinal the code bills (inclusive)")
+    max_units: int = Field(default=1, description="the most lines of this code one side/claim carries")
+    guidance_add_ons: list[str] = Field(default_factory=list, description="guidance codes this code takes separately")
 
 
 class RuleSet(BaseModel):
@@ -103,12 +112,24 @@ def _read(path: Path) -> dict:
         return tomllib.load(fh)
 
 
+def _family_pack_files() -> list[Path]:
+    """Each family's own packs: `families/<name>/rules/*.toml` (a family is one folder)."""
+    from .resources import packaged
+
+    return sorted(packaged("families").glob("*/rules/[!_]*.toml"))
+
+
 @lru_cache(maxsize=1)
 def load_packs(directory: Path = RULES_DIR) -> dict[str, CodePack]:
     shared = {p.stem[1:]: RuleSet.model_validate(_read(p)) for p in sorted(directory.glob("_*.toml"))}
     packs: dict[str, CodePack] = {}
-    for path in sorted(directory.glob("[!_]*.toml")):
+    family_files = _family_pack_files() if directory == RULES_DIR else []
+    for path in sorted(directory.glob("[!_]*.toml")) + family_files:
         pack = CodePack.model_validate(_read(path))
+        if path in family_files:
+            pack.family = path.parent.parent.name
+        if pack.code in packs:
+            raise ValueError(f"{path}: code {pack.code} has a pack already")
         included: list[Rule] = []
         for inc in pack.include:
             if inc.set not in shared:

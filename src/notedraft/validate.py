@@ -125,8 +125,11 @@ def evaluate(
     index = LineIndex.of(lines)  # once per claim, so that line-vs-line checks stay O(1) per line
     for line in lines:
         pack = packs[line.code]
-        claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text, index=index)
+        line_facts = facts_for_line(facts, pack, lines)
+        claim = Claim(facts=line_facts, line=line, lines=lines, payer=payer, text=text, index=index)
         findings += _modifier_findings(pack, line)
+        if line_facts is not facts:  # the other procedure's own conflicts are this line's
+            findings += [f.model_copy(update={"code": str(line)}) for f in conflict_findings(line_facts)]
         for rule in pack.rules:
             if not all(_holds(c, claim).ok for c in rule.when):
                 continue
@@ -189,12 +192,18 @@ def suggest(facts: Facts, payer: str | None = None, text: str | None = None) -> 
     if facts.conflicts:
         return []  # a line is suggested only when its evidence is unambiguous
     for pack in packs.values():
-        probe = Claim(facts=facts, line=CodeLine(code=pack.code), lines=[], payer=payer, text=text)
-        if any(all(_holds(c, probe).ok for c in s.when) for s in pack.suggest):
-            candidates += lines_for(pack, facts)
-    candidates = [_with_required_modifiers(packs[c.code], c, candidates, facts, payer, text) for c in candidates]
+        for pfacts in _suggestion_facts(facts, pack):
+            probe = Claim(facts=pfacts, line=CodeLine(code=pack.code), lines=[], payer=payer, text=text)
+            if any(all(_holds(c, probe).ok for c in s.when) for s in pack.suggest):
+                if not any(x.code == pack.code for x in candidates):
+                    candidates += lines_for(pack, pfacts, text)
+    candidates = [_with_required_modifiers(packs[c.code], c, candidates, facts_for_line(facts, packs[c.code], candidates),
+                                           payer, text) for c in candidates]
     while candidates:
         failing = _failing_lines(facts, candidates, payer, text)
+        addons = {f for f in failing if packs[f.split("-")[0]].kind in ("add_on", "guidance_add_on")}
+        if addons and addons != failing:  # a failing add-on goes first: it may be all that fails its primary
+            failing = addons
         kept = [c for c in candidates if str(c) not in failing]
         if kept == candidates:
             break
@@ -211,7 +220,11 @@ def _failing_lines(facts: Facts, lines: list[CodeLine], payer: str | None, text:
         if any(mod not in pack.modifiers for mod in line.modifiers):
             failing.add(str(line))
             continue
-        claim = Claim(facts=facts, line=line, lines=lines, payer=payer, text=text)
+        line_facts = facts_for_line(facts, pack, lines)
+        if line_facts is not facts and line_facts.conflicts:
+            failing.add(str(line))
+            continue
+        claim = Claim(facts=line_facts, line=line, lines=lines, payer=payer, text=text)
         for rule in pack.rules:
             if rule.severity != "error" or not all(_holds(c, claim).ok for c in rule.when):
                 continue
@@ -237,10 +250,45 @@ def _with_required_modifiers(
     return CodeLine(code=line.code, modifiers=line.modifiers + tuple(dict.fromkeys(extra))) if extra else line
 
 
-def lines_for(pack: CodePack, facts: Facts) -> list[CodeLine]:
+def lines_for(pack: CodePack, facts: Facts, text: str | None = None) -> list[CodeLine]:
+    units = level_units(pack, facts, text)
     if pack.laterality == "none" or facts.side == "unstated":
-        return [CodeLine(code=pack.code)]
+        return [CodeLine(code=pack.code)] * units
     modifier = MODIFIER_FOR_SIDE[facts.side]
     if modifier not in pack.modifiers:  # e.g. an ASC facility code: two lines, never -50
-        return [CodeLine(code=pack.code, modifiers=("RT",)), CodeLine(code=pack.code, modifiers=("LT",))]
-    return [CodeLine(code=pack.code, modifiers=(modifier,))]
+        return [CodeLine(code=pack.code, modifiers=("RT",)), CodeLine(code=pack.code, modifiers=("LT",))] * units
+    return [CodeLine(code=pack.code, modifiers=(modifier,))] * units
+
+
+def level_units(pack: CodePack, facts: Facts, text: str | None = None) -> int:
+    """How many lines of a per-level code the documented levels bill (1 for a code that is not per level)."""
+    if not pack.levels_from:
+        return 1
+    from .family_facts import read
+
+    n = len(read(facts, text).levels)
+    return max(0, min(min(n, pack.levels_to) - pack.levels_from + 1, pack.max_units))
+
+
+def facts_for_line(facts: Facts, pack: CodePack, lines: list[CodeLine]) -> Facts:
+    """The facts a line is read against: in a note that documents several procedures, those of the procedure the
+    line's code bills (a trigger point line reads the trigger points, not the SI joint beside them). A code that
+    bills several of the note's procedures reads the one no other line on the claim bills alone."""
+    if not facts.procedures or not pack.procedures:
+        return facts
+    mine = [p for p in pack.procedures if p in facts.procedures]
+    if len(mine) == 1:
+        return facts.procedures[mine[0]]
+    if not mine:
+        return facts
+    packs = load_packs()
+    claimed = {packs[x.code].procedures[0] for x in lines
+               if x.code != pack.code and x.code in packs and len(packs[x.code].procedures) == 1}
+    rest = [p for p in mine if p not in claimed]
+    return facts.procedures[rest[0]] if len(rest) == 1 else facts
+
+
+def _suggestion_facts(facts: Facts, pack: CodePack) -> list[Facts]:
+    if not facts.procedures or not pack.procedures:
+        return [facts]
+    return [f for p, f in facts.procedures.items() if p in pack.procedures and not f.conflicts]

@@ -309,7 +309,10 @@ def load_datasets(
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise DatasetError(f"{base}: duplicate drafting ids across files {dupes}")
-    validator = load_validator(base / "validator.jsonl") if "validator" in include else []
+    validator: list[ValidatorCase] = []
+    if "validator" in include:  # validator.jsonl, then validator_*.jsonl (e.g. the procedure families' notes)
+        for path in [base / "validator.jsonl", *sorted(base.glob("validator_*.jsonl"))]:
+            validator += load_validator(path) if path.is_file() else []
     real_dir = default_realnotes_dir() if realnotes_dir == "default" else realnotes_dir
     real, skipped = load_realnotes(real_dir) if "realnotes" in include else ([], [])
     return Datasets(
