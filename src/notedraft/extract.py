@@ -474,7 +474,10 @@ def _side_line(ctx: TextContext, pos: int) -> bool:
 _SIDE_AS_LABEL = re.compile(r"[ \t]*(?:side|SIJ|SI\s+joint|sacroiliac\s+joint|joint)?[ \t]*:", re.IGNORECASE)
 _SIDE_LABEL_VALUE = re.compile(r"\b(?:fluoro\w*|ultrasound|sonograph\w*|CT|contrast|needle|inject\w*|inj|IA|intra-?articular"
                                r"|arthrogra\w*|\d+\s*(?:mg|mL|cc))\b", re.IGNORECASE)
-_SIDE_LEAD = re.compile(r"\s*(?:\d+[.)]\s*)?(?:(?:then|next|first|and)\s+)?(?:on|to|at|for|in)\s+the\s+", re.IGNORECASE)
+# "On the right, ...", and each side of a chain: "On the left and then the right, ..."
+_SIDE_LEAD = re.compile(r"\s*(?:\d+[.)]\s*)?(?:(?:then|next|first|and)\s+)?(?:on|to|at|for|in)\s+the\s+"
+                        r"(?:(?:left|right)\s*(?:,\s*(?:and\s+)?(?:then\s+)?|(?:and\s+)?then\s+|and\s+)"
+                        r"(?:(?:on|to|at|in)\s+)?(?:the\s+)?)*", re.IGNORECASE)
 _SIDE_LEAD_ACTION = re.compile(r"\b(?:needle|inject\w*|advanced|placed|entered|performed|repeated|accessed|cannulated)\b",
                                re.IGNORECASE)
 
@@ -618,7 +621,10 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     # ("Left SI joint injection" above a body that injects the right joint), never a choice.
     facts.named_sides = sorted(_expand({s for s, spans in found.items() if spans}))
     title = {s for s, spans in found.items() for a, _ in spans if _in_title(ctx, a)}
-    body = {s for s, spans in found.items() for a, _ in spans if not _in_title(ctx, a)}
+    # A side the body says was not injected ("Left side: periarticular placement", "left aborted") is not a side the
+    # body documents as done: it cannot contradict a title that names only the other side.
+    body = {s for s, spans in found.items() for a, _ in spans if not _in_title(ctx, a)
+            and not any(lo <= a < hi for lo, hi, _ in not_done.get(s, ()))}
     if title and body and _expand(title) != _expand(body):
         facts.conflicts.append(Conflict(
             kind="side",

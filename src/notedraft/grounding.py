@@ -35,6 +35,14 @@ def numbers(text: str) -> set[float]:
     return {float(n) for n in _NUMBER.findall(text)}
 
 
+def _extra_sides(dictated: Facts, drafted: Facts) -> set[str]:
+    """Sides the draft names that the dictation never performed, except a side both say was not injected, with the
+    same status ("left extra-articular spread only" drafted as "Left side: periarticular placement")."""
+    not_done = {(e.side, e.status) for e in dictated.events if e.status != "performed"}
+    kept = {e.side for e in drafted.events if e.status != "performed" and (e.side, e.status) in not_done}
+    return set(drafted.named_sides) - dictated.performed_sides() - kept
+
+
 def ground(note: str, dictation: str, dictated: Facts | None = None, drafted: Facts | None = None) -> list[Finding]:
     dictated = dictated if dictated is not None else extract_facts(dictation)
     drafted = drafted if drafted is not None else extract_facts(note)
@@ -54,8 +62,8 @@ def ground(note: str, dictation: str, dictated: Facts | None = None, drafted: Fa
         out.append(_finding(f"procedure {what}", [drafted.procedure_span] if drafted.procedure_span else []))
     if drafted.side != "unstated" and drafted.side != dictated.side:
         out.append(_finding(f"side {drafted.side}", drafted.side_spans[:1]))
-    elif set(drafted.named_sides) - dictated.performed_sides():  # a side named anywhere, even in a conflict
-        extra = set(drafted.named_sides) - dictated.performed_sides()
+    elif _extra_sides(dictated, drafted):  # a side named anywhere, even in a conflict
+        extra = _extra_sides(dictated, drafted)
         what = "bilateral" if extra == {"left", "right"} or set(drafted.named_sides) == {"left", "right"} else extra.pop()
         out.append(_finding(f"side {what}", drafted.side_spans[:1]))
     if drafted.guidance != "unstated" and drafted.guidance != dictated.guidance:

@@ -601,8 +601,9 @@ class Reading:
         return _VERBISH.search(s) is not None
 
     def doubt_in(self, lo: int, hi: int) -> Status:
-        """The doubt cues of the text [lo, hi) itself, as a clause: "deferred", "rule out", "pending"."""
-        return self._clause_status(lo, lo, lo, hi, lo, hi)
+        """The doubt cues of the text [lo, hi) itself, as a clause: "deferred", "rule out", "pending". Every cue in
+        the range governs it, whichever way it reads ("r/o sacroiliitis", "sacroiliitis, suspected")."""
+        return self._clause_status(lo, lo, lo, hi, lo, hi, any_direction=True)
 
     def local_status(self, start: int, end: int, allow: re.Pattern[str] | None = None) -> Status:
         """The status from the mention's own clause and structure only, without the section it stands in: a
@@ -642,7 +643,8 @@ class Reading:
             return "historical"
         return "affirmed"
 
-    def _clause_status(self, start: int, end: int, lo: int, hi: int, s_start: int, s_end: int) -> Status:
+    def _clause_status(self, start: int, end: int, lo: int, hi: int, s_start: int, s_end: int,
+                       any_direction: bool = False) -> Status:
         # A clause is read at most WINDOW characters either side of its mention: text with no punctuation for
         # kilobytes ("40 mg 40 mg ...") stays linear to read.
         lo, hi = max(lo, start - WINDOW), min(hi, max(end, start) + WINDOW)
@@ -667,7 +669,8 @@ class Reading:
             for a, b in self.cues_within(pattern, lo, hi):
                 if self._allow is not None and self._allow.fullmatch(text, a, b):
                     continue
-                if (direction == "forward" and a >= start) or (direction == "backward" and a < start):
+                if not any_direction and ((direction == "forward" and a >= start)
+                                          or (direction == "backward" and a < start)):
                     continue
                 if a < start or b > end:  # a cue word inside the mention itself ("non-fluoroscopic") is the mention's
                     if status == "negated" and _determiner_only(text[a:b]):

@@ -74,7 +74,9 @@ def note_view(facts: Facts, said: dict[str, boilerplate.Statements] | None = Non
         elif event.status == "periarticular":
             technique.append(f"{event.side.capitalize()} side: periarticular placement; intra-articular placement "
                              "was not confirmed.")
-    if facts.guidance in ("fluoroscopy", "ct", "ultrasound"):
+    # Fluoroscopy and CT (27096) need the confirmation stated: a placeholder until the physician answers. For
+    # ultrasound the sources disagree (20552.toml): the sentence is left out and the physician is asked.
+    if facts.guidance in ("fluoroscopy", "ct") or (facts.guidance == "ultrasound" and facts.needle_confirmation):
         technique.append(_confirmation_sentence(facts))
     if facts.guidance_description and facts.guidance == "ultrasound":
         technique.append(f"Ultrasound technique as dictated: {facts.guidance_description.text}.")
