@@ -646,6 +646,9 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
         dose, concentration, volume = _amounts(left, right, role)
         second = None  # "Kenalog 20 mg per side, 40 mg total": a second statement of the same drug's amount
         more = _TRAILING_AMOUNT.match(text, end + len(right)) if not owners.get(i) and row is None else None
+        if more and text.startswith("(", more.end() + len(text[more.end():]) - len(text[more.end():].lstrip())) and \
+                _amount_parenthesis(text, more.end(), next_start) is None:
+            more = None  # "1 mL (see note)": only an amount in parentheses ends the trailing amount
         if more and more.end() <= next_start:
             # an amount set off by a comma: "Depo-Medrol 40 mg/mL, 1 mL", "lidocaine 1%, 2 mL at the skin"
             d2, _, v2 = _amounts("", " " + more.group("amount"), role)
@@ -671,6 +674,9 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
                 d2, c2, v2 = _amounts("", extra.replace("(", " ").replace(")", " "), role)
                 dose, concentration, volume = dose or d2, concentration or c2, volume or v2
                 right, stop = right + extra, paren
+                tail = _BASIS_TAIL.match(text, stop, next_start)
+                if tail:  # "Kenalog 40 mg/mL, 1 mL (40 mg) per side": the phrase after the parenthesis is its basis
+                    right, stop = right + tail.group(), tail.end()
         lo = h.start - len(left)
         med = Medication(
             name=generic,
@@ -911,8 +917,8 @@ def _amounts(left: str, right: str, role: str) -> tuple[str | None, str | None, 
             conc = conc or f"{_fmt(n / v_value)} mg/mL"
         else:
             conc = conc or f"{_fmt(n)} mg/mL"
-            if mass and Decimal(_num(mass.group("n"))) == n:
-                dose = None  # "40 mg/mL" is a concentration, not an amount given
+            if mass and Decimal(_num(mass.group("n"))) == n and _overlaps(mass, per_ml, left, near_left is mass):
+                dose = None  # "40 mg per mL" is a concentration, not an amount given ("40 mg/mL, 40 mg" gives both)
     # Dictation shorthand: "40 kenalog", "depo-medrol 80", "2cc 0.25 bupi". A bare number next to a steroid is its
     # dose in mg (the only unit steroids are dosed in); a bare decimal below 2 next to a local anesthetic is its
     # concentration in percent. Any other bare number is left unread rather than guessed.
@@ -927,6 +933,13 @@ def _amounts(left: str, right: str, role: str) -> tuple[str | None, str | None, 
 
 
 amounts = _amounts
+
+
+def _overlaps(mass: re.Match[str], per_ml: re.Match[str], left: str, in_left: bool) -> bool:
+    """Whether the mass read from `left` (in_left) or the right window is the per-mL strength's own number; per_ml
+    was read from left + " " + right."""
+    start = mass.start() if in_left else len(left) + 1 + mass.start()
+    return per_ml.start() <= start < per_ml.end()
 
 
 def _fmt(d: Decimal) -> str:
@@ -956,13 +969,16 @@ class _TrailingAmount:
                 rf"\s*,\s*(?P<amount>{amount})"
                 r"(?P<tail>\s+(?:in\s+)?total\b|\s+(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
                 r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|\s+(?:each|apiece)\b"
-                r"|(?=\s*(?:[,;)\r\n]|\.(?!\d)|\band\b|$)|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
+                r"|(?=\s*(?:[,;)\r\n]|\.(?!\d)|\band\b|$|\((?=[^()\n]{1,40}\)))|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
                 r"|(?:needle\s+)?tract)\b|\s+(?:(?:was|were|is|are)\s+)?(?:then\s+)?(?:injected|given|administered|instilled"
                 r"|infiltrated|delivered|placed)\b))", I)
         return self._pattern.match(text, pos)
 
 
 _TRAILING_AMOUNT = _TrailingAmount()
+# A per-side or total phrase right after an amount's parenthesis: "1 mL (40 mg) per side", "2 mL (80 mg) total".
+_BASIS_TAIL = _Lazy(r"\s+(?:(?:in\s+)?total\b|(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
+                    r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|(?:each|apiece)\b)", I)
 
 
 def _name_end(text: str, h: Hit) -> tuple[int, str | None, str | None, str | None, str | None]:
@@ -1070,6 +1086,12 @@ def _merge_parenthetical(med: Medication, written: str, salt, product, strength,
             med.volume = med.volume or v2
             med.concentration = med.concentration or c2
             stop = paren
+        more = _TRAILING_AMOUNT.match(text, stop) if close >= 0 and not (med.dose or med.volume) else None
+        if more and more.end() <= next_start:  # "Kenalog-40 (triamcinolone acetonide), 1 mL"
+            d2, _, v2 = _amounts("", " " + more.group("amount"), med.role)
+            med.dose, med.volume = med.dose or d2, med.volume or v2
+            med.basis = med.basis or _basis(more.group("tail") or "")
+            stop = more.end()
         med.span = Span(start=med.span.start, end=stop, text=text[med.span.start : stop])
     _compute_dose(med)
 
