@@ -1,0 +1,111 @@
+"""Spoken corrections in a dictation: "left, no sorry, right", "kenalog 80 mg, scratch that, Kenalog 40 mg",
+"40 — scratch that — 80 of kenalog", "under fluoro, I mean CT".
+
+A physician who corrects himself dictated the LATER value. `resolve(dictation)` returns the dictation with every
+withdrawn value and every cue blanked out (replaced by spaces, so each position still indexes the original): the
+reader never sees the corrected-away value, so it cannot reach the draft, the codes or the grounding.
+
+What is withdrawn: the values said right before the cue (back to the previous separator) of the kinds the first item
+after the cue states — a side for a side, guidance for guidance, an amount (and its drug) for an amount. When the
+item after the cue states no kind said before it ("left, I mean 40 of kenalog"), or nothing at all ("kenalog 40 mg,
+scratch that"), the correction is ambiguous: nothing is guessed, the draft is refused and the physician is asked.
+
+The cues, separators and kinds are data: lexicon/corrections.toml.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from .models import Finding, Span
+
+_FILE = Path(__file__).parent / "lexicon" / "corrections.toml"
+I = re.IGNORECASE
+
+
+@dataclass
+class Resolved:
+    text: str  # the dictation with withdrawn values and cues blanked; same length as the dictation
+    withdrawn: list[Span] = field(default_factory=list)  # what was corrected away (in the original dictation)
+    findings: list[Finding] = field(default_factory=list)  # ambiguous corrections: errors
+    questions: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.withdrawn)
+
+
+@cache
+def _data() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, re.Pattern[str]]]:
+    from . import medications
+
+    with _FILE.open("rb") as fh:
+        data = tomllib.load(fh)
+    cue = "|".join(data["cues"])
+    # a run of cues set off from the words around them: "sorry, correction,", "— scratch that —"
+    cues = re.compile(rf"(?<![\w-])(?:(?:{cue})(?![\w-])[\s,:;!.–—-]*)+", I)
+    separators = re.compile(data["separators"], I)
+    kinds = {k: re.compile(v, I) for k, v in data["kinds"].items()}
+    lx = medications.lexicon()
+    kinds["drug"] = lx.drug_pattern
+    kinds["amount"] = re.compile(rf"(?<![\w.])(?:{lx.amount.pattern}|{lx.number})", I)
+    return cues, separators, kinds
+
+
+def _kinds_in(kinds: dict[str, re.Pattern[str]], text: str, lo: int, hi: int) -> dict[str, list[tuple[int, int]]]:
+    out: dict[str, list[tuple[int, int]]] = {}
+    for kind, p in kinds.items():
+        spans = [(m.start(), m.end()) for m in p.finditer(text, lo, hi) if m.end() > m.start()]
+        if spans:
+            out[kind] = spans
+    return out
+
+
+def resolve(dictation: str) -> Resolved:
+    cues, separators, kinds = _data()
+    if cues.search(dictation) is None:  # the common case: no correction, nothing to do
+        return Resolved(dictation)
+    text = list(dictation)
+    out = Resolved(dictation)
+    work = dictation
+    for m in list(cues.finditer(dictation)):
+        # the cue with the punctuation that sets it off: "R SIJ inj, sorry, correction, left SIJ inj"
+        lo = m.start() - (len(work[: m.start()]) - len(work[: m.start()].rstrip(" \t,;:–—-")))
+        hi = m.end()
+        seps = list(separators.finditer(work, max(0, lo - 120), lo))
+        start = seps[-1].end() if seps else max(0, lo - 120)
+        nxt = separators.search(work, hi)
+        end = nxt.start() if nxt else len(work)
+        before = _kinds_in(kinds, work, start, lo)
+        after = _kinds_in(kinds, work, hi, end)
+        said = work[start:end].strip()
+        replaced = [k for k in after if k in before]
+        if not replaced:
+            if not after and before:
+                # "kenalog 40 mg, scratch that": withdrawn, with nothing said in its place
+                spans = [(start, lo)]
+            else:
+                spans = []
+            out.findings.append(Finding(
+                rule="dictation.ambiguous_correction", severity="error",
+                message=f"The dictation corrects itself ({said!r}) but does not say clearly what the correction "
+                        "replaces; the draft states neither value.",
+                fix="Dictate the corrected value once, without the withdrawn one.",
+                evidence=[Span(start=start, end=end, text=dictation[start:end])]))
+            out.questions.append(f"The dictation says {said!r}: what is the correct value?")
+        else:
+            # only the replaced kinds go: in "kenalog 40, I mean 80" the drug stays and its amount is replaced
+            spans = [s for k in replaced for s in before[k]]
+        for a, b in spans + [(lo, hi)]:
+            for i in range(a, b):
+                if text[i] not in "\r\n":
+                    text[i] = " "
+        for a, b in spans:
+            out.withdrawn.append(Span(start=a, end=b, text=dictation[a:b]))
+        work = "".join(text)
+    out.text = work
+    return out
