@@ -511,7 +511,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     dx_sides: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
-    matches += [(m, "left" if m.group("letter") == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
+    matches += [(m, "left" if m.group("letter").upper() == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
     elsewhere = other_procedures(ctx)  # "also right knee injection": that side is the other procedure's
     for m, side in sorted(matches, key=lambda x: x[0].start()):
         if any(a <= m.start() < b for a, b, _ in elsewhere):
