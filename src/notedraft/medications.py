@@ -701,7 +701,32 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
                                                "ambiguous_amount": None, "span": ctx.span(a, b)}))
             origin.append(i)
     _shared_basis(ctx, hits, meds, origin)
+    _same_on_other_side(ctx, meds)
     return meds
+
+
+# "40 mg Kenalog + 2 mL 0.25% bupivacaine, then same on the right": the amounts given on the first side were given
+# again on the other, so each is an amount per side.
+_SAME_OTHER_SIDE = _Lazy(
+    r"\b(?:(?:the\s+)?same\s+(?:thing\s+|injection\s+|procedure\s+|mixture\s+|amounts?\s+|doses?\s+)?(?:(?:was|were)\s+)?"
+    r"(?:(?:done|given|injected|repeated|performed)\s+)?|repeated\s+)(?:on|for|to|at|into|in)\s+(?:the\s+)?"
+    r"(?:left|right|other|opposite|contralateral)(?:\s+(?:side|SIJ|SI\s+joint|sacroiliac\s+joint|joint))?\b", I)
+
+
+def _same_on_other_side(ctx, meds: list[Medication]) -> None:
+    text = ctx.text
+    done = 0
+    for m in _SAME_OTHER_SIDE.finditer(text):
+        if ctx.status(m.start(), m.end()) != "affirmed":
+            continue
+        para = max(text.rfind("\n\n", 0, m.start()), 0)
+        for med in meds:
+            if med.span is None or med.basis is not None or not (med.dose or med.volume):
+                continue
+            a = _offset(ctx, med.span.start)
+            if max(done, para) <= a and _offset(ctx, med.span.end) <= m.start():
+                med.basis = "per_side"
+        done = m.end()
 
 
 def _inside(ctx, med: Medication, h: Hit) -> bool:
