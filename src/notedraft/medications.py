@@ -1102,7 +1102,7 @@ def _merge_parenthetical(med: Medication, written: str, salt, product, strength,
     med.concentration = med.concentration or conc or strength
     if volume and not med.volume:
         med.volume = volume
-    med.basis = med.basis or _basis(inner)
+    med.basis = med.basis or _basis(inner) or _basis(after)  # "10 mg triamcinolone (Aristospan) per side"
     if med.span is not None:
         stop = end + (close + 1 + len(after.rstrip()) if close >= 0 else len(inner))
         paren = _amount_parenthesis(text, stop, next_start) if close >= 0 and after.strip() else None
@@ -1111,6 +1111,9 @@ def _merge_parenthetical(med: Medication, written: str, salt, product, strength,
             med.volume = med.volume or v2
             med.concentration = med.concentration or c2
             stop = paren
+            tail = _BASIS_TAIL.match(text, stop, next_start)
+            if tail and med.basis is None:  # "... (Kenalog) 40 mg/mL (1 mL) per side"
+                med.basis, stop = _basis(tail.group()), tail.end()
         more = _TRAILING_AMOUNT.match(text, stop) if close >= 0 and not (med.dose or med.volume) else None
         if more and more.end() <= next_start:  # "Kenalog-40 (triamcinolone acetonide), 1 mL"
             d2, _, v2 = _amounts("", " " + more.group("amount"), med.role)

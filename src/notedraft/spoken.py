@@ -65,14 +65,51 @@ def _kinds_in(kinds: dict[str, re.Pattern[str]], text: str, lo: int, hi: int) ->
     return out
 
 
+_ORDINALS = ("one", "two", "three", "four", "five", "six")
+
+
+@cache
+def _marker() -> re.Pattern[str]:
+    """A spoken list number right before a drug's name or a drug's amount in digits: "meds one Kenalog 40 mg two
+    2 mL of 0.25% bupivacaine" ("number two", "item two")."""
+    from . import medications
+
+    lx = medications.lexicon()
+    amount = lx.amount.pattern
+    return re.compile(rf"(?<![\w.-])(?:(?:number|item|no\.?)\s+)?(?P<n>{'|'.join(_ORDINALS)})\b(?=[\s,:.)-]+"
+                      rf"(?:(?=\d)(?:{amount})|{lx.drug_pattern.pattern}))", I)
+
+
+def _list_markers(text: str) -> str:
+    """Blank out a spoken numbered list's markers ("one ... two ..."), set off as separators, when they run in order
+    from "one": one of them alone ("two 2 mL") is never taken for a list number."""
+    found = list(_marker().finditer(text))
+    run: list[re.Match[str]] = []
+    for m in found:
+        n = _ORDINALS.index(m.group("n").lower())
+        if n == len(run):
+            run.append(m)
+        elif n == 0:
+            run = [m]
+    if len(run) < 2:
+        return text
+    chars = list(text)
+    for m in run:
+        chars[m.start()] = ";"
+        for i in range(m.start() + 1, m.end()):
+            chars[i] = " "
+    return "".join(chars)
+
+
 def resolve(dictation: str) -> Resolved:
     cues, separators, kinds = _data()
-    if cues.search(dictation) is None:  # the common case: no correction, nothing to do
-        return Resolved(dictation)
-    text = list(dictation)
+    listed = _list_markers(dictation)
+    if cues.search(listed) is None:  # the common case: no correction, nothing to do
+        return Resolved(listed)
+    text = list(listed)
     out = Resolved(dictation)
-    work = dictation
-    for m in list(cues.finditer(dictation)):
+    work = listed
+    for m in list(cues.finditer(listed)):
         # the cue with the punctuation that sets it off: "R SIJ inj, sorry, correction, left SIJ inj"
         lo = m.start() - (len(work[: m.start()]) - len(work[: m.start()].rstrip(" \t,;:–—-")))
         hi = m.end()
