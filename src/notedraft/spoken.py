@@ -101,9 +101,30 @@ def _list_markers(text: str) -> str:
     return "".join(chars)
 
 
+@cache
+def _no_imaging_then_drug() -> re.Pattern[str]:
+    """"by landmarks no imaging kenalog 40 mg" (a voice run-on): the denial of imaging ends where a drug's name or
+    an amount begins; the drug is not what "no" denies."""
+    from . import medications
+
+    lx = medications.lexicon()
+    return re.compile(rf"\b(?:no|without|w/o)\s+(?:image|imaging|fluoro\w*|ultrasound|US|CT)(?:\s+guidance)?(?P<gap> )"
+                      rf"(?=\d|{lx.drug_pattern.pattern})", I)
+
+
+def _runon_boundaries(text: str) -> str:
+    if "no " not in text.lower() and "w/o" not in text.lower() and "without" not in text.lower():
+        return text
+    chars = None
+    for m in _no_imaging_then_drug().finditer(text):
+        chars = chars or list(text)
+        chars[m.start("gap")] = ";"
+    return "".join(chars) if chars else text
+
+
 def resolve(dictation: str) -> Resolved:
     cues, separators, kinds = _data()
-    listed = _list_markers(dictation)
+    listed = _runon_boundaries(_list_markers(dictation))
     if cues.search(listed) is None:  # the common case: no correction, nothing to do
         return Resolved(listed)
     text = list(listed)
