@@ -948,8 +948,10 @@ def _amounts(left: str, right: str, role: str) -> tuple[str | None, str | None, 
     # dose in mg (the only unit steroids are dosed in); a bare decimal below 2 next to a local anesthetic is its
     # concentration in percent. Any other bare number is left unread rather than guessed.
     bare = _BARE_LEFT.search(left) or _BARE_RIGHT.search(right)
+    if bare is None and role == "steroid" and not (mass or per_ml):
+        bare = _bare_words().search(left)  # "forty of kenalog": a number in words, the steroid's mg as in digits
     if bare and not (mass or per_ml or (percent and role == "anesthetic")):
-        n = float(bare.group("n"))
+        n = float(_num(bare.group("n")))
         if role == "steroid" and not dose and n >= 1 and not (volume and bare.group("n") == volume.group("n")):
             dose = f"{_num(bare.group('n'))} mg"
         elif role == "anesthetic" and not conc and n < 2 and not (volume and bare.group("n") == volume.group("n")):
@@ -958,6 +960,15 @@ def _amounts(left: str, right: str, role: str) -> tuple[str | None, str | None, 
 
 
 amounts = _amounts
+
+
+@cache
+def _bare_words() -> re.Pattern[str]:
+    # never "one": "one kenalog" counts a vial or an injection as often as it doses one
+    words = _alternation(sorted(w for w, v in lexicon().number_words.items() if v >= 2))
+    tens = _alternation(sorted(w for w, v in lexicon().number_words.items() if v >= 20 and v % 10 == 0))
+    ones = _alternation(sorted(w for w, v in lexicon().number_words.items() if 1 <= v <= 9))
+    return re.compile(rf"\b(?P<n>(?:{tens})[\s-](?:{ones})|{words})\s*(?:of\s+)?$", I)
 
 
 def _overlaps(mass: re.Match[str], per_ml: re.Match[str], left: str, in_left: bool) -> bool:
