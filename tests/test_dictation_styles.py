@@ -193,3 +193,17 @@ def test_hard_copy_images_are_a_permanent_record(record):
 def test_one_in_words_beside_a_steroid_is_not_a_dose():
     d = draft("left SIJ inj, fluoro, IA confirmed, one kenalog, dx M46.1, therapeutic")
     assert d.refused and "1 mg" not in _meds_section(d.note)
+
+
+def test_run_on_correction_reads_only_the_first_item_after_the_cue():
+    r = resolve("left sij inj under fluoro scratch that under CT kenalog 40 mg dx left sacroiliitis")
+    assert r.text.startswith("left sij inj under") and "CT" in r.text and "fluoro" not in r.text
+    assert [w.text for w in r.withdrawn] == ["fluoro"]
+
+
+def test_an_amount_then_another_drug_after_the_cue_is_asked():
+    # the 80 mg may be the kenalog's (corrected) or the bupivacaine's: never guessed
+    d = draft("l sij inj under fluoro intra articular confirmed kenalog 40 mg sorry 80 mg bupivacaine 2 ml dx M46.1 "
+              "therapeutic")
+    assert d.refused
+    assert any(f.rule == "dictation.ambiguous_correction" for f in d.report.findings)

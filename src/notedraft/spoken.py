@@ -122,6 +122,13 @@ def _runon_boundaries(text: str) -> str:
     return "".join(chars) if chars else text
 
 
+def _generic(text: str, span: tuple[int, int]) -> str:
+    from . import medications
+
+    written = text[span[0] : span[1]].lower()
+    return medications.lexicon().drugs.get(written, (written, ""))[0]
+
+
 def resolve(dictation: str) -> Resolved:
     cues, separators, kinds = _data()
     listed = _runon_boundaries(_list_markers(dictation))
@@ -139,9 +146,16 @@ def resolve(dictation: str) -> Resolved:
         nxt = separators.search(work, hi)
         end = nxt.start() if nxt else len(work)
         before = _kinds_in(kinds, work, start, lo)
-        after = _kinds_in(kinds, work, hi, end)
-        said = work[start:end].strip()
+        # the correction is the first item after the cue: its first few words say what kind of value it replaces
+        # (a run-on's "scratch that" is followed by the rest of the dictation, whose sides and drugs are not it)
+        first = re.match(r"\s*(?:\S+\s+){0,3}", work[hi:end])
+        after = {k: v for k, v in _kinds_in(kinds, work, hi, end).items() if v[0][0] < hi + first.end() + 1}
+        said = re.sub(r"\s+", " ", dictation[max(start, lo - 50) : min(end, hi + 50)]).strip()  # the cue in context
         replaced = [k for k in after if k in before]
+        if "drug" in replaced and "amount" in after and after["amount"][0][0] < after["drug"][0][0] and \
+                _generic(work, before["drug"][-1]) != _generic(work, after["drug"][0]):
+            # "kenalog 40 mg sorry 80 mg bupivacaine 2 ml": the 80 mg may be the kenalog's or the bupivacaine's
+            replaced = []
         if not replaced:
             if not after and before:
                 # "kenalog 40 mg, scratch that": withdrawn, with nothing said in its place
@@ -151,7 +165,8 @@ def resolve(dictation: str) -> Resolved:
             out.findings.append(Finding(
                 rule="dictation.ambiguous_correction", severity="error",
                 message=f"The dictation corrects itself ({said!r}) but does not say clearly what the correction "
-                        "replaces; the draft states neither value.",
+                        "replaces; nothing is guessed and the draft is not supported until the physician says which "
+                        "value holds.",
                 fix="Dictate the corrected value once, without the withdrawn one.",
                 evidence=[Span(start=start, end=end, text=dictation[start:end])]))
             out.questions.append(f"The dictation says {said!r}: what is the correct value?")
