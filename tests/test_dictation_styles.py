@@ -207,3 +207,10 @@ def test_an_amount_then_another_drug_after_the_cue_is_asked():
               "therapeutic")
     assert d.refused
     assert any(f.rule == "dictation.ambiguous_correction" for f in d.report.findings)
+
+
+def test_purpose_and_diagnosis_corrections():
+    d = _supported("L SIJ inj, fluoro, IA confirmed, kenalog 40, dx M53.3, scratch that, M46.1, therapeutic, I mean "
+                   "diagnostic and therapeutic")
+    assert "M46.1" in d.note and "M53.3" not in d.note
+    assert "Diagnostic and therapeutic injection." in d.note

@@ -8,7 +8,8 @@ reader never sees the corrected-away value, so it cannot reach the draft, the co
 What is withdrawn: the values said right before the cue (back to the previous separator) of the kinds the first item
 after the cue states — a side for a side, guidance for guidance, an amount (and its drug) for an amount. When the
 item after the cue states no kind said before it ("left, I mean 40 of kenalog"), or nothing at all ("kenalog 40 mg,
-scratch that"), the correction is ambiguous: nothing is guessed, the draft is refused and the physician is asked.
+scratch that"), the correction is ambiguous: nothing is guessed, what was said before the cue is left out of the
+draft too, the draft is refused and the physician is asked.
 
 The cues, separators and kinds are data: lexicon/corrections.toml.
 """
@@ -157,11 +158,9 @@ def resolve(dictation: str) -> Resolved:
             # "kenalog 40 mg sorry 80 mg bupivacaine 2 ml": the 80 mg may be the kenalog's or the bupivacaine's
             replaced = []
         if not replaced:
-            if not after and before:
-                # "kenalog 40 mg, scratch that": withdrawn, with nothing said in its place
-                spans = [(start, lo)]
-            else:
-                spans = []
+            # "kenalog 40 mg, scratch that, dx ...": withdrawn, with nothing of its kind said in its place. What may
+            # have been withdrawn is left out of the draft too, and the physician is asked
+            spans = [(start, lo)] if before else []
             out.findings.append(Finding(
                 rule="dictation.ambiguous_correction", severity="error",
                 message=f"The dictation corrects itself ({said!r}) but does not say clearly what the correction "
