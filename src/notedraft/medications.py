@@ -714,17 +714,20 @@ _SAME_OTHER_SIDE = _Lazy(
 
 
 def _same_on_other_side(ctx, meds: list[Medication]) -> None:
+    """Each drug is looked at once (linear in the drugs and the phrases): the drugs stated since the previous such
+    phrase, in its paragraph, before it."""
     text = ctx.text
-    done = 0
+    order = sorted(((_offset(ctx, m.span.start), _offset(ctx, m.span.end), m) for m in meds if m.span is not None),
+                   key=lambda t: t[0])
+    i, done = 0, 0
     for m in _SAME_OTHER_SIDE.finditer(text):
         if ctx.status(m.start(), m.end()) != "affirmed":
             continue
-        para = max(text.rfind("\n\n", 0, m.start()), 0)
-        for med in meds:
-            if med.span is None or med.basis is not None or not (med.dose or med.volume):
-                continue
-            a = _offset(ctx, med.span.start)
-            if max(done, para) <= a and _offset(ctx, med.span.end) <= m.start():
+        para = max(text.rfind("\n\n", done, m.start()), 0)
+        while i < len(order) and order[i][0] < m.start():
+            a, b, med = order[i]
+            i += 1
+            if max(done, para) <= a and b <= m.start() and med.basis is None and (med.dose or med.volume):
                 med.basis = "per_side"
         done = m.end()
 

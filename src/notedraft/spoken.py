@@ -139,9 +139,13 @@ def resolve(dictation: str) -> Resolved:
     out = Resolved(dictation)
     work = listed
     for m in list(cues.finditer(listed)):
+        # each cue is read in a window around it (with the corrections before it applied): linear in the text
+        w0 = max(0, m.start() - 160)
+        work = "".join(text[w0 : min(len(text), m.end() + 300)])
         # the cue with the punctuation that sets it off: "R SIJ inj, sorry, correction, left SIJ inj"
-        lo = m.start() - (len(work[: m.start()]) - len(work[: m.start()].rstrip(" \t,;:–—-")))
-        hi = m.end()
+        head = work[: m.start() - w0]
+        lo = len(head.rstrip(" \t,;:–—-"))
+        hi = m.end() - w0
         seps = list(separators.finditer(work, max(0, lo - 120), lo))
         start = seps[-1].end() if seps else max(0, lo - 120)
         nxt = separators.search(work, hi)
@@ -151,7 +155,7 @@ def resolve(dictation: str) -> Resolved:
         # (a run-on's "scratch that" is followed by the rest of the dictation, whose sides and drugs are not it)
         first = re.match(r"\s*(?:\S+\s+){0,3}", work[hi:end])
         after = {k: v for k, v in _kinds_in(kinds, work, hi, end).items() if v[0][0] < hi + first.end() + 1}
-        said = re.sub(r"\s+", " ", dictation[max(start, lo - 50) : min(end, hi + 50)]).strip()  # the cue in context
+        said = re.sub(r"\s+", " ", dictation[w0 + max(start, lo - 50) : w0 + min(end, hi + 50)]).strip()
         replaced = [k for k in after if k in before]
         if "drug" in replaced and "amount" in after and after["amount"][0][0] < after["drug"][0][0] and \
                 _generic(work, before["drug"][-1]) != _generic(work, after["drug"][0]):
@@ -167,17 +171,17 @@ def resolve(dictation: str) -> Resolved:
                         "replaces; nothing is guessed and the draft is not supported until the physician says which "
                         "value holds.",
                 fix="Dictate the corrected value once, without the withdrawn one.",
-                evidence=[Span(start=start, end=end, text=dictation[start:end])]))
+                evidence=[Span(start=w0 + start, end=w0 + end, text=dictation[w0 + start : w0 + end])]))
             out.questions.append(f"The dictation says {said!r}: what is the correct value?")
         else:
             # only the replaced kinds go: in "kenalog 40, I mean 80" the drug stays and its amount is replaced
             spans = [s for k in replaced for s in before[k]]
         for a, b in spans + [(lo, hi)]:
-            for i in range(a, b):
+            for i in range(w0 + a, w0 + b):
                 if text[i] not in "\r\n":
                     text[i] = " "
         for a, b in spans:
-            out.withdrawn.append(Span(start=a, end=b, text=dictation[a:b]))
-        work = "".join(text)
+            out.withdrawn.append(Span(start=w0 + a, end=w0 + b, text=dictation[w0 + a : w0 + b]))
+    work = "".join(text)
     out.text = work
     return out
