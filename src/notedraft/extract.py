@@ -591,9 +591,10 @@ def _side(ctx: TextContext, facts: Facts) -> None:
 
 def _side_clause(text: str, m: re.Match[str], lo: int, hi: int) -> tuple[int, int]:
     """The comma/semicolon clause of a side word inside its sentence."""
-    before = [c.end() for c in re.finditer(r"[,;]", text[lo : m.start()])]
+    # the nearest comma or semicolon before it (rfind stops there: a long list of sides stays linear)
+    before = max(text.rfind(",", lo, m.start()), text.rfind(";", lo, m.start()))
     after = re.search(r"[,;]", text[m.end() : hi])
-    return lo + (before[-1] if before else 0), (m.end() + after.start()) if after else hi
+    return (before + 1 if before >= 0 else lo), (m.end() + after.start()) if after else hi
 
 
 def _expand(sides: set[str]) -> set[str]:
