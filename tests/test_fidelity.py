@@ -110,9 +110,11 @@ def test_a_second_procedure_keeps_its_drugs_and_its_side():
 
 
 @pytest.mark.parametrize("dictated, line", [
-    ("Kenalog-40 1 mL", "- triamcinolone acetonide 40 mg (Kenalog-40, 1 mL)"),
-    ("Kenalog-40 2 mL", "- triamcinolone acetonide 80 mg (Kenalog-40, 2 mL)"),
-    ("Depo-Medrol 80 mg/mL, 1 mL", "- methylprednisolone acetate 80 mg (Depo-Medrol 80 mg/mL, 1 mL)"),
+    # a product strength and a volume: both as dictated, never the mg they multiply to (not dictated)
+    ("Kenalog-40 1 mL", "- triamcinolone acetonide 1 mL of 40 mg/mL (Kenalog-40)"),
+    ("Kenalog-40 2 mL", "- triamcinolone acetonide 2 mL of 40 mg/mL (Kenalog-40)"),
+    ("Depo-Medrol 80 mg/mL, 1 mL", "- methylprednisolone acetate 1 mL of 80 mg/mL (Depo-Medrol)"),
+    ("Depo-Medrol 80 mg/mL, 1 mL (80 mg)", "- methylprednisolone acetate 80 mg (Depo-Medrol 80 mg/mL, 1 mL)"),
     ("triamcinolone hexacetonide 20 mg", "- triamcinolone hexacetonide 20 mg"),
     ("40 mg kenalog 2 mL 0.5% ropi", "- ropivacaine 2 mL of 0.5%"),
     ("1/2 cc omnipaque, 40 mg kenalog", "Contrast: iohexol 0.5 mL (Omnipaque)."),
@@ -264,7 +266,8 @@ def test_per_side_left_out_is_unsupported():
 def test_a_dose_computed_from_dictated_strength_and_volume_is_grounded():
     d = draft(FLUORO.format("Kenalog-40 2 mL"))
     assert [f for f in d.report.findings if f.rule.startswith("grounding")] == []
-    assert ground(d.note.replace("80 mg", "90 mg"), d.dictation)  # any other number is not
+    assert "80 mg" not in d.note  # the product of strength and volume is not written as a dictated dose
+    assert ground(d.note.replace("2 mL of", "3 mL of"), d.dictation)  # any other number is not
 
 
 def test_a_side_drafted_as_injected_when_it_was_aborted_is_unsupported():

@@ -318,12 +318,14 @@ def test_a_draft_never_writes_a_dose_from_a_strength():
     assert "(Kenalog-40)" in d.note
 
 
-def test_kenalog_40_with_a_volume_computes_the_dose_and_shows_its_arithmetic():
+def test_kenalog_40_with_a_volume_computes_the_dose_and_drafts_what_was_dictated():
     med = one("Kenalog-40 1 mL and 2 mL 0.25% bupivacaine injected", "triamcinolone")
-    assert (med.dose, med.computed_dose, med.volume) == ("40 mg", True, "1 mL")
+    assert (med.dose, med.computed_dose, med.volume) == ("40 mg", True, "1 mL")  # the validator's documented dose
     d = draft(FLUORO.format("Kenalog-40 1 mL + 2 mL 0.25% bupivacaine"))
     assert d.supported
-    assert "triamcinolone acetonide 40 mg (Kenalog-40, 1 mL)" in d.note
+    # the strength and the volume as dictated; the 40 mg they multiply to was not dictated and is not written
+    assert "triamcinolone acetonide 1 mL of 40 mg/mL (Kenalog-40)" in d.note
+    assert "40 mg " not in d.note and "40 mg)" not in d.note
 
 
 def test_a_hyphenated_number_that_is_no_strength_sold_is_asked():

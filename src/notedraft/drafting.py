@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from . import boilerplate
 from . import fidelity
 from . import lexicon as lx
+from . import spoken
 from .codes import parse_code_lines
 from .context import TextContext
 from .extract import extract_facts
@@ -57,9 +58,14 @@ def draft(
     lines = parse_code_lines(codes or [])  # raises CodeError (a ValueError) on a bad code line
     if strategy != "template" and llm is None:
         raise ValueError(f"strategy {strategy!r} needs an LLM client")
+    original = dictation
+    # "left, no sorry, right": the later value is what was dictated; the withdrawn one is blanked out before anything
+    # reads the dictation (same length, so every span still indexes the original), and an unclear correction is asked
+    corrected = spoken.resolve(original)
+    dictation = corrected.text
     dictated = extract_facts(dictation)  # what the dictation itself states: every draft is grounded against this
-    if fidelity.not_a_dictation(dictation, dictated):
-        return _not_a_dictation(dictation, strategy, dictated, llm)
+    if fidelity.not_a_dictation(dictation, dictated) and not corrected.findings:
+        return _not_a_dictation(original, strategy, dictated, llm)
     facts = dictated
     conflict = _guidance_conflict(dictation, facts)
     if conflict:  # "US guided ... no imaging": neither statement is written; the physician is asked
@@ -97,8 +103,8 @@ def draft(
             notes.append("the dictation lacks facts the code lines need, so no LLM note was requested; "
                          "the template draft shows what is missing")
 
-    instructions = _instruction_findings(dictation)
-    unread = _unread_findings(dictated)
+    instructions = _instruction_findings(original)
+    unread = corrected.findings + _unread_findings(dictated)
     # "no comps ... small vasovagal episode": the note states neither, and the physician is asked which is true
     said_both = boilerplate.conflict_findings(dictation)
     report = result.report
@@ -130,11 +136,15 @@ def draft(
     queries = queries_for(facts, report) if covered else []
     queries += [q for q in faithful.queries if q not in queries]
     queries += [q for q in boilerplate.conflict_questions(dictation) if said_both and q not in queries]
+    queries += [q for q in corrected.questions if q not in queries]
     if covered and not report.supported and set(targets) != set(_intended(facts)):
         # The asked-for code cannot be supported; also ask what the code the facts point to still needs.
         queries += [q for q in queries_for(facts, validate(result.note, _intended(facts), payer)) if q not in queries]
+    if corrected.changed:
+        notes.append("the dictation corrects itself; the corrected value was drafted and the withdrawn one left out: "
+                     + ", ".join(repr(w.text) for w in corrected.withdrawn))
     return Draft(
-        dictation=dictation,
+        dictation=original,
         note=result.note,
         strategy=strategy,
         model=llm.config.model if llm is not None else None,

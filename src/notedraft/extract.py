@@ -565,7 +565,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     summary: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
-    matches += [(m, "left" if m.group("letter") == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
+    matches += [(m, "left" if m.group("letter").upper() == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
     elsewhere = other_procedures(ctx)  # "also right knee injection": that side is the other procedure's
     for m, side in sorted(matches, key=lambda x: x[0].start()):
         if any(a <= m.start() < b for a, b, _ in elsewhere):
@@ -668,9 +668,10 @@ def _side(ctx: TextContext, facts: Facts) -> None:
 
 def _side_clause(text: str, m: re.Match[str], lo: int, hi: int) -> tuple[int, int]:
     """The comma/semicolon clause of a side word inside its sentence."""
-    before = [c.end() for c in re.finditer(r"[,;]", text[lo : m.start()])]
+    # the nearest comma or semicolon before it (rfind stops there: a long list of sides stays linear)
+    before = max(text.rfind(",", lo, m.start()), text.rfind(";", lo, m.start()))
     after = re.search(r"[,;]", text[m.end() : hi])
-    return lo + (before[-1] if before else 0), (m.end() + after.start()) if after else hi
+    return (before + 1 if before >= 0 else lo), (m.end() + after.start()) if after else hi
 
 
 def _expand(sides: set[str]) -> set[str]:

@@ -646,6 +646,9 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
         dose, concentration, volume = _amounts(left, right, role)
         second = None  # "Kenalog 20 mg per side, 40 mg total": a second statement of the same drug's amount
         more = _TRAILING_AMOUNT.match(text, end + len(right)) if not owners.get(i) and row is None else None
+        if more and text.startswith("(", more.end() + len(text[more.end():]) - len(text[more.end():].lstrip())) and \
+                _amount_parenthesis(text, more.end(), next_start) is None:
+            more = None  # "1 mL (see note)": only an amount in parentheses ends the trailing amount
         if more and more.end() <= next_start:
             # an amount set off by a comma: "Depo-Medrol 40 mg/mL, 1 mL", "lidocaine 1%, 2 mL at the skin"
             d2, _, v2 = _amounts("", " " + more.group("amount"), role)
@@ -671,6 +674,9 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
                 d2, c2, v2 = _amounts("", extra.replace("(", " ").replace(")", " "), role)
                 dose, concentration, volume = dose or d2, concentration or c2, volume or v2
                 right, stop = right + extra, paren
+                tail = _BASIS_TAIL.match(text, stop, next_start)
+                if tail:  # "Kenalog 40 mg/mL, 1 mL (40 mg) per side": the phrase after the parenthesis is its basis
+                    right, stop = right + tail.group(), tail.end()
         lo = h.start - len(left)
         med = Medication(
             name=generic,
@@ -695,7 +701,35 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
                                                "ambiguous_amount": None, "span": ctx.span(a, b)}))
             origin.append(i)
     _shared_basis(ctx, hits, meds, origin)
+    _same_on_other_side(ctx, meds)
     return meds
+
+
+# "40 mg Kenalog + 2 mL 0.25% bupivacaine, then same on the right": the amounts given on the first side were given
+# again on the other, so each is an amount per side.
+_SAME_OTHER_SIDE = _Lazy(
+    r"\b(?:(?:the\s+)?same\s+(?:thing\s+|injection\s+|procedure\s+|mixture\s+|amounts?\s+|doses?\s+)?(?:(?:was|were)\s+)?"
+    r"(?:(?:done|given|injected|repeated|performed)\s+)?|repeated\s+)(?:on|for|to|at|into|in)\s+(?:the\s+)?"
+    r"(?:left|right|other|opposite|contralateral)(?:\s+(?:side|SIJ|SI\s+joint|sacroiliac\s+joint|joint))?\b", I)
+
+
+def _same_on_other_side(ctx, meds: list[Medication]) -> None:
+    """Each drug is looked at once (linear in the drugs and the phrases): the drugs stated since the previous such
+    phrase, in its paragraph, before it."""
+    text = ctx.text
+    order = sorted(((_offset(ctx, m.span.start), _offset(ctx, m.span.end), m) for m in meds if m.span is not None),
+                   key=lambda t: t[0])
+    i, done = 0, 0
+    for m in _SAME_OTHER_SIDE.finditer(text):
+        if ctx.status(m.start(), m.end()) != "affirmed":
+            continue
+        para = max(text.rfind("\n\n", done, m.start()), 0)
+        while i < len(order) and order[i][0] < m.start():
+            a, b, med = order[i]
+            i += 1
+            if max(done, para) <= a and b <= m.start() and med.basis is None and (med.dose or med.volume):
+                med.basis = "per_side"
+        done = m.end()
 
 
 def _inside(ctx, med: Medication, h: Hit) -> bool:
@@ -911,14 +945,16 @@ def _amounts(left: str, right: str, role: str) -> tuple[str | None, str | None, 
             conc = conc or f"{_fmt(n / v_value)} mg/mL"
         else:
             conc = conc or f"{_fmt(n)} mg/mL"
-            if mass and Decimal(_num(mass.group("n"))) == n:
-                dose = None  # "40 mg/mL" is a concentration, not an amount given
+            if mass and Decimal(_num(mass.group("n"))) == n and _overlaps(mass, per_ml, left, near_left is mass):
+                dose = None  # "40 mg per mL" is a concentration, not an amount given ("40 mg/mL, 40 mg" gives both)
     # Dictation shorthand: "40 kenalog", "depo-medrol 80", "2cc 0.25 bupi". A bare number next to a steroid is its
     # dose in mg (the only unit steroids are dosed in); a bare decimal below 2 next to a local anesthetic is its
     # concentration in percent. Any other bare number is left unread rather than guessed.
     bare = _BARE_LEFT.search(left) or _BARE_RIGHT.search(right)
+    if bare is None and role == "steroid" and not (mass or per_ml):
+        bare = _bare_words().search(left)  # "forty of kenalog": a number in words, the steroid's mg as in digits
     if bare and not (mass or per_ml or (percent and role == "anesthetic")):
-        n = float(bare.group("n"))
+        n = float(_num(bare.group("n")))
         if role == "steroid" and not dose and n >= 1 and not (volume and bare.group("n") == volume.group("n")):
             dose = f"{_num(bare.group('n'))} mg"
         elif role == "anesthetic" and not conc and n < 2 and not (volume and bare.group("n") == volume.group("n")):
@@ -927,6 +963,22 @@ def _amounts(left: str, right: str, role: str) -> tuple[str | None, str | None, 
 
 
 amounts = _amounts
+
+
+@cache
+def _bare_words() -> re.Pattern[str]:
+    # never "one": "one kenalog" counts a vial or an injection as often as it doses one
+    words = _alternation(sorted(w for w, v in lexicon().number_words.items() if v >= 2))
+    tens = _alternation(sorted(w for w, v in lexicon().number_words.items() if v >= 20 and v % 10 == 0))
+    ones = _alternation(sorted(w for w, v in lexicon().number_words.items() if 1 <= v <= 9))
+    return re.compile(rf"\b(?P<n>(?:{tens})[\s-](?:{ones})|{words})\s*(?:of\s+)?$", I)
+
+
+def _overlaps(mass: re.Match[str], per_ml: re.Match[str], left: str, in_left: bool) -> bool:
+    """Whether the mass read from `left` (in_left) or the right window is the per-mL strength's own number; per_ml
+    was read from left + " " + right."""
+    start = mass.start() if in_left else len(left) + 1 + mass.start()
+    return per_ml.start() <= start < per_ml.end()
 
 
 def _fmt(d: Decimal) -> str:
@@ -956,13 +1008,16 @@ class _TrailingAmount:
                 rf"\s*,\s*(?P<amount>{amount})"
                 r"(?P<tail>\s+(?:in\s+)?total\b|\s+(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
                 r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|\s+(?:each|apiece)\b"
-                r"|(?=\s*(?:[,;)|\t\r\n]|\((?=[^()]{0,20}\d)|\.(?!\d)|\band\b|$)|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
+                r"|(?=\s*(?:[,;)|\t\r\n]|\((?=[^()]{0,20}\d)|\.(?!\d)|\band\b|$|\((?=[^()\n]{1,40}\)))|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
                 r"|(?:needle\s+)?tract)\b|\s+(?:(?:was|were|is|are)\s+)?(?:then\s+)?(?:injected|given|administered|instilled"
                 r"|infiltrated|delivered|placed)\b))", I)
         return self._pattern.match(text, pos)
 
 
 _TRAILING_AMOUNT = _TrailingAmount()
+# A per-side or total phrase right after an amount's parenthesis: "1 mL (40 mg) per side", "2 mL (80 mg) total".
+_BASIS_TAIL = _Lazy(r"\s+(?:(?:in\s+)?total\b|(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
+                    r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|(?:each|apiece)\b)", I)
 
 
 def _name_end(text: str, h: Hit) -> tuple[int, str | None, str | None, str | None, str | None]:
@@ -1061,7 +1116,7 @@ def _merge_parenthetical(med: Medication, written: str, salt, product, strength,
     med.concentration = med.concentration or conc or strength
     if volume and not med.volume:
         med.volume = volume
-    med.basis = med.basis or _basis(inner)
+    med.basis = med.basis or _basis(inner) or _basis(after)  # "10 mg triamcinolone (Aristospan) per side"
     if med.span is not None:
         stop = end + (close + 1 + len(after.rstrip()) if close >= 0 else len(inner))
         paren = _amount_parenthesis(text, stop, next_start) if close >= 0 and after.strip() else None
@@ -1070,11 +1125,14 @@ def _merge_parenthetical(med: Medication, written: str, salt, product, strength,
             med.volume = med.volume or v2
             med.concentration = med.concentration or c2
             stop = paren
+            tail = _BASIS_TAIL.match(text, stop, next_start)
+            if tail and med.basis is None:  # "... (Kenalog) 40 mg/mL (1 mL) per side"
+                med.basis, stop = _basis(tail.group()), tail.end()
         more = _TRAILING_AMOUNT.match(text, stop) if close >= 0 and not (med.dose or med.volume) else None
-        if more and more.end() <= next_start and not _basis(more.group("tail") or ""):
-            # "bupivacaine (Marcaine) 0.25%, 2 mL were injected": the amount set off by a comma is this drug's
-            d2, c2, v2 = _amounts("", " " + more.group("amount"), med.role)
+        if more and more.end() <= next_start:  # "Kenalog-40 (triamcinolone acetonide), 1 mL"
+            d2, _, v2 = _amounts("", " " + more.group("amount"), med.role)
             med.dose, med.volume = med.dose or d2, med.volume or v2
+            med.basis = med.basis or _basis(more.group("tail") or "")
             stop = more.end()
         med.span = Span(start=med.span.start, end=stop, text=text[med.span.start : stop])
     _compute_dose(med)

@@ -172,11 +172,21 @@ def _medication(m: Medication) -> str:
     brand = m.product or _brand_name(m)
     per_ml = (m.concentration or "").endswith("mg/mL")
     basis = {"per_side": " per side", "total": " in total"}.get(m.basis or "", "")
+    if m.computed_dose and per_ml and m.volume:
+        # "Kenalog-40, 1 mL": the strength and the volume as dictated; the mg they multiply to was not dictated, and
+        # writing it would state a fact the physician did not (the validator takes strength x volume as the dose)
+        shown = f" ({brand})" if brand else ""
+        return f"{name} {m.volume} of {m.concentration}{basis}{shown}"
     if m.dose and per_ml and m.volume:
         # the strength and volume the dose comes from, so the arithmetic can be checked
         strength = "" if m.product else f" {m.concentration}"
         label = f"{brand}{strength}" if brand else f"{m.concentration}"
         return f"{name} {m.dose}{basis} ({label}, {m.volume})"
+    if m.dose and per_ml and not m.volume:
+        # "Kenalog 40 mg/mL, 40 mg": the dose with the strength it was dictated with
+        strength = "" if m.product else f" {m.concentration}"
+        label = f"{brand}{strength}" if brand else f"{m.concentration}"
+        return f"{name} {m.dose}{basis} ({label.strip()})"
     if m.volume and m.concentration:
         amount = f"{m.volume} of {m.concentration}"
     elif m.dose and m.volume:
