@@ -186,6 +186,10 @@ VIOLATED = [
     ("20552.si.medicare_no_imaging", note(LANDMARK), ["20552-LT"], "medicare", "warning"),
     ("20552.trigger_point.muscles", note(TRIGGER_3), ["20552"], None, "error"),
     ("20552.trigger_point.diagnosis", note(TRIGGER_2, diagnosis=None), ["20552"], None, "error"),
+    ("20552.trigger_point.injectate", note(TRIGGER_2, sites="Trigger points in the left trapezius and left levator "
+     "scapulae were injected with 1% lidocaine."), ["20552"], None, "error"),
+    ("20553.trigger_point.injectate", note(TRIGGER_3, sites="Trigger points in the left trapezius, levator scapulae "
+     "and rhomboid were injected with 1% lidocaine."), ["20553"], None, "error"),
     ("20552.trigger_point.medications_dosed", note(TRIGGER_2, sites="Trigger points in the left trapezius and left levator scapulae were injected with lidocaine."), ["20552"], None, "error"),
     ("20552.lines.bilateral_is_one_line", note(LANDMARK, procedure=BILATERAL["procedure"]), ["20552-LT", "20552-RT"], None, "error"),
     ("20552.lines.modifier_50_sources_disagree", note(LANDMARK, procedure=BILATERAL["procedure"]), ["20552-50"], None, "warning"),
@@ -242,6 +246,8 @@ SATISFIED = [
     ("20552.si.ultrasound_confirmation_denied", note(ULTRASOUND, confirmation=None), ["20552-LT"], None),
     ("20552.trigger_point.muscles", note(TRIGGER_2), ["20552"], None),
     ("20552.trigger_point.diagnosis", note(TRIGGER_2), ["20552"], None),
+    ("20552.trigger_point.injectate", note(TRIGGER_2), ["20552"], None),
+    ("20553.trigger_point.injectate", note(TRIGGER_3), ["20553"], None),
     ("20552.trigger_point.medications_dosed", note(TRIGGER_2), ["20552"], None),
     ("20553.procedure.trigger_points", note(TRIGGER_3), ["20553"], None),
     ("20553.muscles.three_or_more", note(TRIGGER_3), ["20553"], None),
