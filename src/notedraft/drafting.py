@@ -23,7 +23,8 @@ from . import fidelity
 from . import lexicon as lx
 from . import spoken
 from .codes import parse_code_lines
-from .context import TextContext
+from .context import read
+from .reading import matches
 from .extract import extract_facts
 from .family import procedure_label
 from .grounding import ground
@@ -239,8 +240,8 @@ def _guidance_conflict(dictation: str, facts: Facts) -> list[Finding]:
     """A dictation that names an imaging modality and also says no imaging was used states no guidance at all."""
     if facts.guidance not in ("fluoroscopy", "ct", "ultrasound"):
         return []
-    ctx = TextContext(dictation)
-    said_none = [m for m in _NO_IMAGING_SAID.finditer(dictation) if ctx.status(m.start(), m.end()) == "affirmed"]
+    ctx = read(dictation)
+    said_none = [m for m in matches(_NO_IMAGING_SAID, dictation) if ctx.status(m.start(), m.end()) == "affirmed"]
     if not said_none:
         return []
     named = facts.guidance_spans[0]
@@ -264,7 +265,7 @@ def _unread_findings(facts: Facts) -> list[Finding]:
 
 def _instruction_findings(dictation: str) -> list[Finding]:
     out = []
-    for m in lx.INSTRUCTION.finditer(dictation):
+    for m in matches(lx.INSTRUCTION, dictation):  # the reading scanned for instructions already
         out.append(Finding(
             rule="dictation.instructions_ignored", severity="error",
             message="The dictation contains an instruction to the tool; it was treated as data, not followed.",

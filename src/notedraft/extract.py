@@ -223,8 +223,13 @@ def _in_correction(ctx: TextContext, pos: int) -> bool:
     sec = ctx.section_of(pos)
     if sec.name and _CORRECTION.search(sec.name):
         return True
-    starts = [m.end() for m in _PARAGRAPH.finditer(ctx.text, 0, pos)]
-    para = starts[-1] if starts else 0
+    # the last paragraph break that ends at or before `pos`; the breaks are found once per reading (a search from
+    # the start for every mention made a long text quadratic)
+    ends = ctx.__dict__.get("_paragraph_ends")
+    if ends is None:
+        ends = ctx._paragraph_ends = [m.end() for m in _PARAGRAPH.finditer(ctx.text)]
+    i = bisect.bisect_right(ends, pos)
+    para = ends[i - 1] if i else 0
     if _CORRECTION.search(ctx.text, para, min(pos, para + 80)) is not None:
         return True
     # a line that opens with one: "ADDENDUM (same day, performing physician): correction - ..."

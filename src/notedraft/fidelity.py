@@ -13,6 +13,7 @@ from . import lexicon as lx
 from .dose_ranges import assess
 from .extract import other_procedures
 from .models import Facts, Finding, Medication
+from .reading import matches
 
 PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
 
@@ -36,7 +37,7 @@ def _label(m: Medication) -> str:
 def not_a_dictation(dictation: str, facts: Facts) -> bool:
     """Nothing in the text describes a procedure: no procedure, side, guidance, drug, amount, diagnosis, purpose or
     level ("hello world"). Such text gets a one-line refusal, never a note of placeholders."""
-    if lx.INSTRUCTION.search(dictation):
+    if matches(lx.INSTRUCTION, dictation):  # the reading of the dictation scanned for them already
         return False  # instructions to the tool have their own refusal
     return (facts.procedure == "unstated" and not facts.named_sides and facts.side == "unstated"
             and facts.guidance == "unstated" and not facts.medications and not facts.unread_amounts

@@ -13,7 +13,8 @@ import re
 
 from . import boilerplate
 from . import lexicon as lx
-from .context import TextContext
+from .context import read
+from .reading import matches
 from .extract import extract_facts
 from .models import Facts, Finding, Span
 
@@ -163,11 +164,11 @@ def _equal(drafted: tuple, dictated: tuple) -> bool:
 
 def _modalities(text: str) -> dict[str, list[Span]]:
     """Each imaging modality the text names, affirmed or negated (plans, histories and consent talk do not count)."""
-    ctx = TextContext(text)
+    ctx = read(text)  # the text's one reading, shared with extraction (a note's and a dictation's are read there)
     found: dict[str, list[Span]] = {}
-    mentions = [("fluoroscopy", m) for m in lx.GUIDANCE_TERMS["fluoroscopy"].finditer(text)]
-    mentions += [("ct", m) for m in lx.GUIDANCE_TERMS["ct"].finditer(text)]
-    mentions += [("ultrasound", m) for m in lx.ultrasound_mentions(text)]
+    mentions = [("fluoroscopy", m) for m in matches(lx.GUIDANCE_TERMS["fluoroscopy"], text)]
+    mentions += [("ct", m) for m in matches(lx.GUIDANCE_TERMS["ct"], text)]
+    mentions += [("ultrasound", m) for m in lx.ultrasound_mentions(text, scan=lambda p: matches(p, text))]
     for kind, m in mentions:
         if ctx.status(m.start(), m.end()) in ("affirmed", "negated"):
             found.setdefault(kind, []).append(Span(start=m.start(), end=m.end(), text=m.group()))

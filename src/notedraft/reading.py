@@ -855,6 +855,14 @@ def contains(pattern: re.Pattern[str], s: str, *, at_start: bool = False) -> boo
     return (twin.match(s) if at_start else twin.search(s)) is not None
 
 
+def matches(pattern: re.Pattern[str], text: str) -> list[re.Match[str]]:
+    """`list(pattern.finditer(text))`, taken from the text's shared Reading when the Reading reads the text
+    unchanged (ASCII, no placeholder blanked): one scan of the pattern per text, whoever asks. Offsets are the
+    text's own either way."""
+    r = read(text)
+    return r.finditer(pattern) if r.text == text else list(pattern.finditer(text))
+
+
 @lru_cache(maxsize=64)
 def read(text: str) -> Reading:
     """The Reading of `text`, computed once: extraction, grounding, validation and queries share it."""

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from . import lexicon as lx
 from .codes import parse_code_lines
-from .context import TextContext
+from .context import read
 from .grounding import RULE as GROUNDING_RULE
 from .models import Attempt, Diagnosis, Facts, Finding, Span, ValidationReport
 from .resources import file as resource_file, loader as resource_loader
@@ -173,7 +173,7 @@ def merge_grounded(dictation: str, facts: Facts, llm_facts: ExtractedFacts) -> t
         elif any((generic, n) not in doses for n in _numbers(f"{med.dose or ''} {med.name}")):
             unsupported(f"{med.dose} {med.name}")
     merged = facts.model_copy(deep=True)
-    ctx = TextContext(dictation)
+    ctx = read(dictation)  # the dictation's one reading, shared with extraction
     taken = _fact_spans(facts)
     have = {(d.code or "").upper() for d in facts.diagnoses} | {(d.text or "").lower() for d in facts.diagnoses}
     for dx in llm_facts.diagnoses:
