@@ -5,7 +5,15 @@ Kept apart from the lexicon so the lexicon stays a list of words; nothing here c
 
 from __future__ import annotations
 
+import os
 import re
+
+from . import recache
+
+# What the command line's cache keeps of this module's work is keyed by this file's size and modification time as
+# well as by the pattern: an edited fastscan derives afresh, never from what an older one derived.
+_st = os.stat(__file__)
+_VERSION = (_st.st_size, _st.st_mtime_ns)
 
 # Python's `re` runs a case-insensitive pattern 2-4x slower than the same pattern in lower case, and tries every
 # alternative that opens with \b at every position of the text. A twin of each pattern, used only to find where
@@ -27,18 +35,25 @@ def scan_twin(pattern: re.Pattern[str], *, exact: bool = False, after: int = 0) 
     ignores case). With `exact`, a twin that matches exactly where the pattern does, for a yes/no search.
 
     Compiling a twin costs more than one scan saves, so a pattern gets its twin only once it has been used `after`
-    times: a single `notedraft validate` stays as quick to start as before, a batch of notes runs fast."""
+    times: a single `notedraft validate` stays as quick to start as before, a batch of notes runs fast. Under the
+    command line's cache (recache.py) the twin's source is kept from run to run, so there it is used at once."""
     key = (id(pattern), exact)
     twin = _TWINS.get(key)
     if twin is None:
-        uses = _USES.get(key, (0, pattern))[0] + 1
-        _USES[key] = (uses, pattern)
-        if uses <= after:
-            return pattern, False
-        lower = bool(pattern.flags & re.IGNORECASE)
-        source = _lower_source(pattern.pattern) if lower else pattern.pattern
-        twin_source = _twin_source(source, exact=exact)
-        changed = lower or twin_source != source
+        memo = ("twin", _VERSION, pattern.pattern, int(pattern.flags), exact)
+        known = recache.derived(memo)
+        if known is not None:
+            twin_source, lower = known
+        else:
+            uses = _USES.get(key, (0, pattern))[0] + 1
+            _USES[key] = (uses, pattern)
+            if uses <= after and not recache.active():
+                return pattern, False
+            lower = bool(pattern.flags & re.IGNORECASE)
+            source = _lower_source(pattern.pattern) if lower else pattern.pattern
+            twin_source = _twin_source(source, exact=exact)
+            recache.remember(memo, (twin_source, lower))
+        changed = lower or twin_source != pattern.pattern
         twin = _TWINS[key] = (re.compile(twin_source, pattern.flags & ~re.IGNORECASE) if changed else pattern, lower,
                               pattern)
     return twin[0], twin[1]
@@ -166,9 +181,14 @@ def needs(pattern: re.Pattern[str], *, after: int = 0) -> tuple | None:
     known = _NEEDS.get(id(pattern))
     if known is not None:
         return known[0]
+    memo = ("needs", _VERSION, pattern.pattern, int(pattern.flags))
+    kept = recache.derived(memo)  # (demand,) from an earlier run of the command line
+    if kept is not None:
+        _NEEDS[id(pattern)] = (kept[0], pattern)
+        return kept[0]
     uses = _NEEDS_USES.get(id(pattern), (0, pattern))[0] + 1
     _NEEDS_USES[id(pattern)] = (uses, pattern)
-    if uses <= after:
+    if uses <= after and not recache.active():
         return None
     try:
         from re import _parser
@@ -179,6 +199,7 @@ def needs(pattern: re.Pattern[str], *, after: int = 0) -> tuple | None:
         clauses = []
     result = tuple(tuple(sorted(c)) for c in clauses) or None
     _NEEDS[id(pattern)] = (result, pattern)
+    recache.remember(memo, (result,))
     return result
 
 

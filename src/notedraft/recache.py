@@ -15,6 +15,10 @@ The same holds for the rule and lexicon files: `tomllib` is pure Python, and par
 validation reads costs as much again. Their parsed contents are kept beside the patterns, each keyed by the
 file's path, size and modification time, so an edited file is parsed afresh.
 
+The same holds for what notedraft derives from a pattern (fastscan's faster twin of it and the words a match
+needs, which cost a parse each): kept in a third file, keyed by the pattern and its flags, so a one-shot command
+scans with the twins from its first use of a pattern, as a long-running process does after a few.
+
 The file is `$NOTEDRAFT_CACHE_DIR/re-<python>-<engine>.marshal` (default `$XDG_CACHE_HOME/notedraft`, or
 `~/.cache/notedraft`); `NOTEDRAFT_CACHE_DIR=off` turns the cache off. It is rewritten (atomically) at exit only
 when the process compiled a pattern the file did not hold.
@@ -44,6 +48,8 @@ _original = None
 _toml_entries: dict[tuple, dict] | None = None
 _toml_added = 0
 _toml_original = None
+_derived_entries: dict[tuple, tuple] | None = None
+_derived_added = 0
 _CODE_TYPE = "I" if array("I").itemsize == 4 else "L"  # the engine's code words (_sre.CODESIZE bytes, in the tag)
 
 
@@ -74,10 +80,34 @@ def _toml_file(path: Path) -> Path:
     return path.with_name(path.name.replace("re-", "toml-", 1))
 
 
+def _derived_file(path: Path) -> Path:
+    return path.with_name(path.name.replace("re-", "derived-", 1))
+
+
+def active() -> bool:
+    """Whether this process keeps what it derives from patterns (the command line installed the cache)."""
+    return _derived_entries is not None
+
+
+def derived(key: tuple):
+    """What was derived from a pattern under `key` in an earlier run (a tuple), or None."""
+    return _derived_entries.get(key) if _derived_entries is not None else None
+
+
+def remember(key: tuple, value: tuple) -> None:
+    """Keep `value` (marshal-able) for `key` for the next run; nothing when the cache is not installed."""
+    global _derived_added
+    if _derived_entries is not None and key not in _derived_entries and len(_derived_entries) < _MAX_ENTRIES:
+        _derived_entries[key] = value
+        _derived_added += 1
+
+
 def _save() -> None:
     path = cache_file()
     if _toml_added and path is not None and _toml_entries is not None:
         _write(_toml_file(path), _toml_entries)
+    if _derived_added and path is not None and _derived_entries is not None:
+        _write(_derived_file(path), _derived_entries)
     if not _added or path is None or _entries is None:
         return
     _write(path, _entries)
@@ -185,6 +215,8 @@ def install() -> bool:
     import tomllib
 
     _toml_entries = _load(_toml_file(path))
+    global _derived_entries
+    _derived_entries = _load(_derived_file(path))
     _toml_original = tomllib.load
     tomllib.load = _toml_load
     atexit.register(_save)
