@@ -606,6 +606,12 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
     statuses = _list_statuses(ctx, hits)
     lines = [_line(text, h.start)[0] for h in hits]
     per_line = Counter(line for line, _ in {(line, h.generic) for line, h in zip(lines, hits)})
+    # where the next hit of another drug starts, for every hit (one pass from the end: scanning the hits after each
+    # hit made a text of many mentions quadratic)
+    next_others = [len(text)] * len(hits)
+    for j in range(len(hits) - 2, -1, -1):
+        after = hits[j + 1]
+        next_others[j] = after.start if after.generic != hits[j].generic else next_others[j + 1]
     meds: list[Medication] = []
     origin: list[int] = []  # the hit each medication was read at
     for i, h in enumerate(hits):
@@ -619,7 +625,7 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
         right = _window(ctx, end, min(next_start, end + 30), left=False)
         stop = end + len(right.rstrip())
         on_line = per_line[lines[i]]
-        next_other = next((x.start for x in hits[i + 1 :] if x.generic != generic), len(text))
+        next_other = next_others[i]
         row = _row_right(ctx, h, end, next_other, on_line)
         if row is not None and not (owners.get(i) or (i and owners.get(i - 1))):
             right, stop = row

@@ -43,6 +43,7 @@ SEARCHES_BEFORE_TWIN = 50
 _LOOKALIKES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"',
                              "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-", "\u00a0": " "})
 _LATIN = re.compile(r"[A-Za-z]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def normalise(text: str) -> tuple[str, list[int] | None, list[int]]:
@@ -55,18 +56,25 @@ def normalise(text: str) -> tuple[str, list[int] | None, list[int]]:
     out: list[str] = []
     index: list[int] = []
     hidden: list[int] = []
-    for i, ch in enumerate(text):
-        if ch.isascii():
-            out.append(ch)
-            index.append(i)
-            continue
+    # ASCII runs are copied whole (their offsets map one to one); only the other characters are looked at one by one
+    last = 0
+    for m in _NON_ASCII.finditer(text):
+        i = m.start()
+        if last < i:
+            out.append(text[last:i])
+            index.extend(range(last, i))
+        last = i + 1
+        ch = m.group()
         if unicodedata.category(ch) == "Cf":
-            hidden.append(len(out))
+            hidden.append(len(index))  # one offset per character written so far
             continue
         norm = unicodedata.normalize("NFKC", ch).translate(_LOOKALIKES)
         for c in norm:
             out.append(c)
             index.append(i)
+    if last < len(text):
+        out.append(text[last:])
+        index.extend(range(last, len(text)))
     return "".join(out), index, hidden
 
 
@@ -750,6 +758,7 @@ def _not_a_heading(name: str) -> bool:
     return bool(re.fullmatch(r"[\d\s.:/-]*|https?|[A-Za-z]", name.strip()))
 
 
+@lru_cache(maxsize=1024)  # a pure function of the heading; a long note repeats its headings
 def _kind_of(name: str) -> SectionKind:
     for kind, pattern in _SECTION_KINDS:
         if pattern.search(name):
