@@ -673,17 +673,28 @@ class Reading:
             return "declined"
         if _negated_before(before):
             return "negated"
-        for status, pattern, direction in _CLAUSE_DOUBT:
-            for a, b in self.cues_within(pattern, lo, hi):
-                if self._allow is not None and self._allow.fullmatch(text, a, b):
-                    continue
-                if not any_direction and ((direction == "forward" and a >= start)
-                                          or (direction == "backward" and a < start)):
-                    continue
-                if a < start or b > end:  # a cue word inside the mention itself ("non-fluoroscopic") is the mention's
-                    if status == "negated" and _determiner_only(text[a:b]):
-                        continue  # "no", "without": they govern the words after them (_negated_before)
-                    return status
+        # The first cue rule (in _CLAUSE_DOUBT's order) with a cue in [lo, hi) that counts decides; all the rules'
+        # cues are in one list by start (_doubt_cues), so a clause is one bisection, not one per rule.
+        starts, cues = self._doubt_cues()
+        best = len(_CLAUSE_DOUBT)
+        for j in range(bisect.bisect_left(starts, lo), len(starts)):
+            a, b, k = cues[j]
+            if a > hi:
+                break
+            if b > hi or k >= best:
+                continue
+            status, _pattern, direction = _CLAUSE_DOUBT[k]
+            if self._allow is not None and self._allow.fullmatch(text, a, b):
+                continue
+            if not any_direction and ((direction == "forward" and a >= start)
+                                      or (direction == "backward" and a < start)):
+                continue
+            if a < start or b > end:  # a cue word inside the mention itself ("non-fluoroscopic") is the mention's
+                if status == "negated" and _determiner_only(text[a:b]):
+                    continue  # "no", "without": they govern the words after them (_negated_before)
+                best = k
+        if best < len(_CLAUSE_DOUBT):
+            return _CLAUSE_DOUBT[best][0]
         for m in _ED_WORD.finditer(text, lo, hi):
             if self._allow is not None and self._allow.fullmatch(m.group()):
                 continue
@@ -696,6 +707,16 @@ class Reading:
             if (m.start() < start or m.end() > end) and m.group().lower() not in _AFFIRMATIVE_IRREGULAR:
                 return "doubted"
         return "affirmed"
+
+    def _doubt_cues(self) -> tuple[list[int], list[tuple[int, int, int]]]:
+        """Every cue of every _CLAUSE_DOUBT rule in the text, as (start, end, rule index) sorted by start (and rule),
+        with the starts apart for bisection; built once per reading."""
+        found = self.__dict__.get("_doubt")
+        if found is None:
+            cues = sorted((a, b, k) for k, (_s, pattern, _d) in enumerate(_CLAUSE_DOUBT)
+                          for a, b in zip(*self._spans(pattern)))
+            found = self._doubt = ([c[0] for c in cues], cues)
+        return found
 
     def clause_before(self, start: int, lo: int | None = None) -> str:
         c_start, _ = self.clause(start)
