@@ -19,8 +19,9 @@ The same holds for what notedraft derives from a pattern (fastscan's faster twin
 needs, which cost a parse each): kept in a third file, keyed by the pattern and its flags, so a one-shot command
 scans with the twins from its first use of a pattern, as a long-running process does after a few.
 
-The file is `$NOTEDRAFT_CACHE_DIR/re-<python>-<engine>.marshal` (default `$XDG_CACHE_HOME/notedraft`, or
-`~/.cache/notedraft`); `NOTEDRAFT_CACHE_DIR=off` turns the cache off. It is rewritten (atomically) at exit only
+The file is `$NOTEDRAFT_CACHE_DIR/re-<python>-<engine>-<place>.marshal`, <place> naming the installed copy of
+notedraft that wrote it (default `$XDG_CACHE_HOME/notedraft`, or `~/.cache/notedraft`); `NOTEDRAFT_CACHE_DIR=off`
+turns the cache off. It is rewritten (atomically) at exit only
 when the process compiled a pattern the file did not hold.
 """
 
@@ -32,6 +33,7 @@ from array import array
 import os
 import re
 import sys
+import zlib
 from pathlib import Path
 
 try:  # CPython's engine; anything else keeps plain re.compile
@@ -57,13 +59,19 @@ def _tag() -> str:
     return f"{sys.implementation.cache_tag}-{_sre.MAGIC}-{_sre.CODESIZE}-{sys.hexversion:x}"
 
 
+def _place() -> str:
+    # Each installed copy of notedraft (a checkout, a virtual environment) has files of its own: a machine with
+    # several would otherwise load every copy's rule files and patterns on every start, to use one copy's.
+    return f"{zlib.crc32(os.path.dirname(os.path.abspath(__file__)).encode()):08x}"
+
+
 def cache_file() -> Path | None:
     base = os.environ.get("NOTEDRAFT_CACHE_DIR")
     if base and base.lower() in ("off", "0", "none", "no"):
         return None
     if not base:
         base = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "notedraft")
-    return Path(base) / f"re-{_tag()}.marshal"
+    return Path(base) / f"re-{_tag()}-{_place()}.marshal"
 
 
 def _load(path: Path) -> dict[tuple, tuple]:
