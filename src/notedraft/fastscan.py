@@ -82,8 +82,9 @@ def _twin_source(source: str, *, exact: bool) -> str:
     if alternatives is None:
         return source
     if not exact:
+        alternatives = _flatten(alternatives)
         unbounded = [b for a in alternatives for b in _distribute(a[2:] if a.startswith("\\b") else a)]
-        if len(unbounded) <= 16 and all(_literal_led(a) for a in unbounded):
+        if len(unbounded) <= _MAX_UNBOUNDED and all(_literal_led(a) for a in unbounded):
             return "|".join(unbounded)
         if len(unbounded) == 1 and (group := _LEADING_GROUP.match(unbounded[0])) and group.group() != "(":
             inner = _alternatives(unbounded[0][group.end() : _group_end(unbounded[0])]) or [""]
@@ -94,6 +95,25 @@ def _twin_source(source: str, *, exact: bool) -> str:
     if len(bounded) > 1:  # the order of alternatives does not change where a match can start
         return "|".join([r"\b(?:" + "|".join(bounded) + ")", *others])
     return source
+
+
+_MAX_UNBOUNDED = 64  # past this many openings, false candidates cost more than one \b test saves
+
+
+def _flatten(alternatives: list[str]) -> list[str]:
+    """For a candidate finder only: `(?:a|b)|c` is `a|b|c`, and a look-behind that opens an alternative is dropped
+    (`(?<=Guidance: )CT\\b` finds its candidates as `CT\\b` does; the pattern itself checks the look-behind)."""
+    out: list[str] = []
+    for a in alternatives:
+        while a.startswith(("(?<=", "(?<!")) and _group_end(a) + 1 < len(a):
+            a = a[_group_end(a) + 1 :]
+        if a.startswith("(?:") and _group_end(a) == len(a) - 1:
+            inner = _alternatives(a[3:-1])
+            if inner is not None:
+                out += _flatten(inner)
+                continue
+        out.append(a)
+    return out
 
 
 def _distribute(alternative: str) -> list[str]:
