@@ -18,7 +18,6 @@ is asked, no side wins.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .models import Finding, Span
 from .reading import Reading, read
+from .recache import load_toml
 
 FACTS_FILE = Path(__file__).parent / "rules" / "grounding" / "boilerplate.toml"
 RULE = "grounding.unsupported"  # the same rule as every other unsupported statement (grounding.RULE)
@@ -77,7 +77,7 @@ class BoilerplateFact(BaseModel):
 @lru_cache(maxsize=1)
 def load_facts(path: Path = FACTS_FILE) -> tuple[BoilerplateFact, ...]:
     with path.open("rb") as fh:
-        data = tomllib.load(fh)
+        data = load_toml(fh)
     facts = tuple(BoilerplateFact.model_validate(f) for f in data.get("fact", []))
     keys = [f.key for f in facts]
     if len(keys) != len(set(keys)):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 from .checks import Claim, Outcome, check
 from .models import Span
 from .reading import WINDOW, Reading, read
+from .recache import load_toml
 
 I = re.IGNORECASE
 EVIDENCE = frozenset({"affirmed", "historical"})  # statuses that can meet a criterion (see the module docstring)
@@ -63,7 +63,7 @@ QUESTIONS = {
 def phrasing() -> dict:
     """rules/coverage/medicare_si_lcd.toml, as loaded (see its header)."""
     with PHRASING_FILE.open("rb") as fh:
-        return tomllib.load(fh)
+        return load_toml(fh)
 
 
 def _alt(items: list[str]) -> str:

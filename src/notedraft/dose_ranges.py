@@ -15,7 +15,6 @@ against the strengths sold.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from .models import Medication
+from .recache import load_toml
 
 DATA = Path(__file__).parent / "lexicon" / "dose_ranges.toml"
 
@@ -55,7 +55,7 @@ def _d(x) -> Decimal:
 @cache
 def _tables() -> tuple[dict[tuple[str, str | None], Range], dict[str, Range], Decimal]:
     with open(DATA, "rb") as fh:
-        data = tomllib.load(fh)
+        data = load_toml(fh)
     margin = _d(data["plausibility"]["margin"])
 
     def rng(entry: dict, unit: str) -> Range:

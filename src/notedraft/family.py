@@ -7,11 +7,12 @@ validator and the drafter read these objects; none of them names a family.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .recache import load_toml
 
 
 class Detect(BaseModel):
@@ -111,7 +112,7 @@ def families() -> tuple[Family, ...]:
     out = []
     for path in sorted(root.glob("*/family.toml")):
         with path.open("rb") as fh:
-            spec = FamilySpec.model_validate(tomllib.load(fh))
+            spec = FamilySpec.model_validate(load_toml(fh))
         if spec.name != path.parent.name:
             raise ValueError(f"{path}: name {spec.name!r} must be its folder's name")
         out.append(Family(spec))

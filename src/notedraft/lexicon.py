@@ -9,9 +9,10 @@ dependency-free.
 from __future__ import annotations
 
 import re
-import tomllib
 from functools import lru_cache
 from pathlib import Path
+
+from .recache import load_toml
 
 _FILE = Path(__file__).parent / "lexicon" / "facts.toml"
 
@@ -19,7 +20,7 @@ _FILE = Path(__file__).parent / "lexicon" / "facts.toml"
 @lru_cache(maxsize=1)
 def _entries() -> dict:
     with _FILE.open("rb") as fh:
-        return tomllib.load(fh)
+        return load_toml(fh)
 
 
 def _compile(entry: dict) -> re.Pattern[str]:

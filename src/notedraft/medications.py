@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .models import Conflict, Medication, Span
+from .recache import load_toml
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -139,9 +139,9 @@ def lexicon() -> DrugLexicon:
     from decimal import Decimal
 
     with open(DATA / "drugs.toml", "rb") as fh:
-        drug_data = tomllib.load(fh)["drug"]
+        drug_data = load_toml(fh)["drug"]
     with open(DATA / "units.toml", "rb") as fh:
-        units = tomllib.load(fh)
+        units = load_toml(fh)
     drugs: dict[str, tuple[str, str]] = {}
     brands: set[str] = set()
     brand_of: dict[str, Brand] = {}

@@ -124,11 +124,11 @@ _VERBISH = re.compile(r"\b(?:was|were|is|are|been|be|had|has|have|did|does|do|co
 
 def _load_cues() -> dict:
     # rules/reading/cues.toml: the cue rules, section kinds and today-words (see that file)
-    import tomllib
+    from .recache import load_toml
     from pathlib import Path
 
     with (Path(__file__).parent / "rules" / "reading" / "cues.toml").open("rb") as fh:
-        return tomllib.load(fh)
+        return load_toml(fh)
 
 
 def _alternation(patterns: list[str], flags: int = re.IGNORECASE) -> re.Pattern[str]:

@@ -12,8 +12,10 @@ not the one this was written for) falls back to plain `re.compile`. Only the com
 (`install()`), for its own process; a program that imports notedraft keeps the `re` it had.
 
 The same holds for the rule and lexicon files: `tomllib` is pure Python, and parsing the two dozen TOML files a
-validation reads costs as much again. Their parsed contents are kept beside the patterns, each keyed by the
-file's path, size and modification time, so an edited file is parsed afresh.
+validation reads costs as much again. Their parsed contents are kept beside the patterns, each keyed by the file's
+path, size and modification time, so an edited file is parsed afresh. Importing tomllib alone costs a one-shot
+command ~10 ms, so it is imported only for a file the cache does not hold (notedraft's modules read their TOML
+through `load_toml`).
 
 The same holds for what notedraft derives from a pattern (fastscan's faster twin of it and the words a match
 needs, which cost a parse each): kept in a third file, keyed by the pattern and its flags, so a one-shot command
@@ -21,8 +23,8 @@ scans with the twins from its first use of a pattern, as a long-running process 
 
 The file is `$NOTEDRAFT_CACHE_DIR/re-<python>-<engine>-<place>.marshal`, <place> naming the installed copy of
 notedraft that wrote it (default `$XDG_CACHE_HOME/notedraft`, or `~/.cache/notedraft`); `NOTEDRAFT_CACHE_DIR=off`
-turns the cache off. It is rewritten (atomically) at exit only
-when the process compiled a pattern the file did not hold.
+turns the cache off. It is rewritten (atomically) at exit only when the process compiled a pattern the file did
+not hold.
 """
 
 from __future__ import annotations
@@ -192,6 +194,20 @@ def _toml_load(fh, /, *, parse_float=float):
     return data
 
 
+def _parse_toml(fh, /, *, parse_float=float):
+    import tomllib  # imported only when a file must be parsed: most runs answer every file from the cache
+
+    return tomllib.load(fh, parse_float=parse_float)
+
+
+def load_toml(fh) -> dict:
+    """`tomllib.load(fh)` for notedraft's own files (every module reads its TOML through this): answered from the
+    cache once the command line has installed it, parsed by tomllib otherwise."""
+    if _toml_entries is None:
+        return _parse_toml(fh)
+    return _toml_load(fh)
+
+
 def _from_notedraft() -> bool:
     """Whether notedraft's own code asked for this compile: only its patterns are kept (a library may build a
     pattern that differs in every process, e.g. tokenize's, from a set's order)."""
@@ -220,12 +236,9 @@ def install() -> bool:
     _original = _compiler.compile
     _compiler.compile = _compile
     global _toml_entries, _toml_original
-    import tomllib
-
     _toml_entries = _load(_toml_file(path))
     global _derived_entries
     _derived_entries = _load(_derived_file(path))
-    _toml_original = tomllib.load
-    tomllib.load = _toml_load
+    _toml_original = _parse_toml
     atexit.register(_save)
     return True

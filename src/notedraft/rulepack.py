@@ -8,12 +8,13 @@ Files whose name starts with "_" are shared rule sets that packs `include`.
 
 from __future__ import annotations
 
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .recache import load_toml
 
 RULES_DIR = Path(__file__).parent / "rules"
 
@@ -109,7 +110,7 @@ class RuleSet(BaseModel):
 
 def _read(path: Path) -> dict:
     with path.open("rb") as fh:
-        return tomllib.load(fh)
+        return load_toml(fh)
 
 
 def _family_pack_files() -> list[Path]:

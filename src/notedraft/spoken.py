@@ -17,12 +17,12 @@ The cues, separators and kinds are data: lexicon/corrections.toml.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from .models import Finding, Span
+from .recache import load_toml
 
 _FILE = Path(__file__).parent / "lexicon" / "corrections.toml"
 I = re.IGNORECASE
@@ -45,7 +45,7 @@ def _data() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, re.Pattern[str]
     from . import medications
 
     with _FILE.open("rb") as fh:
-        data = tomllib.load(fh)
+        data = load_toml(fh)
     cue = "|".join(data["cues"])
     # a run of cues set off from the words around them: "sorry, correction,", "— scratch that —"
     cues = re.compile(rf"(?<![\w-])(?:(?:{cue})(?![\w-])[\s,:;!.–—-]*)+", I)
