@@ -22,6 +22,7 @@ injectate) is read from its own clause; which procedure it belongs to is the cal
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import recache
 from .models import Conflict, Medication, Span
 from .recache import load_toml
 
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
 DATA = Path(__file__).parent / "lexicon"
+_st = os.stat(__file__)
+_VERSION = (_st.st_size, _st.st_mtime_ns)  # what the command line's cache keeps of this file's work (see _alternation)
 I = re.IGNORECASE
 
 __all__ = ["read_medications", "dedupe_medications", "dose_conflicts", "unread_amounts", "lexicon", "number_value",
@@ -108,7 +112,20 @@ def _variants(form: str) -> set[str]:
 
 def _alternation(words, space: str | None = None) -> str:
     """A regex matching exactly the words, as a character trie: "bupi(?:v(?:acaine|icaine)?)?". A trie finds the
-    longest word that ends at a word boundary, as a longest-first alternation would, in one pass over the letters."""
+    longest word that ends at a word boundary, as a longest-first alternation would, in one pass over the letters.
+    Building the trie of every drug name costs a one-shot command ~5 ms: the command line's cache keeps the result
+    (recache.derived), keyed by the words and this file's version."""
+    words = tuple(words)
+    memo = ("drug-trie", _VERSION, words, space)
+    known = recache.derived(memo)
+    if known is not None:
+        return known[0]
+    source = _trie(words, space)
+    recache.remember(memo, (source,))
+    return source
+
+
+def _trie(words: tuple[str, ...], space: str | None) -> str:
     trie: dict = {}
     for w in words:
         node = trie
@@ -315,6 +332,13 @@ def _osa_distance(a: str, b: str, k: int) -> int:
     """Optimal-string-alignment edit distance (insert, delete, substitute, swap two neighbours), or k + 1 once it
     exceeds k."""
     if abs(len(a) - len(b)) > k:
+        return k + 1
+    # The letters one word has more of than the other (the larger of the two counts) bound the distance from below:
+    # a substitution adds one letter on each side, an insertion or deletion on one, a swap on neither. Most drug
+    # names are far from a word by this count alone, so the table below is seldom filled.
+    extra = Counter(a)
+    extra.subtract(b)
+    if max(sum(n for n in extra.values() if n > 0), -sum(n for n in extra.values() if n < 0)) > k:
         return k + 1
     prev2: list[int] = []
     prev = list(range(len(b) + 1))
