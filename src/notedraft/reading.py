@@ -100,6 +100,7 @@ _YES_NO_BOX = re.compile(r"\b(?P<word>yes|no|y|n)\s*(?P<box>\[\s*[xX✓✔*]?\s*
                          r"|(?P<box2>\[\s*[xX✓✔*]?\s*\]|\(\s*[xX✓✔*]?\s*\)|[☒☑☐])\s*(?P<word2>yes|no|y|n)\b", I)
 _YES_NO_HEADER = re.compile(r"^\s*[A-Za-z][\w /-]*?\s{2,}(?P<yes>yes|y)\s{2,}(?P<no>no|n)\s*$", I)
 _NEGATIVE_CELL = re.compile(r"(?:no|n|none|n/a|na|not\s+(?:used|done|performed|given))\b", I)
+_BOX_MARKS = frozenset("☒☑✅☐")  # the box characters _BOX and _YES_NO_BOX read besides brackets
 _COLUMN_MARK = re.compile(r"(?<!\w)[xX✓✔](?!\w)")
 _QUOTE = re.compile(r'"[^"\r\n]{3,}"|(?<![A-Za-z])\'[^\'\r\n]{12,}\'(?![A-Za-z])')
 _QUOTE_LEAD = re.compile(r"\b(?:polic(?:y|ies)|guideline|LCD|article|payer|insurer|states?|stating|reads?|quote[ds]?"
@@ -379,6 +380,8 @@ class Reading:
                     continue
             if line.count("|") >= 2 or "\t" in line.strip():
                 rows.append((a, b))
+            if "[" not in line and "(" not in line and (line.isascii() or not _BOX_MARKS.intersection(line)):
+                continue  # no box can stand in a line without a bracket or a box character
             yes_no = list(_YES_NO_BOX.finditer(line))
             words = {(m.group("word") or m.group("word2") or "")[:1].lower() for m in yes_no}
             if {"y", "n"} <= words:  # "Fluoroscopy  Yes [ ]  No [X]"; "☒ No imaging" alone is an item, not a column
