@@ -908,17 +908,18 @@ def _purpose_stated(ctx: TextContext, m: re.Match[str], facts: Facts) -> bool:
 
 
 def _purpose(ctx: TextContext, facts: Facts) -> None:
-    diagnostic = [m for m in ctx.finditer(lx.PURPOSE_DIAGNOSTIC) if _purpose_stated(ctx, m, facts)]
-    therapeutic = [m for m in ctx.finditer(lx.PURPOSE_THERAPEUTIC) if _purpose_stated(ctx, m, facts)]
+    # only the first stated mention of each purpose is used: the others are not read (a long note names it often)
+    diagnostic = next((m for m in ctx.finditer(lx.PURPOSE_DIAGNOSTIC) if _purpose_stated(ctx, m, facts)), None)
+    therapeutic = next((m for m in ctx.finditer(lx.PURPOSE_THERAPEUTIC) if _purpose_stated(ctx, m, facts)), None)
     if diagnostic and therapeutic:
         facts.purpose = "diagnostic_and_therapeutic"
-        first = min(diagnostic[0].start(), therapeutic[0].start())
-        last = max(diagnostic[0].end(), therapeutic[0].end())
-        facts.purpose_span = span_of(ctx, first, last) if last - first < 60 else span_of(ctx, *diagnostic[0].span())
+        first = min(diagnostic.start(), therapeutic.start())
+        last = max(diagnostic.end(), therapeutic.end())
+        facts.purpose_span = span_of(ctx, first, last) if last - first < 60 else span_of(ctx, *diagnostic.span())
     elif diagnostic:
-        facts.purpose, facts.purpose_span = "diagnostic", span_of(ctx, *diagnostic[0].span())
+        facts.purpose, facts.purpose_span = "diagnostic", span_of(ctx, *diagnostic.span())
     elif therapeutic:
-        facts.purpose, facts.purpose_span = "therapeutic", span_of(ctx, *therapeutic[0].span())
+        facts.purpose, facts.purpose_span = "therapeutic", span_of(ctx, *therapeutic.span())
 
 
 # A phrase that negates itself: "images were not saved", "placement could not be verified", "images not retained".
