@@ -113,3 +113,18 @@ def test_a_side_stated_twice_is_not_two_sides(sentence):
     report = validate(note, ["27096-50"])
     assert report.facts.side == "right"
     assert not report.supported
+
+
+def test_a_statement_before_a_colon_is_not_a_field_label_its_value_can_doubt():
+    dictation = ("bilateral SIJ injections under fluoroscopy: left side aborted due to patient discomfort; right SIJ "
+                 "entered, intra-articular spread confirmed with contrast, 80 mg depo-medrol injected on the right, "
+                 "dx M46.1, therapeutic")
+    facts = extract_facts(dictation)
+    assert facts.guidance == "fluoroscopy"
+    assert [(e.side, e.status) for e in facts.events] == [("left", "aborted"), ("right", "performed")]
+
+
+@pytest.mark.parametrize("field", ["Fluoroscopy used: No", "Fluoroscopy: not available today",
+                                   "C-arm guidance used: unable to obtain"])
+def test_a_short_label_is_still_read_by_its_value(field):
+    assert extract_facts(f"Left SIJ injection. {field}. Kenalog 40 mg. Dx M46.1.").guidance != "fluoroscopy"

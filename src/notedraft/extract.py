@@ -525,7 +525,20 @@ def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
     lo = max(s_start, m.start() - 60)
     hi = min(s_end, m.end() + 60)
     window = text[lo : m.start()] + " " + text[m.end() : hi]
-    return contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[s_start:s_end])
+    return (contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[s_start:s_end])
+            or any(contains(t, window) for t in _family_targets()))
+
+
+_TARGETS: tuple[re.Pattern[str], ...] | None = None
+
+
+def _family_targets() -> tuple[re.Pattern[str], ...]:
+    """The anatomy every procedure family acts on (families/*/family.toml): "Right wrist injection" names a side of
+    a structure as much as "right knee" does."""
+    global _TARGETS
+    if _TARGETS is None:
+        _TARGETS = tuple(t for f in family.families() if (t := f.targets) is not None)
+    return _TARGETS
 
 
 def _done_today_in_impression(ctx: TextContext, m: re.Match[str]) -> bool:
