@@ -128,3 +128,46 @@ def test_a_statement_before_a_colon_is_not_a_field_label_its_value_can_doubt():
                                    "C-arm guidance used: unable to obtain"])
 def test_a_short_label_is_still_read_by_its_value(field):
     assert extract_facts(f"Left SIJ injection. {field}. Kenalog 40 mg. Dx M46.1.").guidance != "fluoroscopy"
+
+
+_EACH_SIDE = ("PROCEDURE: Bilateral sacroiliac joint injections under fluoroscopic guidance.\nDIAGNOSIS: Bilateral "
+              "sacroiliitis (M46.1).\nPURPOSE: Diagnostic.\nDESCRIPTION: Left side first: under fluoroscopic guidance a "
+              "22-gauge needle was advanced into the left sacroiliac joint; 0.5 mL Omnipaque 240 showed an "
+              "intra-articular arthrogram; 1.5 mL 0.5% bupivacaine injected. Right side: {right}\n")
+
+
+def test_a_side_narrated_without_its_own_confirmation_is_not_confirmed():
+    note = _EACH_SIDE.format(right="a fluoroscopically guided 22-gauge needle was advanced into the right "
+                                   "sacroiliac joint; 1.5 mL 0.5% bupivacaine injected.")
+    report = validate(note, ["27096-50"])
+    assert [(e.side, e.needle_confirmation) for e in report.facts.events] == [("left", True), ("right", False)]
+    assert not report.supported
+    assert "27096.guidance.needle_confirmation" in {f.rule for f in report.findings}
+
+
+@pytest.mark.parametrize("right", [
+    "identical technique; 1.5 mL 0.5% bupivacaine injected.",
+    "a 22-gauge needle was advanced into the right sacroiliac joint; 0.5 mL Omnipaque 240 showed an intra-articular "
+    "arthrogram; 1.5 mL 0.5% bupivacaine injected.",
+])
+def test_each_side_confirmed_or_done_the_same_way_is_confirmed(right):
+    report = validate(_EACH_SIDE.format(right=right), ["27096-50"])
+    assert report.supported, [f.rule for f in report.findings]
+
+
+def test_one_confirmation_said_of_both_sides_confirms_both():
+    note = ("Bilateral sacroiliac joint injections under fluoroscopy. Needles were advanced into the left and right "
+            "sacroiliac joints. Contrast confirmed intra-articular spread. 40 mg Kenalog injected into each joint. "
+            "Dx M46.1. Therapeutic.")
+    assert validate(note, ["27096-50"]).supported
+
+
+def test_a_time_out_on_the_other_side_is_a_wrong_site_question_not_a_second_side():
+    note = ("Today we performed a diagnostic left sacroiliac joint block for sacroiliitis (M46.1). Per the checklist "
+            "the {side} side was marked and confirmed at time-out. Using fluoroscopy, a 22-gauge needle was placed "
+            "into the left SI joint; an arthrogram with 0.5 mL Omnipaque confirmed the needle was intra-articular. "
+            "2 mL of 0.5% bupivacaine was injected.")
+    wrong = validate(note.format(side="right"), ["27096-LT"])
+    assert not wrong.supported and any(c.kind == "side" for c in wrong.facts.conflicts)
+    assert not validate(note.format(side="right"), ["27096-50"]).supported
+    assert validate(note.format(side="left"), ["27096-LT"]).supported

@@ -154,7 +154,52 @@ def _read_facts(ctx: TextContext) -> Facts:
     elif ctx.search(lx.OFFICE):
         facts.setting = "office"
     _event_details(facts)
+    _per_side_confirmation(ctx, facts)
     return facts
+
+
+# A side narrated on its own ("Left side first: ... arthrogram ... Right side: ... injected."): a confirmation in
+# one side's narration is that side's, and a side narrated without one (and without "identical technique", "the
+# same was repeated") has none. A confirmation said of both ("contrast outlined each joint") or in a sentence that
+# names both sides is the encounter's.
+_SAME_TECHNIQUE = re.compile(r"\b(?:same|identical|similar|similarly|likewise|repeated|mirror\w*)\b", re.IGNORECASE)
+_BOTH_SIDES = re.compile(r"\b(?:both|each|bilateral\w*|either|all)\b", re.IGNORECASE)
+
+
+def _per_side_confirmation(ctx: TextContext, facts: Facts) -> None:
+    performed = [e for e in facts.events if e.status == "performed"]
+    if len(performed) != 2 or facts.needle_confirmation is None:
+        return
+    text = ctx.text
+    anchors = sorted((sp.start, e.side) for e in performed for sp in e.evidence
+                     if sp.text[:1].lower() in ("l", "r") and not _in_title(ctx, sp.start))
+    owned: dict[str, int] = {"left": 0, "right": 0}
+    for m in ctx.finditer(lx.NEEDLE_CONFIRMATION):
+        if ctx.status(m.start(), m.end()) != "affirmed":
+            continue
+        s0, s1 = ctx.sentence(m.start())
+        prior = [(p, side) for p, side in anchors if p <= m.start()]
+        if _BOTH_SIDES.search(text, s0, s1) or not prior:
+            return
+        pos, side = prior[-1]
+        a0 = ctx.sentence(pos)[0]
+        if any(a0 <= p <= s1 and other != side for p, other in anchors):
+            return  # "needles into the left and right joints; contrast confirmed": not one side's narration
+        owned[side] += 1
+    for event in performed:
+        other = "right" if event.side == "left" else "left"
+        if owned[event.side] or not owned[other]:
+            continue
+        mine = [p for p, side in anchors if side == event.side]
+        if not mine:
+            return
+        start = ctx.sentence(mine[0])[0]
+        after = [p for p, side in anchors if side == other and p > mine[0]]
+        end = ctx.sentence(after[0])[0] if after else len(text)
+        if _SAME_TECHNIQUE.search(text, start, end):
+            continue
+        event.needle_confirmation = False
+        event.confirmation_evidence = []
 
 
 def _event_details(facts: Facts) -> None:
@@ -451,6 +496,9 @@ _SIDE_ACTION = re.compile(r"\bsides?\b[^.;]{0,60}?\b(?:inj\w*|block\w*|needle|pl
                           r"|insert\w*|approach\w*|accessed|entered|aborted|attempted|completed|cancel+ed)\b[^.;]{0,60}?\bsides?\b", re.IGNORECASE)
 # "The same was repeated on the left (side)": the procedure acted on that side.
 _REPEATED_ON = re.compile(r"\b(?:repeated|performed|done|carried\s+out)\s+(?:again\s+)?on\s+the\s*$", re.IGNORECASE)
+# Site marking and the time-out name the side meant.
+_SITE_MARKING = re.compile(r"\b(?:sides?|sites?)\s+(?:was\s+|were\s+)?(?:marked|verified)\b|\bmarked\s+(?:the\s+)?(?:side|site)\b"
+                           r"|\bsite[- ]mark\w*|\btime-?\s?out\b|\buniversal\s+protocol\b", re.IGNORECASE)
 # "then repeated on the": under a title naming both sides, the side a repeat names is the second one.
 _REPEAT_OF_OTHER = re.compile(r"\b(?:then\s+)?repeated\s+(?:again\s+)?on\s+the\s*$", re.IGNORECASE)
 # What may follow the side in "repeated on the right (side)": nothing more about where.
@@ -623,6 +671,12 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             dx_sides[side].append((m.start(), m.end()))
         if mention.status != "affirmed":
             _discount(facts, mention, ctx)
+            continue
+        if side != "bilateral" and _SITE_MARKING.search(text, *_side_clause(text, m, c_start, c_end)):
+            # "the right side was marked and confirmed at time-out": the side meant, not a side acted on; a body
+            # that injects the other one is a question (wrong-site), never a second side
+            if not _IN_ERROR.search(text, c_start, c_end):  # "Time-out listed the right side in error": neither
+                mentioned[side].append((m.start(), m.end()))
             continue
         if structural:
             # "This was then repeated on the left side" names the left side; the side done first is the one the
