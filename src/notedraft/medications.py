@@ -193,8 +193,12 @@ def lexicon() -> DrugLexicon:
     frac_alt = _alternation(sorted(fractions), space=r"\s+")
     # Digits, a fraction ("1/2", "1 1/2") or words ("forty", "twenty five", "one and a half", "a quarter"). Never
     # the "2" of "1/2".
+    # A spoken decimal: "point five", "one point five", "point two five" (before any word alone: "point five
+    # percent" is 0.5%, never the "five percent" in it).
+    digit = rf"(?:{ones}|zero|oh)"
+    spoken = rf"(?:(?:{digit})\s+)?point(?:\s+{digit})+"
     core = (rf"(?:\d+\s+\d+\s*/\s*\d+|\d+\s*/\s*\d+(?!\s*/)|\d*\.?\d+"
-            rf"|\b(?:(?:{tens})[\s-](?:{ones})|(?:{word_alt})(?:\s+and\s+a\s+half)?|{frac_alt})\b)")
+            rf"|\b(?:{spoken}|(?:{tens})[\s-](?:{ones})|(?:{word_alt})(?:\s+and\s+a\s+half)?|{frac_alt})\b)")
     number = rf"(?<![\d/.]){core}"
     mass_units, mass_of = _spellings(units["mass"])
     near_only, near_of = _spellings(units["mass_near_drug"])
@@ -287,6 +291,14 @@ def number_value(written: str) -> str:
     m = re.fullmatch(r"(?:(\d+) )?(\d+) ?/ ?(\d+)", w)
     if m:
         value = Decimal(m.group(1) or 0) + Decimal(m.group(2)) / Decimal(m.group(3))
+    elif (spoken := re.fullmatch(r"(?:(\w+) )?point((?: \w+)+)", w)) and all(
+            d in lx.number_words or d in ("zero", "oh") for d in ((spoken.group(1) or "zero") + spoken.group(2)).split()):
+        digit = {"zero": "0", "oh": "0", **{k: str(v) for k, v in lx.number_words.items() if v <= 9}}
+        whole = digit.get(spoken.group(1) or "zero")
+        decimals = [digit.get(d) for d in spoken.group(2).split()]
+        if whole is None or None in decimals:
+            return w
+        value = Decimal(f"{whole}.{''.join(decimals)}")  # type: ignore[arg-type]
     elif w in lx.fractions or w.replace(" ", "-") in lx.fractions:
         value = Decimal(lx.fractions.get(w) or lx.fractions[w.replace(" ", "-")])
     elif w in lx.number_words:

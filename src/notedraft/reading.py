@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Literal
 
 from . import lexicon as lx
+from .layouts import flatten
 from .fastscan import may_match, needs, scan_twin
 
 Status = Literal[
@@ -223,6 +224,7 @@ class Reading:
         # the validator reports the placeholder itself (note.placeholder).
         text = _PLACEHOLDER.sub(lambda m: " " * len(m.group()), text)
         text = _UNFILLED.sub(lambda m: " " * len(m.group()), text)
+        text = flatten(text)  # "Side? -> Right", "<field id="dx">…</field>": the Label: value lines they stand for
         self.text = text
         self._index = index
         self._hidden = hidden
