@@ -42,9 +42,24 @@ def family_of(procedure: str) -> Family | None:
     return by_procedure().get(procedure)
 
 
+# "L45", "C56": a lumbar or cervical disc level written without its hyphen (the digits are two adjacent vertebrae;
+# no such vertebra exists). Thoracic "T12" is a vertebra, never split.
+_RUN_TOGETHER = re.compile(r"^([LC])([1-7])([2-8])$", re.IGNORECASE)
+
+
+def normal_level(value: str) -> str:
+    """One spelling of a level as written: "L4/5", "L4 - 5" and "L45" are "L4-5"; "L5S1" is "L5-S1"."""
+    v = re.sub(r"\s+", "", value).replace("/", "-")
+    v = re.sub(r"^([CTLS]\d{1,2})([CTLS]\d)$", r"\1-\2", v, flags=re.IGNORECASE)
+    m = _RUN_TOGETHER.match(v)
+    if m and int(m.group(3)) == int(m.group(2)) + 1 and (m.group(1).upper() == "C" or int(m.group(3)) <= 5):
+        v = f"{m.group(1)}{m.group(2)}-{m.group(3)}"
+    return v
+
+
 def _level_key(value: str, key: str) -> str:
     """One spelling per level: "L4-5", "L4-L5" and "l4 - l5" are "L4-L5"; with `key = "upper"`, "L4-5" is "L4"."""
-    v = re.sub(r"\s+", "", value).upper()
+    v = normal_level(value).upper()
     m = _VERTEBRA.match(v)
     if not m:
         return v
@@ -86,7 +101,7 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
         mentions, procedural = _mention_sentences(fam, text)
         elsewhere: list[str] = []
         for f in facts.levels:
-            value = re.sub(r"\s+", "", f.value)
+            value = normal_level(f.value)
             if f.span is not None and not procedural(f.span.start):
                 continue  # a level in the history, plan or exam is not a level injected today
             if not pattern.match(value):
