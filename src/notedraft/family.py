@@ -34,6 +34,9 @@ class Levels(BaseModel):
     regions: dict[str, str] = Field(default_factory=dict, description="region -> regex its level values match")
     region_words: dict[str, list[str]] = Field(default_factory=dict, description="region -> words naming it in "
                                                                                   "the family's procedure sentences")
+    technique_words: list[str] = Field(default_factory=list, description="where the needle goes ('foramen', "
+                                       "'facet joint'): when the procedure's own sentences name no level, a level in "
+                                       "a technique sentence of its event that names one of these counts")
 
 
 class Sites(BaseModel):

@@ -114,6 +114,20 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
             if k not in out.levels:
                 out.levels.append(k)
             out.level_evidence.append(f.span)
+        # The title names no level and the technique does ("Cervical facet joint injection." ... "the needle was
+        # passed down to the C4-5 facet joint"): the levels of the family's own technique sentences are its levels.
+        if not out.levels and elsewhere and lv.technique_words:
+            technique = _technique_sentences(fam, text, lv.technique_words)
+            for f in facts.levels:
+                value = normal_level(f.value)
+                if f.span is None or not pattern.match(value) or not procedural(f.span.start):
+                    continue
+                if any(lo <= f.span.start < hi for lo, hi in technique):
+                    k = _level_key(value, lv.key)
+                    if k not in out.levels:
+                        out.levels.append(k)
+                    out.level_evidence.append(f.span)
+            elsewhere = [k for k in elsewhere if k not in out.levels]
         # A level named outside every sentence that names the procedure ("MRI shows L3-4 arthropathy") and not
         # among the levels it names may or may not have been injected: the count is a question, never a guess.
         extra = [k for k in dict.fromkeys(elsewhere) if k not in out.levels]
@@ -157,6 +171,35 @@ def _mention_sentences(fam: Family, text: str):
             continue
         out.append(ctx.sentence(a.start))
     return out, lambda pos: 0 <= pos < len(ctx.text) and ctx.section_of(pos).kind not in events.NON_PROCEDURAL
+
+
+# A technique sentence places the needle, or injects: "a 25-gauge needle was passed down to the C4-5 facet joint".
+_TECHNIQUE_VERB = re.compile(r"\b(?:needles?|advanced|passed|placed|directed|inserted|introduced|inject\w*|entered)\b",
+                             re.IGNORECASE)
+
+
+def _technique_sentences(fam: Family, text: str, words: list[str]) -> list[tuple[int, int]]:
+    """The sentences of the family's own event (owned by it, in a procedural section, affirmed) that place the
+    needle at one of `words`."""
+    from . import events
+    from .context import read as read_text
+
+    ctx = read_text(text)
+    scopes = events.scopes_of(ctx)
+    rx = re.compile("|".join(f"(?:{w})" for w in words), re.IGNORECASE)
+    out = []
+    for m in rx.finditer(ctx.text):
+        owner = scopes.owner_at(m.start())
+        if owner is None and scopes.families == [fam.name]:
+            owner = fam.name  # one procedure in the note: every sentence is its event's
+        if ctx.section_of(m.start()).kind in events.NON_PROCEDURAL or owner != fam.name:
+            continue
+        if ctx.status(m.start(), m.end()) in _UNREAD_STATUS:
+            continue
+        lo, hi = ctx.sentence(m.start())
+        if _TECHNIQUE_VERB.search(ctx.text, lo, hi) and (lo, hi) not in out:
+            out.append((lo, hi))
+    return out
 
 
 @lru_cache(maxsize=64)
