@@ -174,7 +174,8 @@ def _mention_sentences(fam: Family, text: str):
 
 
 # A technique sentence places the needle, or injects: "a 25-gauge needle was passed down to the C4-5 facet joint".
-_TECHNIQUE_VERB = re.compile(r"\b(?:needles?|advanced|passed|placed|directed|inserted|introduced|inject\w*|entered)\b",
+_TECHNIQUE_VERB = re.compile(r"\b(?:needles?|advanced|passed|placed|directed|inserted|introduced|inject\w*|entered"
+                             r"|wheal)\b",
                              re.IGNORECASE)
 
 

@@ -235,7 +235,9 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         # injectate.
         "SKIN_LOCAL": re.compile(
             r"\bskin\b|\bwheal\b|\bsub-?cutaneous\w*|\bsub-?q\b|\bsuperficial\w*|\b(?:needle\s+)?(?:tract|track)\b"
-            r"|\blocal\s+infiltrat\w*|\binfiltrat\w*\s+(?:of\s+)?(?:the\s+)?(?:skin|soft\s+tissue)", I),
+            r"|\blocal\s+infiltrat\w*|\binfiltrat\w*\s+(?:of\s+)?(?:the\s+)?(?:skin|soft\s+tissue)"
+            # "the ... region was anesthetized with 4% lidocaine": tissue on the way in, never the target itself
+            r"|\b(?:region|tissues?|area|fascia)\s+(?:(?:was|were)\s+)?(?:then\s+)?(?:an?a?esthe(?:tiz|tis)\w*|numbed)\b", I),
         # Amounts per side or in total ("20 mg per side", "40 mg each joint", "80 mg total").
         "PER_SIDE": re.compile(
             r"\b(?:per|each|every|to\s+each|into\s+each|in\s+each|on\s+each|at\s+each|for\s+each)\s+(?:side|joint|SIJ"
