@@ -427,7 +427,7 @@ _COMPARED_AFTER = re.compile(r"\s*(?:greater|worse|more)\s+than\b", re.IGNORECAS
 _STRUCTURE = re.compile(
     r"\b(?:SIJ?s?|S\.I\.|sacro-?ill?iac|sacral|joints?|jt|knees?|hips?|shoulders?|elbows?|wrists?|ankles?|fingers?"
     r"|toes?|thumbs?|PIP|DIP|MCP|MTP|facets?|foramen|foramina|neuroforam\w*"
-    r"|nerve|roots?|rami|ramus|branch\w*|inj\w*|block\w*|[CTLS]\d(?:\s*-\s*[CTLS]?\d)?|insert\w*|catheter|interspace"
+    r"|nerves?|genicular|roots?|rami|ramus|branch\w*|inj\w*|block\w*|[CTLS]\d(?:\s*-\s*[CTLS]?\d)?|insert\w*|catheter|interspace"
     r"|lamina|paramedian|transforaminal|epidural|ESI|TFESI|medial|lateral\s+branch|sympathetic|stellate|ganglion"
     r"|trigger\s+points?|TPIs?|muscles?|trapezius|paraspinal\w*|notch|bursa|acromioclavicular|AC|glenohumeral"
     r"|piriformis|SI|procedures?|sided)\b",

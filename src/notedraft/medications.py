@@ -664,6 +664,14 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
                 second = (d2, tail, more.start("amount"), more.end())
             elif (v2 and volume and v2 != volume) or (d2 and dose and d2 != dose):
                 ambiguous = ambiguous or f"{dose or volume} and {more.group('amount').strip()}"
+        if not (dose or volume) and not owners.get(i) and row is None:
+            paren = _amount_parenthesis(text, end, next_start)  # "Dexamethasone (10 mg) was injected"
+            if paren is not None:
+                extra = text[end:paren]
+                d2, c2, v2 = _amounts("", extra.replace("(", " ").replace(")", " "), role)
+                if d2 or v2:
+                    dose, concentration, volume = d2, c2 or concentration, v2
+                    right, stop = extra, paren
         if not (dose or volume) and not owners.get(i):
             below = _next_line(ctx, end, next_start)
             if below is not None:

@@ -336,6 +336,79 @@ def tabs(s, rng):
     return re.sub(r"(?m)^([A-Z][A-Z /-]+):\s*", "\\1:\t", s.note).replace("\n", "   \n")
 
 
+# --- 12. other words for the same procedure, side and amounts ---------------------------------------------------------
+SYNONYMS = [
+    (r"\btransforaminal epidural steroid injection\b", ["TFESI", "transforaminal ESI", "transforaminal epidural injection",
+                                                       "transforaminal epidural steroid injections"]),
+    (r"\bInterlaminar epidural steroid injection\b", ["Interlaminar ESI", "ILESI", "Interlaminar epidural injection"]),
+    (r"\bCaudal epidural steroid injection\b", ["Caudal ESI", "Caudal epidural injection"]),
+    (r"\bfacet joint injections\b", ["facet injections", "intra-articular facet joint injections",
+                                     "zygapophyseal joint injections", "facet joint blocks"]),
+    (r"\bmedial branch radiofrequency ablation\b", ["medial branch RFA", "radiofrequency neurotomy of the medial branches",
+                                                    "medial branch RF ablation", "medial branch radiofrequency neurotomy"]),
+    (r"\bgenicular nerve block\b", ["genicular nerve blocks", "genicular block"]),
+    (r"\bgenicular nerve radiofrequency ablation\b", ["genicular nerve RFA", "genicular radiofrequency neurotomy"]),
+    (r"\blateral branch blocks\b", ["lateral branch nerve blocks"]),
+    (r"\bTrigger point injections\b", ["TPIs", "Trigger point injection"]),
+    (r"\bknee injection\b", ["knee joint injection", "intra-articular knee injection"]),
+    (r"\bshoulder injection\b", ["shoulder joint injection", "glenohumeral joint injection"]),
+]
+
+
+@style("12.synonyms", "another name for the procedure")
+def synonyms(s, rng):
+    for pat, names in SYNONYMS:
+        if re.search(pat, s.note):
+            return re.sub(pat, rng.choice(names), s.note)
+    return None
+
+
+@style("12.synonyms", "side abbreviated R / L")
+def side_letter(s, rng):
+    if not re.search(r"(?m)^PROCEDURE: (?:Left|Right) ", s.note):
+        return None
+    t = re.sub(r"(?m)^PROCEDURE: (Left|Right) ", lambda m: f"PROCEDURE: {m.group(1)[0]} ", s.note)
+    return re.sub(r"\b(left|right)\b", lambda m: m.group(1)[0].upper(), t)
+
+
+@style("12.synonyms", "side after the procedure")
+def side_after(s, rng):
+    m = re.search(r"(?m)^PROCEDURE: (Left|Right|Bilateral) (.+?)\.$", s.note)
+    if not m:
+        return None
+    tail = {"Left": ", left", "Right": ", right", "Bilateral": ", bilateral"}[m.group(1)]
+    return s.note.replace(m.group(0), f"PROCEDURE: {m.group(2)[0].upper() + m.group(2)[1:]}{tail}.")
+
+
+@style("12.synonyms", "dose after the drug name with 'of'")
+def dose_of(s, rng):
+    t = re.sub(rf"\b([A-Z]?[a-z]*(?:{DRUG_NAMES}))\s+(\d+(?:\.\d+)?)\s*mg\b", r"\2 mg of \1", s.note, flags=re.I)
+    return re.sub(r"(?m)(^|\. )(\d)", r"\1\2", t)
+
+
+@style("12.synonyms", "dose in parentheses")
+def dose_paren(s, rng):
+    return re.sub(rf"\b((?:{DRUG_NAMES}))\s+(\d+(?:\.\d+)?\s*mg)\b", r"\1 (\2)", s.note, flags=re.I)
+
+
+@style("12.synonyms", "first person active voice")
+def active(s, rng):
+    t = re.sub(r"\bA (\d+-gauge [\w ]+?) was advanced\b", r"I advanced a \1", s.note)
+    t = re.sub(r"(?<=\. )([A-Z][^.]*?) (?:was|were) injected\b", lambda m: "I injected " + m.group(1)[0].lower()
+               + m.group(1)[1:], t)
+    return t if t != s.note else None
+
+
+@style("12.synonyms", "guidance as its own sentence")
+def guidance_sentence(s, rng):
+    m = re.search(r" under (fluoroscopic|ultrasound|CT) guidance", s.note)
+    if not m or "\nDESCRIPTION: " not in s.note:
+        return None
+    name = {"fluoroscopic": "Fluoroscopic", "ultrasound": "Ultrasound", "CT": "CT"}[m.group(1)]
+    t = s.note.replace(m.group(0), "", 1)
+    return re.sub(r"(?m)^(DESCRIPTION: )", rf"\1{name} guidance was used for needle placement. ", t, count=1)
+
+
 # --- breaks ---------------------------------------------------------------------------------------------------------
 @style("1.amounts", "injectate undosed, skin local dosed", kind="break")
 def skin_dosed_injectate_not(s, rng):
