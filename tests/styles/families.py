@@ -473,6 +473,48 @@ def level_in_history_only(s, rng):
     return finding + "\n" + t
 
 
+@style("12.synonyms", "dose in parentheses, drug not injected", kind="break")
+def paren_not_injected(s, rng):
+    if not INJECTS & set(s.bases) or s.family in ("facet_rfa", "si_rfa", "genicular"):
+        return None
+    t = re.sub(rf"\b((?:{DRUG_NAMES}))\s+(\d+(?:\.\d+)?\s*mg)\b", r"\1 (\2)", s.note, flags=re.I)
+    t2 = re.sub(r"\b(?:was|were) injected\b", "was drawn up but not injected", t)
+    if t == s.note or t2 == t or re.search(r"(?m)^DESCRIPTION: .*\bat each nerve\.", s.note):
+        return None
+    return t2 + "\nThe procedure was aborted; no medication was given."
+
+
+@style("12.synonyms", "side letter only in the history", kind="break")
+def side_letter_history(s, rng):
+    mods = s.modifiers & {"LT", "RT"}
+    if not mods or not re.search(r"\b(?:left|right)\b", s.note, re.I):
+        return None
+    letter = "L" if "LT" in mods else "R"
+    t = re.sub(r"\s*\b(?:left|right)\b", "", s.note, flags=re.I)
+    t = re.sub(r"(?m)^(\w+: )([a-z])", lambda m: m.group(1) + m.group(2).upper(), t)
+    lv = re.search(LEVEL, s.note)
+    return f"HISTORY: prior {letter} {lv.group(0) + ' ' if lv else ''}injection in 2022 with good relief.\n" + t
+
+
+@style("11.levels", "level in a technique sentence that failed", kind="break")
+def level_technique_failed(s, rng):
+    """The title names no level; the only level is where the needle could NOT go."""
+    parts = _sections(s)
+    if not parts or s.family not in ("facet", "epidural_transforaminal"):
+        return None
+    dx, proc, desc = parts
+    lv = re.search(rf"(?:{LEVEL})(?:(?:,\s*|,?\s+and\s+)(?:{LEVEL}))*", proc)
+    if not lv:
+        return None
+    new_proc = re.sub(r"\s+", " ", proc.replace(lv.group(0) + " ", "")).strip()
+    target = "facet joint" if s.family == "facet" else "foramen"
+    fail = f"The needle could not be advanced to the {lv.group(0)} {target} because of hardware."
+    new_desc = re.sub(rf"A \d+-gauge [\w ]+? was advanced (?:to|into) [^.]*\.", fail, desc)
+    if new_desc == desc:
+        return None
+    return f"DIAGNOSIS: {dx}\nPROCEDURE: {new_proc}\nDESCRIPTION: {new_desc}"
+
+
 # --- running --------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FamilyStyleVariant:
