@@ -481,8 +481,9 @@ _COMPARED_AFTER = re.compile(r"\s*(?:greater|worse|more)\s+than\b", re.IGNORECAS
 # A side names the procedure's side only when it stands next to what was acted on ("left SI joint", "the joint on
 # the right", "L SIJ", "bilateral injections"), never from any side word ("at a right angle", "pulses 2/4 bilateral").
 _STRUCTURE = re.compile(
-    r"\b(?:SIJ?s?|S\.I\.|sacro-?ill?iac|sacral|joints?|jt|knees?|hips?|shoulders?|facets?|foramen|foramina|neuroforam\w*"
-    r"|nerve|roots?|rami|ramus|branch\w*|inj\w*|block\w*|[CTLS]\d(?:\s*-\s*[CTLS]?\d)?|insert\w*|catheter|interspace"
+    r"\b(?:SIJ?s?|S\.I\.|sacro-?ill?iac|sacral|joints?|jt|knees?|hips?|shoulders?|elbows?|wrists?|ankles?|fingers?"
+    r"|toes?|thumbs?|PIP|DIP|MCP|MTP|facets?|foramen|foramina|neuroforam\w*"
+    r"|nerves?|genicular|roots?|rami|ramus|branch\w*|inj\w*|block\w*|[CTLS]\d(?:\s*-\s*[CTLS]?\d)?|insert\w*|catheter|interspace"
     r"|lamina|paramedian|transforaminal|epidural|ESI|TFESI|medial|lateral\s+branch|sympathetic|stellate|ganglion"
     r"|trigger\s+points?|TPIs?|muscles?|trapezius|paraspinal\w*|notch|bursa|acromioclavicular|AC|glenohumeral"
     r"|piriformis|SI|procedures?|sided)\b",
@@ -775,8 +776,12 @@ def _expand(sides: set[str]) -> set[str]:
 _ENCOUNTER_ABORT = re.compile(
     r"\b(?:abort\w*|cancel+\w*|terminated|discontinued|withdrew\s+consent|stopped\s+before"
     r"|not\s+(?:be\s+)?(?:performed|completed|done|injected|administered|given)|(?:nothing|none|neither)\s+(?:of\s+(?:it|them|these)\s+)?(?:was\s+|were\s+)?(?:injected|given)"
-    r"|never\s+(?:placed|injected|performed|started)|no\s+(?:medications?|injectate|drugs?)\s+(?:was|were)\s+(?:injected|given|administered))\b",
+    r"|never\s+(?:placed|injected|performed|started)|no\s+(?:medications?|injectate|drugs?)\s+(?:was|were)\s+(?:injected|given|administered)"
+    r"|not\s+yet\s+(?:been\s+)?(?:performed|done)|nothing\s+(?:was\s+)?(?:performed|done|injected|lesioned)"
+    r"|no\s+(?:procedures?|injections?)\s+(?:(?:was|were)\s+(?:performed|done)|today))\b",
     re.IGNORECASE)
+# The whole encounter said not to be the procedure's by a phrase that names no procedure word itself.
+_NO_PROCEDURE = re.compile(r"^(?:nothing|no\s+(?:procedures?|injections?)|not\s+yet)\b", re.IGNORECASE)
 _PROCEDURE_WORD = re.compile(r"\b(?:procedure|inject\w*|inj|block|needle|medication\w*|abort\w*)\b", re.IGNORECASE)
 # A consult, letter or visit note documents no procedure unless a sentence says it was done today.
 _CONSULT = re.compile(
@@ -799,14 +804,16 @@ def _encounter_not_done(ctx: TextContext, facts: Facts) -> None:
             continue
         s_start, s_end = ctx.sentence(m.start())
         sentence = text[s_start:s_end]
-        if not _PROCEDURE_WORD.search(sentence) or lx.SIDE_WORDS.search(sentence) or lx.SIDE_LETTER.search(sentence):
+        if not (_PROCEDURE_WORD.search(sentence) or _NO_PROCEDURE.match(m.group(0))) or lx.SIDE_WORDS.search(
+                sentence) or lx.SIDE_LETTER.search(sentence):
             continue  # a side named: that side's event says it (see _side)
         if re.search(r"\b(?:no|without)\s+(?:complications?|difficulty|problems?)\b", sentence, re.IGNORECASE) and \
                 not re.search(r"abort|cancel|never|withdrew", sentence, re.IGNORECASE):
             continue
         facts.not_done.append(ctx.span(s_start, s_end))
     head = text[:300]
-    said = re.search(r"\bnot\s+(?:performed|done)\s+today\b", head, re.IGNORECASE)
+    said = re.search(r"\bnot\s+(?:performed|done)\s+today\b|\(\s*(?:[^()]{0,40},\s*)?not\s+today\s*\)", head,
+                     re.IGNORECASE)
     if said:  # "Recommendation (not performed today): ..." heads the whole document
         facts.not_done.append(ctx.span(said.start(), said.end()))
     consult = _CONSULT.search(head)

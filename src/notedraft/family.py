@@ -21,6 +21,8 @@ class Detect(BaseModel):
     actions: list[str] = Field(default_factory=list, description="what makes a target the procedure")
     context: list[str] = Field(default_factory=list, description="one of these must stand in the sentence too")
     yields_to: list[str] = Field(default_factory=list, description="families that take over a shared sentence")
+    technique: list[str] = Field(default_factory=list, description="words that describe only the procedure's "
+                                 "technique ('loss of resistance'): they name it when no procedure is named anywhere")
     landmark: bool = Field(default=False, description="the target named with nothing done to it still counts "
                                                        "when no procedure is named")
 
@@ -34,6 +36,9 @@ class Levels(BaseModel):
     regions: dict[str, str] = Field(default_factory=dict, description="region -> regex its level values match")
     region_words: dict[str, list[str]] = Field(default_factory=dict, description="region -> words naming it in "
                                                                                   "the family's procedure sentences")
+    technique_words: list[str] = Field(default_factory=list, description="where the needle goes ('foramen', "
+                                       "'facet joint'): when the procedure's own sentences name no level, a level in "
+                                       "a technique sentence of its event that names one of these counts")
 
 
 class Sites(BaseModel):
@@ -90,6 +95,10 @@ class Family:
     @cached_property
     def actions(self) -> re.Pattern[str] | None:
         return _union(self.spec.detect.actions)
+
+    @cached_property
+    def technique(self) -> re.Pattern[str] | None:
+        return _union(self.spec.detect.technique)
 
     @cached_property
     def context(self) -> re.Pattern[str] | None:

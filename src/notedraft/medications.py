@@ -239,7 +239,9 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         # injectate.
         "SKIN_LOCAL": re.compile(
             r"\bskin\b|\bwheal\b|\bsub-?cutaneous\w*|\bsub-?q\b|\bsuperficial\w*|\b(?:needle\s+)?(?:tract|track)\b"
-            r"|\blocal\s+infiltrat\w*|\binfiltrat\w*\s+(?:of\s+)?(?:the\s+)?(?:skin|soft\s+tissue)", I),
+            r"|\blocal\s+infiltrat\w*|\binfiltrat\w*\s+(?:of\s+)?(?:the\s+)?(?:skin|soft\s+tissue)"
+            # "the ... region was anesthetized with 4% lidocaine": tissue on the way in, never the target itself
+            r"|\b(?:region|tissues?|area|fascia)\s+(?:(?:was|were)\s+)?(?:then\s+)?(?:an?a?esthe(?:tiz|tis)\w*|numbed)\b", I),
         # Amounts per side or in total ("20 mg per side", "40 mg each joint", "80 mg total").
         "PER_SIDE": re.compile(
             r"\b(?:per|each|every|to\s+each|into\s+each|in\s+each|on\s+each|at\s+each|for\s+each)\s+(?:side|joint|SIJ"
@@ -674,6 +676,14 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
                 second = (d2, tail, more.start("amount"), more.end())
             elif (v2 and volume and v2 != volume) or (d2 and dose and d2 != dose):
                 ambiguous = ambiguous or f"{dose or volume} and {more.group('amount').strip()}"
+        if not (dose or volume) and not owners.get(i) and row is None:
+            paren = _amount_parenthesis(text, end, next_start)  # "Dexamethasone (10 mg) was injected"
+            if paren is not None:
+                extra = text[end:paren]
+                d2, c2, v2 = _amounts("", extra.replace("(", " ").replace(")", " "), role)
+                if d2 or v2:
+                    dose, concentration, volume = d2, c2 or concentration, v2
+                    right, stop = extra, paren
         if not (dose or volume) and not owners.get(i):
             below = _next_line(ctx, end, next_start)
             if below is not None:

@@ -86,6 +86,7 @@ _NEGATIVE_VALUE = re.compile(
     r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|mgy\*?cm2?|mrem|images?|views?)?\s*$|zero\b|unknown\b|\?)",
     I,
 )
+_HEADING_TAB = re.compile(r"[ \t]*[A-Za-z][A-Za-z0-9 /&'#()-]{0,50}:\t+[^\t|]*$")
 _FIELD = re.compile(r"[ \t]*(?P<label>[A-Za-z][A-Za-z0-9 /&'#-]{0,50}?)[ \t]*(?P<sep>:|=|\?|\s-\s|\t)[ \t,]*"
                     r"(?P<value>(?:[^\r\n;.]|\.(?=\d))*)")
 _BOX = re.compile(r"\[\s*(?P<c1>[xX✓✔*])?\s*\]|\(\s*(?P<c2>[xX✓✔*])?\s*\)(?=\s*[A-Za-z])|(?P<c3>[☒☑✅])|(?P<u>☐)")
@@ -371,7 +372,8 @@ class Reading:
                     checked = mark is not None and abs(mark.start() - yes_col) < abs(mark.start() - no_col)
                     boxes.append(Box(a, b, checked))
                     continue
-            if line.count("|") >= 2 or "\t" in line.strip():
+            # a row: cells split by pipes or tabs; "DESCRIPTION:<tab>prose" is a heading and its text, not a row
+            if line.count("|") >= 2 or ("\t" in line.strip() and not _HEADING_TAB.match(line)):
                 rows.append((a, b))
             yes_no = list(_YES_NO_BOX.finditer(line))
             words = {(m.group("word") or m.group("word2") or "")[:1].lower() for m in yes_no}
