@@ -134,15 +134,14 @@ def draft(
             fix="Write this note by hand, or dictate the SI joint injection that was performed.",
             evidence=[facts.procedure_span] if facts.procedure_span else [])] + report.findings})
     # Questions only help when answering them can make the note billable: not for a procedure notedraft does not draft.
-    queries = (family_render.queries(facts, report) + queries_for(facts, report)) if covered else []
-    queries = list(dict.fromkeys(queries))
+    queries = _queries(facts, report) if covered else []
     queries += [q for q in faithful.queries if q not in queries]
     queries += [q for q in boilerplate.conflict_questions(dictation) if said_both and q not in queries]
     queries += [q for q in corrected.questions if q not in queries]
     if covered and not report.supported and set(targets) != set(_intended(facts, dictation)):
         # The asked-for code cannot be supported; also ask what the code the facts point to still needs.
         intended = validate(result.note, _intended(facts, dictation), payer)
-        queries += [q for q in family_render.queries(facts, intended) + queries_for(facts, intended) if q not in queries]
+        queries += [q for q in _queries(facts, intended) if q not in queries]
     if corrected.changed:
         notes.append("the dictation corrects itself; the corrected value was drafted and the withdrawn one left out: "
                      + ", ".join(repr(w.text) for w in corrected.withdrawn))
@@ -160,6 +159,12 @@ def draft(
         notes=notes,
         raw_findings=raw_findings,
     )
+
+
+def _queries(facts: Facts, report) -> list[str]:
+    """A family's own questions first (its data), then the generic ones for the findings it does not ask about."""
+    asked, rest = family_render.queries(facts, report)
+    return list(dict.fromkeys(asked + queries_for(facts, rest)))
 
 
 def _not_a_dictation(dictation: str, strategy: str, facts: Facts, llm: "LLMClient | None") -> Draft:

@@ -193,27 +193,60 @@ def intended_lines(facts: Facts, dictation: str | None) -> list[str]:
         return (best, -order)
 
     pack = max(packs, key=score)
-    lines = lines_for(pack, facts, dictation) or [CodeLine(code=pack.code)]
+    lines = lines_for(pack, facts, dictation)
+    if not lines:  # no level documented: the primary once, with the side's modifier, so the side is checked too
+        from .validate import MODIFIER_FOR_SIDE
+
+        mod = MODIFIER_FOR_SIDE.get(facts.side)
+        lines = [CodeLine(code=pack.code, modifiers=(mod,) if mod and mod in pack.modifiers and
+                          pack.laterality != "none" else ())]
     return [str(x) for x in lines]
 
 
 # --- the family's questions -------------------------------------------------------------------------------------
 
 
-def queries(facts: Facts, report: ValidationReport) -> list[str]:
+# A placeholder the family's note shows → the rule ids whose question asks for that fact.
+_PLACEHOLDER_FACTS = {
+    "[SIDE NEEDED]": ("side.stated",),
+    "[LEVELS NEEDED]": ("levels.named",),
+    "[GUIDANCE NEEDED]": ("guidance.fluoro_or_ct", "guidance.ultrasound", "guidance.stated"),
+    "[MUSCLES NEEDED]": ("trigger_point.muscles", "muscles.three_or_more"),
+    "[SITE NEEDED]": ("site.size_class",),
+    "[BLOCK OR ABLATION NEEDED]": ("technique.matches",),
+    "[DIAGNOSIS NEEDED]": ("diagnosis.documented",),
+    "[PURPOSE NEEDED]": ("purpose.stated",),
+    "[MEDICATIONS NEEDED]": ("injectate.documented", "medications.documented"),
+}
+
+
+def queries(facts: Facts, report: ValidationReport) -> tuple[list[str], ValidationReport]:
     """The family's own question for each error finding its data names (`[[queries]]` in family.toml: `fact` is
-    the rule id after the code, e.g. "levels.named"), in finding order."""
+    the rule id after the code, e.g. "levels.named"), in finding order, and each placeholder the note shows; and
+    the report without the findings asked about, for the generic questions (queries.py) of the rest."""
     fam = family_for(facts.procedure)
     if fam is None:
-        return []
+        return [], report
+    from .queries import QUESTIONS
+
     asked = {q.fact: q.question for q in fam.spec.queries}
     out: list[str] = []
+    rest = []
     for f in report.findings:
         if f.severity != "error":
+            rest.append(f)
             continue
-        code, _, rest = f.rule.partition(".")
-        key = rest if code[:1].isdigit() or code[:1] == "0" else f.rule
-        q = asked.get(key) or asked.get(f.rule)
-        if q and q not in out:
+        code, _, key = f.rule.partition(".")
+        if not (code[:1].isdigit() or code[:1] == "G"):
+            key = f.rule
+        keys = [key]
+        if f.rule == "note.placeholder" and f.evidence:
+            keys = list(_PLACEHOLDER_FACTS.get(f.evidence[0].text, ()))
+        q = next((asked[k] for k in keys if k in asked), None)
+        if q is None and f.rule == "note.placeholder":
+            q = next((QUESTIONS[k] for k in keys if k in QUESTIONS), None)
+        if q is None:
+            rest.append(f)
+        elif q not in out:
             out.append(q)
-    return out
+    return out, report.model_copy(update={"findings": rest})
