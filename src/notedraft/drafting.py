@@ -129,9 +129,9 @@ def draft(
                     f"'notedraft validate'." if pointed else "")
         report = report.model_copy(update={"supported": False, "findings": [Finding(
             rule="draft.procedure_not_covered", severity="error",
-            message=f"The dictation reads as {procedure_label(facts.procedure)}; notedraft drafts SI joint injection "
-                    f"notes only.{supports}",
-            fix="Write this note by hand, or dictate the SI joint injection that was performed.",
+            message=f"The dictation reads as {procedure_label(facts.procedure)}; notedraft has no note template for "
+                    f"that procedure (it drafts SI joint injections and the validated procedure families).{supports}",
+            fix="Write this note by hand, or dictate a procedure notedraft drafts (notedraft codes --family).",
             evidence=[facts.procedure_span] if facts.procedure_span else [])] + report.findings})
     # Questions only help when answering them can make the note billable: not for a procedure notedraft does not draft.
     queries = _queries(facts, report) if covered else []
