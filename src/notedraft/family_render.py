@@ -86,7 +86,8 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
         mentions, _ = family_facts._mention_sentences(fam, dictation)
         levels = _unique([f.value for f in facts.levels
                           if f.span is not None and any(lo <= f.span.start < hi for lo, hi in mentions)])
-    if fam.spec.levels is not None and not levels and "levels" in needs:
+    if fam.spec.levels is not None and not levels and (
+            "levels" in needs or ("region" in needs and ff.region == "unstated")):
         levels_line = "[LEVELS NEEDED]"
     else:
         levels_line = ", ".join(levels)
@@ -95,7 +96,8 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
     region_words = _unique([s.text.lower() for s in ff.region_evidence if (s.start, s.end) not in level_texts])
     # Sites (a joint, the genicular block or ablation) in the dictation's own words.
     sites = _unique([s.text for s in sorted(ff.site_evidence, key=lambda s: s.start)]) if ff.site_class != "mixed" else []
-    site_line = ", ".join(sites)
+    site_line = _site_phrase(ff.site_evidence, dictation) if ff.site_class != "mixed" else ""
+    site_line = site_line or ", ".join(sites)
     if fam.spec.sites is not None and not sites and "site" in needs:
         site_line = "[SITE NEEDED]"
     wording = spec.site_wording.get(ff.site_class, spec.procedure) if ff.site_class != "mixed" else spec.procedure
@@ -116,9 +118,11 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
             technique.append(f"{event.side.capitalize()} side: not injected (aborted).")
     if facts.needle_confirmation is not None:
         technique.append(f"Needle position as dictated: {facts.needle_confirmation.text}.")
+    contrast_drug = [m.span for m in facts.medications if (m.use == "contrast" or m.role == "contrast") and m.span]
     if facts.contrast is not None and not (
             facts.needle_confirmation and facts.needle_confirmation.start <= facts.contrast.start
-            < facts.needle_confirmation.end):
+            < facts.needle_confirmation.end) and not any(
+            s.start <= facts.contrast.start < s.end for s in contrast_drug):  # "Contrast: iohexol" says it
         technique.append(f"Contrast as dictated: {facts.contrast.text}.")
     if facts.guidance_description and facts.guidance == "ultrasound" and (
             facts.needle_confirmation is None or facts.guidance_description.text not in facts.needle_confirmation.text):
@@ -147,12 +151,28 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
         "purpose_line": purpose,
         "technique": technique,
         "medications": [_each(_medication(m), m, dictation) for m in facts.medications if m.injectate]
-                       or ["[MEDICATIONS NEEDED]"],
+                       or (["[MEDICATIONS NEEDED]"] if "medications" in needs else []),
         "other_medications": _other_medication_lines(facts.medications),
         "pain_line": _pain(facts),
         "complications_line": _complications(facts, affirmed("no_complications"), said),
         "after": boilerplate_sentences(said, "after"),
     }
+
+
+_SITE_TAIL = re.compile(r"\s+(?:joints?|bursae?)\b", re.IGNORECASE)
+
+
+def _site_phrase(spans, dictation: str) -> str:
+    """The joint as one dictated phrase ("finger PIP joint", "greater trochanteric bursa"): the text from the first
+    to the last site word of one mention, with a "joint"/"bursa" right after it; "" when the words stand apart."""
+    spans = sorted(spans, key=lambda s: s.start)
+    if not spans or not dictation:
+        return ""
+    lo, hi = spans[0].start, spans[-1].end
+    if hi - lo > 40 or not re.fullmatch(r"[\w\s-]*", dictation[lo:hi]):
+        return ""
+    tail = _SITE_TAIL.match(dictation, hi)
+    return dictation[lo:tail.end() if tail else hi]
 
 
 _EACH = re.compile(r"\beach\b(?!\s+side)", re.IGNORECASE)
