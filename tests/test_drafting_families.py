@@ -260,3 +260,12 @@ def test_llm_compose_an_invented_level_is_re_asked_then_dropped(fake_openai):
     assert any("level L3-4" in f.message for f in d.raw_findings)
     assert any("fell back to the template draft" in n for n in d.notes)
     assert grounding_findings(d) == []
+
+
+def test_a_second_procedure_the_family_note_does_not_cover_is_said_not_dropped():
+    d = draft("right knee inj 40 mg kenalog, landmark guided. TPI trapezius and rhomboid 1 cc 1% lido each. "
+              "dx M17.11, M79.18")
+
+    assert d.codes == ["20610-RT"] and "lidocaine" not in d.note  # the trigger points' drug is not the knee's
+    assert "also dictated: trigger point injection, not drafted" in d.notes
+    assert any(f.rule == "draft.other_procedure_not_drafted" for f in d.report.findings if f.severity == "warning")

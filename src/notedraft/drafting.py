@@ -122,6 +122,15 @@ def draft(
         if faithful.errors:  # like a conflict: no line is suggested until the physician settles the amount
             report = report.model_copy(update={"suggested_codes": []})
     notes += faithful.notes
+    if family_render.drafts(facts.procedure):  # a second procedure the family's note does not cover: said, not dropped
+        for other in [p for p in dictated.procedures if p != facts.procedure]:
+            text = f"also dictated: {procedure_label(other)}, not drafted"
+            if any(text.split(",")[0] in n for n in notes):
+                continue
+            notes.append(text)
+            report = report.model_copy(update={"findings": report.findings + [Finding(
+                rule="draft.other_procedure_not_drafted", severity="warning", message=text,
+                fix="Document this procedure in its own note; its drugs are not listed in this one.")]})
     if not covered:
         # The family's own rule packs still read the dictation: name the code its facts support, if any.
         pointed = [str(line) for line in suggest(dictated, payer, dictation)] if not dictated.conflicts else []
