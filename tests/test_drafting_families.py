@@ -32,7 +32,7 @@ SUPPORTED = [
     ("facet", "B/L L4-5 L5-S1 facet inj under fluoro, 0.5 cc 0.5% bupi + 10 mg kenalog each, dx M47.816",
      ["64493-50", "64494-50"], ["Bilateral", "facet joint injection", "L4-5, L5-S1"]),
     ("facet", "rt C6-7 C7-T1 MBB under fluoro, 0.5 cc 0.5% bupi each, dx M47.812",
-     ["64490-RT", "64491-RT"], ["Right", "C6-7, C7-T1"]),
+     ["64490-RT", "64491-RT"], ["Right", "medial branch block", "C6-7, C7-T1"]),
     ("facet", "right L4-5 L5-S1 facet inj under US, 0.5 cc 0.5% bupi each, dx M47.816",
      ["0216T-RT", "0217T-RT"], ["Right", "L4-5, L5-S1"]),
     ("epidural_interlaminar", "Right L5-S1 ILESI under fluoro, contrast confirmed epidural spread, 80 mg depo-medrol, "
@@ -57,6 +57,13 @@ SUPPORTED = [
      ["Left", "genicular nerve block"]),
     ("genicular", "right genicular nerve RFA under fluoro, 1 cc 2% lido each, dx M17.11", ["64624-RT"],
      ["Right", "genicular nerve ablation"]),
+    ("genicular", "right genicular nerve blocks under US, superomedial, superolateral and inferomedial, 2 mL 0.5% "
+     "bupivacaine each, dx M17.11", ["64454-RT"],
+     ["Right", "genicular nerve block", "(nerves: superomedial, superolateral, inferomedial)"]),
+    ("epidural_interlaminar", "caudal ESI under fluoro, contrast confirmed, 80 mg depo-medrol, dx M48.062", ["62323"],
+     ["caudal epidural injection"]),
+    ("joint", "right index finger PIP joint inj, 10 mg kenalog + 0.5 cc 1% lido, dx M19.041", ["20600-RT"],
+     ["Right index finger PIP joint injection"]),
 ]
 
 

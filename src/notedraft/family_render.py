@@ -101,7 +101,19 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
     if fam.spec.sites is not None and not sites and "site" in needs:
         site_line = "[SITE NEEDED]"
     wording = spec.site_wording.get(ff.site_class, spec.procedure) if ff.site_class != "mixed" else spec.procedure
+    if ff.site_class not in spec.site_wording and facts.procedure_span is not None:
+        # the words the dictation named the procedure with: a medial branch block is not written as a facet injection
+        named = facts.procedure_span.text
+        wording = next((n.procedure for n in spec.named if re.search(n.when, named, re.IGNORECASE)), wording)
     wording = wording.replace("{sites}", site_line or "[SITE NEEDED]")
+    region_words = [w for w in region_words if w not in wording.lower()]
+    details = []
+    if spec.details and dictation:
+        found = family_facts._words_in_mentions(fam, dictation, spec.details)
+        for label in spec.details:
+            words = _unique([s.text for s in sorted(found.get(label, []), key=lambda s: s.start)])
+            if words:
+                details.append(f"{label}: {', '.join(words)}")
     muscles = _unique([m.value for m in facts.muscles])
     muscles_line = ", ".join(muscles) if muscles else ("[MUSCLES NEEDED]" if "muscles" in needs else "")
     if facts.side in _SIDE:
@@ -139,7 +151,7 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
     return {
         "side": side,
         "procedure": wording,
-        "procedure_line": " ".join(parts),
+        "procedure_line": " ".join(parts) + (f" ({'; '.join(details)})" if details else ""),
         "region_words": region_words,
         "levels": levels,
         "levels_line": levels_line,
@@ -159,6 +171,7 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
     }
 
 
+_DIGIT = re.compile(r"\b(?:index|middle|ring|small|little|long|great|second|third|fourth|fifth)\s+$", re.IGNORECASE)
 _SITE_TAIL = re.compile(r"\s+(?:joints?|bursae?)\b", re.IGNORECASE)
 
 
@@ -169,6 +182,9 @@ def _site_phrase(spans, dictation: str) -> str:
     if not spans or not dictation:
         return ""
     lo, hi = spans[0].start, spans[-1].end
+    before = _DIGIT.search(dictation, 0, lo)
+    if before and before.end() == lo:
+        lo = before.start()
     if hi - lo > 40 or not re.fullmatch(r"[\w\s-]*", dictation[lo:hi]):
         return ""
     tail = _SITE_TAIL.match(dictation, hi)

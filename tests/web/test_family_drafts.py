@@ -10,7 +10,7 @@ def test_a_facet_dictation_drafts_a_supported_family_note_in_the_editor(client):
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["codes"] == ["64493-50", "64494-50"]
-    assert "Procedure: Bilateral facet joint injection or medial branch block at L4-5, L5-S1" in body["note"]
+    assert "Procedure: Bilateral facet joint injection at L4-5, L5-S1" in body["note"]
     assert body["validation"]["supported"] is True
     stored = client.get(f"/api/drafts/{body['id']}").json()
     assert stored["supported"] is True and stored["grounding"] == []
