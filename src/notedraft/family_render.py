@@ -97,13 +97,16 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
     # Sites (a joint, the genicular block or ablation) in the dictation's own words.
     sites = _unique([s.text for s in sorted(ff.site_evidence, key=lambda s: s.start)]) if ff.site_class != "mixed" else []
     site_line = _site_phrase(ff.site_evidence, dictation) if ff.site_class != "mixed" else ""
+    sites = [x for x in sites if not any(x != o and x.lower() in o.lower() for o in sites)]  # "hip" in "hip joint"
     site_line = site_line or ", ".join(sites)
     if fam.spec.sites is not None and not sites and "site" in needs:
         site_line = "[SITE NEEDED]"
     wording = spec.site_wording.get(ff.site_class, spec.procedure) if ff.site_class != "mixed" else spec.procedure
-    if ff.site_class not in spec.site_wording and facts.procedure_span is not None:
+    if ff.site_class not in spec.site_wording and spec.named and dictation:
         # the words the dictation named the procedure with: a medial branch block is not written as a facet injection
-        named = facts.procedure_span.text
+        mentions, _ = family_facts._mention_sentences(fam, dictation)
+        named = " ".join(dictation[lo:hi] for lo, hi in mentions) or (
+            facts.procedure_span.text if facts.procedure_span else "")
         wording = next((n.procedure for n in spec.named if re.search(n.when, named, re.IGNORECASE)), wording)
     wording = wording.replace("{sites}", site_line or "[SITE NEEDED]")
     region_words = [w for w in region_words if w not in wording.lower()]
