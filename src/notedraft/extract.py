@@ -254,8 +254,19 @@ def _no_imaging_said(ctx: TextContext, m: re.Match[str]) -> bool:
     status = ctx.status(m.start(), m.end())
     if status == "negated":  # "Imaging: none" is a negative field whose negation is the statement itself
         field = ctx.field_at(m.start())
-        return field is not None and field.negative and m.end() > field.label_end
+        if field is not None and m.end() > field.label_end:
+            if field.negative:
+                return True
+            box = ctx.box_at(m.end() - 1)  # "Guidance: [ ] CT [X] None (landmarks)": the checked item says it
+            return box is not None and box.checked
+        row = ctx.row_at(m.start())  # "| Guidance | None (palpation) |": the row's label and its negative value
+        return row is not None and _GUIDANCE_ROW.match(ctx.text, row[0], row[1]) is not None
     return status == "affirmed"
+
+
+# A table row whose first cell is the guidance and whose second says none: "| Guidance | None (palpation) |"
+_GUIDANCE_ROW = re.compile(r"[ \t|]*(?:needle\s+)?(?:imaging|image\s+guidance|guidance)(?:\s+used)?[ \t]*(?:\t|\|)[ \t|]*"
+                           r"(?:none|no|n/a)\b[^|\t\r\n]*(?:[|\t][ \t|]*)?$", re.IGNORECASE)
 
 
 def _negated_by_determiner(before: str) -> bool:
@@ -438,8 +449,12 @@ _SIDE_ACTION = re.compile(r"\bsides?\b[^.;]{0,60}?\b(?:inj\w*|block\w*|needle|pl
                           r"|not\s+performed)\b"
                           r"|\b(?:inj\w*|block\w*|needle|placed|performed|repeated|done|treated|carried\s+out|advanced"
                           r"|insert\w*|approach\w*|accessed|entered|aborted|attempted|completed|cancel+ed)\b[^.;]{0,60}?\bsides?\b", re.IGNORECASE)
-# "This was then repeated on the left side": the other side was done first.
+# "The same was repeated on the left (side)": the procedure acted on that side.
 _REPEATED_ON = re.compile(r"\b(?:repeated|performed|done|carried\s+out)\s+(?:again\s+)?on\s+the\s*$", re.IGNORECASE)
+# "then repeated on the": under a title naming both sides, the side a repeat names is the second one.
+_REPEAT_OF_OTHER = re.compile(r"\b(?:then\s+)?repeated\s+(?:again\s+)?on\s+the\s*$", re.IGNORECASE)
+# What may follow the side in "repeated on the right (side)": nothing more about where.
+_REPEATED_SIDE_END = re.compile(r"(?:\s+sides?\b|(?=\s*(?:[.;]|$)))", re.IGNORECASE)
 _NOT_A_SIDE = re.compile(r"\s*(?:angle\w*|away|now|after|here|there|renal|kidney|lung|breast|eye|ear|ventric\w*"
                          r"|atri\w*|heart|carotid|radial|pedal|pulses?|upper|lower|hand\w*|arm|leg|foot|feet)\b",
                          re.IGNORECASE)
@@ -502,13 +517,28 @@ def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
         return True
     if _SIDE_LEAD.fullmatch(text, s_start, m.start()) and _SIDE_LEAD_ACTION.search(text, m.end(), min(s_end, m.end() + 160)):
         return True
+    if _REPEATED_ON.search(text, max(s_start, m.start() - 60), m.start()) and _REPEATED_SIDE_END.match(text, m.end()):
+        return True  # "The same was repeated on the right.": the procedure, again, on that side
     # the thing acted on stands within a few words, in the same clause
     c_start, c_end = ctx.clause(m.start())
     s_start, s_end = ctx.sentence(m.start())
     lo = max(s_start, m.start() - 60)
     hi = min(s_end, m.end() + 60)
     window = text[lo : m.start()] + " " + text[m.end() : hi]
-    return contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[s_start:s_end])
+    return (contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[s_start:s_end])
+            or any(contains(t, window) for t in _family_targets()))
+
+
+_TARGETS: tuple[re.Pattern[str], ...] | None = None
+
+
+def _family_targets() -> tuple[re.Pattern[str], ...]:
+    """The anatomy every procedure family acts on (families/*/family.toml): "Right wrist injection" names a side of
+    a structure as much as "right knee" does."""
+    global _TARGETS
+    if _TARGETS is None:
+        _TARGETS = tuple(t for f in family.families() if (t := f.targets) is not None)
+    return _TARGETS
 
 
 def _done_today_in_impression(ctx: TextContext, m: re.Match[str]) -> bool:
@@ -563,6 +593,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     mentioned: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
     dx_sides: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
     summary: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
+    repeats: set[tuple[int, int]] = set()  # "then repeated on the left side"
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
     matches += [(m, "left" if m.group("letter").upper() == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
@@ -594,9 +625,12 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             _discount(facts, mention, ctx)
             continue
         if structural:
-            repeated = (side != "bilateral" and re.match(r"\s+sides?\b", text[m.end():m.end() + 8])
-                        and _REPEATED_ON.search(text, max(ctx.sentence(m.start())[0], m.start() - 60), m.start()))
-            found["bilateral" if repeated else side].append((m.start(), m.end()))
+            # "This was then repeated on the left side" names the left side; the side done first is the one the
+            # text names (never inferred: "performed on the right side" and a repeat on the same side say no other)
+            found[side].append((m.start(), m.end()))
+            if side != "bilateral" and _REPEATED_SIDE_END.match(text, m.end()) and _REPEAT_OF_OTHER.search(
+                    text, max(ctx.sentence(m.start())[0], m.start() - 60), m.start()):
+                repeats.add((m.start(), m.end()))
         elif _done_today_in_impression(ctx, m):
             summary[side].append((m.start(), m.end()))
     # "IMPRESSION: ... Therapeutic left sacroiliac joint injection performed today": an impression that says what
@@ -625,6 +659,10 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     # body documents as done: it cannot contradict a title that names only the other side.
     body = {s for s, spans in found.items() for a, _ in spans if not _in_title(ctx, a)
             and not any(lo <= a < hi for lo, hi, _ in not_done.get(s, ()))}
+    if _expand(title) == {"left", "right"} and len(body) == 1 and all(
+            sp in repeats for s in body for sp in found[s] if not _in_title(ctx, sp[0])):
+        # "Bilateral ... block" above "This was then repeated on the left side": the repeat is the second side
+        body = {"left", "right"}
     if title and body and _expand(title) != _expand(body):
         facts.conflicts.append(Conflict(
             kind="side",

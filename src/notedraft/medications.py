@@ -1008,7 +1008,7 @@ class _TrailingAmount:
                 rf"\s*,\s*(?P<amount>{amount})"
                 r"(?P<tail>\s+(?:in\s+)?total\b|\s+(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
                 r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|\s+(?:each|apiece)\b"
-                r"|(?=\s*(?:[,;)|\t\r\n]|\((?=[^()]{0,20}\d)|\.(?!\d)|\band\b|$|\((?=[^()\n]{1,40}\)))|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
+                r"|(?=\s*(?:[,;)|\t\r\n]|\((?=[^()]{0,20}\d)|\.(?!\d)|\band\b|\+|\bplus\b|$|\((?=[^()\n]{1,40}\)))|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
                 r"|(?:needle\s+)?tract)\b|\s+(?:(?:was|were|is|are)\s+)?(?:then\s+)?(?:injected|given|administered|instilled"
                 r"|infiltrated|delivered|placed)\b))", I)
         return self._pattern.match(text, pos)

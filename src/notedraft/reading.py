@@ -512,6 +512,16 @@ class Reading:
         self._pinned[id(pattern)] = pattern
         return id(pattern)
 
+    def _value_governs_label(self, field: Field) -> bool:
+        """A label is read by its value when it is a label ("Fluoroscopy used: No"), not when the "label" is a
+        statement and the value a second one with a subject of its own ("bilateral SIJ injections under
+        fluoroscopy: left side aborted due to discomfort; ...")."""
+        if field.negative:
+            return True
+        label_words = len(self.text[field.start : field.label_end].split())
+        value_words = len(self.text[field.value_start : field.end].split())
+        return label_words <= 3 or value_words <= 5
+
     def _local_status(self, start: int, end: int) -> Status:
         if self.in_instruction(start):
             return "instruction"
@@ -521,7 +531,7 @@ class Reading:
         if box is not None and not box.checked:
             return "unchecked"
         field = self.field_at(start)
-        if field is not None and start < field.label_end:
+        if field is not None and start < field.label_end and self._value_governs_label(field):
             # a word in a field's label is established only by the value: "C-arm used: No", "Fluoroscopy: ____",
             # "Diagnostic or therapeutic: to be decided"
             if field.negative:
