@@ -28,7 +28,12 @@ def family_for(procedure: str) -> Family | None:
     fam = by_procedure().get(procedure)
     if fam is None or not fam.spec.validated or fam.spec.draft is None:
         return None
-    return fam if _template_name(fam) in _env().list_templates() else None
+    return fam if _template_name(fam) in _available() else None
+
+
+@lru_cache(maxsize=1)
+def _available() -> frozenset[str]:
+    return frozenset(_env().list_templates())
 
 
 def drafts(procedure: str) -> bool:
