@@ -54,6 +54,31 @@ class Query(BaseModel):
     question: str
 
 
+class DraftName(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    when: str = Field(description="regex on the dictation's own procedure mention")
+    procedure: str = Field(description="the procedure's words when it matches")
+
+
+class DraftSpec(BaseModel):
+    """How the offline drafter writes the family's note (family_render.py, `families/<name>/note.txt.j2`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    procedure: str = Field(description="the procedure's words on the note's procedure line")
+    site_wording: dict[str, str] = Field(default_factory=dict, description="site class -> the procedure's words "
+                                                                           "(a genicular block vs an ablation)")
+    needs: list[str] = Field(default_factory=list, description="facts drafted as a visible [... NEEDED] "
+                                                               "placeholder when the dictation lacks them: side, "
+                                                               "levels, site, muscles, guidance, purpose")
+    codes: list[str] = Field(default_factory=list, description="the family's primary codes in the order the "
+                                                               "drafter checks a dictation that supports none")
+    named: list[DraftName] = Field(default_factory=list, description="the procedure's words by what the dictation "
+                                                                     "named (an MBB vs a facet joint injection)")
+    details: dict[str, list[str]] = Field(default_factory=dict, description="label -> words read in the "
+                                                                            "procedure's sentences and written as "
+                                                                            "dictated (the genicular nerves)")
+
+
 class FamilySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -66,6 +91,7 @@ class FamilySpec(BaseModel):
     levels: Levels | None = None
     sites: Sites | None = None
     queries: list[Query] = Field(default_factory=list)
+    draft: DraftSpec | None = None
 
 
 @dataclass(frozen=True)
