@@ -183,7 +183,7 @@ def test_llm_compose_end_to_end_with_openai_base_url(env, fake_openai):
     assert out["note"] == note and out["supported"] is True and out["strategy"] == "llm-compose"
     [attempt] = out["attempts"]
     assert attempt["outcome"] == "ok" and attempt["model"] == "fake-model"
-    assert attempt["prompt_version"] == "compose-v1" and attempt["prompt_tokens"] == 500
+    assert attempt["prompt_version"] == "compose-v2" and attempt["prompt_tokens"] == 500
     [request] = fake_openai.requests
     assert request["model"] == "fake-model"
     assert fake_openai.request_headers[0]["authorization"] == "Bearer test-key"

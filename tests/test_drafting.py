@@ -400,13 +400,11 @@ def test_an_instruction_on_top_of_a_complete_dictation_still_refuses():
 @pytest.mark.parametrize(
     "dictation, reads_as",
     [
-        ("L knee inj, 40 kenalog, dx M17.12", "joint injection"),
-        ("bilateral SI RFA L5 S1 S2 S3 under fluoro, dx M46.1", "radiofrequency ablation"),
-        ("trigger point inj trapezius 2cc 1% lido", "trigger point injection"),
-        ("L L5-S1 transforaminal epidural under fluoro, 80 depo-medrol", "epidural injection"),
+        ("left stellate ganglion block under fluoro, 10 cc 0.25% bupi", "another procedure"),
+        ("L3-4 kyphoplasty under fluoro, dx M80.08", "another procedure"),
     ],
 )
-def test_a_dictation_that_is_not_an_si_injection_is_refused(dictation, reads_as):
+def test_a_dictation_of_a_procedure_no_family_drafts_is_refused(dictation, reads_as):
     d = draft(dictation)
 
     assert d.refused and not d.supported
@@ -416,6 +414,27 @@ def test_a_dictation_that_is_not_an_si_injection_is_refused(dictation, reads_as)
     assert not re.search(r"sacroiliac|\bSIJ\b", d.note, re.IGNORECASE)
     assert not re.search(r"\d", d.note)  # no dose, level or code is restated in a note that was not drafted
     assert d.queries == []  # no SI question can make this billable
+
+
+@pytest.mark.parametrize(
+    "dictation, procedure",
+    [
+        ("L knee inj, 40 kenalog, dx M17.12", "joint_injection"),
+        ("bilateral SI RFA L5 S1 S2 S3 under fluoro, dx M46.1", "si_rfa"),
+        ("trigger point inj trapezius 2cc 1% lido", "trigger_point_injection"),
+        ("L L5-S1 transforaminal epidural under fluoro, 80 depo-medrol", "epidural_transforaminal"),
+    ],
+)
+def test_a_dictation_of_a_validated_family_is_drafted_not_refused_as_not_covered(dictation, procedure):
+    # the family's own template (families/<name>/note.txt.j2; tests/test_drafting_families.py has the specs)
+    d = draft(dictation)
+
+    assert d.facts.procedure == procedure
+    assert not [f for f in d.report.errors if f.rule == "draft.procedure_not_covered"]
+    assert "[PROCEDURE NEEDED]" not in d.note and not re.search(r"sacroiliac joint injection", d.note, re.I)
+    assert not [f for f in d.report.findings if f.rule.startswith("grounding.")]
+    if not d.supported:
+        assert d.queries  # what is missing is asked
 
 
 # --- the API's bad input ------------------------------------------------------------------------------------------
@@ -442,7 +461,7 @@ def test_an_llm_strategy_needs_a_client():
 
 @pytest.mark.parametrize("name", ["system", "extract", "compose", "repair"])
 def test_every_prompt_has_a_version(name):
-    values = dict(dictation="d", codes=["27096-LT"], requirements=["r"], facts_json="{}", note="n", findings=["f"])
+    values = dict(dictation="d", codes=["27096-LT"], requirements=["r"], facts_json="{}", procedure="p", note="n", findings=["f"])
     text, version = prompt(name, **values)
     assert re.fullmatch(rf"{name}-v\d+", version)
     assert text and "version:" not in text  # the version line is a Jinja comment, not sent to the model

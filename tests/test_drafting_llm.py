@@ -87,7 +87,7 @@ def test_a_good_composed_note_is_the_draft_after_one_call(fake_openai):
     assert validate(d.note, CODES).supported
     assert d.strategy == "llm-compose" and d.model == FAKE_MODEL
     [a] = d.attempts
-    assert (a.purpose, a.prompt_version, a.outcome, a.model) == ("compose", "compose-v1", "ok", FAKE_MODEL)
+    assert (a.purpose, a.prompt_version, a.outcome, a.model) == ("compose", "compose-v2", "ok", FAKE_MODEL)
     assert (a.prompt_tokens, a.completion_tokens) == (612, 85)
     assert a.latency_ms > 0 and a.transport_retries == 0 and a.error is None
     assert len(fake_openai.requests) == 1
@@ -119,7 +119,7 @@ def test_an_invented_dose_is_re_asked_with_the_finding(fake_openai):
 
     assert d.note == GOOD_NOTE and d.supported and d.notes == []
     assert [a.purpose for a in d.attempts] == ["compose", "repair"]
-    assert [a.prompt_version for a in d.attempts] == ["compose-v1", "repair-v2"]
+    assert [a.prompt_version for a in d.attempts] == ["compose-v2", "repair-v2"]
     repair = fake_openai.requests[1]["messages"]
     # the re-ask carries the note once, delimited in the repair prompt, not again as an assistant turn
     assert [m["role"] for m in repair] == ["system", "user", "user"]
@@ -332,7 +332,7 @@ def test_llm_extract_with_good_facts_drafts_the_template_note_after_one_call(fak
     assert d.note == TEMPLATE_NOTE and d.codes == CODES and d.supported
     assert d.raw_findings == [] and d.notes == []
     [a] = d.attempts
-    assert (a.purpose, a.prompt_version, a.outcome) == ("extract", "extract-v1", "ok")
+    assert (a.purpose, a.prompt_version, a.outcome) == ("extract", "extract-v2", "ok")
     assert (a.prompt_tokens, a.completion_tokens) == (400, 90)
     [request] = fake_openai.requests
     schema = request["response_format"]["json_schema"]

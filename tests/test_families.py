@@ -169,3 +169,14 @@ def test_every_family_pack_is_exercised_by_the_family_eval_notes():
         ids = {r.id for r in pack.rules}
         assert ids & fired, f"no family eval note breaks a rule of {pack.code}"
         assert ids & met, f"no family eval note meets a rule of {pack.code}"
+
+
+def test_the_side_of_a_wrist_joint_is_the_side_acted_on_but_an_iv_in_the_wrist_is_not():
+    from notedraft.validate import validate
+
+    wrist = ("PROCEDURE: Right wrist injection.\nDESCRIPTION: The wrist was prepped with chlorhexidine. "
+             "Triamcinolone 40 mg and 1% lidocaine 3 mL were injected. Dx M19.031.")
+    assert validate(wrist, ["20605-RT"]).facts.side == "right"
+    si = ("Right SIJ injection under fluoroscopy. IV placed in the left wrist. Contrast confirmed intra-articular "
+          "placement. 40 mg Kenalog injected. Dx M46.1. Therapeutic.")
+    assert validate(si, ["27096-RT"]).facts.side == "right"

@@ -291,7 +291,8 @@ def test_the_fidelity_set_loads_with_the_old_rows_and_has_every_style():
     assert {"mixture", "per_side", "strength", "salt", "aborted", "periarticular", "two_procedures", "implausible",
             "not_a_dictation", "role", "fraction"} <= tags
     all_cases = load_datasets(include=("drafting",)).drafting
-    assert len(all_cases) == len(cases) + len(load_drafting("evals/drafting.jsonl"))
+    assert len(all_cases) == len(cases) + len(load_drafting("evals/drafting.jsonl")) + len(
+        load_drafting("evals/drafting_families.jsonl"))
 
 
 GOLD = GoldFacts.model_validate({

@@ -67,7 +67,7 @@ def test_the_wheel_built_from_the_sdist_carries_every_run_time_file(tmp_path):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
-    for name in ("src", "templates", "prompts", "evals"):
+    for name in ("src", "templates", "prompts", "evals", "families"):
         shutil.copytree(REPO / name, src / name, symlinks=True, ignore=ignore)
     for link in (src / "src/notedraft/_data").iterdir():  # relative, so any clone or copy resolves its own root
         assert link.is_symlink() and not os.path.isabs(os.readlink(link)), link
@@ -88,6 +88,10 @@ def test_the_wheel_built_from_the_sdist_carries_every_run_time_file(tmp_path):
     # Every template, prompt and dataset in the root folders ships, not just the ones the code names today.
     for kind, pattern in (("templates", "*.j2"), ("prompts", "*.j2"), ("evals", "*.jsonl"), ("evals", "*.toml")):
         assert {f"notedraft/_data/{kind}/{p.name}" for p in (REPO / kind).glob(pattern)} <= shipped
+    # Each family's data and note template (the drafter reads them through the package, not the checkout).
+    for pattern in ("*/family.toml", "*/note.txt.j2", "*/rules/*.toml"):
+        assert {f"notedraft/_data/families/{p.relative_to(REPO / 'families')}"
+                for p in (REPO / "families").glob(pattern)} <= shipped
 
 
 def test_the_installed_package_finds_the_root_files():

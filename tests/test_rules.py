@@ -191,6 +191,9 @@ VIOLATED = [
     ("20553.trigger_point.injectate", note(TRIGGER_3, sites="Trigger points in the left trapezius, levator scapulae "
      "and rhomboid were injected with 1% lidocaine."), ["20553"], None, "error"),
     ("20552.trigger_point.medications_dosed", note(TRIGGER_2, sites="Trigger points in the left trapezius and left levator scapulae were injected with lidocaine."), ["20552"], None, "error"),
+    # a side modifier on a trigger point line names the side of the muscles injected
+    ("20552.trigger_point.side_matches_modifier", note(TRIGGER_2), ["20552-RT"], None, "error"),
+    ("20552.trigger_point.each_side_documented", note(TRIGGER_2), ["20552-50"], None, "error"),
     ("20552.lines.bilateral_is_one_line", note(LANDMARK, procedure=BILATERAL["procedure"]), ["20552-LT", "20552-RT"], None, "error"),
     ("20552.lines.modifier_50_sources_disagree", note(LANDMARK, procedure=BILATERAL["procedure"]), ["20552-50"], None, "warning"),
     ("20552.lines.medicare_imaging_not_covered", note(ULTRASOUND), ["20552-LT", "76942"], "medicare", "warning"),
@@ -249,6 +252,7 @@ SATISFIED = [
     ("20552.trigger_point.injectate", note(TRIGGER_2), ["20552"], None),
     ("20553.trigger_point.injectate", note(TRIGGER_3), ["20553"], None),
     ("20552.trigger_point.medications_dosed", note(TRIGGER_2), ["20552"], None),
+    ("20552.trigger_point.side_matches_modifier", note(TRIGGER_2), ["20552-LT"], None),
     ("20553.procedure.trigger_points", note(TRIGGER_3), ["20553"], None),
     ("20553.muscles.three_or_more", note(TRIGGER_3), ["20553"], None),
     ("20553.medications.dosed", note(TRIGGER_3), ["20553"], None),
@@ -267,6 +271,7 @@ SATISFIED = [
 
 # Prohibitions and cautions that must stay silent on a claim they do not concern.
 NOT_FIRED = [
+    ("20552.trigger_point.each_side_documented", note(TRIGGER_2), ["20552-LT"], None),
     ("27096.lines.bilateral_is_one_line", note(BILATERAL), ["27096-50"], None),
     ("27096.lines.no_guidance_add_on", note(FLUORO), ["27096-LT"], None),
     ("27096.lines.no_ultrasound_guidance", note(FLUORO), ["27096-LT"], None),

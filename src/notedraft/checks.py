@@ -236,6 +236,10 @@ def _span_check(span: Span | None, f: Facts, kind: str) -> Outcome:
 
 @check
 def needle_confirmation(c: Claim) -> Outcome:
+    unconfirmed = [e for e in c.facts.events if e.status == "performed" and not e.needle_confirmation]
+    if c.facts.needle_confirmation and unconfirmed:  # each side narrated apart, one without its confirmation
+        return Outcome(False, [s for e in unconfirmed for s in e.evidence[:1]] + [c.facts.needle_confirmation],
+                       f"the {unconfirmed[0].side} side's narration documents no confirmation")
     return _span_check(c.facts.needle_confirmation, c.facts, "needle_confirmation")
 
 

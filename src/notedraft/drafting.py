@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 
 from . import boilerplate
+from . import family_render
 from . import fidelity
 from . import lexicon as lx
 from . import spoken
@@ -114,7 +115,7 @@ def draft(
             update={"findings": instructions + conflict + said_both + unread + report.findings, "supported": False})
     if instructions:
         notes.append("the dictation contains instructions addressed to the tool; they were treated as data and not followed")
-    covered = facts.procedure in COVERED_PROCEDURES
+    covered = facts.procedure in COVERED_PROCEDURES or family_render.drafts(facts.procedure)
     faithful = fidelity.review(dictation, dictated, result.note) if covered else fidelity.Review()
     if faithful.errors or faithful.warnings:  # amounts to confirm, placeholders, a second procedure not drafted
         report = report.model_copy(update={"findings": faithful.errors + report.findings + faithful.warnings,
@@ -122,6 +123,15 @@ def draft(
         if faithful.errors:  # like a conflict: no line is suggested until the physician settles the amount
             report = report.model_copy(update={"suggested_codes": []})
     notes += faithful.notes
+    if family_render.drafts(facts.procedure):  # a second procedure the family's note does not cover: said, not dropped
+        for other in [p for p in dictated.procedures if p != facts.procedure]:
+            text = f"also dictated: {procedure_label(other)}, not drafted"
+            if any(text.split(",")[0] in n for n in notes):
+                continue
+            notes.append(text)
+            report = report.model_copy(update={"findings": report.findings + [Finding(
+                rule="draft.other_procedure_not_drafted", severity="warning", message=text,
+                fix="Document this procedure in its own note; its drugs are not listed in this one.")]})
     if not covered:
         # The family's own rule packs still read the dictation: name the code its facts support, if any.
         pointed = [str(line) for line in suggest(dictated, payer, dictation)] if not dictated.conflicts else []
@@ -129,18 +139,19 @@ def draft(
                     f"'notedraft validate'." if pointed else "")
         report = report.model_copy(update={"supported": False, "findings": [Finding(
             rule="draft.procedure_not_covered", severity="error",
-            message=f"The dictation reads as {procedure_label(facts.procedure)}; notedraft drafts SI joint injection "
-                    f"notes only.{supports}",
-            fix="Write this note by hand, or dictate the SI joint injection that was performed.",
+            message=f"The dictation reads as {procedure_label(facts.procedure)}; notedraft has no note template for "
+                    f"that procedure (it drafts SI joint injections and the validated procedure families).{supports}",
+            fix="Write this note by hand, or dictate a procedure notedraft drafts (notedraft codes --family).",
             evidence=[facts.procedure_span] if facts.procedure_span else [])] + report.findings})
     # Questions only help when answering them can make the note billable: not for a procedure notedraft does not draft.
-    queries = queries_for(facts, report) if covered else []
+    queries = _queries(facts, report) if covered else []
     queries += [q for q in faithful.queries if q not in queries]
     queries += [q for q in boilerplate.conflict_questions(dictation) if said_both and q not in queries]
     queries += [q for q in corrected.questions if q not in queries]
-    if covered and not report.supported and set(targets) != set(_intended(facts)):
+    if covered and not report.supported and set(targets) != set(_intended(facts, dictation)):
         # The asked-for code cannot be supported; also ask what the code the facts point to still needs.
-        queries += [q for q in queries_for(facts, validate(result.note, _intended(facts), payer)) if q not in queries]
+        intended = validate(result.note, _intended(facts, dictation), payer)
+        queries += [q for q in _queries(facts, intended) if q not in queries]
     if corrected.changed:
         notes.append("the dictation corrects itself; the corrected value was drafted and the withdrawn one left out: "
                      + ", ".join(repr(w.text) for w in corrected.withdrawn))
@@ -158,6 +169,12 @@ def draft(
         notes=notes,
         raw_findings=raw_findings,
     )
+
+
+def _queries(facts: Facts, report) -> list[str]:
+    """A family's own questions first (its data), then the generic ones for the findings it does not ask about."""
+    asked, rest = family_render.queries(facts, report)
+    return list(dict.fromkeys(asked + queries_for(facts, rest)))
 
 
 def _not_a_dictation(dictation: str, strategy: str, facts: Facts, llm: "LLMClient | None") -> Draft:
@@ -198,7 +215,7 @@ def llm_client_for(model: str | None = None, base_url: str | None = None, timeou
 def _check(dictation: str, note: str, dictated: Facts, facts: Facts, targets: list[str], payer: str | None) -> Checked:
     """Validate the note against its code lines and ground it against the dictation's own reading (`dictated`),
     never against facts an LLM proposed (`facts`, which only picks the code to check against when none is given)."""
-    report = validate(note, targets or _intended(facts), payer)
+    report = validate(note, targets or _intended(facts, dictation), payer)
     grounding = ground(note, dictation, dictated=dictated, drafted=report.facts)
     if not targets:
         grounding.insert(0, Finding(
@@ -222,10 +239,13 @@ def _drafted_lines(facts: Facts, payer: str | None, dictation: str) -> list[str]
     return [str(x) for x in lines if facts_for_line(facts, packs[x.code], lines).procedure == facts.procedure]
 
 
-def _intended(facts: Facts) -> list[str]:
+def _intended(facts: Facts, dictation: str | None = None) -> list[str]:
     # With no code given and none supported, check against the code the guidance points to, so the queries
-    # name exactly what is missing.
+    # name exactly what is missing. A family's dictation: the family's best-matching primary code (its data).
     from .validate import lines_for
+
+    if family_render.drafts(facts.procedure):
+        return family_render.intended_lines(facts, dictation)
 
     pack = load_packs()["20552" if facts.guidance in ("ultrasound", "none") else "27096"]
     return [str(line) for line in lines_for(pack, facts)]

@@ -121,6 +121,13 @@ def find_anchors(ctx) -> list[Anchor]:
     for fam in fams:
         taken = set().union(*(sentence_of.get(y, set()) for y in fam.spec.detect.yields_to)) if fam.spec.detect.yields_to else set()
         anchors += [a for a in found[fam.name] if ctx.sentence(a.start)[0] not in taken]
+    if not any(ctx.section_of(a.start).kind not in NON_PROCEDURAL for a in anchors):
+        # No procedure (nor a procedure's site) named anywhere: a family's technique words ("a Tuohy needle ...
+        # loss of resistance was obtained") name it. Only then: beside a named procedure or joint ("L SIJ, loss of
+        # resistance into the joint") they are that procedure's technique.
+        for fam in fams:
+            if fam.technique is not None:
+                anchors += [Anchor(fam.name, m.start(), m.end(), True) for m in ctx.finditer(fam.technique)]
     return sorted(_without_overlaps(anchors), key=lambda a: (a.start, a.family))
 
 

@@ -154,7 +154,52 @@ def _read_facts(ctx: TextContext) -> Facts:
     elif ctx.search(lx.OFFICE):
         facts.setting = "office"
     _event_details(facts)
+    _per_side_confirmation(ctx, facts)
     return facts
+
+
+# A side narrated on its own ("Left side first: ... arthrogram ... Right side: ... injected."): a confirmation in
+# one side's narration is that side's, and a side narrated without one (and without "identical technique", "the
+# same was repeated") has none. A confirmation said of both ("contrast outlined each joint") or in a sentence that
+# names both sides is the encounter's.
+_SAME_TECHNIQUE = re.compile(r"\b(?:same|identical|similar|similarly|likewise|repeated|mirror\w*)\b", re.IGNORECASE)
+_BOTH_SIDES = re.compile(r"\b(?:both|each|bilateral\w*|either|all)\b", re.IGNORECASE)
+
+
+def _per_side_confirmation(ctx: TextContext, facts: Facts) -> None:
+    performed = [e for e in facts.events if e.status == "performed"]
+    if len(performed) != 2 or facts.needle_confirmation is None:
+        return
+    text = ctx.text
+    anchors = sorted((sp.start, e.side) for e in performed for sp in e.evidence
+                     if sp.text[:1].lower() in ("l", "r") and not _in_title(ctx, sp.start))
+    owned: dict[str, int] = {"left": 0, "right": 0}
+    for m in ctx.finditer(lx.NEEDLE_CONFIRMATION):
+        if ctx.status(m.start(), m.end()) != "affirmed":
+            continue
+        s0, s1 = ctx.sentence(m.start())
+        prior = [(p, side) for p, side in anchors if p <= m.start()]
+        if _BOTH_SIDES.search(text, s0, s1) or not prior:
+            return
+        pos, side = prior[-1]
+        a0 = ctx.sentence(pos)[0]
+        if any(a0 <= p <= s1 and other != side for p, other in anchors):
+            return  # "needles into the left and right joints; contrast confirmed": not one side's narration
+        owned[side] += 1
+    for event in performed:
+        other = "right" if event.side == "left" else "left"
+        if owned[event.side] or not owned[other]:
+            continue
+        mine = [p for p, side in anchors if side == event.side]
+        if not mine:
+            return
+        start = ctx.sentence(mine[0])[0]
+        after = [p for p, side in anchors if side == other and p > mine[0]]
+        end = ctx.sentence(after[0])[0] if after else len(text)
+        if _SAME_TECHNIQUE.search(text, start, end):
+            continue
+        event.needle_confirmation = False
+        event.confirmation_evidence = []
 
 
 def _event_details(facts: Facts) -> None:
@@ -259,8 +304,19 @@ def _no_imaging_said(ctx: TextContext, m: re.Match[str]) -> bool:
     status = ctx.status(m.start(), m.end())
     if status == "negated":  # "Imaging: none" is a negative field whose negation is the statement itself
         field = ctx.field_at(m.start())
-        return field is not None and field.negative and m.end() > field.label_end
+        if field is not None and m.end() > field.label_end:
+            if field.negative:
+                return True
+            box = ctx.box_at(m.end() - 1)  # "Guidance: [ ] CT [X] None (landmarks)": the checked item says it
+            return box is not None and box.checked
+        row = ctx.row_at(m.start())  # "| Guidance | None (palpation) |": the row's label and its negative value
+        return row is not None and _GUIDANCE_ROW.match(ctx.text, row[0], row[1]) is not None
     return status == "affirmed"
+
+
+# A table row whose first cell is the guidance and whose second says none: "| Guidance | None (palpation) |"
+_GUIDANCE_ROW = re.compile(r"[ \t|]*(?:needle\s+)?(?:imaging|image\s+guidance|guidance)(?:\s+used)?[ \t]*(?:\t|\|)[ \t|]*"
+                           r"(?:none|no|n/a)\b[^|\t\r\n]*(?:[|\t][ \t|]*)?$", re.IGNORECASE)
 
 
 def _negated_by_determiner(before: str) -> bool:
@@ -430,8 +486,9 @@ _COMPARED_AFTER = re.compile(r"\s*(?:greater|worse|more)\s+than\b", re.IGNORECAS
 # A side names the procedure's side only when it stands next to what was acted on ("left SI joint", "the joint on
 # the right", "L SIJ", "bilateral injections"), never from any side word ("at a right angle", "pulses 2/4 bilateral").
 _STRUCTURE = re.compile(
-    r"\b(?:SIJ?s?|S\.I\.|sacro-?ill?iac|sacral|joints?|jt|knees?|hips?|shoulders?|facets?|foramen|foramina|neuroforam\w*"
-    r"|nerve|roots?|rami|ramus|branch\w*|inj\w*|block\w*|[CTLS]\d(?:\s*-\s*[CTLS]?\d)?|insert\w*|catheter|interspace"
+    r"\b(?:SIJ?s?|S\.I\.|sacro-?ill?iac|sacral|joints?|jt|knees?|hips?|shoulders?|elbows?|wrists?|ankles?|fingers?"
+    r"|toes?|thumbs?|PIP|DIP|MCP|MTP|facets?|foramen|foramina|neuroforam\w*"
+    r"|nerves?|genicular|roots?|rami|ramus|branch\w*|inj\w*|block\w*|[CTLS]\d(?:\s*-\s*[CTLS]?\d)?|insert\w*|catheter|interspace"
     r"|lamina|paramedian|transforaminal|epidural|ESI|TFESI|medial|lateral\s+branch|sympathetic|stellate|ganglion"
     r"|trigger\s+points?|TPIs?|muscles?|trapezius|paraspinal\w*|notch|bursa|acromioclavicular|AC|glenohumeral"
     r"|piriformis|SI|procedures?|sided)\b",
@@ -443,8 +500,15 @@ _SIDE_ACTION = re.compile(r"\bsides?\b[^.;]{0,60}?\b(?:inj\w*|block\w*|needle|pl
                           r"|not\s+performed)\b"
                           r"|\b(?:inj\w*|block\w*|needle|placed|performed|repeated|done|treated|carried\s+out|advanced"
                           r"|insert\w*|approach\w*|accessed|entered|aborted|attempted|completed|cancel+ed)\b[^.;]{0,60}?\bsides?\b", re.IGNORECASE)
-# "This was then repeated on the left side": the other side was done first.
+# "The same was repeated on the left (side)": the procedure acted on that side.
 _REPEATED_ON = re.compile(r"\b(?:repeated|performed|done|carried\s+out)\s+(?:again\s+)?on\s+the\s*$", re.IGNORECASE)
+# Site marking and the time-out name the side meant.
+_SITE_MARKING = re.compile(r"\b(?:sides?|sites?)\s+(?:was\s+|were\s+)?(?:marked|verified)\b|\bmarked\s+(?:the\s+)?(?:side|site)\b"
+                           r"|\bsite[- ]mark\w*|\btime-?\s?out\b|\buniversal\s+protocol\b", re.IGNORECASE)
+# "then repeated on the": under a title naming both sides, the side a repeat names is the second one.
+_REPEAT_OF_OTHER = re.compile(r"\b(?:then\s+)?repeated\s+(?:again\s+)?on\s+the\s*$", re.IGNORECASE)
+# What may follow the side in "repeated on the right (side)": nothing more about where.
+_REPEATED_SIDE_END = re.compile(r"(?:\s+sides?\b|(?=\s*(?:[.;]|$)))", re.IGNORECASE)
 _NOT_A_SIDE = re.compile(r"\s*(?:angle\w*|away|now|after|here|there|renal|kidney|lung|breast|eye|ear|ventric\w*"
                          r"|atri\w*|heart|carotid|radial|pedal|pulses?|upper|lower|hand\w*|arm|leg|foot|feet)\b",
                          re.IGNORECASE)
@@ -507,13 +571,28 @@ def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
         return True
     if _SIDE_LEAD.fullmatch(text, s_start, m.start()) and _SIDE_LEAD_ACTION.search(text, m.end(), min(s_end, m.end() + 160)):
         return True
+    if _REPEATED_ON.search(text, max(s_start, m.start() - 60), m.start()) and _REPEATED_SIDE_END.match(text, m.end()):
+        return True  # "The same was repeated on the right.": the procedure, again, on that side
     # the thing acted on stands within a few words, in the same clause
     c_start, c_end = ctx.clause(m.start())
     s_start, s_end = ctx.sentence(m.start())
     lo = max(s_start, m.start() - 60)
     hi = min(s_end, m.end() + 60)
     window = text[lo : m.start()] + " " + text[m.end() : hi]
-    return contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[s_start:s_end])
+    return (contains(_STRUCTURE, window) or contains(_SIDE_ACTION, text[s_start:s_end])
+            or any(contains(t, window) for t in _family_targets()))
+
+
+_TARGETS: tuple[re.Pattern[str], ...] | None = None
+
+
+def _family_targets() -> tuple[re.Pattern[str], ...]:
+    """The anatomy every procedure family acts on (families/*/family.toml): "Right wrist injection" names a side of
+    a structure as much as "right knee" does."""
+    global _TARGETS
+    if _TARGETS is None:
+        _TARGETS = tuple(t for f in family.families() if (t := f.targets) is not None)
+    return _TARGETS
 
 
 def _done_today_in_impression(ctx: TextContext, m: re.Match[str]) -> bool:
@@ -568,6 +647,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     mentioned: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
     dx_sides: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
     summary: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
+    repeats: set[tuple[int, int]] = set()  # "then repeated on the left side"
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
     matches += [(m, "left" if m.group("letter").upper() == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
@@ -598,10 +678,19 @@ def _side(ctx: TextContext, facts: Facts) -> None:
         if mention.status != "affirmed":
             _discount(facts, mention, ctx)
             continue
+        if side != "bilateral" and _SITE_MARKING.search(text, *_side_clause(text, m, c_start, c_end)):
+            # "the right side was marked and confirmed at time-out": the side meant, not a side acted on; a body
+            # that injects the other one is a question (wrong-site), never a second side
+            if not _IN_ERROR.search(text, c_start, c_end):  # "Time-out listed the right side in error": neither
+                mentioned[side].append((m.start(), m.end()))
+            continue
         if structural:
-            repeated = (side != "bilateral" and re.match(r"\s+sides?\b", text[m.end():m.end() + 8])
-                        and _REPEATED_ON.search(text, max(ctx.sentence(m.start())[0], m.start() - 60), m.start()))
-            found["bilateral" if repeated else side].append((m.start(), m.end()))
+            # "This was then repeated on the left side" names the left side; the side done first is the one the
+            # text names (never inferred: "performed on the right side" and a repeat on the same side say no other)
+            found[side].append((m.start(), m.end()))
+            if side != "bilateral" and _REPEATED_SIDE_END.match(text, m.end()) and _REPEAT_OF_OTHER.search(
+                    text, max(ctx.sentence(m.start())[0], m.start() - 60), m.start()):
+                repeats.add((m.start(), m.end()))
         elif _done_today_in_impression(ctx, m):
             summary[side].append((m.start(), m.end()))
     # "IMPRESSION: ... Therapeutic left sacroiliac joint injection performed today": an impression that says what
@@ -630,6 +719,10 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     # body documents as done: it cannot contradict a title that names only the other side.
     body = {s for s, spans in found.items() for a, _ in spans if not _in_title(ctx, a)
             and not any(lo <= a < hi for lo, hi, _ in not_done.get(s, ()))}
+    if _expand(title) == {"left", "right"} and len(body) == 1 and all(
+            sp in repeats for s in body for sp in found[s] if not _in_title(ctx, sp[0])):
+        # "Bilateral ... block" above "This was then repeated on the left side": the repeat is the second side
+        body = {"left", "right"}
     if title and body and _expand(title) != _expand(body):
         facts.conflicts.append(Conflict(
             kind="side",
@@ -688,8 +781,12 @@ def _expand(sides: set[str]) -> set[str]:
 _ENCOUNTER_ABORT = re.compile(
     r"\b(?:abort\w*|cancel+\w*|terminated|discontinued|withdrew\s+consent|stopped\s+before"
     r"|not\s+(?:be\s+)?(?:performed|completed|done|injected|administered|given)|(?:nothing|none|neither)\s+(?:of\s+(?:it|them|these)\s+)?(?:was\s+|were\s+)?(?:injected|given)"
-    r"|never\s+(?:placed|injected|performed|started)|no\s+(?:medications?|injectate|drugs?)\s+(?:was|were)\s+(?:injected|given|administered))\b",
+    r"|never\s+(?:placed|injected|performed|started)|no\s+(?:medications?|injectate|drugs?)\s+(?:was|were)\s+(?:injected|given|administered)"
+    r"|not\s+yet\s+(?:been\s+)?(?:performed|done)|nothing\s+(?:was\s+)?(?:performed|done|injected|lesioned)"
+    r"|no\s+(?:procedures?|injections?)\s+(?:(?:was|were)\s+(?:performed|done)|today))\b",
     re.IGNORECASE)
+# The whole encounter said not to be the procedure's by a phrase that names no procedure word itself.
+_NO_PROCEDURE = re.compile(r"^(?:nothing|no\s+(?:procedures?|injections?)|not\s+yet)\b", re.IGNORECASE)
 _PROCEDURE_WORD = re.compile(r"\b(?:procedure|inject\w*|inj|block|needle|medication\w*|abort\w*)\b", re.IGNORECASE)
 # A consult, letter or visit note documents no procedure unless a sentence says it was done today.
 _CONSULT = re.compile(
@@ -712,14 +809,16 @@ def _encounter_not_done(ctx: TextContext, facts: Facts) -> None:
             continue
         s_start, s_end = ctx.sentence(m.start())
         sentence = text[s_start:s_end]
-        if not _PROCEDURE_WORD.search(sentence) or lx.SIDE_WORDS.search(sentence) or lx.SIDE_LETTER.search(sentence):
+        if not (_PROCEDURE_WORD.search(sentence) or _NO_PROCEDURE.match(m.group(0))) or lx.SIDE_WORDS.search(
+                sentence) or lx.SIDE_LETTER.search(sentence):
             continue  # a side named: that side's event says it (see _side)
         if re.search(r"\b(?:no|without)\s+(?:complications?|difficulty|problems?)\b", sentence, re.IGNORECASE) and \
                 not re.search(r"abort|cancel|never|withdrew", sentence, re.IGNORECASE):
             continue
         facts.not_done.append(ctx.span(s_start, s_end))
     head = text[:300]
-    said = re.search(r"\bnot\s+(?:performed|done)\s+today\b", head, re.IGNORECASE)
+    said = re.search(r"\bnot\s+(?:performed|done)\s+today\b|\(\s*(?:[^()]{0,40},\s*)?not\s+today\s*\)", head,
+                     re.IGNORECASE)
     if said:  # "Recommendation (not performed today): ..." heads the whole document
         facts.not_done.append(ctx.span(said.start(), said.end()))
     consult = _CONSULT.search(head)

@@ -22,6 +22,8 @@ class Detect(BaseModel):
     actions: list[str] = Field(default_factory=list, description="what makes a target the procedure")
     context: list[str] = Field(default_factory=list, description="one of these must stand in the sentence too")
     yields_to: list[str] = Field(default_factory=list, description="families that take over a shared sentence")
+    technique: list[str] = Field(default_factory=list, description="words that describe only the procedure's "
+                                 "technique ('loss of resistance'): they name it when no procedure is named anywhere")
     landmark: bool = Field(default=False, description="the target named with nothing done to it still counts "
                                                        "when no procedure is named")
 
@@ -35,6 +37,9 @@ class Levels(BaseModel):
     regions: dict[str, str] = Field(default_factory=dict, description="region -> regex its level values match")
     region_words: dict[str, list[str]] = Field(default_factory=dict, description="region -> words naming it in "
                                                                                   "the family's procedure sentences")
+    technique_words: list[str] = Field(default_factory=list, description="where the needle goes ('foramen', "
+                                       "'facet joint'): when the procedure's own sentences name no level, a level in "
+                                       "a technique sentence of its event that names one of these counts")
 
 
 class Sites(BaseModel):
@@ -50,6 +55,31 @@ class Query(BaseModel):
     question: str
 
 
+class DraftName(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    when: str = Field(description="regex on the dictation's own procedure mention")
+    procedure: str = Field(description="the procedure's words when it matches")
+
+
+class DraftSpec(BaseModel):
+    """How the offline drafter writes the family's note (family_render.py, `families/<name>/note.txt.j2`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    procedure: str = Field(description="the procedure's words on the note's procedure line")
+    site_wording: dict[str, str] = Field(default_factory=dict, description="site class -> the procedure's words "
+                                                                           "(a genicular block vs an ablation)")
+    needs: list[str] = Field(default_factory=list, description="facts drafted as a visible [... NEEDED] "
+                                                               "placeholder when the dictation lacks them: side, "
+                                                               "levels, site, muscles, guidance, purpose")
+    codes: list[str] = Field(default_factory=list, description="the family's primary codes in the order the "
+                                                               "drafter checks a dictation that supports none")
+    named: list[DraftName] = Field(default_factory=list, description="the procedure's words by what the dictation "
+                                                                     "named (an MBB vs a facet joint injection)")
+    details: dict[str, list[str]] = Field(default_factory=dict, description="label -> words read in the "
+                                                                            "procedure's sentences and written as "
+                                                                            "dictated (the genicular nerves)")
+
+
 class FamilySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -62,6 +92,7 @@ class FamilySpec(BaseModel):
     levels: Levels | None = None
     sites: Sites | None = None
     queries: list[Query] = Field(default_factory=list)
+    draft: DraftSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +122,10 @@ class Family:
     @cached_property
     def actions(self) -> re.Pattern[str] | None:
         return _union(self.spec.detect.actions)
+
+    @cached_property
+    def technique(self) -> re.Pattern[str] | None:
+        return _union(self.spec.detect.technique)
 
     @cached_property
     def context(self) -> re.Pattern[str] | None:

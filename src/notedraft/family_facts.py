@@ -42,9 +42,24 @@ def family_of(procedure: str) -> Family | None:
     return by_procedure().get(procedure)
 
 
+# "L45", "C56": a lumbar or cervical disc level written without its hyphen (the digits are two adjacent vertebrae;
+# no such vertebra exists). Thoracic "T12" is a vertebra, never split.
+_RUN_TOGETHER = re.compile(r"^([LC])([1-7])([2-8])$", re.IGNORECASE)
+
+
+def normal_level(value: str) -> str:
+    """One spelling of a level as written: "L4/5", "L4 - 5" and "L45" are "L4-5"; "L5S1" is "L5-S1"."""
+    v = re.sub(r"\s+", "", value).replace("/", "-")
+    v = re.sub(r"^([CTLS]\d{1,2})([CTLS]\d)$", r"\1-\2", v, flags=re.IGNORECASE)
+    m = _RUN_TOGETHER.match(v)
+    if m and int(m.group(3)) == int(m.group(2)) + 1 and (m.group(1).upper() == "C" or int(m.group(3)) <= 5):
+        v = f"{m.group(1)}{m.group(2)}-{m.group(3)}"
+    return v
+
+
 def _level_key(value: str, key: str) -> str:
     """One spelling per level: "L4-5", "L4-L5" and "l4 - l5" are "L4-L5"; with `key = "upper"`, "L4-5" is "L4"."""
-    v = re.sub(r"\s+", "", value).upper()
+    v = normal_level(value).upper()
     m = _VERTEBRA.match(v)
     if not m:
         return v
@@ -86,7 +101,7 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
         mentions, procedural = _mention_sentences(fam, text)
         elsewhere: list[str] = []
         for f in facts.levels:
-            value = re.sub(r"\s+", "", f.value)
+            value = normal_level(f.value)
             if f.span is not None and not procedural(f.span.start):
                 continue  # a level in the history, plan or exam is not a level injected today
             if not pattern.match(value):
@@ -99,6 +114,20 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
             if k not in out.levels:
                 out.levels.append(k)
             out.level_evidence.append(f.span)
+        # The title names no level and the technique does ("Cervical facet joint injection." ... "the needle was
+        # passed down to the C4-5 facet joint"): the levels of the family's own technique sentences are its levels.
+        if not out.levels and elsewhere and lv.technique_words:
+            technique = _technique_sentences(fam, text, lv.technique_words)
+            for f in facts.levels:
+                value = normal_level(f.value)
+                if f.span is None or not pattern.match(value) or not procedural(f.span.start):
+                    continue
+                if any(lo <= f.span.start < hi for lo, hi in technique):
+                    k = _level_key(value, lv.key)
+                    if k not in out.levels:
+                        out.levels.append(k)
+                    out.level_evidence.append(f.span)
+            elsewhere = [k for k in elsewhere if k not in out.levels]
         # A level named outside every sentence that names the procedure ("MRI shows L3-4 arthropathy") and not
         # among the levels it names may or may not have been injected: the count is a question, never a guess.
         extra = [k for k in dict.fromkeys(elsewhere) if k not in out.levels]
@@ -142,6 +171,36 @@ def _mention_sentences(fam: Family, text: str):
             continue
         out.append(ctx.sentence(a.start))
     return out, lambda pos: 0 <= pos < len(ctx.text) and ctx.section_of(pos).kind not in events.NON_PROCEDURAL
+
+
+# A technique sentence places the needle, or injects: "a 25-gauge needle was passed down to the C4-5 facet joint".
+_TECHNIQUE_VERB = re.compile(r"\b(?:needles?|advanced|passed|placed|directed|inserted|introduced|inject\w*|entered"
+                             r"|wheal)\b",
+                             re.IGNORECASE)
+
+
+def _technique_sentences(fam: Family, text: str, words: list[str]) -> list[tuple[int, int]]:
+    """The sentences of the family's own event (owned by it, in a procedural section, affirmed) that place the
+    needle at one of `words`."""
+    from . import events
+    from .context import read as read_text
+
+    ctx = read_text(text)
+    scopes = events.scopes_of(ctx)
+    rx = re.compile("|".join(f"(?:{w})" for w in words), re.IGNORECASE)
+    out = []
+    for m in rx.finditer(ctx.text):
+        owner = scopes.owner_at(m.start())
+        if owner is None and scopes.families == [fam.name]:
+            owner = fam.name  # one procedure in the note: every sentence is its event's
+        if ctx.section_of(m.start()).kind in events.NON_PROCEDURAL or owner != fam.name:
+            continue
+        if ctx.status(m.start(), m.end()) in _UNREAD_STATUS:
+            continue
+        lo, hi = ctx.sentence(m.start())
+        if _TECHNIQUE_VERB.search(ctx.text, lo, hi) and (lo, hi) not in out:
+            out.append((lo, hi))
+    return out
 
 
 @lru_cache(maxsize=64)

@@ -210,8 +210,12 @@ def lexicon() -> DrugLexicon:
     frac_alt = _alternation(sorted(fractions), space=r"\s+")
     # Digits, a fraction ("1/2", "1 1/2") or words ("forty", "twenty five", "one and a half", "a quarter"). Never
     # the "2" of "1/2".
+    # A spoken decimal: "point five", "one point five", "point two five" (before any word alone: "point five
+    # percent" is 0.5%, never the "five percent" in it).
+    digit = rf"(?:{ones}|zero|oh)"
+    spoken = rf"(?:(?:{digit})\s+)?point(?:\s+{digit})+"
     core = (rf"(?:\d+\s+\d+\s*/\s*\d+|\d+\s*/\s*\d+(?!\s*/)|\d*\.?\d+"
-            rf"|\b(?:(?:{tens})[\s-](?:{ones})|(?:{word_alt})(?:\s+and\s+a\s+half)?|{frac_alt})\b)")
+            rf"|\b(?:{spoken}|(?:{tens})[\s-](?:{ones})|(?:{word_alt})(?:\s+and\s+a\s+half)?|{frac_alt})\b)")
     number = rf"(?<![\d/.]){core}"
     mass_units, mass_of = _spellings(units["mass"])
     near_only, near_of = _spellings(units["mass_near_drug"])
@@ -252,7 +256,9 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         # injectate.
         "SKIN_LOCAL": re.compile(
             r"\bskin\b|\bwheal\b|\bsub-?cutaneous\w*|\bsub-?q\b|\bsuperficial\w*|\b(?:needle\s+)?(?:tract|track)\b"
-            r"|\blocal\s+infiltrat\w*|\binfiltrat\w*\s+(?:of\s+)?(?:the\s+)?(?:skin|soft\s+tissue)", I),
+            r"|\blocal\s+infiltrat\w*|\binfiltrat\w*\s+(?:of\s+)?(?:the\s+)?(?:skin|soft\s+tissue)"
+            # "the ... region was anesthetized with 4% lidocaine": tissue on the way in, never the target itself
+            r"|\b(?:region|tissues?|area|fascia)\s+(?:(?:was|were)\s+)?(?:then\s+)?(?:an?a?esthe(?:tiz|tis)\w*|numbed)\b", I),
         # Amounts per side or in total ("20 mg per side", "40 mg each joint", "80 mg total").
         "PER_SIDE": re.compile(
             r"\b(?:per|each|every|to\s+each|into\s+each|in\s+each|on\s+each|at\s+each|for\s+each)\s+(?:side|joint|SIJ"
@@ -304,6 +310,14 @@ def number_value(written: str) -> str:
     m = re.fullmatch(r"(?:(\d+) )?(\d+) ?/ ?(\d+)", w)
     if m:
         value = Decimal(m.group(1) or 0) + Decimal(m.group(2)) / Decimal(m.group(3))
+    elif (spoken := re.fullmatch(r"(?:(\w+) )?point((?: \w+)+)", w)) and all(
+            d in lx.number_words or d in ("zero", "oh") for d in ((spoken.group(1) or "zero") + spoken.group(2)).split()):
+        digit = {"zero": "0", "oh": "0", **{k: str(v) for k, v in lx.number_words.items() if v <= 9}}
+        whole = digit.get(spoken.group(1) or "zero")
+        decimals = [digit.get(d) for d in spoken.group(2).split()]
+        if whole is None or None in decimals:
+            return w
+        value = Decimal(f"{whole}.{''.join(decimals)}")  # type: ignore[arg-type]
     elif w in lx.fractions or w.replace(" ", "-") in lx.fractions:
         value = Decimal(lx.fractions.get(w) or lx.fractions[w.replace(" ", "-")])
     elif w in lx.number_words:
@@ -692,6 +706,14 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
                 second = (d2, tail, more.start("amount"), more.end())
             elif (v2 and volume and v2 != volume) or (d2 and dose and d2 != dose):
                 ambiguous = ambiguous or f"{dose or volume} and {more.group('amount').strip()}"
+        if not (dose or volume) and not owners.get(i) and row is None:
+            paren = _amount_parenthesis(text, end, next_start)  # "Dexamethasone (10 mg) was injected"
+            if paren is not None:
+                extra = text[end:paren]
+                d2, c2, v2 = _amounts("", extra.replace("(", " ").replace(")", " "), role)
+                if d2 or v2:
+                    dose, concentration, volume = d2, c2 or concentration, v2
+                    right, stop = extra, paren
         if not (dose or volume) and not owners.get(i):
             below = _next_line(ctx, end, next_start)
             if below is not None:
@@ -1038,7 +1060,7 @@ class _TrailingAmount:
                 rf"\s*,\s*(?P<amount>{amount})"
                 r"(?P<tail>\s+(?:in\s+)?total\b|\s+(?:per|each|to\s+each|into\s+each|at\s+each|in\s+each|for\s+each|on\s+each)"
                 r"\s+(?:side|joint|SIJ|site|SI\s+joint)s?\b|\s+(?:each|apiece)\b"
-                r"|(?=\s*(?:[,;)|\t\r\n]|\((?=[^()]{0,20}\d)|\.(?!\d)|\band\b|$|\((?=[^()\n]{1,40}\)))|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
+                r"|(?=\s*(?:[,;)|\t\r\n]|\((?=[^()]{0,20}\d)|\.(?!\d)|\band\b|\+|\bplus\b|$|\((?=[^()\n]{1,40}\)))|\s+(?:at|to|for|into|in)\s+(?:the\s+)?(?:skin|sub-?cutaneous\w*|soft\s+tissue"
                 r"|(?:needle\s+)?tract)\b|\s+(?:(?:was|were|is|are)\s+)?(?:then\s+)?(?:injected|given|administered|instilled"
                 r"|infiltrated|delivered|placed)\b))", I)
         return self._pattern.match(text, pos)

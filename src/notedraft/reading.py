@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Literal
 
 from . import lexicon as lx
+from .layouts import flatten
 from .fastscan import may_match, needs, scan_twin
 
 Status = Literal[
@@ -93,6 +94,7 @@ _NEGATIVE_VALUE = re.compile(
     r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|mgy\*?cm2?|mrem|images?|views?)?\s*$|zero\b|unknown\b|\?)",
     I,
 )
+_HEADING_TAB = re.compile(r"[ \t]*[A-Za-z][A-Za-z0-9 /&'#()-]{0,50}:\t+[^\t|]*$")
 _FIELD = re.compile(r"[ \t]*(?P<label>[A-Za-z][A-Za-z0-9 /&'#-]{0,50}?)[ \t]*(?P<sep>:|=|\?|\s-\s|\t)[ \t,]*"
                     r"(?P<value>(?:[^\r\n;.]|\.(?=\d))*)")
 _BOX = re.compile(r"\[\s*(?P<c1>[xX✓✔*])?\s*\]|\(\s*(?P<c2>[xX✓✔*])?\s*\)(?=\s*[A-Za-z])|(?P<c3>[☒☑✅])|(?P<u>☐)")
@@ -232,6 +234,7 @@ class Reading:
         # the validator reports the placeholder itself (note.placeholder).
         text = _PLACEHOLDER.sub(lambda m: " " * len(m.group()), text)
         text = _UNFILLED.sub(lambda m: " " * len(m.group()), text)
+        text = flatten(text)  # "Side? -> Right", "<field id="dx">…</field>": the Label: value lines they stand for
         self.text = text
         self._index = index
         self._hidden = hidden
@@ -378,7 +381,8 @@ class Reading:
                     checked = mark is not None and abs(mark.start() - yes_col) < abs(mark.start() - no_col)
                     boxes.append(Box(a, b, checked))
                     continue
-            if line.count("|") >= 2 or "\t" in line.strip():
+            # a row: cells split by pipes or tabs; "DESCRIPTION:<tab>prose" is a heading and its text, not a row
+            if line.count("|") >= 2 or ("\t" in line.strip() and not _HEADING_TAB.match(line)):
                 rows.append((a, b))
             if "[" not in line and "(" not in line and (line.isascii() or not _BOX_MARKS.intersection(line)):
                 continue  # no box can stand in a line without a bracket or a box character
@@ -523,6 +527,16 @@ class Reading:
         self._pinned[id(pattern)] = pattern
         return id(pattern)
 
+    def _value_governs_label(self, field: Field) -> bool:
+        """A label is read by its value when it is a label ("Fluoroscopy used: No"), not when the "label" is a
+        statement and the value a second one with a subject of its own ("bilateral SIJ injections under
+        fluoroscopy: left side aborted due to discomfort; ...")."""
+        if field.negative:
+            return True
+        label_words = len(self.text[field.start : field.label_end].split())
+        value_words = len(self.text[field.value_start : field.end].split())
+        return label_words <= 3 or value_words <= 5
+
     def _local_status(self, start: int, end: int) -> Status:
         if self.in_instruction(start):
             return "instruction"
@@ -532,7 +546,7 @@ class Reading:
         if box is not None and not box.checked:
             return "unchecked"
         field = self.field_at(start)
-        if field is not None and start < field.label_end:
+        if field is not None and start < field.label_end and self._value_governs_label(field):
             # a word in a field's label is established only by the value: "C-arm used: No", "Fluoroscopy: ____",
             # "Diagnostic or therapeutic: to be decided"
             if field.negative:

@@ -34,6 +34,10 @@ def render_note(facts: Facts, said: dict[str, boilerplate.Statements] | None = N
     """`said`: the dictation's boilerplate (boilerplate.read_all(dictation)); without it the note states none.
     `payer` "medicare" with the `dictation`: the note also states the SI LCD criteria the dictation gives, in its
     own words (coverage.statement_lines; templates/_medicare_criteria.txt.j2)."""
+    from . import family_render
+
+    if family_render.drafts(facts.procedure):  # a validated family: its own template and data (family_render.py)
+        return family_render.render_note(facts, said, dictation)
     if facts.procedure not in COVERED_PROCEDURES:
         return _templates().get_template("unsupported_procedure.txt.j2").render(procedure=facts.procedure.replace("_", " "))
     criteria: list[str] = []

@@ -100,10 +100,17 @@ class LLMDiagnosis(_AskForEveryField):
     text: str | None = Field(default=None, max_length=80)
 
 
+def _procedures() -> tuple[str, ...]:
+    """The procedure ids the LLM may name: every family's (families/*/family.toml), then "unstated"."""
+    from .family import families
+
+    return tuple(dict.fromkeys([f.procedure for f in families()] + ["other", "unstated"]))
+
+
 class ExtractedFacts(_AskForEveryField):
     """What the LLM returns in llm-extract: the JSON schema sent as structured output."""
 
-    procedure: Literal["si_joint_injection", "other", "unstated"] = "unstated"
+    procedure: Literal[_procedures()] = "unstated"  # type: ignore[valid-type]
     side: Literal["left", "right", "bilateral", "unstated"] = "unstated"
     guidance: Literal["fluoroscopy", "ct", "ultrasound", "none", "unstated"] = "unstated"
     needle_placement_confirmed: bool = False
@@ -111,6 +118,11 @@ class ExtractedFacts(_AskForEveryField):
     purpose: Literal["diagnostic", "therapeutic", "diagnostic_and_therapeutic", "unstated"] = "unstated"
     medications: list[LLMMedication] = Field(default_factory=list, max_length=6)
     diagnoses: list[LLMDiagnosis] = Field(default_factory=list, max_length=4)
+    # A family's own facts: each level, muscle and site (joint, bursa, nerves) as written. Kept only where the
+    # deterministic reading of the dictation states the same; anything else is an unsupported fact and dropped.
+    levels: list[str] = Field(default_factory=list, max_length=8)
+    muscles: list[str] = Field(default_factory=list, max_length=8)
+    sites: list[str] = Field(default_factory=list, max_length=6)
 
 
 def llm_extract(
@@ -157,8 +169,19 @@ def merge_grounded(dictation: str, facts: Facts, llm_facts: ExtractedFacts) -> t
         said = getattr(llm_facts, name)
         if said != "unstated" and said != getattr(facts, name):
             unsupported(f"{name} {said}")
-    if llm_facts.procedure == "si_joint_injection" and facts.procedure != "si_joint_injection":
-        unsupported("procedure si joint injection")
+    if llm_facts.procedure not in ("unstated", "other") and llm_facts.procedure != facts.procedure:
+        unsupported(f"procedure {llm_facts.procedure.replace('_', ' ')}")
+    said_levels = {_level(f.value) for f in facts.levels}
+    for level in llm_facts.levels:
+        if _level(level) not in said_levels:
+            unsupported(f"level {level}")
+    said_muscles = {f.value.lower() for f in facts.muscles}
+    for muscle in llm_facts.muscles:
+        if muscle.strip().lower() not in said_muscles:
+            unsupported(f"muscle {muscle}")
+    for site in llm_facts.sites:
+        if site.strip() and site.strip().lower() not in dictation.lower():
+            unsupported(f"site {site}")
     if llm_facts.needle_placement_confirmed and not facts.needle_confirmation:
         unsupported("needle placement confirmation")
     if llm_facts.images_recorded and not facts.images_recorded:
@@ -197,6 +220,10 @@ def merge_grounded(dictation: str, facts: Facts, llm_facts: ExtractedFacts) -> t
             span = Span(start=at, end=end, text=dictation[at:end])
             merged.diagnoses.append(Diagnosis(text=span.text, span=span))
     return merged, raw
+
+
+def _level(value: str) -> str:
+    return re.sub(r"[\s/]+", "", value).upper().replace("–", "-")
 
 
 def _fact_spans(facts: Facts) -> list[tuple[int, int]]:
@@ -263,7 +290,10 @@ def llm_compose(dictation: str, facts: Facts, targets: list[str], payer: str | N
     from .llm import LLMError
 
     system, _ = prompt("system")
+    from .family import procedure_label
+
     user, version = prompt("compose", dictation=_delimit(dictation), codes=targets,
+                           procedure=procedure_label(facts.procedure) if facts.procedure != "unstated" else "unstated",
                            requirements=_requirements(targets, facts, payer),
                            facts_json=_delimit(json.dumps(facts.summary(), separators=(",", ":"))))
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]

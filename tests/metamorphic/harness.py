@@ -145,3 +145,106 @@ def table(t: Tally, examples: int = 3) -> str:
 
 def progress_to_stderr(done: int, total: int) -> None:
     print(f"  ... {done}/{total} variants validated", file=sys.stderr, flush=True)
+
+
+# --- the procedure families (evals/validator_families.jsonl) --------------------------------------------------------
+# The family notes are short and uniform, so a rough edge costs a larger share: the same 5 % per family as above
+# would hide a whole refused style; the gate is 1 % per family (the style-suite ratio).
+MAX_FAMILY_FALSE_REFUSAL_RATIO = 0.01
+
+
+def run_families(per: int = 3, progress=None) -> dict[str, Tally]:
+    """One Tally per family (tags[1] of the case), every variant of every family seed validated."""
+    from . import families as fam
+
+    start = time.monotonic()
+    seeds = fam.family_seeds()
+    family_of = {s.id: s.family for s in seeds}
+    gen = fam.generate(seeds, per=per)
+    out: dict[str, Tally] = {}
+    for s in seeds:
+        t = out.setdefault(s.family, Tally())
+        t.seeds += 1
+        if not validate(s.note, list(s.codes), s.payer).supported:
+            t.seeds_refused.append(s.id)
+    for n, v in enumerate(gen.variants, 1):
+        t = out[family_of[v.seed_id]]
+        t.variants += 1
+        (t.keep_variants if v.kind == "keep" else t.break_variants).append(v)
+        c = t.by_category[v.category]
+        c["n"] += 1
+        try:
+            supported = validate(v.text, list(v.codes), v.payer).supported
+        except Exception as exc:  # noqa: BLE001 - a crash is a finding
+            t.raised.append((v, f"{type(exc).__name__}: {exc}"))
+            (t.false_refused if v.expected_supported else t.false_supported).append(v)
+            continue
+        if supported == v.expected_supported:
+            c["ok"] += 1
+        elif supported:
+            t.false_supported.append(v)
+            c["false_supported"] += 1
+        else:
+            t.false_refused.append(v)
+            c["false_refused"] += 1
+        if progress and n % 1000 == 0:
+            progress(n, len(gen.variants))
+    elapsed = time.monotonic() - start
+    for t in out.values():
+        t.seconds = elapsed
+    return out
+
+
+def family_summary(tallies: dict[str, Tally]) -> str:
+    lines = [f"{'family':24} {'seeds':>5} {'variants':>8} {'breaks':>6} {'FALSE SUP':>9} {'keeps':>5} "
+             f"{'false ref':>9} {'ratio':>6}"]
+    tot = Tally()
+    for name in sorted(tallies):
+        t = tallies[name]
+        lines.append(f"{name:24} {t.seeds:>5} {t.variants:>8} {t.breaks:>6} {len(t.false_supported):>9} "
+                     f"{t.keeps:>5} {len(t.false_refused):>9} {t.false_refusal_ratio:>6.1%}")
+        tot.seeds += t.seeds
+        tot.variants += t.variants
+    breaks = sum(t.breaks for t in tallies.values())
+    keeps = sum(t.keeps for t in tallies.values())
+    fs = sum(len(t.false_supported) for t in tallies.values())
+    fr = sum(len(t.false_refused) for t in tallies.values())
+    lines.append(f"{'all families':24} {tot.seeds:>5} {tot.variants:>8} {breaks:>6} {fs:>9} {keeps:>5} {fr:>9} "
+                 f"{(fr / keeps if keeps else 0):>6.1%}")
+    refused = [i for t in tallies.values() for i in t.seeds_refused]
+    if refused:
+        lines.append("seeds refused as written: " + ", ".join(refused))
+    return "\n".join(lines)
+
+
+def family_table(tallies: dict[str, Tally], examples: int = 3) -> str:
+    out = [family_summary(tallies)]
+    for name in sorted(tallies):
+        t = tallies[name]
+        out.append("")
+        out.append(f"[{name}] {f'category':34} {'variants':>8} {'held':>6} {'false sup':>9} {'false ref':>9}")
+        for cat in sorted(t.by_category, key=lambda k: (k.startswith("keep."), k)):
+            c = t.by_category[cat]
+            out.append(f"  {cat:40} {c['n']:>8} {c['ok']:>6} {c['false_supported']:>9} {c['false_refused']:>9}")
+        for label, items in (("FALSE SUPPORTED", t.false_supported), ("false refused", t.false_refused)):
+            shown: Counter = Counter()
+            for v in items:
+                if shown[v.category] >= examples:
+                    continue
+                shown[v.category] += 1
+                out.append(f"  {label} [{v.category}] {v.seed_id} {list(v.codes)} edit={v.edit!r}")
+                out.append("      " + v.text.replace("\r", "\\r").replace("\n", "\\n")[:500])
+        for v, err in t.raised[:5]:
+            out.append(f"  RAISED [{v.category}] {v.seed_id}: {err}")
+    return "\n".join(out)
+
+
+def families_gate_problems(tallies: dict[str, Tally]) -> list[str]:
+    problems = []
+    for name, t in sorted(tallies.items()):
+        if t.false_supported:
+            problems.append(f"{name}: {len(t.false_supported)} meaning-changing edits still supported")
+        if t.false_refusal_ratio > MAX_FAMILY_FALSE_REFUSAL_RATIO:
+            problems.append(f"{name}: false refusals {t.false_refusal_ratio:.1%} > "
+                            f"{MAX_FAMILY_FALSE_REFUSAL_RATIO:.0%}")
+    return problems

@@ -96,3 +96,54 @@ def test_metamorphic_gate(capsys):
     if t.false_refusal_ratio > MAX_FALSE_REFUSAL_RATIO:
         problems.append(f"false refusals {t.false_refusal_ratio:.1%} > {MAX_FALSE_REFUSAL_RATIO:.0%}")
     assert not problems, "; ".join(problems) + "\n" + table(t, examples=2)
+
+
+# --- the procedure families (evals/validator_families.jsonl) ------------------------------------------------------
+FAMILY_BREAKS = {
+    "guidance.removed", "guidance.negated", "guidance.failure", "guidance.conditional", "guidance.considered",
+    "guidance.hedge", "guidance.request", "guidance.question", "guidance.unicode", "guidance.checkbox",
+    "guidance.quoted", "guidance.relocated", "guidance.swapped_modality", "guidance.conflict",
+    "guidance.affirmed_for_no_imaging_code", "levels.removed", "levels.extra_line", "levels.other_region",
+    "side.removed", "side.swapped", "side.conflict", "side.bilateral_claimed", "side.one_side_aborted",
+    "drug.dose_missing", "drug.not_injected", "procedure.planned_only", "procedure.historical", "procedure.aborted",
+    "muscles.fewer", "muscles.more", "site.other_class", "technique.other",
+}
+FAMILY_KEEPS = {"keep.level_spelling", "keep.heading_case", "keep.boilerplate", "keep.reorder", "keep.abbreviate",
+                "keep.run_together", "keep.whitespace"}
+
+
+@pytest.fixture(scope="module")
+def family_generated():
+    from .families import family_seeds, generate as generate_families
+    seeds = family_seeds()
+    return seeds, generate_families(seeds)
+
+
+def test_family_seeds_cover_every_family(family_generated):
+    seeds, gen = family_generated
+    per = Counter(s.family for s in seeds)
+    assert set(per) >= {"epidural_interlaminar", "epidural_transforaminal", "facet", "facet_rfa", "genicular",
+                        "joint", "si_nerve", "si_rfa", "trigger_point"}, per
+    assert len(seeds) >= 55
+    from .families import generate as generate_families
+    again = generate_families(seeds)
+    assert [v.text for v in again.variants] == [v.text for v in gen.variants]  # fixed seed: deterministic
+    cats = Counter(v.category for v in gen.variants)
+    assert set(cats) == FAMILY_BREAKS | FAMILY_KEEPS, set(cats) ^ (FAMILY_BREAKS | FAMILY_KEEPS)
+    for fam in per:
+        mine = [v for v in gen.variants if v.seed_id in {s.id for s in seeds if s.family == fam}]
+        assert sum(v.kind == "break" for v in mine) >= 40 and sum(v.kind == "keep" for v in mine) >= 15, fam
+    notes = {s.id: (s.note, s.codes) for s in seeds}
+    for v in gen.variants:
+        assert (v.text, v.codes) != notes[v.seed_id]
+        assert (v.kind == "break") == bool(v.fact), v
+
+
+def test_metamorphic_families_gate(capsys):
+    """Per family: ZERO false supported; false refusals at most MAX_FAMILY_FALSE_REFUSAL_RATIO."""
+    from .harness import family_summary, family_table, families_gate_problems, run_families
+    tallies = run_families()
+    with capsys.disabled():
+        print("\n" + family_summary(tallies))
+    problems = families_gate_problems(tallies)
+    assert not problems, "; ".join(problems) + "\n" + family_table(tallies, examples=2)

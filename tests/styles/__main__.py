@@ -1,5 +1,5 @@
 """python -m tests.styles [--notes-only|--dictations-only] [--show CATEGORY] [--json FILE] [--per-note K B]
-[--per-dictation K B]: generate the style variants, run them, print per-category tallies.
+[--per-dictation K B] [--families]: generate the style variants, run them, print per-category tallies.
 
 --show CATEGORY (e.g. 7.layouts, or just 7) prints that category's failing variants with the validator's error
 findings (rule: message) or, for dictations, the refusal / fidelity problems and the draft. Exit 1 when the gate
@@ -22,6 +22,7 @@ from .harness import (
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tests.styles", description=__doc__.splitlines()[0])
     ap.add_argument("--notes-only", action="store_true")
+    ap.add_argument("--families", action="store_true", help="only the family seeds (tests/styles/families.py)")
     ap.add_argument("--dictations-only", action="store_true")
     ap.add_argument("--show", metavar="CATEGORY", help="print the failing variants of a category")
     ap.add_argument("--limit", type=int, default=20, help="variants shown by --show")
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-dictation", type=int, nargs=2, metavar=("KEEP", "BREAK"),
                     default=[PER_DICTATION["keep"], PER_DICTATION["break"]])
     args = ap.parse_args(argv)
+    if args.families:
+        from .families import main as families_main
+        return families_main()
     tallies = []
     if not args.dictations_only:
         tallies.append(run_notes({**PER_NOTE, "keep": args.per_note[0], "break": args.per_note[1]},
@@ -54,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(as_json(tallies), fh, indent=1, ensure_ascii=False)
     bad = any(t.false_supported or t.false_refusal_ratio > MAX_FALSE_REFUSAL_RATIO for t in tallies)
+    if not args.dictations_only:
+        from .families import gate_problems, run as run_families, table as family_table
+        ft = run_families()
+        print(family_table(ft, examples=3 if args.show else 0))
+        bad = bad or bool(gate_problems(ft))
     return 1 if bad else 0
 
 

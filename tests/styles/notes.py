@@ -771,7 +771,7 @@ def _voice(text: str) -> str:
     """What a voice-recognition pass leaves: lower case, no punctuation, decimals and ICD codes kept."""
     codes = {c.lower(): c for c in re.findall(r"\b[A-Z]\d{2}\.[0-9A-Z]{1,4}\b", text)}
     text = text.replace("%", " percent").replace("-", " ")
-    text = re.sub(r"(?<!\d)[.,;:()](?!\d)|[.,;:()](?=\s|$)", " ", text)
+    text = re.sub(r"[()]|(?<!\d)[.,;:](?!\d)|[.,;:](?=\s|$)", " ", text)  # dictation software writes no parentheses
     text = re.sub(r"\s+", " ", text).strip().lower()
     for low, c in codes.items():
         text = text.replace(low, c)

@@ -229,7 +229,9 @@ def strength_phrase(m: Med, rng: random.Random) -> str | None:
         return None
     name = seed_name(m)
     d, v, S = fmt(m.dose), fmt(m.volume), fmt(s)
-    forms = [f"{name} {S} mg/mL, {v} mL", f"{name} {d} mg ({v} mL)", f"{v} mL of {name} {S} mg/mL ({d} mg)"]
+    forms = [f"{name} {S} mg/mL, {v} mL", f"{v} mL of {name} {S} mg/mL ({d} mg)"]
+    if m.strength is None:  # a seed that states the strength keeps it: "40 mg (1 mL)" alone would drop a fact
+        forms.append(f"{name} {d} mg ({v} mL)")
     if m.volume == 1:
         forms.append(f"{name} {d} mg/1 mL")
     if m.strength is not None and brands(m) and brands(m)[0] == "Kenalog" and fmt(s) in ("10", "40"):

@@ -19,6 +19,7 @@ _ALL_NAMES = sorted({n for g, names in ALIASES.items() for n in names} | set(LEX
                     key=len, reverse=True)
 _NAME_RE = re.compile(r"(?i)(?<![A-Za-z])(" + "|".join(re.escape(n).replace(r"\ ", r"\s+") for n in _ALL_NAMES)
                       + r")(?![A-Za-z])")
+_PRODUCT_STRENGTH_RE = re.compile(r"(?i)\bkenalog-(\d+)\b")
 _AMT_RE = re.compile(r"(?i)(?<![\d.])(\d+(?:\.\d+)?|\.\d+)\s*(mg/ml|mg|ml|%)(?![A-Za-z])")
 
 
@@ -57,6 +58,8 @@ def _amounts(text: str) -> dict[str, set[float]]:
     got: dict[str, set[float]] = {"mg": set(), "ml": set(), "%": set(), "mg/ml": set()}
     for v, u in _AMT_RE.findall(text):
         got[u.lower()].add(float(v))
+    for v in _PRODUCT_STRENGTH_RE.findall(text):  # "Kenalog-40" is 40 mg/mL by its name
+        got["mg/ml"].add(float(v))
     return got
 
 
@@ -64,7 +67,10 @@ def _has(meds_seg: list[str], m: Med) -> list[str]:
     """What `m` needs that no single segment of its drug carries."""
     def needs(seg: str) -> list[str]:
         a, miss = _amounts(seg), []
-        if m.dose is not None and m.dose not in a["mg"]:
+        # the dose as dictated, or the strength and volume it multiplies from ("1 mL of 10 mg/mL" is 10 mg: the
+        # drafter writes the dictated form and never the computed mass)
+        from_strength = any(abs(st * v - m.dose) < 1e-9 for st in a["mg/ml"] for v in a["ml"]) if m.dose else False
+        if m.dose is not None and m.dose not in a["mg"] and not from_strength:
             miss.append(f"{m.dose:g} mg")
         if m.volume is not None and m.volume not in a["ml"]:
             miss.append(f"{m.volume:g} mL")

@@ -312,3 +312,27 @@ def test_styles_gate_dictations(capsys):
         print("\n" + table(t))
     assert not t.false_supported, f"{len(t.false_supported)} break variants supported"
     assert t.false_refusal_ratio <= MAX_FALSE_REFUSAL_RATIO, f"false refusals {t.false_refusal_ratio:.1%}"
+
+
+# --- the procedure families (evals/validator_families.jsonl) ------------------------------------------------------
+def test_family_styles_are_deterministic_and_cover_every_family():
+    from tests.metamorphic.families import family_seeds
+
+    from .families import STYLES, generate as generate_families
+    seeds = family_seeds()
+    a, b = generate_families(seeds), generate_families(seeds)
+    assert [v.text for v in a] == [v.text for v in b]
+    assert len({st.name for st in STYLES}) == len(STYLES)
+    per = Counter(v.family for v in a if v.kind == "keep")
+    assert all(per[s.family] >= 15 for s in seeds), per
+    assert {v.style for v in a} == {st.name for st in STYLES}  # every style applies to some seed
+
+
+@pytest.mark.styles_gate
+def test_styles_gate_families(capsys):
+    from .families import gate_problems, run as run_families, table as family_table
+    t = run_families()
+    with capsys.disabled():
+        print("\n" + family_table(t))
+    problems = gate_problems(t)
+    assert not problems, "; ".join(problems) + "\n" + family_table(t, examples=2)

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ..models import Guidance, Procedure, Purpose, Side
 
 Path_ = Literal["fluoroscopy", "ct", "us_recorded", "us_unrecorded", "landmark", "unstated"]
-Topic = Literal["dose", "diagnosis", "purpose", "side", "guidance", "confirmation", "images"]
+Topic = Literal["dose", "diagnosis", "purpose", "side", "guidance", "confirmation", "images", "levels", "muscles",
+                "site", "technique", "procedure"]
 Style = Literal["terse", "abbreviated", "run-on", "typos", "formal"]
 
 PATHS: tuple[str, ...] = ("fluoroscopy", "ct", "us_recorded", "us_unrecorded", "landmark")
@@ -86,6 +87,12 @@ class GoldFacts(_Row):
     # Fidelity (optional): per-side status when a side was not injected, and procedures the dictation also names.
     events: list[GoldEvent] | None = Field(default=None, description="None: every side of `side` performed")
     other_procedures: list[str] = Field(default_factory=list, description="e.g. 'left L4-5 TFESI'")
+    # A procedure family's own facts (optional; None: not labelled, not scored). Levels as written ("L4-5",
+    # "L5-S1", "L5"), muscles as written, and the family's site class ("major", "intermediate", "small" for a
+    # joint; "block" or "ablation" for genicular nerves), each as the dictation states them for today.
+    levels: list[str] | None = None
+    muscles: list[str] | None = None
+    site_class: str | None = None
 
 
 class Expected(_Row):

@@ -175,6 +175,10 @@ class FactSet:
     diagnosis_texts: tuple[str, ...]
     purpose: str | None
     images_recorded: bool
+    # A procedure family's facts; None: not labelled (gold) or not scored.
+    procedure: str | None = None
+    levels: frozenset[str] | None = None
+    muscles: frozenset[str] | None = None
 
 
 def _drug_name(name: str) -> str:
@@ -197,7 +201,28 @@ def facts_from_gold(gold: GoldFacts) -> FactSet:
         diagnosis_texts=texts,
         purpose=None if gold.purpose == "unstated" else gold.purpose,
         images_recorded=gold.images_recorded,
+        procedure=gold.procedure if is_family(gold) else None,
+        levels=frozenset(norm_level(v) for v in gold.levels) if gold.levels is not None else None,
+        muscles=frozenset(norm_muscle(v) for v in gold.muscles) if gold.muscles is not None else None,
     )
+
+
+def is_family(gold: GoldFacts) -> bool:
+    """A case of a procedure family other than the SI joint injection (issue 17's family dictations)."""
+    return gold.procedure not in ("si_joint_injection", "unstated")
+
+
+def norm_level(value: str) -> str:
+    """"L4-L5", "L4-5", "l4 - 5" and "L4/5" are one level."""
+    v = re.sub(r"\s+", "", value).upper().replace("/", "-").replace("–", "-")
+    m = re.match(r"^([CTLS])(\d+)(?:-([CTLS])?(\d+))?$", v)
+    if not m:
+        return v
+    return f"{m.group(1)}{m.group(2)}" + (f"-{m.group(3) or m.group(1)}{m.group(4)}" if m.group(4) else "")
+
+
+def norm_muscle(value: str) -> str:
+    return re.sub(r"\s+", " ", value.strip().lower()).removesuffix("s")
 
 
 def facts_from_model(facts: Facts) -> FactSet:
@@ -220,6 +245,9 @@ def facts_from_model(facts: Facts) -> FactSet:
         diagnosis_texts=texts,
         purpose=None if facts.purpose == "unstated" else facts.purpose,
         images_recorded=facts.images_recorded is not None,
+        procedure=None if facts.procedure == "unstated" else facts.procedure,
+        levels=frozenset(norm_level(f.value) for f in facts.levels),
+        muscles=frozenset(norm_muscle(f.value) for f in facts.muscles),
     )
 
 
@@ -290,6 +318,13 @@ def invented_facts(gold: FactSet, pred: FactSet) -> list[str]:
         gold.purpose == "diagnostic_and_therapeutic" and pred.purpose in ("diagnostic", "therapeutic")
     ):
         found.append(f"purpose {pred.purpose} (dictated: {gold.purpose})")
+    # A family case's own facts, where the gold labels them: another procedure, a level or a muscle not dictated.
+    if gold.procedure and pred.procedure and pred.procedure != gold.procedure:
+        found.append(f"procedure {pred.procedure} (dictated: {gold.procedure})")
+    if gold.levels is not None and pred.levels:
+        found += [f"level {v} not dictated" for v in sorted(pred.levels - gold.levels)]
+    if gold.muscles is not None and pred.muscles:
+        found += [f"muscle {v} not dictated" for v in sorted(pred.muscles - gold.muscles)]
     return found
 
 
@@ -364,6 +399,11 @@ TOPIC_PATTERNS: dict[str, re.Pattern[str]] = {
     "guidance": re.compile(r"guidance|imaging|fluoro|ultrasound|\bCT\b|landmark|modality", re.I),
     "confirmation": re.compile(r"confirm|verif|intra-?articular|needle\s+(?:placement|position|tip)", re.I),
     "images": re.compile(r"image|record|saved|PACS|76942", re.I),
+    "levels": re.compile(r"\blevels?\b|interspace|foramen|foramina|\b[CTL]\d", re.I),
+    "muscles": re.compile(r"muscle", re.I),
+    "site": re.compile(r"\bjoint\b|\bbursa\b|\bknee\b|\bshoulder\b|\bhip\b", re.I),
+    "technique": re.compile(r"\bblock|\bablat", re.I),
+    "procedure": re.compile(r"procedure|performed", re.I),
 }
 
 
@@ -413,7 +453,17 @@ ELEMENTS = ("diagnosis", "purpose", "side", "medications", "guidance", "needle_c
 
 
 def required_elements(gold: GoldFacts) -> list[str]:
-    """The documentation elements a note for this dictation must carry (seed guide must-haves + 76942)."""
+    """The documentation elements a note for this dictation must carry (seed guide must-haves + 76942). A family
+    case: the elements its gold labels (its codes need no purpose or needle confirmation), plus its levels,
+    muscles and site class."""
+    if is_family(gold):
+        req = [e for e, has in (("procedure", True), ("diagnosis", bool(gold.diagnoses)),
+                                ("purpose", gold.purpose != "unstated"), ("side", gold.side != "unstated"),
+                                ("medications", bool(facts_from_gold(gold).drugs)),
+                                ("guidance", gold.guidance != "unstated"), ("levels", bool(gold.levels)),
+                                ("muscles", bool(gold.muscles)), ("site_class", bool(gold.site_class)),
+                                ("images_recorded", gold.images_recorded)) if has]
+        return req
     req = ["diagnosis", "purpose", "side", "medications", "guidance"]
     if gold.guidance in ("fluoroscopy", "ct", "ultrasound"):
         req.append("needle_confirmation")
@@ -446,6 +496,16 @@ def element_captured(element: str, gold: GoldFacts, note: Facts, note_text: str 
         )
     if element == "needle_confirmation":
         return note.needle_confirmation is not None
+    if element == "procedure":
+        return note.procedure == gold.procedure
+    if element == "levels":
+        return p.levels == g.levels
+    if element == "muscles":
+        return p.muscles == g.muscles
+    if element == "site_class":
+        from ..family_facts import read
+
+        return read(note, note_text).site_class == gold.site_class
     if element == "images_recorded":
         return note.images_recorded is not None
     raise ValueError(element)
