@@ -250,7 +250,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         # An amount no known drug claims is kept (never dropped silently) unless its clause says what it is.
         "AMOUNT_EXPLAINED": re.compile(
             r"\b(?:contrast|dye|saline|solution|mixture|total|syringe|needle|gauge|inch|cm|fluid|blood|csf|aspirat\w*"
-            r"|per\s+site|each\s+site|omnipaque|isovue|sedation|versed|fentanyl|propofol)\b", I),
+            r"|per\s+site|each\s+site|omnipaque|isovue|sedation|versed|fentanyl|propofol)\b"
+            r"|(?-i:\bNS\b)|\bPFNS\b", I),  # "10 cc NS": normal saline, the diluent
         "BARE_NUMBER": re.compile(r"(?<![\w.%/])(?P<n>\d*\.?\d+)(?![\w.%/])"),
     }
 

@@ -651,11 +651,21 @@ class Reading:
             return "conditional"  # "Risks of ... were discussed": consent talk before the mention
         if self.cue_within(lx.PLANNED, lo, start):
             return "planned"
-        if self.cue_within(lx.HISTORICAL, lo, start) or (
+        if self._history_reaches(start, lo, s_end) or (
             self.cue_within(lx.HISTORICAL_WEAK, lo, start) and not self.cue_within(_PRESENT_TODAY, lo, min(s_end, start + WINDOW))
         ):
             return "historical"
         return "affirmed"
+
+    def _history_reaches(self, start: int, lo: int, s_end: int) -> bool:
+        """A history cue earlier in the sentence reaches the mention unless a today-word stands after the last cue,
+        up to the end of the mention's own clause (a run-on "s/p TKA, ... did left genicular RFA today under
+        fluoroscopy": what follows "today" is today's). A cue in the mention's own clause is read by its clause."""
+        last = max((b for _, b in self.cues_within(lx.HISTORICAL, lo, start)), default=None)
+        if last is None:
+            return False
+        _, c_end = self.clause(start)
+        return not self.cue_within(_PRESENT_TODAY, last, min(c_end, s_end))
 
     def _clause_status(self, start: int, end: int, lo: int, hi: int, s_start: int, s_end: int,
                        any_direction: bool = False) -> Status:
