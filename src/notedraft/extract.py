@@ -525,7 +525,8 @@ _DX_AFTER_SIDE = re.compile(
 _SIDE_OF_DIAGNOSIS = re.compile(r"\s*(?:SIJ?|S\.I\.|sacro-?iliac|sacroiliitis|SI\s+(?:jt|joint))", re.IGNORECASE)
 
 
-_SIDE_FIELD = re.compile(r"(?:^|[\r\n])[ \t]*(?:side|laterality|site)\s*[:=]", re.IGNORECASE)
+# (a bulleted field too: "• Side: left", "- Laterality: right")
+_SIDE_FIELD = re.compile(r"(?:^|[\r\n])[ \t]*(?:[•·▪◦‣*-][ \t]*)?(?:side|laterality|site)\s*[:=]", re.IGNORECASE)
 
 
 def _side_line(ctx: TextContext, pos: int) -> bool:

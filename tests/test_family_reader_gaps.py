@@ -1,0 +1,116 @@
+"""Reader gaps found in family notes and dictations, by category, each with its fail-closed counterpart."""
+
+from notedraft import family_facts
+from notedraft.drafting import draft
+from notedraft.extract import extract_facts
+from notedraft.validate import validate
+
+
+def _meds(text):
+    return {(m.name, m.dose or m.volume) for m in extract_facts(text).medications}
+
+
+# --- drugs ------------------------------------------------------------------------------------------------------
+
+def test_dex_is_dexamethasone_and_depo_is_depo_medrol():
+    assert ("dexamethasone", "10 mg") in _meds("L L5 TFESI fluoro, contrast, 10 mg dex, dx M54.17")
+    assert ("methylprednisolone", "80 mg") in _meds("caudal ESI under fluoro, 80 mg depo, dx M48.062")
+
+
+def test_dex_in_mcg_is_never_drafted_as_a_steroid_dose():
+    # dexmedetomidine is dosed in micrograms: a "dex" in mcg is an implausible dexamethasone dose, a question
+    d = draft("left L5 TFESI under fluoro, contrast, sedation with dex 20 mcg, dx M54.17")
+    assert d.refused
+    assert "dexmedetomidine" in {m.name for m in extract_facts("Precedex 20 mcg IV, left knee injection").medications}
+
+
+def test_ns_diluent_amount_is_explained_but_is_no_injectate():
+    d = draft("caudal ESI under fluoro, contrast confirmed epidural spread, 80 mg depo-medrol + 10 cc NS, dx M48.062")
+    assert not [f for f in d.report.findings if f.rule == "dictation.unrecognized_amount"]
+    assert not _meds("caudal ESI under fluoro, 10 cc NS, dx M48.062")  # saline alone documents no drug
+
+
+# --- sides, procedure names, guidance ---------------------------------------------------------------------------
+
+def test_side_before_wrist_ia_injection():
+    assert extract_facts("right wrist IA inj, 20 mg kenalog + 1 cc 1% lido, dx M19.031").side == "right"
+    # pain that reaches the wrist is not the side of the procedure
+    assert extract_facts("knee injection, 40 mg kenalog; pain radiates to the right wrist").side == "unstated"
+
+
+def test_mb_rfa_is_a_medial_branch_ablation():
+    f = extract_facts("right L4-5 L5-S1 MB RFA under fluoro, 1 cc 2% lido each level, dx M47.816")
+    assert f.procedure == "facet_rfa"
+    assert extract_facts("right L4-5 RFA under fluoro, dx M47.816").procedure != "facet_rfa"
+
+
+def test_a_bare_landmarks_item_is_no_imaging():
+    assert extract_facts("left knee inj, landmarks, 40 mg kenalog, dx M17.12").guidance == "none"
+    # landmarks the imaging showed are not a technique without imaging
+    assert extract_facts("left knee inj, bony landmarks were identified under fluoroscopy, 40 mg kenalog").guidance \
+        == "fluoroscopy"
+    assert extract_facts("left knee inj under fluoroscopy, bony landmarks, 40 mg kenalog").guidance == "fluoroscopy"
+
+
+def test_a_today_word_ends_a_history_cue_in_a_run_on_sentence():
+    t = ("pt w/ R knee OA s/p TKA, relief from diagnostic genicular blocks, did right genicular RFA today under "
+         "fluoroscopy, 1 cc 2% lido at each, dx M17.11")
+    f = extract_facts(t)
+    assert f.side == "right" and f.guidance == "fluoroscopy" and f.procedure == "genicular_nerve"
+    # a procedure of the history stays history
+    f = extract_facts("pt s/p right genicular RFA under fluoroscopy last year, seen today for follow up")
+    assert f.side == "unstated" and f.guidance == "unstated"
+
+
+# --- levels -----------------------------------------------------------------------------------------------------
+
+_TF = ("Dx: lumbar radiculopathy (M54.16), L4-5 foraminal stenosis on MRI.\n"
+       "P: Left L4-5 TFESI performed today, therapeutic. Fluoroscopy: needle to the left L4-5 foramen. Isovue 1 mL "
+       "with epidural spread, no vascular uptake. Dexamethasone 10 mg.\n")
+
+
+def _levels(text):
+    f = extract_facts(text)
+    return family_facts.read(f, text)
+
+
+def test_a_level_named_first_in_the_history_is_still_the_procedure_sentences_level():
+    ff = _levels(_TF)
+    assert ff.levels == ["L4"] and not ff.unreadable_levels
+    assert validate(_TF, ["64483-LT"]).supported
+
+
+def test_a_level_named_only_outside_the_procedure_sentences_stays_a_question():
+    t = _TF.replace("Left L4-5 TFESI", "Left TFESI").replace("left L4-5 foramen", "left foramen") \
+        + "Also L3 stenosis noted in the procedure field.\n"
+    assert not validate(t, ["64483-LT"]).supported
+
+
+def test_a_level_the_contrast_spread_to_is_not_a_level_injected():
+    t = _TF.replace("with epidural spread", "with spread along the left L5 nerve root")
+    ff = _levels(t)
+    assert ff.levels == ["L4"] and not ff.unreadable_levels
+    assert validate(t, ["64483-LT"]).supported
+    # a level the needle went to is a level, even beside spread words elsewhere
+    t2 = t.replace("needle to the left L4-5 foramen", "needles to the left L4-5 and L5-S1 foramina")
+    assert not validate(t2, ["64483-LT"]).supported
+
+
+_MBB = ("RIGHT LUMBAR MEDIAL BRANCH BLOCK L3-4, L4-5\n"
+        "- Dx: lumbar spondylosis (M47.816)\n- Purpose: diagnostic\n- Side: right\n- Guidance: fluoroscopy\n"
+        "- Targets: right L2 and L3 medial branches, right L4 medial branch (L3-4 and L4-5 facet joints)\n"
+        "- Contrast: Omnipaque 0.3 mL per site, no vascular uptake\n- Injectate: 0.5 mL 0.5% bupivacaine per site\n")
+
+
+def test_nerves_of_the_named_facet_joints_are_those_joints():
+    assert validate(_MBB, ["64493-RT", "64494-RT"]).supported
+
+
+def test_a_nerve_no_named_joint_explains_stays_a_question():
+    t = _MBB.replace("right L4 medial branch", "right L4 and L5 medial branches")  # L5 supplies L5-S1
+    assert not validate(t, ["64493-RT", "64494-RT"]).supported
+
+
+def test_a_bulleted_side_field_that_contradicts_the_body_is_a_conflict():
+    t = _MBB.replace("- Side: right", "- Side: left")
+    assert not validate(t, ["64493-RT", "64494-RT"]).supported
