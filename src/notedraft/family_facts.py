@@ -100,7 +100,7 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
         pattern = re.compile(lv.pattern, re.IGNORECASE)
         mentions, procedural = _mention_sentences(fam, text)
         elsewhere: list[str] = []
-        every = _every_level(text, facts, lv.spread_words)
+        every, spread = _every_level(text, facts, lv.spread_words)
         for f in every:
             value = normal_level(f.value)
             if f.span is not None and not procedural(f.span.start):
@@ -131,6 +131,10 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
             elsewhere = [k for k in elsewhere if k not in out.levels]
         # A level named outside every sentence that names the procedure ("MRI shows L3-4 arthropathy") and not
         # among the levels it names may or may not have been injected: the count is a question, never a guess.
+        for f in spread:  # the contrast's spread at a level read is that level's (kept as dictated), else nothing
+            value = normal_level(f.value)
+            if pattern.match(value) and _level_key(value, lv.key) in out.levels and procedural(f.span.start):
+                out.level_evidence.append(f.span)
         extra = [k for k in dict.fromkeys(elsewhere) if k not in out.levels]
         out.unreadable_levels = list(dict.fromkeys(out.unreadable_levels))
         if lv.nerve_offsets and out.levels:
@@ -183,29 +187,29 @@ def _nerve_of(value: str, joints: list[str], offsets: dict[str, list[int]]) -> b
     return False
 
 
-def _every_level(text: str, facts: Facts, spread_words: list[str]) -> list:
+def _every_level(text: str, facts: Facts, spread_words: list[str]) -> tuple[list, list]:
     """Every affirmed level mention in the text, in text order (`Facts.levels` keeps a value's first mention only:
     "L5-S1 foraminal stenosis on MRI ... L5-S1 TFESI performed today" is a level of the procedure's own sentence
     too). A level the contrast spread to ("spread along the left S1 nerve root") is no level at all."""
     if not text:
-        return list(facts.levels)
+        return list(facts.levels), []
     from . import lexicon as lx
     from .context import read as read_text
     from .models import Fact
 
     ctx = read_text(text)
     spread = re.compile("|".join(f"(?:{w})" for w in spread_words), re.IGNORECASE) if spread_words else None
-    out = []
+    out, spread_to = [], []
     for m in ctx.finditer(lx.SPINE_LEVEL):
         if ctx.status(m.start(), m.end()) != "affirmed":
             continue
-        if spread is not None:
-            c_lo, _ = ctx.clause(m.start())
-            if spread.search(ctx.text, c_lo, m.start()):
-                continue
         value = re.sub(r"\s+", " ", m.group("level")).strip()
-        out.append(Fact(value=value, span=ctx.span(*m.span("level"))))
-    return out
+        fact = Fact(value=value, span=ctx.span(*m.span("level")))
+        if spread is not None and spread.search(ctx.text, ctx.clause(m.start())[0], m.start()):
+            spread_to.append(fact)
+            continue
+        out.append(fact)
+    return out, spread_to
 
 
 def _mention_sentences(fam: Family, text: str):
