@@ -114,3 +114,35 @@ def test_a_nerve_no_named_joint_explains_stays_a_question():
 def test_a_bulleted_side_field_that_contradicts_the_body_is_a_conflict():
     t = _MBB.replace("- Side: right", "- Side: left")
     assert not validate(t, ["64493-RT", "64494-RT"]).supported
+
+
+# --- drafting: what was dictated per site, diagnoses in words, drug shorthand -----------------------------------
+
+def test_skin_local_and_contrast_keep_their_per_site_basis_in_a_family_draft():
+    d = draft("Left L3-4 and L4-5 facet joint injections, diagnostic, lumbar spondylosis. Fluoroscopy. Omnipaque "
+              "0.3 mL per site, no vascular uptake. Half mL half percent bupivacaine per site. Skin one mL one "
+              "percent lido per site.", ["64493-LT", "64494-LT"])
+    assert not [f for f in d.report.findings if f.rule.startswith("grounding.")]
+    assert "per site for skin anesthesia" in d.note
+    assert not d.refused
+
+
+def test_skin_local_dictated_in_total_is_not_written_per_site():
+    d = draft("Left L3-4 and L4-5 facet joint injections, diagnostic, lumbar spondylosis. Fluoroscopy. Omnipaque "
+              "0.3 mL per site. Half mL half percent bupivacaine per site. Skin lido 1% 2 mL total.",
+              ["64493-LT", "64494-LT"])
+    assert "2 mL of 1% in total for skin anesthesia" in d.note
+
+
+def test_arthritis_and_stenosis_dictated_in_words_are_diagnoses():
+    assert extract_facts("left knee injection, left knee OA with effusion").diagnoses
+    assert extract_facts("L5-S1 interlaminar epidural, lumbar stenosis with claudication").diagnoses
+    # a ruled-out or historical finding is not today's diagnosis
+    assert not extract_facts("left knee injection, rule out OA").diagnoses
+    assert not extract_facts("L5-S1 interlaminar epidural; history of lumbar stenosis").diagnoses
+
+
+def test_drug_shorthand_ending_in_ed_is_not_an_unknown_verb():
+    assert ("methylprednisolone", "40 mg") in _meds("left knee injection. Forty of methylpred with 3 mL 1% lido.")
+    # an unknown -ed verb still doubts its clause
+    assert not _meds("left knee injection. Kenalog 40 mg was forgone.")
