@@ -146,3 +146,14 @@ def test_drug_shorthand_ending_in_ed_is_not_an_unknown_verb():
     assert ("methylprednisolone", "40 mg") in _meds("left knee injection. Forty of methylpred with 3 mL 1% lido.")
     # an unknown -ed verb still doubts its clause
     assert not _meds("left knee injection. Kenalog 40 mg was forgone.")
+
+
+def test_the_ablation_a_diagnostic_block_precedes_is_planned_not_done():
+    t = ("Right genicular nerve block, diagnostic before RFA, right knee OA. Fluoroscopy AP and lateral, superior "
+         "medial, superior lateral and inferior medial genicular nerves. 1 mL 0.5% bupivacaine each nerve.")
+    assert not draft(t, ["64454-RT"]).refused
+    # the block is not the ablation: billing the ablation is refused
+    assert draft(t, ["64624-RT"]).refused
+    # an ablation done today is still an ablation
+    t2 = "Right genicular RFA under fluoroscopy, right knee OA, superior medial genicular nerve, 1 mL 2% lido."
+    assert family_facts.read(extract_facts(t2), t2).site_class == "ablation"

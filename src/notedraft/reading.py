@@ -105,7 +105,11 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?;])[\s,]+|(?<=[.!?;][\"')\]])[\s,]+|(?<=\
 # Clause breaks. "and" joins clauses only when both sides have a verb of their own (see _and_breaks).
 _CLAUSE_BREAK = re.compile(
     r"[,;()\[\]|\t]|\s[-–]\s|:\s|\b(?:but|however|although|though|whereas|yet|so|then|thus|therefore|because|since"
-    r"|while|after|before|once|until|which|where)\b"
+    r"|while|after|once|until|which|where)\b"
+    # "before" splits a clause, except before a later procedure it names ("diagnostic block before RFA": the RFA
+    # is planned, read by the cue in rules/reading/cues.toml)
+    r"|\bbefore\b(?!\s+(?:an?\s+|the\s+|possible\s+|potential\s+|future\s+|planned\s+|eventual\s+|considering\s+)?"
+    r"(?:RFA|RF\b|RFTC|radio-?frequency|ablation|neurotomy|denervation|rhizotomy|cryo\w*))"
     r"|(?=\b(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of|as\s+an\s+alternative\s+to)\b)",
     I,
 )
