@@ -157,3 +157,42 @@ def test_the_ablation_a_diagnostic_block_precedes_is_planned_not_done():
     # an ablation done today is still an ablation
     t2 = "Right genicular RFA under fluoroscopy, right knee OA, superior medial genicular nerve, 1 mL 2% lido."
     assert family_facts.read(extract_facts(t2), t2).site_class == "ablation"
+
+
+# --- trigger points: muscles counted as CPT counts them ------------------------------------------------------------
+
+_TPI = ("TRIGGER POINT INJECTIONS\nDx: myofascial pain (M79.18).\nPurpose: therapeutic.\n"
+        "Procedure: {muscles} injected with 1 mL 1% lidocaine each. No imaging. No complications.\n")
+
+
+def test_the_same_muscle_on_each_side_is_two_muscles():
+    t = _TPI.format(muscles="Trigger points in the left and right trapezius and the left rhomboid")
+    assert len(extract_facts(t).muscles) == 3
+    assert validate(t, ["20553"]).supported
+    assert len(extract_facts(_TPI.format(muscles="Bilateral trapezius trigger points")).muscles) == 2
+
+
+def test_a_muscle_named_again_without_its_side_is_the_same_muscle():
+    t = _TPI.format(muscles="Trigger points in the left trapezius and levator scapulae; the trapezius was")
+    assert len(extract_facts(t).muscles) == 2
+    assert not validate(t, ["20553"]).supported
+
+
+_EXAM = ("TRIGGER POINT INJECTIONS\nDx: myofascial pain (M79.18).\nPurpose: therapeutic.\n"
+         "Exam: taut bands with twitch response in the left trapezius, right trapezius, left rhomboid and left "
+         "levator scapulae.\nProcedure: each trigger point injected with 1 mL 1% lidocaine{count}. No imaging.\n")
+
+
+def test_exam_muscles_count_when_the_procedure_states_the_same_number():
+    assert validate(_EXAM.format(count=" (4 muscles)"), ["20553"]).supported
+
+
+def test_exam_muscles_do_not_count_without_a_matching_stated_number():
+    assert not validate(_EXAM.format(count=""), ["20553"]).supported
+    assert not validate(_EXAM.format(count=" (3 muscles)"), ["20553"]).supported
+
+
+def test_a_dictation_with_muscles_on_both_sides_drafts_a_note_that_reads_back_the_same_count():
+    d = draft("Trigger points, therapeutic, myofascial pain M79.18. Left and right trapezius and left rhomboid, 1 mL "
+              "0.5% lidocaine each. No imaging.", ["20553"])
+    assert not d.refused and "Left and right trapezius" in d.note

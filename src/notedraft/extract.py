@@ -15,6 +15,7 @@ from . import lexicon as lx
 from .context import Mention, TextContext, contains, read
 from .medications import dedupe_medications, dose_conflicts, read_medications, unread_amounts
 from .models import Conflict, Diagnosis, Discounted, Event, Fact, Facts, Span
+from .muscles import read_muscles
 
 _NON_PROCEDURAL_SECTIONS = ("diagnosis", "history", "plan")
 
@@ -148,7 +149,7 @@ def _read_facts(ctx: TextContext) -> Facts:
     _pain_scores(ctx, facts)
     _complications(ctx, facts)
     facts.levels = _unique_facts(ctx, lx.SPINE_LEVEL, "level")
-    facts.muscles = _unique_facts(ctx, lx.MUSCLES, "muscle")
+    facts.muscles = read_muscles(ctx)  # counted as CPT counts them (muscles.py)
     if ctx.search(lx.FACILITY):
         facts.setting = "facility"
     elif ctx.search(lx.OFFICE):

@@ -122,7 +122,8 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
             words = _unique([s.text for s in sorted(found.get(label, []), key=lambda s: s.start)])
             if words:
                 details.append(f"{label}: {', '.join(words)}")
-    muscles = _unique([m.value for m in facts.muscles])
+    # each muscle as dictated, with its sides ("Left and right upper trapezius"): the note reads back to the count
+    muscles = _unique([m.span.text if m.span else m.value for m in facts.muscles])
     muscles_line = ", ".join(muscles) if muscles else ("[MUSCLES NEEDED]" if "muscles" in needs else "")
     if facts.side in _SIDE:
         side = _SIDE[facts.side]
