@@ -196,3 +196,18 @@ def test_a_dictation_with_muscles_on_both_sides_drafts_a_note_that_reads_back_th
     d = draft("Trigger points, therapeutic, myofascial pain M79.18. Left and right trapezius and left rhomboid, 1 mL "
               "0.5% lidocaine each. No imaging.", ["20553"])
     assert not d.refused and "Left and right trapezius" in d.note
+
+
+def test_a_side_letter_before_a_trigger_point_muscle_is_the_side_and_the_line_takes_no_modifier():
+    t = ("myofascial neck pain, taut bands with twitch response in R trapezius and R levator scapulae, injected "
+         "1 cc 1% lido into each trigger point, dx M79.18")
+    assert extract_facts(t).side == "right"
+    d = draft(t)
+    assert not d.refused and d.codes == ["20552"]
+    # a side modifier written on the line must still name the side injected
+    note = ("Trigger point injections. Dx: myofascial pain M79.18. Right trapezius and right rhomboid trigger points "
+            "injected with 1 mL 1% lidocaine each. No complications.")
+    assert validate(note, ["20552-RT"]).supported
+    assert not validate(note, ["20552-LT"]).supported
+    # an SI joint injection's 20552 line still names its side
+    assert draft("R SIJ inj under US, needle seen in joint, 40 mg kenalog, dx M46.1, therapeutic").codes == ["20552-RT"]

@@ -248,7 +248,8 @@ def intended_lines(facts: Facts, dictation: str | None) -> list[str]:
 
         mod = MODIFIER_FOR_SIDE.get(facts.side)
         lines = [CodeLine(code=pack.code, modifiers=(mod,) if mod and mod in pack.modifiers and
-                          pack.laterality != "none" else ())]
+                          pack.laterality != "none" and (not pack.laterality_procedures
+                                                         or facts.procedure in pack.laterality_procedures) else ())]
     return [str(x) for x in lines]
 
 
