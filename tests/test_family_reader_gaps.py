@@ -17,6 +17,13 @@ def test_dex_is_dexamethasone_and_depo_is_depo_medrol():
     assert ("methylprednisolone", "80 mg") in _meds("caudal ESI under fluoro, 80 mg depo, dx M48.062")
 
 
+def test_depo_of_another_depot_product_is_never_depo_medrol():
+    assert _meds("pt on depo-provera 150 mg, L SIJ inj under fluoro, 40 mg kenalog, dx M46.1") == {
+        ("triamcinolone", "40 mg")}
+    d = draft("L SIJ inj under fluoro, contrast confirmed IA, 40 mg Depo-Testosterone, dx M46.1, therapeutic")
+    assert d.refused and "methylprednisolone" not in d.note
+
+
 def test_dex_in_mcg_is_never_drafted_as_a_steroid_dose():
     # dexmedetomidine is dosed in micrograms: a "dex" in mcg is an implausible dexamethasone dose, a question
     d = draft("left L5 TFESI under fluoro, contrast, sedation with dex 20 mcg, dx M54.17")

@@ -182,7 +182,11 @@ def lexicon() -> DrugLexicon:
                     if brand.strength_suffix:
                         suffix.add(f)
     names = sorted(k for k in drugs if k.upper() not in upper)
-    drug_pattern = re.compile(r"\b(?P<drug>" + _alternation(names)
+    # a shorthand that is also the first word of another product ("depo" of Depo-Provera): never the drug there
+    not_before = [rf"{re.escape(form)}[-\s]?(?:{'|'.join(words)})\b"
+                  for d in drug_data for b in d.get("brands", []) for form, words in b.get("not_before", {}).items()]
+    guard = rf"(?!{'|'.join(not_before)})" if not_before else ""
+    drug_pattern = re.compile(r"\b" + guard + r"(?P<drug>" + _alternation(names)
                               + "".join(f"|(?-i:{re.escape(k)})" for k in sorted(upper)) + r")\b", I)
 
     words = {k: int(v) for k, v in units["numbers"].items()}
