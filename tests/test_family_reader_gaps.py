@@ -103,9 +103,9 @@ def test_a_level_the_contrast_spread_to_is_not_a_level_injected():
     assert not validate(t2, ["64483-LT"]).supported
 
 
-_MBB = ("RIGHT LUMBAR MEDIAL BRANCH BLOCK L3-4, L4-5\n"
+_MBB = ("Medial branch blocks at L3-4 and L4-5, right side.\n"
         "- Dx: lumbar spondylosis (M47.816)\n- Purpose: diagnostic\n- Side: right\n- Guidance: fluoroscopy\n"
-        "- Targets: right L2 and L3 medial branches, right L4 medial branch (L3-4 and L4-5 facet joints)\n"
+        "- Nerves blocked: the L2, L3 and L4 medial branches on the right\n"
         "- Contrast: Omnipaque 0.3 mL per site, no vascular uptake\n- Injectate: 0.5 mL 0.5% bupivacaine per site\n")
 
 
@@ -114,7 +114,7 @@ def test_nerves_of_the_named_facet_joints_are_those_joints():
 
 
 def test_a_nerve_no_named_joint_explains_stays_a_question():
-    t = _MBB.replace("right L4 medial branch", "right L4 and L5 medial branches")  # L5 supplies L5-S1
+    t = _MBB.replace("L3 and L4 medial", "L3, L4 and L5 medial")  # the L5 branch supplies L5-S1
     assert not validate(t, ["64493-RT", "64494-RT"]).supported
 
 
@@ -156,13 +156,14 @@ def test_drug_shorthand_ending_in_ed_is_not_an_unknown_verb():
 
 
 def test_the_ablation_a_diagnostic_block_precedes_is_planned_not_done():
-    t = ("Right genicular nerve block, diagnostic before RFA, right knee OA. Fluoroscopy AP and lateral, superior "
-         "medial, superior lateral and inferior medial genicular nerves. 1 mL 0.5% bupivacaine each nerve.")
-    assert not draft(t, ["64454-RT"]).refused
+    t = ("Genicular nerve block of the left knee, diagnostic before RFA. Dx left knee OA M17.12. Under fluoroscopy "
+         "the superolateral, superomedial and inferomedial genicular nerves were each injected with 2 mL 0.25% "
+         "bupivacaine.")
+    assert not draft(t, ["64454-LT"]).refused
     # the block is not the ablation: billing the ablation is refused
-    assert draft(t, ["64624-RT"]).refused
+    assert draft(t, ["64624-LT"]).refused
     # an ablation done today is still an ablation
-    t2 = "Right genicular RFA under fluoroscopy, right knee OA, superior medial genicular nerve, 1 mL 2% lido."
+    t2 = "Left genicular RFA under fluoroscopy, left knee OA, superomedial genicular nerve, 1 mL 2% lido."
     assert family_facts.read(extract_facts(t2), t2).site_class == "ablation"
 
 
@@ -185,24 +186,24 @@ def test_a_muscle_named_again_without_its_side_is_the_same_muscle():
     assert not validate(t, ["20553"]).supported
 
 
-_EXAM = ("TRIGGER POINT INJECTIONS\nDx: myofascial pain (M79.18).\nPurpose: therapeutic.\n"
-         "Exam: taut bands with twitch response in the left trapezius, right trapezius, left rhomboid and left "
-         "levator scapulae.\nProcedure: each trigger point injected with 1 mL 1% lidocaine{count}. No imaging.\n")
+_EXAM = ("Dx: myofascial pain (M79.18). Purpose: therapeutic.\n"
+         "Physical exam: tender nodules in the right splenius capitis, left splenius capitis, right rhomboid and "
+         "right infraspinatus.\nProcedure: 27g needle; 1 mL 1% lidocaine at each trigger point{count}.\n")
 
 
 def test_exam_muscles_count_when_the_procedure_states_the_same_number():
-    assert validate(_EXAM.format(count=" (4 muscles)"), ["20553"]).supported
+    assert validate(_EXAM.format(count=", 4 muscles in all"), ["20553"]).supported
 
 
 def test_exam_muscles_do_not_count_without_a_matching_stated_number():
     assert not validate(_EXAM.format(count=""), ["20553"]).supported
-    assert not validate(_EXAM.format(count=" (3 muscles)"), ["20553"]).supported
+    assert not validate(_EXAM.format(count=", 3 muscles in all"), ["20553"]).supported
 
 
 def test_a_dictation_with_muscles_on_both_sides_drafts_a_note_that_reads_back_the_same_count():
-    d = draft("Trigger points, therapeutic, myofascial pain M79.18. Left and right trapezius and left rhomboid, 1 mL "
-              "0.5% lidocaine each. No imaging.", ["20553"])
-    assert not d.refused and "Left and right trapezius" in d.note
+    d = draft("TPI for myofascial pain M79.18: right and left rhomboid plus right infraspinatus, 1 cc 1% lido into "
+              "each, landmark guided", ["20553"])
+    assert not d.refused and "right and left rhomboid" in d.note
 
 
 def test_a_side_letter_before_a_trigger_point_muscle_is_the_side_and_the_line_takes_no_modifier():
