@@ -15,6 +15,7 @@ from . import lexicon as lx
 from .context import Mention, TextContext, contains, read
 from .medications import dedupe_medications, dose_conflicts, read_medications, unread_amounts
 from .models import Conflict, Diagnosis, Discounted, Event, Fact, Facts, Span
+from .muscles import read_muscles
 
 _NON_PROCEDURAL_SECTIONS = ("diagnosis", "history", "plan")
 
@@ -148,7 +149,7 @@ def _read_facts(ctx: TextContext) -> Facts:
     _pain_scores(ctx, facts)
     _complications(ctx, facts)
     facts.levels = _unique_facts(ctx, lx.SPINE_LEVEL, "level")
-    facts.muscles = _unique_facts(ctx, lx.MUSCLES, "muscle")
+    facts.muscles = read_muscles(ctx)  # counted as CPT counts them (muscles.py)
     if ctx.search(lx.FACILITY):
         facts.setting = "facility"
     elif ctx.search(lx.OFFICE):
@@ -530,7 +531,8 @@ _DX_AFTER_SIDE = re.compile(
 _SIDE_OF_DIAGNOSIS = re.compile(r"\s*(?:SIJ?|S\.I\.|sacro-?iliac|sacroiliitis|SI\s+(?:jt|joint))", re.IGNORECASE)
 
 
-_SIDE_FIELD = re.compile(r"(?:^|[\r\n])[ \t]*(?:side|laterality|site)\s*[:=]", re.IGNORECASE)
+# (a bulleted field too: "• Side: left", "- Laterality: right")
+_SIDE_FIELD = re.compile(r"(?:^|[\r\n])[ \t]*(?:[•·▪◦‣*-][ \t]*)?(?:side|laterality|site)\s*[:=]", re.IGNORECASE)
 
 
 def _side_line(ctx: TextContext, pos: int) -> bool:

@@ -40,6 +40,13 @@ class Levels(BaseModel):
     technique_words: list[str] = Field(default_factory=list, description="where the needle goes ('foramen', "
                                        "'facet joint'): when the procedure's own sentences name no level, a level in "
                                        "a technique sentence of its event that names one of these counts")
+    nerve_offsets: dict[str, list[int]] = Field(
+        default_factory=dict, description="spinal letter of a joint's upper vertebra -> the vertebrae (as offsets "
+        "from it) whose nerves supply the joint: a lumbar facet L4-5 is the L3 and L4 medial branches ({L = [-1, 0]}). "
+        "A single vertebra named as a nerve of a named joint is that joint's, not a question")
+    spread_words: list[str] = Field(
+        default_factory=list, description="words after which a level is where the contrast went, not a level "
+        "injected ('spread along the S1 nerve root'): such a level is neither billed nor a question")
 
 
 class Sites(BaseModel):

@@ -100,7 +100,8 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
         pattern = re.compile(lv.pattern, re.IGNORECASE)
         mentions, procedural = _mention_sentences(fam, text)
         elsewhere: list[str] = []
-        for f in facts.levels:
+        every, spread = _every_level(text, facts, lv.spread_words)
+        for f in every:
             value = normal_level(f.value)
             if f.span is not None and not procedural(f.span.start):
                 continue  # a level in the history, plan or exam is not a level injected today
@@ -118,7 +119,7 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
         # passed down to the C4-5 facet joint"): the levels of the family's own technique sentences are its levels.
         if not out.levels and elsewhere and lv.technique_words:
             technique = _technique_sentences(fam, text, lv.technique_words)
-            for f in facts.levels:
+            for f in every:
                 value = normal_level(f.value)
                 if f.span is None or not pattern.match(value) or not procedural(f.span.start):
                     continue
@@ -130,7 +131,15 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
             elsewhere = [k for k in elsewhere if k not in out.levels]
         # A level named outside every sentence that names the procedure ("MRI shows L3-4 arthropathy") and not
         # among the levels it names may or may not have been injected: the count is a question, never a guess.
+        for f in spread:  # the contrast's spread at a level read is that level's (kept as dictated), else nothing
+            value = normal_level(f.value)
+            if pattern.match(value) and _level_key(value, lv.key) in out.levels and procedural(f.span.start):
+                out.level_evidence.append(f.span)
         extra = [k for k in dict.fromkeys(elsewhere) if k not in out.levels]
+        out.unreadable_levels = list(dict.fromkeys(out.unreadable_levels))
+        if lv.nerve_offsets and out.levels:
+            out.unreadable_levels = [v for v in out.unreadable_levels
+                                     if not _nerve_of(v, out.levels, lv.nerve_offsets)]
         out.unreadable_levels += [f"{k} (named outside the procedure's own sentences)" for k in extra]
         regions: dict[str, list[Span]] = {}
         for f in facts.levels:
@@ -153,6 +162,54 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
             out.site_class = "mixed"
             out.site_evidence = [s for spans in classes.values() for s in spans]
     return out
+
+
+_ORDER = {"C": 0, "T": 7, "L": 19, "S": 24}  # C1 is 1, T1 8, L1 20, S1 25
+
+
+def _ordinal(vertebra: str) -> int | None:
+    m = re.match(r"^([CTLS])(\d{1,2})$", vertebra.upper())
+    return _ORDER[m.group(1)] + int(m.group(2)) if m else None
+
+
+def _nerve_of(value: str, joints: list[str], offsets: dict[str, list[int]]) -> bool:
+    """A single vertebra ("L3") that names a nerve of one of the joints read ("L4-L5": the L3 and L4 medial
+    branches supply it, by the family's `nerve_offsets`). A vertebra no named joint explains stays a question
+    (nerves "L3, L4, L5" with only "L4-5" named may mean a second joint)."""
+    n = _ordinal(normal_level(value))
+    if n is None:
+        return False
+    for j in joints:
+        upper = _ordinal(j.split("-")[0])
+        letter = j[:1].upper()
+        if upper is not None and letter in offsets and n - upper in offsets[letter]:
+            return True
+    return False
+
+
+def _every_level(text: str, facts: Facts, spread_words: list[str]) -> tuple[list, list]:
+    """Every affirmed level mention in the text, in text order (`Facts.levels` keeps a value's first mention only:
+    "L5-S1 foraminal stenosis on MRI ... L5-S1 TFESI performed today" is a level of the procedure's own sentence
+    too). A level the contrast spread to ("spread along the left S1 nerve root") is no level at all."""
+    if not text:
+        return list(facts.levels), []
+    from . import lexicon as lx
+    from .context import read as read_text
+    from .models import Fact
+
+    ctx = read_text(text)
+    spread = re.compile("|".join(f"(?:{w})" for w in spread_words), re.IGNORECASE) if spread_words else None
+    out, spread_to = [], []
+    for m in ctx.finditer(lx.SPINE_LEVEL):
+        if ctx.status(m.start(), m.end()) != "affirmed":
+            continue
+        value = re.sub(r"\s+", " ", m.group("level")).strip()
+        fact = Fact(value=value, span=ctx.span(*m.span("level")))
+        if spread is not None and spread.search(ctx.text, ctx.clause(m.start())[0], m.start()):
+            spread_to.append(fact)
+            continue
+        out.append(fact)
+    return out, spread_to
 
 
 def _mention_sentences(fam: Family, text: str):

@@ -122,7 +122,8 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
             words = _unique([s.text for s in sorted(found.get(label, []), key=lambda s: s.start)])
             if words:
                 details.append(f"{label}: {', '.join(words)}")
-    muscles = _unique([m.value for m in facts.muscles])
+    # each muscle as dictated, with its sides ("Left and right upper trapezius"): the note reads back to the count
+    muscles = _unique([m.span.text if m.span else m.value for m in facts.muscles])
     muscles_line = ", ".join(muscles) if muscles else ("[MUSCLES NEEDED]" if "muscles" in needs else "")
     if facts.side in _SIDE:
         side = _SIDE[facts.side]
@@ -172,7 +173,7 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
         "technique": technique,
         "medications": [_each(_medication(m), m, dictation) for m in facts.medications if m.injectate]
                        or (["[MEDICATIONS NEEDED]"] if "medications" in needs else []),
-        "other_medications": _other_medication_lines(facts.medications),
+        "other_medications": _other_medication_lines(facts.medications, lambda line, m: _each(line, m, dictation)),
         "pain_line": _pain(facts),
         "complications_line": _complications(facts, affirmed("no_complications"), said),
         "after": boilerplate_sentences(said, "after"),
@@ -200,14 +201,18 @@ def _site_phrase(spans, dictation: str) -> str:
 
 
 _EACH = re.compile(r"\beach\b(?!\s+side)", re.IGNORECASE)
+_PER_SITE_SAID = re.compile(r"\bper\s+(?:site|level|nerve|joint)\b", re.IGNORECASE)
 _PER_SIDE_SAID = re.compile(r"\bper\s+side\b|\beach\s+side\b|/\s*side\b", re.IGNORECASE)
 
 
 def _each(line: str, m, dictation: str) -> str:
     """"0.5 cc bupi each" at two facet levels is the amount at each level (and side): the reader files it as
     per side, and the note says "each", the dictation's own word, which reads back to the same fact."""
-    if m.basis == "per_side" and _EACH.search(dictation) and not _PER_SIDE_SAID.search(dictation):
-        return line.replace(" per side", " each", 1)
+    if m.basis == "per_side" and dictation and not _PER_SIDE_SAID.search(dictation):
+        if _EACH.search(dictation):
+            return line.replace(" per side", " each", 1)
+        if _PER_SITE_SAID.search(dictation):  # "half mL bupivacaine per site": at each level or nerve
+            return line.replace(" per side", " per site", 1)
     return line
 
 
@@ -243,7 +248,8 @@ def intended_lines(facts: Facts, dictation: str | None) -> list[str]:
 
         mod = MODIFIER_FOR_SIDE.get(facts.side)
         lines = [CodeLine(code=pack.code, modifiers=(mod,) if mod and mod in pack.modifiers and
-                          pack.laterality != "none" else ())]
+                          pack.laterality != "none" and (not pack.laterality_procedures
+                                                         or facts.procedure in pack.laterality_procedures) else ())]
     return [str(x) for x in lines]
 
 

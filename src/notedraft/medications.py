@@ -199,7 +199,11 @@ def lexicon() -> DrugLexicon:
                     if brand.strength_suffix:
                         suffix.add(f)
     names = sorted(k for k in drugs if k.upper() not in upper)
-    drug_pattern = re.compile(r"\b(?P<drug>" + _alternation(names)
+    # a shorthand that is also the first word of another product ("depo" of Depo-Provera): never the drug there
+    not_before = [rf"{re.escape(form)}[-\s]?(?:{'|'.join(words)})\b"
+                  for d in drug_data for b in d.get("brands", []) for form, words in b.get("not_before", {}).items()]
+    guard = rf"(?!{'|'.join(not_before)})" if not_before else ""
+    drug_pattern = re.compile(r"\b" + guard + r"(?P<drug>" + _alternation(names)
                               + "".join(f"|(?-i:{re.escape(k)})" for k in sorted(upper)) + r")\b", I)
 
     words = {k: int(v) for k, v in units["numbers"].items()}
@@ -267,7 +271,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         # An amount no known drug claims is kept (never dropped silently) unless its clause says what it is.
         "AMOUNT_EXPLAINED": re.compile(
             r"\b(?:contrast|dye|saline|solution|mixture|total|syringe|needle|gauge|inch|cm|fluid|blood|csf|aspirat\w*"
-            r"|per\s+site|each\s+site|omnipaque|isovue|sedation|versed|fentanyl|propofol)\b", I),
+            r"|per\s+site|each\s+site|omnipaque|isovue|sedation|versed|fentanyl|propofol)\b"
+            r"|(?-i:\bNS\b)|\bPFNS\b", I),  # "10 cc NS": normal saline, the diluent
         "BARE_NUMBER": re.compile(r"(?<![\w.%/])(?P<n>\d*\.?\d+)(?![\w.%/])"),
     }
 

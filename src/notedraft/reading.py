@@ -114,7 +114,11 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?;])[\s,]+|(?<=[.!?;][\"')\]])[\s,]+|(?<=\
 # Clause breaks. "and" joins clauses only when both sides have a verb of their own (see _and_breaks).
 _CLAUSE_BREAK = re.compile(
     r"[,;()\[\]|\t]|\s[-–]\s|:\s|\b(?:but|however|although|though|whereas|yet|so|then|thus|therefore|because|since"
-    r"|while|after|before|once|until|which|where)\b"
+    r"|while|after|once|until|which|where)\b"
+    # "before" splits a clause, except before a later procedure it names ("diagnostic block before RFA": the RFA
+    # is planned, read by the cue in rules/reading/cues.toml)
+    r"|\bbefore\b(?!\s+(?:an?\s+|the\s+|possible\s+|potential\s+|future\s+|planned\s+|eventual\s+|considering\s+)?"
+    r"(?:RFA|RF\b|RFTC|radio-?frequency|ablation|neurotomy|denervation|rhizotomy|cryo\w*))"
     r"|(?=\b(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of|as\s+an\s+alternative\s+to)\b)",
     I,
 )
@@ -662,11 +666,21 @@ class Reading:
             return "conditional"  # "Risks of ... were discussed": consent talk before the mention
         if self.cue_within(lx.PLANNED, lo, start):
             return "planned"
-        if self.cue_within(lx.HISTORICAL, lo, start) or (
+        if self._history_reaches(start, lo, s_end) or (
             self.cue_within(lx.HISTORICAL_WEAK, lo, start) and not self.cue_within(_PRESENT_TODAY, lo, min(s_end, start + WINDOW))
         ):
             return "historical"
         return "affirmed"
+
+    def _history_reaches(self, start: int, lo: int, s_end: int) -> bool:
+        """A history cue earlier in the sentence reaches the mention unless a today-word stands after the last cue,
+        up to the end of the mention's own clause (a run-on "s/p TKA, ... did left genicular RFA today under
+        fluoroscopy": what follows "today" is today's). A cue in the mention's own clause is read by its clause."""
+        last = max((b for _, b in self.cues_within(lx.HISTORICAL, lo, start)), default=None)
+        if last is None:
+            return False
+        _, c_end = self.clause(start)
+        return not self.cue_within(_PRESENT_TODAY, last, min(c_end, s_end))
 
     def _clause_status(self, start: int, end: int, lo: int, hi: int, s_start: int, s_end: int,
                        any_direction: bool = False) -> Status:

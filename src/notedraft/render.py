@@ -207,15 +207,20 @@ def _medication(m: Medication) -> str:
     return f"{name} {amount}{basis}{shown}"
 
 
-def _other_medication_lines(meds: list[Medication]) -> list[str]:
+def _other_medication_lines(meds: list[Medication], each=None) -> list[str]:
     """Drugs that were not the injectate, each documented as dictated and never with a placeholder: a missing
-    skin-local volume or contrast volume is a query, not a blank in the note."""
+    skin-local volume or contrast volume is a query, not a blank in the note. An amount dictated per side or in
+    total says so ("skin lido 1% 2 mL each site"); `each(words, m)` rewords the basis as the dictation did."""
     lines: list[str] = []
     for m in meds:
         name = f"{m.name} {m.salt}" if m.salt else m.name
         brand = _brand_name(m)
         shown = f" ({brand})" if brand else ""
         amount = m.dose_text() or m.concentration or ""
+        if m.basis:  # (a basis with no amount read, "Omnipaque per site", is still what was dictated)
+            amount = (amount + {"per_side": " per side", "total": " in total"}[m.basis]).strip()
+            if each is not None:
+                amount = each(amount, m)
         amount = f" {amount}" if amount else ""
         if m.use == "skin_local":
             lines.append(f"Local anesthesia: {name}{amount}{shown} for skin anesthesia.")

@@ -84,6 +84,9 @@ class CodePack(BaseModel):
     kind: Literal["primary", "add_on", "guidance_add_on", "deleted"]
     modifiers: list[str] = Field(default_factory=list, description="modifiers this code may carry")
     laterality: Literal["side_modifiers", "none"] = "none"
+    laterality_procedures: list[str] = Field(
+        default_factory=list, description="with side_modifiers: the procedures whose suggested lines carry the "
+        "side's modifier (empty: every procedure the code bills)")
     include: list[Include] = Field(default_factory=list)
     suggest: list[Suggestion] = Field(default_factory=list, description="facts under which to suggest this code")
     rules: list[Rule] = Field(default_factory=list)

@@ -171,11 +171,13 @@ def merge_grounded(dictation: str, facts: Facts, llm_facts: ExtractedFacts) -> t
             unsupported(f"{name} {said}")
     if llm_facts.procedure not in ("unstated", "other") and llm_facts.procedure != facts.procedure:
         unsupported(f"procedure {llm_facts.procedure.replace('_', ' ')}")
+    from .muscles import name as muscle_name
+
     said_levels = {_level(f.value) for f in facts.levels}
     for level in llm_facts.levels:
         if _level(level) not in said_levels:
             unsupported(f"level {level}")
-    said_muscles = {f.value.lower() for f in facts.muscles}
+    said_muscles = {f.value.lower() for f in facts.muscles} | {muscle_name(f.value).lower() for f in facts.muscles}
     for muscle in llm_facts.muscles:
         if muscle.strip().lower() not in said_muscles:
             unsupported(f"muscle {muscle}")

@@ -252,7 +252,8 @@ def _with_required_modifiers(
 
 def lines_for(pack: CodePack, facts: Facts, text: str | None = None) -> list[CodeLine]:
     units = level_units(pack, facts, text)
-    if pack.laterality == "none" or facts.side == "unstated":
+    if pack.laterality == "none" or facts.side == "unstated" or (
+            pack.laterality_procedures and facts.procedure not in pack.laterality_procedures):
         return [CodeLine(code=pack.code)] * units
     modifier = MODIFIER_FOR_SIDE[facts.side]
     if modifier not in pack.modifiers:  # e.g. an ASC facility code: two lines, never -50

@@ -222,7 +222,10 @@ def norm_level(value: str) -> str:
 
 
 def norm_muscle(value: str) -> str:
-    return re.sub(r"\s+", " ", value.strip().lower()).removesuffix("s")
+    """The muscle's name: "Right trapezius" is "trapezius" (the reader's value carries the side it counts by)."""
+    from ..muscles import name
+
+    return re.sub(r"\s+", " ", name(value).lower()).removesuffix("s")
 
 
 def facts_from_model(facts: Facts) -> FactSet:
