@@ -4,8 +4,8 @@
 
 Audits the real third-party notes in ../shared/realnotes (MTSamples) with a claims file made here in a temp folder:
 each note billed with the CPT line a coder would pick for its labelled procedure (index.json), three fictional
-physicians, November dates. Codes notedraft has no rule pack for yet (epidurals, facets, RFA, large joints...)
-come out as "could not be audited" rows, as they do today. The page is opened from disk and one SI joint note,
+physicians, November dates. Codes no family's rule pack covers (sympathetic blocks, 64680...) come out as "could
+not be audited" rows. The page is opened from disk and one SI joint note,
 billed with the wrong side, is selected so its evidence shows highlighted. Nothing is left behind but the PNG.
 """
 
