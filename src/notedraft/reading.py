@@ -23,6 +23,7 @@ from typing import Literal
 from . import lexicon as lx
 from .layouts import flatten
 from .fastscan import may_match, needs, scan_twin
+from .leads import Plan, WordIndex, leads
 
 Status = Literal[
     "affirmed", "negated", "planned", "historical", "declined", "conditional",
@@ -294,15 +295,21 @@ class Reading:
         found = self._scans.get(id(pattern))
         if found is None:
             self._pinned[id(pattern)] = pattern
-            found = self._scans[id(pattern)] = list(_scan(pattern, self.text, self._lower))
+            found = self._scans[id(pattern)] = list(_scan(pattern, self.text, self._lower, self._word_index()))
         return found
 
     def scan(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
         found = self._scans.get(id(pattern))
-        return iter(found) if found is not None else _scan(pattern, self.text, self._lower)
+        return iter(found) if found is not None else _scan(pattern, self.text, self._lower, self._word_index())
 
     def search(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
         return next(self.scan(pattern), None)
+
+    def _word_index(self) -> WordIndex | None:
+        words = self.__dict__.get("_words", False)
+        if words is False:
+            words = self.__dict__["_words"] = WordIndex(self.text, self._lower) if self._lower is not None else None
+        return words
 
     def _spans(self, pattern: re.Pattern[str]) -> tuple[list[int], list[int]]:
         spans = self._cues.get(id(pattern))
@@ -881,12 +888,29 @@ def _lowered(text: str) -> str | None:
     return lower if len(lower) == len(text) else None
 
 
-def _scan(pattern: re.Pattern[str], text: str, lower: str | None) -> Iterator[re.Match[str]]:
-    """`pattern.finditer(text)`, found faster with the pattern's twin (see fastscan.scan_twin), and not run at all
-    over a text that lacks the words every match needs (fastscan.needs)."""
+def _scan(pattern: re.Pattern[str], text: str, lower: str | None, words: WordIndex | None = None
+          ) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)`, tried only where the text's words allow a match to start (leads.py), else found
+    faster with the pattern's twin (see fastscan.scan_twin), and not run at all over a text that lacks the words
+    every match needs (fastscan.needs)."""
     if lower is not None:
         demand = needs(pattern, after=SCANS_BEFORE_TWIN)
         if demand is not None and not may_match(demand, text, lower):
+            return
+        plan = leads(pattern, after=SCANS_BEFORE_TWIN) if words is not None else None
+        if plan is not None:
+            pos = 0
+            for start in words.candidates(Plan.of(plan)):
+                if start < pos:
+                    continue
+                m = pattern.match(text, start)
+                if m is None:
+                    continue
+                if m.end() == m.start():
+                    yield from pattern.finditer(text, m.start())
+                    return
+                yield m
+                pos = m.end()
             return
     twin, lowered = scan_twin(pattern, after=SCANS_BEFORE_TWIN)
     haystack = lower if lowered else text

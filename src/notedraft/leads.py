@@ -1,0 +1,270 @@
+"""Where a pattern's matches can start, looked up in a word index instead of found by scanning the text.
+
+Most lexicon patterns open with a word: `\\b(?:sacroiliitis|sacroiliac\\s+...)`, `\\bfluoro...`, a drug name.
+A match of such a pattern can only start where a word of the text starts with one of its opening literals, and
+a Reading knows its words (WordIndex, built once per text). So instead of running sixty-odd patterns over the
+whole text, each pattern is tried only at the few places the index names, with the pattern itself
+(`pattern.match` there): the matches, groups and spans are the pattern's own, in the order `finditer` gives.
+
+A pattern's openings are derived from its own parse tree (re._parser); any construct this does not follow makes
+the pattern keep its whole-text scan. The openings are a superset of where matches start, never fewer, which
+tests/test_leads.py checks against `finditer` on every lexicon pattern.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import re
+
+from . import recache
+
+_st = os.stat(__file__)
+_VERSION = (_st.st_size, _st.st_mtime_ns)
+
+# (opening literal, ignore case, at a word start) for each way a match can begin
+Lead = tuple[str, bool, bool]
+_LEADS: dict[int, tuple[tuple[Lead, ...] | None, re.Pattern[str]]] = {}  # by id(pattern), as fastscan's tables
+_USES: dict[int, tuple[int, re.Pattern[str]]] = {}
+_MAX_LEADS = 256  # past this many openings a pattern's scan is cheaper than its lookups
+_WORD = re.compile(r"\w+")
+
+
+def leads(pattern: re.Pattern[str], *, after: int = 0) -> tuple[Lead, ...] | None:
+    """The openings of `pattern`, or None when it must be scanned (not derivable, or used fewer than `after` times
+    in a process without the command line's cache: the parse costs more than one scan saves)."""
+    known = _LEADS.get(id(pattern))
+    if known is not None:
+        return known[0]
+    memo = ("leads", _VERSION, pattern.pattern, int(pattern.flags))
+    kept = recache.derived(memo)
+    if kept is not None:
+        _LEADS[id(pattern)] = (kept[0], pattern)
+        return kept[0]
+    uses = _USES.get(id(pattern), (0, pattern))[0] + 1
+    _USES[id(pattern)] = (uses, pattern)
+    if uses <= after and not recache.active():
+        return None
+    result = derive(pattern)
+    _LEADS[id(pattern)] = (result, pattern)
+    recache.remember(memo, (result,))
+    return result
+
+
+def derive(pattern: re.Pattern[str]) -> tuple[Lead, ...] | None:
+    if pattern.flags & re.ASCII:
+        return None  # its \b is not the word index's
+    try:
+        from re import _parser
+
+        tree = list(_parser.parse(pattern.pattern, pattern.flags))
+        if _nullable(tree, _parser):
+            return None  # an empty match can stand anywhere
+        found = _seq(tree, bool(pattern.flags & re.IGNORECASE), False, False, _parser)
+    except Exception:  # an engine this was not written for: scan
+        return None
+    if not found or len(found) > _MAX_LEADS:
+        return None
+    return tuple(sorted(set(found)))
+
+
+DIGIT, DIGIT_RUN = "\x00d", "\x00D"  # any digit; a digit after none (a look-behind forbids a digit before)
+
+
+def _seq(items: list, ic: bool, ws: bool, nodigit: bool, c) -> list[Lead] | None:
+    """Openings of the non-empty matches of a sequence (its FIRST set, as literals); None when not derivable.
+    `ws`: a word boundary stands before it; `nodigit`: a look-behind forbids a digit before it."""
+    i = 0
+    while i < len(items):  # zero-width items before the first that consumes
+        op, av = items[i]
+        if op is c.AT and av is c.AT_BOUNDARY:
+            ws = True
+        elif op is c.ASSERT_NOT and av[0] == -1 and _has_digit_class(list(av[1]), c):
+            nodigit = True
+        elif not _zero_width(items[i], c):
+            break
+        i += 1
+    if i == len(items):
+        return []
+    op, av = items[i]
+    if op is c.LITERAL:
+        run = []
+        while i < len(items) and items[i][0] is c.LITERAL:
+            ch = chr(items[i][1])
+            if ic and not ch.isascii():
+                return None  # re's case folding of a non-ASCII letter is not str.lower's
+            run.append(ch)
+            i += 1
+        prefix = "".join(run).lower() if ic else "".join(run)
+        if i < len(items) and items[i][0] in (c.SUBPATTERN, c.BRANCH) and not _nullable([items[i]], c):
+            more = _seq([items[i]], ic, False, False, c)
+            if more and len(more) <= _MAX_LEADS and all(lic == ic and lit[:1] != "\x00" for lit, lic, _ in more):
+                return [(prefix + lit, ic, ws) for lit, _, _ in more]
+        return [(prefix, ic, ws)]
+    head = _item(items[i], ic, ws, nodigit, c)
+    if head is None or not _nullable([items[i]], c):
+        return head
+    rest = _seq(items[i + 1 :], ic, ws, nodigit, c)  # the item may match nothing: the rest opens the match
+    return None if rest is None else head + rest
+
+
+def _item(item, ic: bool, ws: bool, nodigit: bool, c) -> list[Lead] | None:
+    op, av = item
+    if op is c.SUBPATTERN:
+        _group, add, remove, sub = av
+        sub_ic = (ic or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
+        return _seq(list(sub), sub_ic, ws, nodigit, c)
+    if op is c.BRANCH:
+        out: list[Lead] = []
+        for alternative in av[1]:
+            got = _seq(list(alternative), ic, ws, nodigit, c)
+            if got is None:
+                return None
+            out += got
+        return out
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+        return _seq(list(av[2]), ic, ws, nodigit, c)
+    if op is c.CATEGORY and av is c.CATEGORY_DIGIT or op is c.IN and av == [(c.CATEGORY, c.CATEGORY_DIGIT)]:
+        return [(DIGIT_RUN if nodigit else DIGIT, False, False)]
+    if op is c.IN and len(av) <= 8 and all(o is c.LITERAL for o, _ in av):
+        chars = {chr(v).lower() if ic else chr(v) for _, v in av}
+        if ic and not all(ch.isascii() for ch in chars):
+            return None
+        return [(ch, ic, ws) for ch in chars]
+    return None
+
+
+def _zero_width(item, c) -> bool:
+    op, av = item
+    if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+        return True
+    if op is c.SUBPATTERN:
+        return all(_zero_width(x, c) for x in av[3])
+    if op is c.BRANCH:
+        return all(all(_zero_width(x, c) for x in alt) for alt in av[1])
+    return False
+
+
+def _has_digit_class(items: list, c) -> bool:
+    """A one-character class that holds every digit: (?<![\\d/.]) or (?<!\\d)."""
+    if len(items) != 1:
+        return False
+    op, av = items[0]
+    if op is c.CATEGORY:
+        return av is c.CATEGORY_DIGIT
+    return op is c.IN and any(o is c.CATEGORY and v is c.CATEGORY_DIGIT for o, v in av) \
+        and not any(o is c.NEGATE for o, _ in av)
+
+
+def _nullable(items: list, c) -> bool:
+    """Whether the sequence can match the empty string (True when unsure)."""
+    for op, av in items:
+        if op in (c.LITERAL, c.NOT_LITERAL, c.IN, c.ANY, c.CATEGORY):
+            return False
+        if op is c.SUBPATTERN and not _nullable(list(av[3]), c):
+            return False
+        if op is c.BRANCH and not any(_nullable(list(a), c) for a in av[1]):
+            return False
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1 and not _nullable(list(av[2]), c):
+            return False
+    return True
+
+
+class Plan:
+    """A pattern's openings sorted for lookup: word openings keyed by their first two letters (so one set
+    intersection drops the ones the text lacks), other openings found with str.find."""
+
+    __slots__ = ("folded", "exact", "finds", "digits")
+
+    def __init__(self, openings: tuple[Lead, ...]) -> None:
+        self.folded: dict[str, list[tuple[str, str]]] = {}
+        self.exact: dict[str, list[tuple[str, str]]] = {}
+        self.finds: list[tuple[str, bool]] = []
+        self.digits = ""  # "", or DIGIT / DIGIT_RUN (the wider wins)
+        for lit, ic, ws in openings:
+            if lit in (DIGIT, DIGIT_RUN):
+                self.digits = DIGIT if DIGIT in (lit, self.digits) else DIGIT_RUN
+                continue
+            word = _word_part(lit)
+            if not ws or not word:
+                self.finds.append((lit, ic))
+                continue
+            (self.folded if ic else self.exact).setdefault(word[:2], []).append((word, lit))
+
+    _cache: dict[int, tuple["Plan", tuple]] = {}
+
+    @classmethod
+    def of(cls, openings: tuple[Lead, ...]) -> "Plan":
+        known = cls._cache.get(id(openings))
+        if known is None:
+            known = cls._cache[id(openings)] = (cls(openings), openings)
+        return known[0]
+
+
+def _word_part(lit: str) -> str:
+    for k, ch in enumerate(lit):
+        if not (ch.isalnum() or ch == "_"):
+            return lit[:k]
+    return lit
+
+
+_DIGIT = re.compile(r"\d")
+
+
+class WordIndex:
+    """A text's words by their lower-cased and exact spellings, for `candidates`. `lower` is the text lower-cased
+    with every offset kept (Reading builds it only for such texts)."""
+
+    __slots__ = ("text", "lower", "_exact", "_folded", "_exact_keys", "_folded_keys", "_exact_firsts",
+                 "_folded_firsts", "_digits", "_digit_runs")
+
+    def __init__(self, text: str, lower: str) -> None:
+        self.text, self.lower = text, lower
+        exact: dict[str, list[int]] = {}
+        for m in _WORD.finditer(text):
+            exact.setdefault(m.group(), []).append(m.start())
+        folded: dict[str, list[int]] = {}
+        for word, starts in exact.items():
+            folded.setdefault(word.lower(), []).extend(starts)
+        self._exact, self._folded = exact, folded
+        self._exact_keys = sorted(exact)
+        self._folded_keys = sorted(folded)
+        self._exact_firsts = {w[:2] for w in exact} | {w[:1] for w in exact}
+        self._folded_firsts = {w[:2] for w in folded} | {w[:1] for w in folded}
+        self._digits: list[int] | None = None
+        self._digit_runs: list[int] | None = None
+
+    def candidates(self, plan: Plan) -> list[int]:
+        """Sorted offsets where one of the plan's openings stands in the text."""
+        found: set[int] = set()
+        for folded, table, keys, firsts in ((True, self._folded, self._folded_keys, self._folded_firsts),
+                                            (False, self._exact, self._exact_keys, self._exact_firsts)):
+            by_first = plan.folded if folded else plan.exact
+            if not by_first:
+                continue
+            hay = self.lower if folded else self.text
+            for first in by_first.keys() & firsts:
+                for word, lit in by_first[first]:
+                    whole = len(word) < len(lit)  # the literal runs past the word: the word is whole
+                    if whole:
+                        starts = table.get(word)
+                        if starts:
+                            found.update(p for p in starts if hay.startswith(lit, p))
+                        continue
+                    i = bisect.bisect_left(keys, word)
+                    while i < len(keys) and keys[i].startswith(word):
+                        found.update(table[keys[i]])
+                        i += 1
+        for lit, ic in plan.finds:
+            hay = self.lower if ic else self.text
+            start = hay.find(lit)
+            while start >= 0:
+                found.add(start)
+                start = hay.find(lit, start + 1)
+        if plan.digits:
+            if self._digits is None:
+                text = self.text
+                self._digits = [m.start() for m in _DIGIT.finditer(text)]
+                self._digit_runs = [p for p in self._digits if p == 0 or not _DIGIT.match(text, p - 1)]
+            found.update(self._digits if plan.digits == DIGIT else self._digit_runs)
+        return sorted(found)
