@@ -1086,7 +1086,7 @@ def _name_end(text: str, h: Hit) -> tuple[int, str | None, str | None, str | Non
     lx = lexicon()
     key = h.written.lower()
     end, salt, product, strength, odd = h.end, lx.brand_salt.get(key), None, None, None
-    suffix = re.match(r"-(\d+)\b(?!%)", text[end:])
+    suffix = _STRENGTH_SUFFIX.match(text, end)  # at `end`, not on text[end:]: a copy of the rest per drug was quadratic
     if suffix:  # "Kenalog-40" names the product, never a dose
         brand = lx.brand_of.get(key)
         n = Decimal(suffix.group(1))
@@ -1095,7 +1095,7 @@ def _name_end(text: str, h: Hit) -> tuple[int, str | None, str | None, str | Non
                 product, strength = f"{brand.name}-{suffix.group(1)}", f"{suffix.group(1)} mg/mL"
             else:
                 odd = (f"{h.written}-{suffix.group(1)} (no {brand.name} product is {suffix.group(1)} mg/mL)")
-        end += suffix.end()
+        end = suffix.end()
     said = _patterns()["SALT"].match(text, end)
     if said:
         salt, end = re.sub(r"\s+", " ", said.group("salt").lower()).replace("/", " and ").replace(" & ", " and "), said.end()
@@ -1103,6 +1103,7 @@ def _name_end(text: str, h: Hit) -> tuple[int, str | None, str | None, str | Non
     return end, salt, product, strength, odd
 
 
+_STRENGTH_SUFFIX = re.compile(r"-(\d+)\b(?!%)")
 _NUMBERISH = _Lazy(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty"
                         r"|thirty|forty|fifty|sixty|eighty|half|quarter|eighth)\b", I)
 

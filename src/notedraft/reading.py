@@ -704,10 +704,9 @@ class Reading:
             return "doubted"  # "? fluoro", "Fluoroscopy? No."
         before = text[lo:start]
         # substitution: "US guided instead of fluoro" — what follows the cue is the thing not used
-        if re.match(r"\s*(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of"
-                    r"|as\s+an\s+alternative\s+to)\b", before, I):
+        if _SUBSTITUTED_BEFORE.match(before):
             return "negated"
-        if re.search(r"\b(?:declin\w*|refus\w*)\b", before, I):
+        if _DECLINED_BEFORE.search(before):
             return "declined"
         if _negated_before(before):
             return "negated"
@@ -873,6 +872,11 @@ def _negated_before(before: str) -> bool:
     for cue in _DETERMINER_NEGATION.finditer(tail):
         pass
     return cue is not None and lx.NEGATION_PASS_THROUGH.fullmatch(tail, cue.end()) is not None
+
+
+_SUBSTITUTED_BEFORE = re.compile(r"\s*(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of"
+                                 r"|as\s+an\s+alternative\s+to)\b", re.I)
+_DECLINED_BEFORE = re.compile(r"\b(?:declin\w*|refus\w*)\b", re.I)
 
 
 def _lowered(text: str) -> str | None:

@@ -193,6 +193,9 @@ def suggest(facts: Facts, payer: str | None = None, text: str | None = None) -> 
         return []  # a line is suggested only when its evidence is unambiguous
     for pack in packs.values():
         for pfacts in _suggestion_facts(facts, pack):
+            opens = _suggested_for(pack)
+            if opens is not None and pfacts.procedure not in opens:
+                continue  # every suggestion of the pack asks for another procedure: no probe to build
             probe = Claim(facts=pfacts, line=CodeLine(code=pack.code), lines=[], payer=payer, text=text)
             if any(all(_holds(c, probe).ok for c in s.when) for s in pack.suggest):
                 if not any(x.code == pack.code for x in candidates):
@@ -209,6 +212,25 @@ def suggest(facts: Facts, payer: str | None = None, text: str | None = None) -> 
             break
         candidates = kept
     return candidates
+
+
+_SUGGESTED_FOR: dict[int, tuple[frozenset[str] | None, CodePack]] = {}
+
+
+def _suggested_for(pack: CodePack) -> frozenset[str] | None:
+    """The procedures a pack's suggestions can hold for: when each `suggest` entry asks `procedure_is`, the union
+    of what they ask (procedure_is fails for any other procedure); None when one entry does not ask."""
+    known = _SUGGESTED_FOR.get(id(pack))
+    if known is None:
+        asked: set[str] = set()
+        for s in pack.suggest:
+            named = [c for c in s.when if c.check == "procedure_is" and not c.negate]
+            if not named:
+                asked = None
+                break
+            asked |= set(named[0].args["any"])
+        known = _SUGGESTED_FOR[id(pack)] = (frozenset(asked) if asked is not None else None, pack)
+    return known[0]
 
 
 def _failing_lines(facts: Facts, lines: list[CodeLine], payer: str | None, text: str | None = None) -> set[str]:
