@@ -21,8 +21,11 @@ CASES = [c for f in ("validator.jsonl", "validator_families.jsonl")
 
 def _indexed(pattern: re.Pattern[str], text: str) -> list[tuple]:
     lower = reading._lowered(text)
-    assert lower is not None, "these texts are ASCII"
-    return [(m.span(), m.groups()) for m in reading._scan(pattern, text, lower, WordIndex(text, lower))]
+    assert lower is not None, "these texts have no non-ASCII letter"
+    lazy = [(m.span(), m.groups()) for m in reading._scan(pattern, text, lower, WordIndex(text, lower))]
+    listed = [(m.span(), m.groups()) for m in reading._scan_all(pattern, text, lower, WordIndex(text, lower))]
+    assert lazy == listed
+    return listed
 
 
 def _plain(pattern: re.Pattern[str], text: str) -> list[tuple]:
@@ -97,6 +100,8 @@ def test_indexed_scan_equals_finditer_on_every_scanned_pattern(seed):
     (r"\bw/o\s+imaging|\bS[1-3]\b", "w/o imaging, W/O imaging, S1 and s2, S4"),  # a literal past its word
     (r"a(?:dcortyl|ncef)|\bkenalog", "Adcortyl, ancef; Kenalog-40, KENALOG"),
     (r"\band\b|&|\+", "A and B & C + D, candy"),
+    (r"\bnot\b|\bno\s+fluoro", "not, nothing, knot; no fluoro, nofluoro"),  # whole words, not prefixes
+    (r"[,;]|\s[-–]\s|(?=\b(?:instead\s+of|rather\s+than)\b)", "US - not fluoro – instead of CT, rather than x; insteadof"),
 ])
 def test_openings_cover_each_construct(source, text):
     for flags in (0, re.IGNORECASE):
@@ -110,6 +115,7 @@ def test_openings_cover_each_construct(source, text):
     (r"\s+left", 0),  # no literal opening
     (r"\bleft", re.ASCII),  # \b of another alphabet than the index's
     (r"(?i:é)cho", 0),  # non-ASCII case folding is re's, not str.lower's
+    (r"x|(?!y)", 0),  # an empty match guarded only by what may not follow
 ])
 def test_patterns_without_openings_keep_their_scan(source, flags):
     assert derive(re.compile(source, flags)) is None

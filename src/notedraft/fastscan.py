@@ -223,6 +223,11 @@ def needs(pattern: re.Pattern[str], *, after: int = 0) -> tuple | None:
     return result
 
 
+def derived(pattern: re.Pattern[str]) -> bool:
+    """Whether needs() has settled its answer for `pattern` (it answers None until a pattern has been used enough)."""
+    return id(pattern) in _NEEDS
+
+
 def may_match(demand: tuple, text: str, lower: str) -> bool:
     """False only when the text (ASCII; `lower` its lower-cased copy) lacks every word of some group."""
     for group in demand:

@@ -51,6 +51,11 @@ def leads(pattern: re.Pattern[str], *, after: int = 0) -> tuple[Lead, ...] | Non
     return result
 
 
+def derived(pattern: re.Pattern[str]) -> bool:
+    """Whether leads() has settled its answer for `pattern`."""
+    return id(pattern) in _LEADS
+
+
 def derive(pattern: re.Pattern[str]) -> tuple[Lead, ...] | None:
     if pattern.flags & re.ASCII:
         return None  # its \b is not the word index's
@@ -58,9 +63,19 @@ def derive(pattern: re.Pattern[str]) -> tuple[Lead, ...] | None:
         from re import _parser
 
         tree = list(_parser.parse(pattern.pattern, pattern.flags))
-        if _nullable(tree, _parser):
-            return None  # an empty match can stand anywhere
-        found = _seq(tree, bool(pattern.flags & re.IGNORECASE), False, False, _parser)
+        ic = bool(pattern.flags & re.IGNORECASE)
+        alternatives = [list(a) for a in tree[0][1][1]] if len(tree) == 1 and tree[0][0] is _parser.BRANCH else [tree]
+        found = []
+        for alternative in alternatives:
+            if _nullable(alternative, _parser):
+                # an empty match can stand anywhere, unless a look-ahead says what must follow it:
+                # "|(?=\binstead\s+of)" opens only where its words do
+                got = _guarded(alternative, ic, _parser)
+            else:
+                got = _seq(alternative, ic, False, False, _parser)
+            if got is None:
+                return None
+            found += got
     except Exception:  # an engine this was not written for: scan
         return None
     if not found or len(found) > _MAX_LEADS:
@@ -69,11 +84,14 @@ def derive(pattern: re.Pattern[str]) -> tuple[Lead, ...] | None:
 
 
 DIGIT, DIGIT_RUN = "\x00d", "\x00D"  # any digit; a digit after none (a look-behind forbids a digit before)
+WHOLE = "\x02"  # after a literal: the word it spells ends there
+SPACE_BEFORE = "\x01"  # SPACE_BEFORE + "-": one character (a blank, which the pattern checks) before a "-"
 
 
-def _seq(items: list, ic: bool, ws: bool, nodigit: bool, c) -> list[Lead] | None:
+def _seq(items: list, ic: bool, ws: bool, nodigit: bool, c, tail: bool = False) -> list[Lead] | None:
     """Openings of the non-empty matches of a sequence (its FIRST set, as literals); None when not derivable.
-    `ws`: a word boundary stands before it; `nodigit`: a look-behind forbids a digit before it."""
+    `ws`: a word boundary stands before it; `nodigit`: a look-behind forbids a digit before it; `tail`: what
+    follows the sequence opens with no word character (so a literal that ends it ends a word)."""
     i = 0
     while i < len(items):  # zero-width items before the first that consumes
         op, av = items[i]
@@ -91,47 +109,108 @@ def _seq(items: list, ic: bool, ws: bool, nodigit: bool, c) -> list[Lead] | None
         run = []
         while i < len(items) and items[i][0] is c.LITERAL:
             ch = chr(items[i][1])
-            if ic and not ch.isascii():
+            if ic and not _foldable(ch):
                 return None  # re's case folding of a non-ASCII letter is not str.lower's
             run.append(ch)
             i += 1
         prefix = "".join(run).lower() if ic else "".join(run)
         if i < len(items) and items[i][0] in (c.SUBPATTERN, c.BRANCH) and not _nullable([items[i]], c):
-            more = _seq([items[i]], ic, False, False, c)
-            if more and len(more) <= _MAX_LEADS and all(lic == ic and lit[:1] != "\x00" for lit, lic, _ in more):
+            more = _seq([items[i]], ic, False, False, c, _opens_nonword(items[i + 1 :], tail, c))
+            if more and len(more) <= _MAX_LEADS and all(lic == ic and lit[:1] not in "\x00\x01" for lit, lic, _ in more):
                 return [(prefix + lit, ic, ws) for lit, _, _ in more]
+        if _is_word_char(run[-1]) and _opens_nonword(items[i:], tail, c):
+            prefix += WHOLE  # "\bnot\b": the word is "not", not every word that starts with it
         return [(prefix, ic, ws)]
-    head = _item(items[i], ic, ws, nodigit, c)
+    if _is_space(items[i], c) and i + 1 < len(items):
+        after = _item(items[i + 1], ic, False, False, c) if items[i + 1][0] is c.IN else (
+            [(chr(items[i + 1][1]).lower() if ic else chr(items[i + 1][1]), ic, False)]
+            if items[i + 1][0] is c.LITERAL and (not ic or _foldable(chr(items[i + 1][1]))) else None)
+        if after and all(len(lit) == 1 and lit != "\x00" for lit, _, _ in after):
+            return [(SPACE_BEFORE + lit, lic, False) for lit, lic, _ in after]  # "\s[-–]\s": one blank before a dash
+        return None
+    head = _item(items[i], ic, ws, nodigit, c, _opens_nonword(items[i + 1 :], tail, c))
     if head is None or not _nullable([items[i]], c):
         return head
-    rest = _seq(items[i + 1 :], ic, ws, nodigit, c)  # the item may match nothing: the rest opens the match
+    rest = _seq(items[i + 1 :], ic, ws, nodigit, c, tail)  # the item may match nothing: the rest opens the match
     return None if rest is None else head + rest
 
 
-def _item(item, ic: bool, ws: bool, nodigit: bool, c) -> list[Lead] | None:
+def _guarded(items: list, ic: bool, c) -> list[Lead] | None:
+    """Openings of a sequence that may match nothing, when a look-ahead before anything else it matches says what
+    must follow: the look-ahead's own openings."""
+    ws = False
+    for op, av in items:
+        if op is c.AT and av is c.AT_BOUNDARY:
+            ws = True
+        elif op is c.ASSERT and av[0] == 1 and not _nullable(list(av[1]), c):
+            got = _seq(list(av[1]), ic, ws, False, c)
+            return got or None
+        elif op is not c.ASSERT_NOT:
+            return None
+    return None
+
+
+def _item(item, ic: bool, ws: bool, nodigit: bool, c, tail: bool = False) -> list[Lead] | None:
     op, av = item
     if op is c.SUBPATTERN:
         _group, add, remove, sub = av
         sub_ic = (ic or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
-        return _seq(list(sub), sub_ic, ws, nodigit, c)
+        return _seq(list(sub), sub_ic, ws, nodigit, c, tail)
     if op is c.BRANCH:
         out: list[Lead] = []
         for alternative in av[1]:
-            got = _seq(list(alternative), ic, ws, nodigit, c)
+            got = _seq(list(alternative), ic, ws, nodigit, c, tail)
             if got is None:
                 return None
             out += got
         return out
-    if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-        return _seq(list(av[2]), ic, ws, nodigit, c)
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT):  # a repeated body may be followed by itself: no tail known
+        return _seq(list(av[2]), ic, ws, nodigit, c, tail and av[1] == 1)
     if op is c.CATEGORY and av is c.CATEGORY_DIGIT or op is c.IN and av == [(c.CATEGORY, c.CATEGORY_DIGIT)]:
         return [(DIGIT_RUN if nodigit else DIGIT, False, False)]
     if op is c.IN and len(av) <= 8 and all(o is c.LITERAL for o, _ in av):
         chars = {chr(v).lower() if ic else chr(v) for _, v in av}
-        if ic and not all(ch.isascii() for ch in chars):
+        if ic and not all(_foldable(ch) for ch in chars):
             return None
         return [(ch, ic, ws) for ch in chars]
     return None
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"  # re's \w for str patterns
+
+
+def _opens_nonword(items: list, tail: bool, c) -> bool:
+    """Whether what `items` match (then `tail`) opens with no word character: a \b after a word character, a
+    blank, a non-word literal. False when unsure."""
+    for k, (op, av) in enumerate(items):
+        if op is c.AT:
+            return av is c.AT_BOUNDARY  # after a word character, a boundary means no word character follows
+        if op in (c.ASSERT, c.ASSERT_NOT):
+            continue
+        if op is c.LITERAL:
+            return not _is_word_char(chr(av))
+        if op is c.CATEGORY:
+            return av in (c.CATEGORY_SPACE, c.CATEGORY_NOT_WORD)
+        if op is c.IN:
+            return all(o is c.LITERAL and not _is_word_char(chr(v))
+                       or o is c.CATEGORY and v in (c.CATEGORY_SPACE, c.CATEGORY_NOT_WORD) for o, v in av)
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+            body = _opens_nonword(list(av[2]), False, c)
+            return body and (av[0] >= 1 or _opens_nonword(items[k + 1 :], tail, c))
+        return False
+    return tail
+
+
+def _foldable(ch: str) -> bool:
+    """Whether str.lower() finds `ch` where re's IGNORECASE does: ASCII (in a text without non-ASCII letters, the
+    only texts indexed), or a character without case ("–", "•")."""
+    return ch.isascii() or ch.lower() == ch == ch.upper()
+
+
+def _is_space(item, c) -> bool:
+    op, av = item
+    return op is c.CATEGORY and av is c.CATEGORY_SPACE or op is c.IN and av == [(c.CATEGORY, c.CATEGORY_SPACE)]
 
 
 def _zero_width(item, c) -> bool:
@@ -179,17 +258,23 @@ class Plan:
     def __init__(self, openings: tuple[Lead, ...]) -> None:
         self.folded: dict[str, list[tuple[str, str]]] = {}
         self.exact: dict[str, list[tuple[str, str]]] = {}
-        self.finds: list[tuple[str, bool]] = []
+        self.finds: list[tuple[str, bool, int]] = []  # (literal, ignore case, characters before it)
         self.digits = ""  # "", or DIGIT / DIGIT_RUN (the wider wins)
         for lit, ic, ws in openings:
             if lit in (DIGIT, DIGIT_RUN):
                 self.digits = DIGIT if DIGIT in (lit, self.digits) else DIGIT_RUN
                 continue
+            if lit.startswith(SPACE_BEFORE):
+                self.finds.append((lit[1:], ic, 1))
+                continue
+            whole = lit.endswith(WHOLE)
+            lit = lit.rstrip(WHOLE)
             word = _word_part(lit)
             if not ws or not word:
-                self.finds.append((lit, ic))
+                self.finds.append((lit, ic, 0))
                 continue
-            (self.folded if ic else self.exact).setdefault(word[:2], []).append((word, lit))
+            whole = whole or len(word) < len(lit)  # the literal runs past its word: the word is whole
+            (self.folded if ic else self.exact).setdefault(word[:2], []).append((word, lit, whole))
 
     _cache: dict[int, tuple["Plan", tuple]] = {}
 
@@ -244,22 +329,25 @@ class WordIndex:
                 continue
             hay = self.lower if folded else self.text
             for first in by_first.keys() & firsts:
-                for word, lit in by_first[first]:
-                    whole = len(word) < len(lit)  # the literal runs past the word: the word is whole
+                for word, lit, whole in by_first[first]:
                     if whole:
                         starts = table.get(word)
                         if starts:
-                            found.update(p for p in starts if hay.startswith(lit, p))
+                            if len(lit) > len(word):
+                                found.update(p for p in starts if hay.startswith(lit, p))
+                            else:
+                                found.update(starts)
                         continue
                     i = bisect.bisect_left(keys, word)
                     while i < len(keys) and keys[i].startswith(word):
                         found.update(table[keys[i]])
                         i += 1
-        for lit, ic in plan.finds:
+        for lit, ic, before in plan.finds:
             hay = self.lower if ic else self.text
             start = hay.find(lit)
             while start >= 0:
-                found.add(start)
+                if start >= before:
+                    found.add(start - before)
                 start = hay.find(lit, start + 1)
         if plan.digits:
             if self._digits is None:

@@ -22,8 +22,8 @@ from typing import Literal
 
 from . import lexicon as lx
 from .layouts import flatten
-from .fastscan import may_match, needs, scan_twin
-from .leads import Plan, WordIndex, leads
+from .fastscan import derived as fastscan_derived, may_match, needs, scan_twin
+from .leads import Plan, WordIndex, derived as leads_derived, leads
 
 Status = Literal[
     "affirmed", "negated", "planned", "historical", "declined", "conditional",
@@ -295,7 +295,7 @@ class Reading:
         found = self._scans.get(id(pattern))
         if found is None:
             self._pinned[id(pattern)] = pattern
-            found = self._scans[id(pattern)] = list(_scan(pattern, self.text, self._lower, self._word_index()))
+            found = self._scans[id(pattern)] = _scan_all(pattern, self.text, self._lower, self._word_index())
         return found
 
     def scan(self, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
@@ -890,6 +890,51 @@ def _lowered(text: str) -> str | None:
         return None
     lower = text.lower()
     return lower if len(lower) == len(text) else None
+
+
+# id(pattern) -> (what a match needs, its openings' Plan or None, the pattern): kept once both are derived, so a
+# scan costs one lookup before its work
+_PREPARED: dict[int, tuple[tuple | None, Plan | None, re.Pattern[str]]] = {}
+
+
+def _prepared(pattern: re.Pattern[str]) -> tuple[tuple | None, Plan | None] | None:
+    known = _PREPARED.get(id(pattern))
+    if known is not None:
+        return known[0], known[1]
+    demand = needs(pattern, after=SCANS_BEFORE_TWIN)
+    plan = leads(pattern, after=SCANS_BEFORE_TWIN)
+    if not (fastscan_derived(pattern) and leads_derived(pattern)):
+        return None  # not derived yet (a pattern is parsed only once it has been used a few times)
+    _PREPARED[id(pattern)] = (demand, Plan.of(plan) if plan is not None else None, pattern)
+    return demand, _PREPARED[id(pattern)][1]
+
+
+def _scan_all(pattern: re.Pattern[str], text: str, lower: str | None, words: WordIndex | None) -> list[re.Match[str]]:
+    """list(_scan(...)), with the word-index path written out: most scans take it, and a list costs less than a
+    generator."""
+    if lower is not None and words is not None:
+        prep = _prepared(pattern)
+        if prep is not None:
+            demand, plan = prep
+            if demand is not None and not may_match(demand, text, lower):
+                return []
+            if plan is not None:
+                out: list[re.Match[str]] = []
+                pos = 0
+                match = pattern.match
+                for start in words.candidates(plan):
+                    if start < pos:
+                        continue
+                    m = match(text, start)
+                    if m is None:
+                        continue
+                    if m.end() == m.start():
+                        out += pattern.finditer(text, m.start())
+                        return out
+                    out.append(m)
+                    pos = m.end()
+                return out
+    return list(_scan(pattern, text, lower, words))
 
 
 def _scan(pattern: re.Pattern[str], text: str, lower: str | None, words: WordIndex | None = None
