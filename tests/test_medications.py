@@ -529,3 +529,19 @@ def test_a_per_side_amount_and_a_total_after_a_comma_are_two_statements():
 @pytest.mark.parametrize("text", ["2 mL of 0.25% bupivacaien", "bupivacaien 0.25% 2 mL", "2 mL 0.25 percent bupivacaien"])
 def test_a_misspelling_is_read_across_a_percent_beside_the_amount(text):
     assert amounts(text, "bupivacaine") == (None, "0.25%", "2 mL")
+
+
+@pytest.mark.parametrize("lines, doses", [
+    ("MEDICATIONS:\nKenalog: 40 mg\nBupivacaine 0.25%: 2 mL", {"triamcinolone": "40 mg", "bupivacaine": "2 mL"}),
+    ("Injectate - Depo-Medrol: 80 mg; lidocaine 1%: 1 mL", {"methylprednisolone": "80 mg", "lidocaine": "1 mL"}),
+])
+def test_a_colon_between_a_drug_and_its_amount_labels_the_amount(lines, doses):
+    facts = extract_facts(NOTE.format(lines))
+    got = {m.name: m.dose or m.volume for m in facts.medications}
+    assert got == doses
+
+
+@pytest.mark.parametrize("line", ["Kenalog: 40 mg (not given)", "Kenalog: none", "Kenalog: 40 mg?",
+                                  "Kenalog: 40 mg drawn up, not injected"])
+def test_a_labelled_amount_still_reads_its_doubt(line):
+    assert not validate(NOTE.format("MEDICATIONS:\n" + line), ["27096-LT"]).supported

@@ -468,6 +468,7 @@ def _hits(ctx) -> list[Hit]:
 _DOSE_BOUNDARY = _Lazy(
     r"[,;:()\r\n|\t]|(?<!\bc)(?<!\bc\.c)\.(?!\d)|\+|\bplus\b|\band\b(?!\s+a\s+half\b)|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", I
 )
+_COLON_AMOUNT = _Lazy(r"(?<![\d:]):[ \t]*\.?\d")
 _BARE_LEFT = _Lazy(r"(?P<n>\d*\.?\d+)\s*(?:of\s+)?$")
 _BARE_RIGHT = _Lazy(r"^\s*(?P<n>\d*\.?\d+)(?!\s*(?:%|mg|mcg|cc|ml|units?|/|g\b|ga\b|gauge|kg\b|-?\s*(?:inch|in\b|cm)))(?![\w.])", I)
 # Table cells: a pipe, a tab, or a run of two or more spaces between words.
@@ -486,6 +487,9 @@ def _window(ctx, lo: int, hi: int, *, left: bool) -> str:
     # "Triamcinolone (Kenalog) 40 mg": the closing parenthesis of a name in parentheses does not end the clause.
     skip = len(chunk) - len(chunk.lstrip(" )")) if chunk.lstrip(" ").startswith(")") else 0
     m = _DOSE_BOUNDARY.search(chunk, skip)
+    # "Kenalog: 40 mg", "Bupivacaine 0.25%: 2 mL": a colon before an amount labels the drug's amount
+    while m is not None and m.group() == ":" and _COLON_AMOUNT.match(chunk, m.start()):
+        m = _DOSE_BOUNDARY.search(chunk, m.end())
     return chunk[: m.start()] if m else chunk
 
 

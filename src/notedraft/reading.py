@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Literal
 
 from . import lexicon as lx
-from .layouts import flatten
+from .layouts import flatten, json_fields
 from .fastscan import derived as fastscan_derived, may_match, needs, scan_twin
 from .leads import Plan, WordIndex, derived as leads_derived, leads
 
@@ -237,6 +237,7 @@ class Reading:
         text, index, hidden = normalise(original)
         # A drafter's "[DOSE NEEDED]" is no statement: blanked (same length, offsets hold) so its words are not read;
         # the validator reports the placeholder itself (note.placeholder).
+        text = json_fields(text)  # {"procedure": "...", "fluoroscopy_used": true}: the label: value lines it holds
         text = _PLACEHOLDER.sub(lambda m: " " * len(m.group()), text)
         text = _UNFILLED.sub(lambda m: " " * len(m.group()), text)
         text = flatten(text)  # "Side? -> Right", "<field id="dx">…</field>": the Label: value lines they stand for
