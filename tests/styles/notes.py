@@ -7,6 +7,7 @@ bilateral, no ultrasound ...). "keep" renderers keep every fact: the claim's exp
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Callable
@@ -717,6 +718,36 @@ def pipe_table(s, rng):
     rows = ["| Field | Value |", "| --- | --- |", f"| Procedure | {title(f)} |"]
     rows += [f"| {k} | {v} |" for k, v in _fields(f, rng)]
     return "\n".join(rows)
+
+
+@style("7.layouts", "json_export")
+def json_export(s, rng):
+    """An EHR's JSON export: one key per field, snake_case keys, the note as one object (indented or not)."""
+    f = s.facts
+    doc = {"document_type": "procedure_note", "procedure": title(f)}
+    doc |= {k.lower().replace(" ", "_"): v for k, v in _fields(f, rng)}
+    return json.dumps(doc, indent=rng.choice([None, 2]))
+
+
+@style("7.layouts", "hl7_observations")
+def hl7_observations(s, rng):
+    """An HL7 v2 result message: MSH and PID headers, one OBX per field (OBX-3 code^label, OBX-5 the value)."""
+    f = s.facts
+    lines = ["MSH|^~\\&|PAINEHR|CLINIC|CODING|BILLING|202603141030||ORU^R01|MSG00042|P|2.5",
+             "PID|1||778812^^^CLINIC||DOE^JANE||19600101|F"]
+    fields = [("Procedure", title(f))] + _fields(f, rng)
+    for i, (k, v) in enumerate(fields, 1):
+        lines.append(f"OBX|{i}|TX|{k[:4].upper()}^{k}||{v}||||||F")
+    return "\n".join(lines)
+
+
+@style("7.layouts", "hl7_formatted_text")
+def hl7_formatted_text(s, rng):
+    """An HL7 v2 document: the whole note in one FT observation, its lines joined by \\.br\\."""
+    lines = ["MSH|^~\\&|EPIC|PAIN|||20260314||MDM^T02|123|P|2.3", "TXA|1|PN|TX|20260314||||||||DOC123||||||AU"]
+    body = plain_note(s.facts).replace("|", "/").replace("\n", "\\.br\\")
+    lines.append(f"OBX|1|FT|PROCNOTE^Procedure Note^L||{body}||||||F")
+    return "\n".join(lines)
 
 
 @style("7.layouts", "tab_table")
