@@ -297,62 +297,67 @@ _DIGIT = re.compile(r"\d")
 
 
 class WordIndex:
-    """A text's words by their lower-cased and exact spellings, for `candidates`. `lower` is the text lower-cased
-    with every offset kept (Reading builds it only for such texts)."""
+    """A text's distinct words, lower-cased and as written, sorted, with the first one and two letters they open
+    with: `candidates` looks an opening up among them and finds the places of only those the text holds.
+    `lower` is the text lower-cased with every offset kept (Reading builds it only for such texts)."""
 
-    __slots__ = ("text", "lower", "_exact", "_folded", "_exact_keys", "_folded_keys", "_exact_firsts",
-                 "_folded_firsts", "_digits", "_digit_runs")
+    __slots__ = ("text", "lower", "_tables", "_digits", "_digit_runs")
 
     def __init__(self, text: str, lower: str) -> None:
         self.text, self.lower = text, lower
-        exact: dict[str, list[int]] = {}
-        for m in _WORD.finditer(text):
-            exact.setdefault(m.group(), []).append(m.start())
-        folded: dict[str, list[int]] = {}
-        for word, starts in exact.items():
-            folded.setdefault(word.lower(), []).extend(starts)
-        self._exact, self._folded = exact, folded
-        self._exact_keys = sorted(exact)
-        self._folded_keys = sorted(folded)
-        self._exact_firsts = {w[:2] for w in exact} | {w[:1] for w in exact}
-        self._folded_firsts = {w[:2] for w in folded} | {w[:1] for w in folded}
+        self._tables: dict[bool, tuple[list[str], set[str], set[str]]] = {}
         self._digits: list[int] | None = None
         self._digit_runs: list[int] | None = None
 
+    def _table(self, folded: bool) -> tuple[list[str], set[str], set[str]]:
+        """(sorted distinct words, their set, their first one and two letters) of the lower-cased or written text."""
+        table = self._tables.get(folded)
+        if table is None:
+            words = set(_WORD.findall(self.lower if folded else self.text))
+            twos = {w[:2] for w in words}
+            table = self._tables[folded] = (sorted(words), words, twos | {w[:1] for w in twos})
+        return table
+
     def candidates(self, plan: Plan) -> list[int]:
         """Sorted offsets where one of the plan's openings stands in the text."""
-        found: set[int] = set()
-        for folded, table, keys, firsts in ((True, self._folded, self._folded_keys, self._folded_firsts),
-                                            (False, self._exact, self._exact_keys, self._exact_firsts)):
-            by_first = plan.folded if folded else plan.exact
+        found: list[int] = []
+        for folded, by_first in ((True, plan.folded), (False, plan.exact)):
             if not by_first:
                 continue
+            keys, words, firsts = self._table(folded)
             hay = self.lower if folded else self.text
             for first in by_first.keys() & firsts:
                 for word, lit, whole in by_first[first]:
                     if whole:
-                        starts = table.get(word)
-                        if starts:
-                            if len(lit) > len(word):
-                                found.update(p for p in starts if hay.startswith(lit, p))
-                            else:
-                                found.update(starts)
-                        continue
-                    i = bisect.bisect_left(keys, word)
-                    while i < len(keys) and keys[i].startswith(word):
-                        found.update(table[keys[i]])
-                        i += 1
+                        if word not in words:
+                            continue
+                    else:
+                        i = bisect.bisect_left(keys, word)
+                        if i == len(keys) or not keys[i].startswith(word):
+                            continue
+                    _starts(hay, lit, word if whole and len(lit) == len(word) else None, found)
         for lit, ic, before in plan.finds:
             hay = self.lower if ic else self.text
             start = hay.find(lit)
             while start >= 0:
                 if start >= before:
-                    found.add(start - before)
+                    found.append(start - before)
                 start = hay.find(lit, start + 1)
         if plan.digits:
             if self._digits is None:
                 text = self.text
                 self._digits = [m.start() for m in _DIGIT.finditer(text)]
                 self._digit_runs = [p for p in self._digits if p == 0 or not _DIGIT.match(text, p - 1)]
-            found.update(self._digits if plan.digits == DIGIT else self._digit_runs)
-        return sorted(found)
+            found += self._digits if plan.digits == DIGIT else self._digit_runs
+        return sorted(set(found))
+
+
+def _starts(hay: str, lit: str, whole: str | None, found: list[int]) -> None:
+    """Where `lit` opens a word of `hay` (no word character before it); with `whole`, where it is the whole word."""
+    n = len(lit)
+    start = hay.find(lit)
+    while start >= 0:
+        if start == 0 or not _is_word_char(hay[start - 1]):
+            if whole is None or start + n == len(hay) or not _is_word_char(hay[start + n]):
+                found.append(start)
+        start = hay.find(lit, start + 1)
