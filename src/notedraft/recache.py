@@ -21,6 +21,12 @@ The same holds for what notedraft derives from a pattern (fastscan's faster twin
 needs, which cost a parse each): kept in a third file, keyed by the pattern and its flags, so a one-shot command
 scans with the twins from its first use of a pattern, as a long-running process does after a few.
 
+The same holds for the rule packs and families validated from those files (`validated`): building the pydantic
+objects from the parsed TOML costs a one-shot command ~12 ms. They are kept in a fourth file, one entry per kind,
+keyed by the path, size and modification time of every file they were read from and by the code that reads them,
+as plain marshal data (no pickle: only the model classes the caller names can come back). Anything that differs or
+cannot be read is built afresh.
+
 The file is `$NOTEDRAFT_CACHE_DIR/re-<python>-<engine>-<place>.marshal`, <place> naming the installed copy of
 notedraft that wrote it (default `$XDG_CACHE_HOME/notedraft`, or `~/.cache/notedraft`); `NOTEDRAFT_CACHE_DIR=off`
 turns the cache off. It is rewritten (atomically) at exit only when the process compiled a pattern the file did
@@ -54,6 +60,8 @@ _toml_added = 0
 _toml_original = None
 _derived_entries: dict[tuple, tuple] | None = None
 _derived_added = 0
+_object_entries: dict[str, tuple] | None = None  # kind -> (fingerprint, marshalled objects); loaded on first use
+_object_added = 0
 _CODE_TYPE = "I" if array("I").itemsize == 4 else "L"  # the engine's code words (_sre.CODESIZE bytes, in the tag)
 
 
@@ -94,6 +102,10 @@ def _derived_file(path: Path) -> Path:
     return path.with_name(path.name.replace("re-", "derived-", 1))
 
 
+def _objects_file(path: Path) -> Path:
+    return path.with_name(path.name.replace("re-", "objects-", 1))
+
+
 def active() -> bool:
     """Whether this process keeps what it derives from patterns (the command line installed the cache)."""
     return _derived_entries is not None
@@ -118,6 +130,8 @@ def _save() -> None:
         _write(_toml_file(path), _toml_entries)
     if _derived_added and path is not None and _derived_entries is not None:
         _write(_derived_file(path), _derived_entries)
+    if _object_added and path is not None and _object_entries is not None:
+        _write(_objects_file(path), _object_entries)
     if not _added or path is None or _entries is None:
         return
     _write(path, _entries)
@@ -206,6 +220,99 @@ def load_toml(fh) -> dict:
     if _toml_entries is None:
         return _parse_toml(fh)
     return _toml_load(fh)
+
+
+def validated(kind: str, files: list[Path], code: tuple, build, classes: tuple[type, ...]):
+    """`build()`, the pydantic objects notedraft validates from `files` (lists, dicts and models of `classes`,
+    down to plain values), answered from the cache when none of `files` changed and `code` (what else the result
+    depends on: the reading modules' own files, the known checks) is the same; built and kept otherwise. Only when
+    the command line installed the cache: a program that imports notedraft always builds."""
+    global _object_entries, _object_added
+    if _derived_entries is None or (path := cache_file()) is None:
+        return build()
+    try:
+        stats = [os.stat(f) for f in files]
+    except OSError:
+        return build()
+    fingerprint = (code, tuple((str(f), st.st_size, st.st_mtime_ns) for f, st in zip(files, stats)))
+    if _object_entries is None:
+        _object_entries = _load(_objects_file(path))
+    hit = _object_entries.get(kind)
+    if isinstance(hit, tuple) and len(hit) == 2 and hit[0] == fingerprint:
+        try:
+            return _decode(marshal.loads(hit[1]), classes, [])
+        except Exception:  # a file this code did not write: built afresh below
+            pass
+    value = build()
+    try:
+        blob = marshal.dumps(_encode(value, classes, {}))
+    except (TypeError, ValueError):  # something plain data cannot hold: built every time
+        return value
+    _object_entries[kind] = (fingerprint, blob)
+    _object_added += 1
+    return value
+
+
+_SEEN = -1  # an encoded model: (class index, fields, names of the fields holding models, fields set); (_SEEN, n)
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _encode(value, classes: tuple[type, ...], seen: dict[int, int]):
+    """Plain data as it is; a model as a tuple whose fields dict keeps plain values as they are, so decoding
+    visits the models only (marshal already made fresh lists and dicts)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is list:
+        return [_encode(v, classes, seen) for v in value]
+    if kind is dict:
+        if not all(type(k) is str for k in value):
+            raise TypeError("a dict key that is not a string")
+        return {k: _encode(v, classes, seen) for k, v in value.items()}
+    if kind in classes:
+        if id(value) in seen:  # the same object in two places stays one object
+            return (_SEEN, seen[id(value)])
+        seen[id(value)] = len(seen)
+        if value.__pydantic_extra__ is not None or value.__pydantic_private__ is not None:
+            raise TypeError("a model with extra or private values")
+        fields = {k: _encode(v, classes, seen) for k, v in value.__dict__.items()}
+        nested = tuple(k for k, v in fields.items() if _holds_model(v))
+        return (classes.index(kind), fields, nested, tuple(sorted(value.__pydantic_fields_set__)))
+    raise TypeError(f"not plain data: {kind.__name__}")
+
+
+def _holds_model(encoded) -> bool:
+    kind = type(encoded)
+    if kind is tuple:
+        return True
+    if kind is list:
+        return any(_holds_model(v) for v in encoded)
+    if kind is dict:
+        return any(_holds_model(v) for v in encoded.values())
+    return False
+
+
+def _decode(value, classes: tuple[type, ...], made: list):
+    kind = type(value)
+    if kind is list:
+        return [_decode(v, classes, made) for v in value]
+    if kind is dict:
+        return {k: _decode(v, classes, made) for k, v in value.items()}
+    if kind is not tuple:
+        return value
+    if value[0] == _SEEN:
+        return made[value[1]]
+    index, fields, nested, fields_set = value
+    cls = classes[index]
+    obj = cls.__new__(cls)  # what pickle does for a pydantic model, with BaseModel.__setstate__'s attributes
+    made.append(obj)
+    for name in nested:  # in place: the fields keep their order
+        fields[name] = _decode(fields[name], classes, made)
+    object.__setattr__(obj, "__dict__", fields)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(fields_set))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
 
 
 def _from_notedraft() -> bool:
