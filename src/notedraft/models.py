@@ -4,8 +4,6 @@ Every fact carries the span of text it was read from, so a verdict can always po
 These models are also the contract with an LLM (llm-extract returns `ExtractedFacts`) and the JSON the CLI prints.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -141,7 +139,7 @@ class Facts(BaseModel):
     # Amounts ("40 mg TA") that no drug in the lexicon claims: the drafter asks instead of dropping them.
     unread_amounts: list[Span] = Field(default_factory=_empty_list)
     # Mentions that were read but do not count, kept so a scribe sees why ("fluoroscopy was not used").
-    discounted: list[Discounted] = Field(default_factory=_empty_list)
+    discounted: list["Discounted"] = Field(default_factory=_empty_list)
     events: list[Event] = Field(default_factory=_empty_list)
     named_sides: list[str] = Field(default_factory=_empty_list, description="every side the text names as acted on today")
     not_done: list[Span] = Field(default_factory=_empty_list, description="statements that the procedure was not done today")
@@ -257,6 +255,8 @@ class ValidationReport(BaseModel):
 class Attempt(BaseModel):
     """One call to an LLM, recorded whatever its outcome: the eval harness and the audit trail read these."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use: `notedraft validate` never makes one
+
     purpose: Literal["extract", "compose", "repair"]
     model: str
     base_url: str | None = None
@@ -277,6 +277,8 @@ class Attempt(BaseModel):
 
 class Draft(BaseModel):
     """A drafted note, the facts behind it, the code lines, the physician queries and every LLM attempt."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use: `notedraft validate` never makes one
 
     dictation: str
     note: str
