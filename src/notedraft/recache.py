@@ -4,7 +4,10 @@ Python compiles a regular expression in Python code (`re._parser` then `re._comp
 and reading rules are a few hundred patterns, some of them kilobytes long: compiling them costs a one-shot
 `notedraft validate` more than reading the note does. The compiled form is a list of integers that the C engine
 (`_sre.compile`) turns into a pattern object directly. This module keeps those lists on disk, keyed by the
-pattern, its flags and the exact interpreter, so the next process skips the Python-level compile.
+pattern, its flags and the exact interpreter, so the next process skips the Python-level compile. The patterns
+the libraries compile while the command starts (pydantic, email, platform, textwrap...: ~6 ms) are kept too, each
+once its call site has shown it compiles that one pattern (`_stable_site`): a site whose pattern changes from
+process to process, or that compiles several, is noted in a small `sites-` file and left to `re.compile`.
 
 Nothing here changes what a pattern matches: a cached pattern is the engine's own object built from the engine's
 own code for that pattern, and any doubt (another Python, an unreadable or foreign file, an internal API that is
@@ -60,6 +63,8 @@ _toml_added = 0
 _toml_original = None
 _derived_entries: dict[tuple, tuple] | None = None
 _derived_added = 0
+_sites: dict[tuple, tuple | None] | None = None  # a library's compile site -> its one pattern key, None if several
+_sites_added = 0
 _object_entries: dict[str, tuple] | None = None  # kind -> (fingerprint, marshalled objects); loaded on first use
 _object_added = 0
 _CODE_TYPE = "I" if array("I").itemsize == 4 else "L"  # the engine's code words (_sre.CODESIZE bytes, in the tag)
@@ -102,6 +107,10 @@ def _derived_file(path: Path) -> Path:
     return path.with_name(path.name.replace("re-", "derived-", 1))
 
 
+def _sites_file(path: Path) -> Path:
+    return path.with_name(path.name.replace("re-", "sites-", 1))
+
+
 def _objects_file(path: Path) -> Path:
     return path.with_name(path.name.replace("re-", "objects-", 1))
 
@@ -132,6 +141,8 @@ def _save() -> None:
         _write(_derived_file(path), _derived_entries)
     if _object_added and path is not None and _object_entries is not None:
         _write(_objects_file(path), _object_entries)
+    if _sites_added and path is not None and _sites is not None:
+        _write(_sites_file(path), _sites)
     if not _added or path is None or _entries is None:
         return
     _write(path, _entries)
@@ -177,7 +188,7 @@ def _compile(p, flags=0):
     entry = (int(flags | parsed.state.flags), array(_CODE_TYPE, code).tobytes(), int(parsed.state.groups - 1),
              groupindex, tuple(indexgroup))
     compiled = _sre.compile(p, entry[0], code, entry[2], groupindex, entry[4])
-    if len(_entries) < _MAX_ENTRIES and _from_notedraft():
+    if len(_entries) < _MAX_ENTRIES and (_from_notedraft() or _stable_site(key)):
         _entries[key] = entry
         _added += 1
     return compiled
@@ -315,9 +326,41 @@ def _decode(value, classes: tuple[type, ...], made: list):
     return obj
 
 
+def _stable_site(key: tuple) -> bool:
+    """Whether a library's pattern may be kept: its call site (module, file, line) has only ever compiled this
+    one pattern, in this process and the earlier ones. A site that builds its pattern from a set (tokenize's, whose
+    order changes with the hash seed) or compiles several is marked and not kept again, so the file settles after
+    a run or two instead of being rewritten by every process. The sites are read only on a miss."""
+    global _sites, _sites_added
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "re":
+        frame = frame.f_back
+    path = cache_file()
+    if frame is None or path is None:
+        return False
+    site = (frame.f_globals.get("__name__", ""), frame.f_code.co_filename, frame.f_lineno)
+    if _sites is None:
+        _sites = _load(_sites_file(path))
+    seen = _sites.get(site, _UNSEEN)
+    if seen == key:
+        return True
+    if seen is _UNSEEN and len(_sites) < _MAX_ENTRIES:
+        _sites[site] = key
+        _sites_added += 1
+        return True
+    if seen is not None:  # a second pattern from one site: not kept from now on
+        _sites[site] = None
+        _sites_added += 1
+    return False
+
+
+_UNSEEN = object()
+
+
 def _from_notedraft() -> bool:
-    """Whether notedraft's own code asked for this compile: only its patterns are kept (a library may build a
-    pattern that differs in every process, e.g. tokenize's, from a set's order)."""
+    """Whether notedraft's own code asked for this compile: its patterns are kept as they come (a library's only
+    from a stable site, see `_stable_site`: a library may build a pattern that differs in every process, e.g.
+    tokenize's, from a set's order)."""
     frame = sys._getframe(2)
     for _ in range(8):
         if frame is None:
