@@ -124,6 +124,7 @@ SCORE = re.compile(
     I,
 )
 _NAMED_SCALE = re.compile(r"NRS|VAS|VRS|NPRS|numeric|visual", I)
+_SCALE_DECLARED = re.compile(r"\bpain\s+(?:scale|score)s?\b[^.;\n]{0,20}?\b(?:NRS|VAS|VRS|NPRS|numeric|visual)", I)
 _NOT_BASELINE = re.compile(r"\b(?:" + "|".join(P["scores"]["not_baseline"]) + r")", I)
 _TRANSITION_AFTER = re.compile(r"\s*(?:to|->|→|-)\s*\d", I)
 
@@ -194,9 +195,11 @@ LEAD = re.compile(r"[\s\-*•:,()]*(?:(?:(?:positive|pos|negative|neg)\b|\(\+\)|
 _LEAD_COUNT = re.compile(r"(?P<n>\d+)\s*(?:/|of|out\s+of)\s*\d+", I)
 _GLUE = re.compile(
     r"(?:[\s,/&()|•*]|-(?=\s)|\band\b|\bor\b|\bas\s+well\s+as\b|\bthe\b|\d+[.)](?=\s)|(?:tests?|maneuvers?|manoeuvres?|signs?)\b"
-    r"|\b(?:left|right|bilateral)\b)*",
+    r"|\b(?:left|right|bilateral|bilat|L|R|lt|rt)\b)*",
     I,
 )
+# "FABER (L), Gaenslen (L)": the side each test was done on, in parentheses after it
+_PAREN_SIDE = re.compile(r"\s*\(\s*(?P<side>left|right|L|R|lt|rt|bilateral(?:ly)?|bilat|both)\s*\)", I)
 _TEST_WORD_AFTER = re.compile(r"\s*(?:tests?|maneuvers?|manoeuvres?|signs?)\b", I)
 _WEAK_NOT_BEFORE = re.compile(r"\b(?:root|nerve|cord|thecal|sac|neural|foraminal|canal|spinal|disc|disk|fracture)\s*$", I)
 _UNNAMED_COUNT = re.compile(r"\b\d\s*(?:/|of|out\s+of)\s*\d\s+(?:provocative\s+)?(?:tests?|maneuvers?)\b", I)
@@ -213,7 +216,9 @@ _NOT_BEGUN_BEFORE = re.compile(r"\b(?:" + "|".join(_CV["not_begun"]) + r")\b[^.;
 _NEG_WORD = re.compile(r"\b(?:not|never|nor|neither|none)\b|n't\b|\b(?:didnt|doesnt|hasnt|havent|wasnt|werent)\b", I)
 _DURATION_THEN_THERAPY = re.compile(r"^\s*(?:(?:" + "|".join(_CV["course"]) + r")\s+)?(?:of|on|with)\s+(?:\w+\s+){0,3}?$", I)
 _THERAPY_THEN_DURATION = re.compile(
-    r"^[^.;]{0,40}?(?:\bfor|\bx|×|\bover|\bthe\s+(?:past|last)|\(|-)\s*(?:(?:at\s+least|more\s+than|over|greater\s+than|>|≥)\s*)?$", I
+    r"^[^.;]{0,40}?(?:\bfor|\bx|×|\bover|\bthe\s+(?:past|last)|\(|-)\s*(?:(?:at\s+least|more\s+than|over|greater\s+than|>|≥)\s*)?$"
+    r"|^[ \t]*:?[ \t]*$",  # telegraphic: "PT 12 weeks", "PT: 12 weeks"
+    I,
 )
 CONTINUES = re.compile(r"\b(?:" + "|".join(_CV["continues"]) + r")\b", I)
 _STOPPED_BEFORE = re.compile(r"\b(?:not|no\s+longer|stop\w*|won't|unable\s+to)\s+(?:\w+\s+){0,1}$", I)
@@ -468,8 +473,9 @@ class Reader:
             if (kind == "nrs" and value > 10) or (kind == "vas_mm" and value > 100):
                 continue
             lo, hi = self.sentence_of(m.start())
-            if not (named or PAIN.search(text, lo, hi) or _NAMED_SCALE.search(text, lo, hi)):
-                continue
+            if not (named or PAIN.search(text, lo, hi) or _NAMED_SCALE.search(text, lo, hi)
+                    or (lo > 0 and _SCALE_DECLARED.search(text, self.sentence_of(lo - 1)[0], lo))):
+                continue  # "Pain scale: NRS 0-10. Pre-procedure 7/10.": the line before names the scale
             start = m.start("n")
             # the words between the previous score and the next: "7/10 before, 2/10 after", "8/10 to 1/10"
             seg_lo = max(self.r.clause(start)[0], found[i - 1].end() if i and found[i - 1].end() > lo else lo)
@@ -826,7 +832,7 @@ def _side_of(word: str | None) -> str | None:
     if not word:
         return None
     w = word.lower()
-    return "left" if w in ("left", "l") else "right" if w in ("right", "r") else "bilateral"
+    return "left" if w in ("left", "l", "lt") else "right" if w in ("right", "r", "rt") else "bilateral"
 
 
 def _polarity(m: re.Match[str]) -> str:
@@ -842,11 +848,14 @@ def _read_tests(r: Reader, side: str = "unstated"):
     for the other side only, or none at all mean the test is set aside (fail closed)."""
     text = r.text
     mentions = []
+    paren_side: dict[int, str | None] = {}
     for m in r.r.finditer(TEST):
         name, weak = _TEST_GROUPS[int(m.lastgroup[1:])]
         if weak and _WEAK_NOT_BEFORE.search(text, max(0, m.start() - 20), m.start()):
             continue  # "nerve root compression", "thecal sac compression"
         mentions.append((name, weak, m, RESULT_AFTER.match(text, m.end())))
+        if mentions[-1][3] is None and (paren := _PAREN_SIDE.match(text, m.end())):
+            paren_side[m.start()] = _side_of(paren.group("side"))
     groups: list[list[tuple[str, bool, re.Match[str], re.Match[str] | None]]] = []
     for item in mentions:
         if groups:
@@ -918,7 +927,7 @@ def _read_tests(r: Reader, side: str = "unstated"):
             if lead_pol and pol and lead_pol != pol:
                 pol = "unclear"  # the heading and the test's own result disagree
             pol = pol or lead_pol
-            side_said = side_said or lead_side
+            side_said = paren_side.get(m.start()) or side_said or lead_side
             opposite = side in ("left", "right") and side_said in ("left", "right") and side_said != side
             standing = (head_counts and r.counts(m.start(), m.end())
                         and (pol_span is None or r.counts(*pol_span)) and (lead_span is None or r.counts(*lead_span)))

@@ -147,6 +147,9 @@ def _without_overlaps(anchors: list[Anchor]) -> list[Anchor]:
     return [a for i, a in enumerate(ordered) if i not in drop]
 
 
+_NOT_AN_EVENT = ("planned", "historical", "negated", "declined", "conditional")
+
+
 def scopes_of(ctx) -> Scopes:
     cached = getattr(ctx, "_scopes", None)
     if cached is not None:
@@ -189,8 +192,9 @@ def _owners(ctx, anchors: list[Anchor]) -> list[tuple[int, int, str]]:
             # a weak mention names where the needle went ("placed into the right L5-S1 facet joint"): the
             # sentences after it speak of that procedure too
             owners.append((s_start, s_end, named[0]))
-            current = named[0]
-            continue
+            if not strong or any(ctx.status(a.start, a.end) not in _NOT_AN_EVENT for a in strong):
+                current = named[0]  # a procedure only planned here ("block before lateral branch RFA") is not what
+            continue  # the next sentences go on about
         owners += _split_sentence(ctx, s_start, s_end, strong or inside)
         current = (strong or inside)[-1].family
     return _merged(owners + _block_diagnoses(ctx, anchors, owners))

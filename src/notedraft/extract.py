@@ -326,13 +326,17 @@ def _negated_by_determiner(before: str) -> bool:
     return _negated_before(before)
 
 
+_CT_RIGHT_BEFORE = re.compile(r"\bCT[- ]?$", re.IGNORECASE)
+
+
 def _guidance(ctx: TextContext, facts: Facts) -> None:
     mentions: list[Mention] = []
     ct_spans = [m.span() for m in ctx.finditer(lx.GUIDANCE_TERMS["ct"])]
     mentions += [ctx.mention("ct", m) for m in ctx.finditer(lx.GUIDANCE_TERMS["ct"])]
     # "CT fluoroscopy" is CT: its "fluoro" is not a second modality
     mentions += [ctx.mention("fluoroscopy", m) for m in ctx.finditer(lx.GUIDANCE_TERMS["fluoroscopy"])
-                 if not any(a <= m.start() < b for a, b in ct_spans)]
+                 if not any(a <= m.start() < b for a, b in ct_spans)
+                 and not _CT_RIGHT_BEFORE.search(ctx.text, max(0, m.start() - 4), m.start())]  # "under CT fluoroscopy"
     mentions += [ctx.mention("ultrasound", m) for m in lx.ultrasound_mentions(ctx.text, ctx.finditer)]
     affirmed: dict[str, list[Mention]] = {}
     negative: dict[str, list[Mention]] = {}
@@ -618,9 +622,9 @@ def _superseded_side(ctx: TextContext, facts: Facts, found: dict, mentioned: dic
     side stands before it. Then the other side's statements are set aside; anything less stays a conflict."""
     text = ctx.text
 
-    def denial(pos: int) -> bool:  # "'Right' in the procedure line was a transcription error"
-        s_start, s_end = ctx.sentence(pos)
-        return _IN_ERROR.search(text, pos, s_end) is not None
+    def denial(pos: int) -> bool:  # "'Right' in the procedure line was a transcription error", "the header
+        s_start, s_end = ctx.sentence(pos)  # above incorrectly reads 'Left'"
+        return _IN_ERROR.search(text, s_start, s_end) is not None
 
     in_corr = {s: [sp for sp in found[s] if _in_correction(ctx, sp[0]) and not denial(sp[0])]
                for s in ("left", "right", "bilateral")}
@@ -650,6 +654,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     dx_sides: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}
     summary: dict[str, list[tuple[int, int]]] = {"left": [], "right": [], "bilateral": []}
     repeats: set[tuple[int, int]] = set()  # "then repeated on the left side"
+    marked: dict[str, list[tuple[int, int]]] = {"left": [], "right": []}  # the side a time-out or site marking names
     text = ctx.text
     matches = [(m, m.lastgroup) for m in ctx.finditer(lx.SIDE_WORDS)]
     matches += [(m, "left" if m.group("letter").upper() == "L" else "right") for m in lx.SIDE_LETTER.finditer(text)]
@@ -685,6 +690,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             # that injects the other one is a question (wrong-site), never a second side
             if not _IN_ERROR.search(text, c_start, c_end):  # "Time-out listed the right side in error": neither
                 mentioned[side].append((m.start(), m.end()))
+                marked[side].append((m.start(), m.end()))
             continue
         if structural:
             # "This was then repeated on the left side" names the left side; the side done first is the one the
@@ -734,6 +740,24 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             evidence=[ctx.span(a, b) for s in found for a, b in found[s][:1]]))
         return
     sides = _expand({s for s, spans in found.items() if spans})
+    if not sides and len([s for s in marked if marked[s]]) == 1:
+        # "Timeout 1436 - L SIJ - all agree" above a technique that names no side: the time-out verified the side
+        # the procedure was done on; it stands as the side when nothing in the text names another
+        (only,) = [s for s in marked if marked[s]]
+        other = "right" if only == "left" else "left"
+        if not (mentioned[other] or dx_sides[other] or found["bilateral"]):
+            found[only] += marked[only]
+            sides = {only}
+    if not sides and len([s for s in dx_sides if dx_sides[s]]) == 1:
+        # "consistent with left sacroiliac joint dysfunction" above "The target SI joint was visualized...": the
+        # procedure names its joint by the indication's one side
+        (only,) = [s for s in dx_sides if dx_sides[s]]
+        other = "right" if only == "left" else "left"
+        anaphor = next((m for m in _TARGET_JOINT.finditer(text) if ctx.section_kind(m.start()) not in
+                        _NON_PROCEDURAL_SECTIONS and ctx.status(m.start(), m.end()) == "affirmed"), None)
+        if anaphor is not None and not (mentioned[other] or dx_sides[other] or found["bilateral"]):
+            found[only] += dx_sides[only][:1] + [anaphor.span()]
+            sides = {only}
     # A body that names the other side as acted on (even in a clause read as doubtful: "the transducer held over the
     # left joint") or a one-sided diagnosis of the other side ("R SIJ inj. Dx: L SI jt dysfunction") is a question.
     others = {s for s in ("left", "right") if s not in sides and (mentioned[s] or dx_sides[s])
@@ -764,6 +788,10 @@ def _side(ctx: TextContext, facts: Facts) -> None:
     elif performed:
         (side,) = performed
         facts.side, facts.side_spans = side, [ctx.span(a, b) for a, b in sorted(spans_of[side])]  # type: ignore[assignment]
+
+
+_TARGET_JOINT = re.compile(r"\bthe\s+(?:target(?:ed)?|affected|symptomatic|painful|involved|index|indicated)\s+"
+                           r"(?:SI\b|SIJ\b|sacro-?iliac\b)", re.IGNORECASE)
 
 
 def _side_clause(text: str, m: re.Match[str], lo: int, hi: int) -> tuple[int, int]:

@@ -51,6 +51,10 @@ class Levels(BaseModel):
         default_factory=dict, description="spinal letter of a joint's upper vertebra -> the vertebrae (as offsets "
         "from it) whose nerves supply the joint: a lumbar facet L4-5 is the L3 and L4 medial branches ({L = [-1, 0]}). "
         "A single vertebra named as a nerve of a named joint is that joint's, not a question")
+    root_offsets: dict[str, int] = Field(
+        default_factory=dict, description="spinal letter -> offset of a level named alone (a nerve root) to the "
+        "upper vertebra of the foramen it exits: cervical roots exit above their vertebra, so the C6 root is the C5-6 "
+        "foramen ({C = -1}); with key 'upper' the two are then one level")
     spread_words: list[str] = Field(
         default_factory=_empty_list, description="words after which a level is where the contrast went, not a level "
         "injected ('spread along the S1 nerve root'): such a level is neither billed nor a question")

@@ -57,12 +57,15 @@ def normal_level(value: str) -> str:
     return v
 
 
-def _level_key(value: str, key: str) -> str:
-    """One spelling per level: "L4-5", "L4-L5" and "l4 - l5" are "L4-L5"; with `key = "upper"`, "L4-5" is "L4"."""
+def _level_key(value: str, key: str, root_offsets: dict[str, int] | None = None) -> str:
+    """One spelling per level: "L4-5", "L4-L5" and "l4 - l5" are "L4-L5"; with `key = "upper"`, "L4-5" is "L4",
+    and a root named alone is its foramen's upper vertebra (`root_offsets`: the C6 root is the C5-6 foramen, "C5")."""
     v = normal_level(value).upper()
     m = _VERTEBRA.match(v)
     if not m:
         return v
+    if key == "upper" and m.group(4) is None and root_offsets and m.group(1) in root_offsets:
+        return f"{m.group(1)}{int(m.group(2)) + root_offsets[m.group(1)]}"
     if key == "upper" or m.group(4) is None:
         return f"{m.group(1)}{m.group(2)}"
     return f"{m.group(1)}{m.group(2)}-{m.group(3) or m.group(1)}{m.group(4)}"
@@ -108,7 +111,7 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
             if not pattern.match(value):
                 out.unreadable_levels.append(f.value)
                 continue
-            k = _level_key(value, lv.key)
+            k = _level_key(value, lv.key, lv.root_offsets)
             if f.span is None or not any(lo <= f.span.start < hi for lo, hi in mentions):
                 elsewhere.append(k)
                 continue
@@ -124,7 +127,7 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
                 if f.span is None or not pattern.match(value) or not procedural(f.span.start):
                     continue
                 if any(lo <= f.span.start < hi for lo, hi in technique):
-                    k = _level_key(value, lv.key)
+                    k = _level_key(value, lv.key, lv.root_offsets)
                     if k not in out.levels:
                         out.levels.append(k)
                     out.level_evidence.append(f.span)
@@ -133,7 +136,7 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
         # among the levels it names may or may not have been injected: the count is a question, never a guess.
         for f in spread:  # the contrast's spread at a level read is that level's (kept as dictated), else nothing
             value = normal_level(f.value)
-            if pattern.match(value) and _level_key(value, lv.key) in out.levels and procedural(f.span.start):
+            if pattern.match(value) and _level_key(value, lv.key, lv.root_offsets) in out.levels and procedural(f.span.start):
                 out.level_evidence.append(f.span)
         extra = [k for k in dict.fromkeys(elsewhere) if k not in out.levels]
         out.unreadable_levels = list(dict.fromkeys(out.unreadable_levels))

@@ -119,8 +119,11 @@ _CLAUSE_BREAK = re.compile(
     # "before" splits a clause, except before a later procedure it names ("diagnostic block before RFA": the RFA
     # is planned, read by the cue in rules/reading/cues.toml)
     r"|\bbefore\b(?!\s+(?:an?\s+|the\s+|possible\s+|potential\s+|future\s+|planned\s+|eventual\s+|considering\s+)?"
-    r"(?:RFA|RF\b|RFTC|radio-?frequency|ablation|neurotomy|denervation|rhizotomy|cryo\w*))"
-    r"|(?=\b(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of|as\s+an\s+alternative\s+to)\b)",
+    r"(?:(?:lateral|medial)\s+branch(?:es)?\s+(?:nerve\s+)?|genicular\s+(?:nerve\s+)?|SIJ?\s+|sacroiliac\s+(?:joint\s+)?|facet\s+|(?:left|right|bilateral|lumbar|cervical|thoracic|sacral)\s+)*(?:RFA|RF\b|RFTC|radio-?frequency|ablation|neurotomy|denervation|rhizotomy|cryo\w*))"
+    r"|(?=\b(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of|as\s+an\s+alternative\s+to)\b)"
+    # run-on dictation ("... failed PT she's here for a therapeutic epidural ..."): a pronoun subject opens a clause
+    r"|(?=\b(?:she|he|we|they)(?:'s\b|\s+(?:is|was|were|has|had|did|then|tolerated|received|underwent|presented|"
+    r"presents|returns|returned|reports|reported|denies|denied)\b))",
     I,
 )
 _AND = re.compile(r"\band\b|&|\+", I)
@@ -175,8 +178,9 @@ _CONTRASTIVE = re.compile(r"^[\s,;:()\-]*(?:and\s+|but\s+)?not\s+(?:the\s+|a\s+)
 _AFFIRMATIVE_ED = frozenset(_CUES["verbs"]["affirmative_ed"])
 _ED_WORD = re.compile(r"\b[A-Za-z]{4,}ed\b")
 _NOT_VERBS = frozenset(_CUES["verbs"]["not_verbs"])
-_IRREGULAR_PARTICIPLE = re.compile(r"\b(?:given|seen|shown|taken|done|withdrawn|made|put|set|kept|held|broken|gone|went"
-                                   r"|forgotten|forgot|hidden|written|undergone)\b", I)
+# "went in easily" / "went into the joint" is the injectate given; "the C-arm went down" is not
+_IRREGULAR_PARTICIPLE = re.compile(r"\b(?:given|seen|shown|taken|done|withdrawn|made|put|set|kept|held|broken|gone"
+                                   r"|went(?!\s+(?:in|into)\b)|forgotten|forgot|hidden|written|undergone)\b", I)
 _AFFIRMATIVE_IRREGULAR = frozenset(_CUES["verbs"]["affirmative_irregular"])
 _MIXED_SCRIPT_WORD = re.compile(r"\w*[^\W\d_]\w*")
 _SUBSTITUTION = re.compile(r"\s*(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of)\b", I)
@@ -359,15 +363,25 @@ class Reading:
                     own = min(own, s_end)
                 if _kind_of(name) == "consent" and own > pos:  # "Consent: risks ... were reviewed." is one statement
                     own = min(own, self.sentence(self.sentence(pos)[1])[1] if text[self.sentence(pos)[1] - 2:self.sentence(pos)[1]].strip().endswith(":") else self.sentence(pos)[1])
-                out.append(Section(pos, own, name, _kind_of(name)))
+                out.append(Section(pos, own, name, self._heading_kind(pos, name)))
                 if own < end:
                     out.append(Section(own, end, None, "body"))
                 continue
             own_end = min(end, self.sentence(pos)[1])
-            out.append(Section(pos, own_end, name, _kind_of(name)))
+            out.append(Section(pos, own_end, name, self._heading_kind(pos, name)))
             if own_end < end:
                 out.append(Section(own_end, end, None, "body"))
         return out
+
+    def _heading_kind(self, pos: int, name: str) -> SectionKind:
+        """A heading's kind; a radiology report's "EXAM: CT-GUIDED LEFT C6 TRANSFORAMINAL INJECTION" names the
+        procedure done (the study), not a physical examination."""
+        kind = _kind_of(name)
+        if kind == "exam" and _STUDY_HEADING.fullmatch(name.strip()):
+            line_end = self.text.find("\n", pos)
+            if _PROCEDURE_TITLE.search(self.text, pos, line_end if line_end >= 0 else len(self.text)):
+                return "procedure"
+        return kind
 
     def _lines(self) -> tuple[list[Field], list[Box], list[tuple[int, int]]]:
         fields: list[Field] = []
@@ -587,7 +601,7 @@ class Reading:
         clause_status = self._clause_status(start, end, c_start, c_end, s_start, s_end)
         if clause_status != "affirmed":
             return clause_status
-        if box is None and self.text[s_start:s_end].rstrip().endswith("?"):
+        if box is None and self.text[s_start:s_end].rstrip().endswith("?") and not self._asks_why(end, s_start, s_end):
             return "doubted"  # "Fluoroscopy? No."
         if row is not None:
             cells = [c.strip() for c in re.split(r"[|\t]", self.text[c_start:c_end])]
@@ -601,9 +615,17 @@ class Reading:
                 return reached
         return "affirmed"
 
+    def _asks_why(self, end: int, s_start: int, s_end: int) -> bool:
+        """The question closing the sentence is the block's reason, asked in parentheses after the mention:
+        "DIAGNOSTIC block (is the right SIJ the pain generator?)" states a diagnostic purpose, it does not doubt it."""
+        m = _RATIONALE_QUESTION.search(self.text[s_start:s_end].rstrip())
+        return m is not None and s_start + m.start() >= end
+
     def _reached_back(self, c_end: int, s_end: int) -> Status:
         """A following clause of the same sentence that continues the subject reaches back to the mention:
         "fluoro, not used", "Kenalog 40 mg (all held, none injected)", "drawn up but not injected", "; neither was"."""
+        if self._asks_why(c_end - 1, max(0, c_end - 1), s_end):
+            return "affirmed"  # "(is the right SIJ the pain generator?)": the block's reason, not about the mention
         pos, hops = c_end, 0
         while pos < s_end and hops < 4:
             tail = self.text[pos : min(s_end + 40, pos + 60)]
@@ -875,6 +897,9 @@ def _negated_before(before: str) -> bool:
     return cue is not None and lx.NEGATION_PASS_THROUGH.fullmatch(tail, cue.end()) is not None
 
 
+_RATIONALE_QUESTION = re.compile(r"\(\s*(?:is|are|was|were)\b[^()?]{0,80}\bpain\s+(?:generators?|sources?)\s*\?$", re.I)
+_STUDY_HEADING = re.compile(r"exam(?:ination)?(?:\s+performed)?|study|examination\s+type", re.I)
+_PROCEDURE_TITLE = re.compile(r"\b(?:inject\w*|block|arthrogra\w*|epidural|ablation|neurotomy|aspiration)\b", re.I)
 _SUBSTITUTED_BEFORE = re.compile(r"\s*(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of"
                                  r"|as\s+an\s+alternative\s+to)\b", re.I)
 _DECLINED_BEFORE = re.compile(r"\b(?:declin\w*|refus\w*)\b", re.I)
