@@ -147,7 +147,9 @@ def _without_overlaps(anchors: list[Anchor]) -> list[Anchor]:
     return [a for i, a in enumerate(ordered) if i not in drop]
 
 
-_NOT_AN_EVENT = ("planned", "historical", "negated", "declined", "conditional")
+# a procedure only planned or refused in a sentence is not what the next sentences describe; a historical one may
+# be ("status post transforaminal epidurogram (see operative note).  Using AP and lateral views ...")
+_NOT_AN_EVENT = ("planned", "negated", "declined", "conditional")
 
 
 def scopes_of(ctx) -> Scopes:
