@@ -309,13 +309,20 @@ class WordIndex:
         self._digits: list[int] | None = None
         self._digit_runs: list[int] | None = None
 
-    def _table(self, folded: bool) -> tuple[list[str], set[str], set[str]]:
-        """(sorted distinct words, their set, their first one and two letters) of the lower-cased or written text."""
+    def _table(self, folded: bool) -> tuple[list[str], dict[str, list[int]], set[str]]:
+        """(sorted distinct words, each word's start offsets, their first one and two letters) of the lower-cased or
+        written text."""
         table = self._tables.get(folded)
         if table is None:
-            words = set(_WORD.findall(self.lower if folded else self.text))
-            twos = {w[:2] for w in words}
-            table = self._tables[folded] = (sorted(words), words, twos | {w[:1] for w in twos})
+            at: dict[str, list[int]] = {}
+            for m in _WORD.finditer(self.lower if folded else self.text):
+                places = at.get(m.group())
+                if places is None:
+                    at[m.group()] = [m.start()]
+                else:
+                    places.append(m.start())
+            twos = {w[:2] for w in at}
+            table = self._tables[folded] = (sorted(at), at, twos | {w[:1] for w in twos})
         return table
 
     def candidates(self, plan: Plan) -> list[int]:
@@ -324,18 +331,23 @@ class WordIndex:
         for folded, by_first in ((True, plan.folded), (False, plan.exact)):
             if not by_first:
                 continue
-            keys, words, firsts = self._table(folded)
+            keys, at, firsts = self._table(folded)
             hay = self.lower if folded else self.text
             for first in by_first.keys() & firsts:
                 for word, lit, whole in by_first[first]:
                     if whole:
-                        if word not in words:
+                        places = at.get(word)
+                        if places is None:
                             continue
-                    else:
-                        i = bisect.bisect_left(keys, word)
-                        if i == len(keys) or not keys[i].startswith(word):
-                            continue
-                    _starts(hay, lit, word if whole and len(lit) == len(word) else None, found)
+                        if len(lit) == len(word):
+                            found += places
+                        else:  # "c-arm": the word "c", then the rest of the literal
+                            found += [p for p in places if hay.startswith(lit, p)]
+                        continue
+                    i = bisect.bisect_left(keys, word)  # every word the literal opens
+                    while i < len(keys) and keys[i].startswith(word):
+                        found += at[keys[i]]
+                        i += 1
         for lit, ic, before in plan.finds:
             hay = self.lower if ic else self.text
             start = hay.find(lit)
@@ -351,13 +363,3 @@ class WordIndex:
             found += self._digits if plan.digits == DIGIT else self._digit_runs
         return sorted(set(found))
 
-
-def _starts(hay: str, lit: str, whole: str | None, found: list[int]) -> None:
-    """Where `lit` opens a word of `hay` (no word character before it); with `whole`, where it is the whole word."""
-    n = len(lit)
-    start = hay.find(lit)
-    while start >= 0:
-        if start == 0 or not _is_word_char(hay[start - 1]):
-            if whole is None or start + n == len(hay) or not _is_word_char(hay[start + n]):
-                found.append(start)
-        start = hay.find(lit, start + 1)
