@@ -123,6 +123,12 @@ def test_patterns_without_openings_keep_their_scan(source, flags):
 
 def test_a_plan_keys_word_openings_by_their_first_letters():
     plan = Plan.of(derive(re.compile(r"\b(?:fluoro\w*|ultrasound|US\b)", re.IGNORECASE)))
-    assert set(plan.folded) == {"fl", "ul", "us"} and not plan.finds
+    assert set(plan.words) == {"fl", "ul", "us"} and not plan.finds
     words = WordIndex("Under FLUORO; then fluoroscopy and us.", "under fluoro; then fluoroscopy and us.")
     assert words.candidates(plan) == [6, 19, 35]
+
+
+def test_a_case_sensitive_opening_is_looked_up_lower_cased_and_kept_only_as_written():
+    plan = Plan.of(derive(re.compile(r"\b(?:US|IA)\b|C-arm")))
+    text = "US-guided; us here; IA and ia; C-arm, c-arm, C-ARM."
+    assert WordIndex(text, text.lower()).candidates(plan) == [0, 20, 31]

@@ -253,11 +253,12 @@ class Plan:
     """A pattern's openings sorted for lookup: word openings keyed by their first two letters (so one set
     intersection drops the ones the text lacks), other openings found with str.find."""
 
-    __slots__ = ("folded", "exact", "finds", "digits")
+    __slots__ = ("words", "finds", "digits")
 
     def __init__(self, openings: tuple[Lead, ...]) -> None:
-        self.folded: dict[str, list[tuple[str, str]]] = {}
-        self.exact: dict[str, list[tuple[str, str]]] = {}
+        # first two letters (lower-cased) -> (the word lower-cased, the literal, whether the word is whole, whether
+        # case is ignored); a case-sensitive opening is looked up lower-cased and then checked as written
+        self.words: dict[str, list[tuple[str, str, bool, bool]]] = {}
         self.finds: list[tuple[str, bool, int]] = []  # (literal, ignore case, characters before it)
         self.digits = ""  # "", or DIGIT / DIGIT_RUN (the wider wins)
         for lit, ic, ws in openings:
@@ -274,7 +275,10 @@ class Plan:
                 self.finds.append((lit, ic, 0))
                 continue
             whole = whole or len(word) < len(lit)  # the literal runs past its word: the word is whole
-            (self.folded if ic else self.exact).setdefault(word[:2], []).append((word, lit, whole))
+            if ic:
+                lit = lit.lower()
+            word = word.lower()
+            self.words.setdefault(word[:2], []).append((word, lit, whole, ic))
 
     _cache: dict[int, tuple["Plan", tuple]] = {}
 
@@ -301,52 +305,55 @@ class WordIndex:
     with: `candidates` looks an opening up among them and finds the places of only those the text holds.
     `lower` is the text lower-cased with every offset kept (Reading builds it only for such texts)."""
 
-    __slots__ = ("text", "lower", "_tables", "_digits", "_digit_runs")
+    __slots__ = ("text", "lower", "_table_built", "_digits", "_digit_runs")
 
     def __init__(self, text: str, lower: str) -> None:
         self.text, self.lower = text, lower
-        self._tables: dict[bool, tuple[list[str], set[str], set[str]]] = {}
+        self._table_built: tuple[list[str], dict[str, list[int]], set[str]] | None = None
         self._digits: list[int] | None = None
         self._digit_runs: list[int] | None = None
 
-    def _table(self, folded: bool) -> tuple[list[str], dict[str, list[int]], set[str]]:
-        """(sorted distinct words, each word's start offsets, their first one and two letters) of the lower-cased or
-        written text."""
-        table = self._tables.get(folded)
+    def _table(self) -> tuple[list[str], dict[str, list[int]], set[str]]:
+        """(sorted distinct words, each word's start offsets, their first one and two letters) of the lower-cased
+        text. Lower-casing keeps every offset and every word boundary (see __init__), so the written text's words
+        stand at the same places."""
+        table = self._table_built
         if table is None:
             at: dict[str, list[int]] = {}
-            for m in _WORD.finditer(self.lower if folded else self.text):
+            for m in _WORD.finditer(self.lower):
                 places = at.get(m.group())
                 if places is None:
                     at[m.group()] = [m.start()]
                 else:
                     places.append(m.start())
             twos = {w[:2] for w in at}
-            table = self._tables[folded] = (sorted(at), at, twos | {w[:1] for w in twos})
+            table = self._table_built = (sorted(at), at, twos | {w[:1] for w in twos})
         return table
 
     def candidates(self, plan: Plan) -> list[int]:
         """Sorted offsets where one of the plan's openings stands in the text."""
         found: list[int] = []
-        for folded, by_first in ((True, plan.folded), (False, plan.exact)):
-            if not by_first:
-                continue
-            keys, at, firsts = self._table(folded)
-            hay = self.lower if folded else self.text
-            for first in by_first.keys() & firsts:
-                for word, lit, whole in by_first[first]:
+        if plan.words:
+            keys, at, firsts = self._table()
+            lower, text = self.lower, self.text
+            for first in plan.words.keys() & firsts:
+                for word, lit, whole, ic in plan.words[first]:
                     if whole:
                         places = at.get(word)
                         if places is None:
                             continue
-                        if len(lit) == len(word):
+                        if ic and len(lit) == len(word):
                             found += places
-                        else:  # "c-arm": the word "c", then the rest of the literal
+                        else:  # "c-arm" (the word "c", then the rest), or "US" as written
+                            hay = lower if ic else text
                             found += [p for p in places if hay.startswith(lit, p)]
                         continue
                     i = bisect.bisect_left(keys, word)  # every word the literal opens
                     while i < len(keys) and keys[i].startswith(word):
-                        found += at[keys[i]]
+                        if ic:
+                            found += at[keys[i]]
+                        else:
+                            found += [p for p in at[keys[i]] if text.startswith(lit, p)]
                         i += 1
         for lit, ic, before in plan.finds:
             hay = self.lower if ic else self.text
