@@ -167,7 +167,7 @@ VIOLATED = [
     ("27096.medicare.kx_on_diagnostic", note(FLUORO), ["27096-LT"], "medicare", "error"),
     ("27096.medicare.kx_on_combined", note(FLUORO, purpose="This was a diagnostic and therapeutic injection."), ["27096-LT"], "medicare", "warning"),
     ("27096.medicare.contrast", note(FLUORO, confirmation="Fluoroscopy confirmed intra-articular needle placement."), ["27096-LT-KX"], "medicare", "warning"),
-    ("27096.medicare.pain_scores", note(FLUORO, pain=None), ["27096-LT-KX"], "medicare", "warning"),
+    ("27096.medicare.pain_scores", note(FLUORO, pain=None), ["27096-LT-KX"], "medicare", "error"),
     # G0260: the facility's SI joint injection
     ("G0260.procedure.intra_articular_si", note(NERVE_BLOCK), ["G0260-LT"], None, "error"),
     ("G0260.guidance.fluoroscopy_or_ct", note(LANDMARK), ["G0260-LT"], None, "error"),
@@ -183,7 +183,7 @@ VIOLATED = [
     ("20552.si.ultrasound_confirmation_denied",
      note(ULTRASOUND, confirmation="The needle tip could not be seen entering the joint."), ["20552-LT"], None, "error"),
     ("20552.si.ultrasound_sources_disagree", note(ULTRASOUND), ["20552-LT", "76942"], None, "warning"),
-    ("20552.si.medicare_no_imaging", note(LANDMARK), ["20552-LT"], "medicare", "warning"),
+    ("20552.si.medicare_no_imaging", note(LANDMARK), ["20552-LT"], "medicare", "error"),
     ("20552.trigger_point.muscles", note(TRIGGER_3), ["20552"], None, "error"),
     ("20552.trigger_point.diagnosis", note(TRIGGER_2, diagnosis=None), ["20552"], None, "error"),
     ("20552.trigger_point.injectate", note(TRIGGER_2, sites="Trigger points in the left trapezius and left levator "
