@@ -66,7 +66,7 @@ LCD_CASES = [
     ("medicare.lcd.prior_diagnostic_relief", THERAPEUTIC, {"prior": "A diagnostic left SI joint injection gave 50% relief."}, "error", "met"),
     ("medicare.lcd.repeat_relief", REPEAT, {"sessions": "The last SI joint injection gave no relief."}, "error", "met"),
     ("medicare.lcd.repeat_relief", REPEAT, {"sessions": "The last SI joint injection gave 30% relief for 4 months."}, "error", "met"),
-    ("medicare.lcd.repeat_relief_duration", REPEAT, {"sessions": "The last SI joint injection gave 60% relief for 6 weeks."}, "warning", "met"),
+    ("medicare.lcd.repeat_relief_duration", REPEAT, {"sessions": "The last SI joint injection gave 60% relief for 6 weeks."}, "error", "met"),
     ("medicare.lcd.sessions_diagnostic_cap", None, {"sessions": "This is the third diagnostic SI joint injection."}, "error", "silent"),
     ("medicare.lcd.sessions_therapeutic_cap", REPEAT, {"sessions": "The last SI joint injection gave 60% relief for 4 months. This is the fifth therapeutic SI joint injection in the past 12 months."}, "error", "silent"),
     ("medicare.lcd.sessions_unclear", None, {"sessions": "This is the 3rd injection this year."}, "warning", "silent"),

@@ -147,3 +147,112 @@ def test_a_block_before_a_named_rfa_target_plans_the_rfa():
     ok, errors = supported(text, ["64451-RT"])
     assert ok, errors
     assert "si_rfa" not in (extract_facts(text).procedures or {})
+
+
+# --- a second blind set (60 notes, 119 verdicts) ---------------------------------------------------------------
+
+@pytest.mark.parametrize("technique, ok", [
+    ("Under fluoroscopy a 22G needle entered the left SI joint. Isovue 1 mL showed contrast spreading along the "
+     "joint line.", True),
+    ("Under fluoroscopy a 22G needle entered the left SI joint. Omnipaque 0.5 mL - arthrogram, intra-articular.", True),
+    ("Under fluoroscopy a 22G needle entered the left SI joint. Omnipaque 0.5 mL - arthrogram, intra-articular not "
+     "achieved.", False),
+    ("Under fluoroscopy a 22G needle was placed near the left SI joint. Contrast spreading into soft tissue.", False),
+])
+def test_contrast_spreading_and_a_listed_arthrogram_confirm_placement(technique, ok):
+    assert supported(si(technique=technique))[0] is ok
+
+
+@pytest.mark.parametrize("left, ok", [
+    ("On the LEFT, same technique; contrast confirmed intra-articular spread.", True),
+    ("On the LEFT, a needle was advanced; no contrast was given.", False),
+])
+def test_a_sides_own_sentence_owns_its_confirmation_across_semicolons(left, ok):
+    technique = ("Fluoroscopy was used. On the RIGHT, a 22G needle was advanced into the joint; 1 mL Omnipaque showed "
+                 "an intra-articular arthrogram. " + left + "\n09:19  triamcinolone 40 mg   Intra-articular   Right SI "
+                 "joint\n09:24  triamcinolone 40 mg   Intra-articular   Left SI joint")
+    text = si(title="Bilateral sacroiliac joint injections", dx="Bilateral sacroiliitis (M46.1).", technique=technique)
+    assert supported(text, ["27096-50"])[0] is ok
+
+
+@pytest.mark.parametrize("why, ok", [
+    ("CT was chosen because the fusion hardware obscures the joints on fluoroscopy.", True),
+    ("Fluoroscopy was also used to check the needle.", False),
+])
+def test_a_modality_that_would_obscure_the_joint_is_a_reason_not_a_second_guidance(why, ok):
+    technique = ("Under CT guidance a 22G needle was advanced into the left SI joint; CT confirmed the tip within the "
+                 "joint with contrast. " + why)
+    assert supported(si(title="CT-guided left SIJ injection", technique=technique))[0] is ok
+
+
+@pytest.mark.parametrize("purpose_line, ok", [
+    ("Indication: left sacroiliitis. Planned diagnostic and therapeutic injection of the left SI joint.", True),
+    ("The injection today was intended to be therapeutic.", True),
+    ("A diagnostic injection may be considered next time.", False),
+])
+def test_a_purpose_is_an_intention(purpose_line, ok):
+    assert supported(si(purpose="", technique=TECH.format(side="left") + " " + purpose_line))[0] is ok
+
+
+@pytest.mark.parametrize("addendum, ok", [
+    ("ADDENDUM: The side in the heading was entered in error from the template. The injection was performed on "
+     "the LEFT side only. The right SI joint was not injected.", True),
+    ("ADDENDUM: The right SI joint was not injected.", False),  # no error said: the conflict stands
+])
+def test_an_addendum_that_says_an_error_was_made_and_denies_the_other_side_supersedes_it(addendum, ok):
+    text = si(title="Right sacroiliac joint injection", dx="Sacroiliitis (M46.1).",
+              technique="Under fluoroscopy a needle was advanced into the joint; contrast confirmed intra-articular "
+                        "spread.") + "\n\n" + addendum
+    assert supported(text)[0] is ok
+
+
+@pytest.mark.parametrize("title, ok", [("Consultation and Procedure Report", True), ("Consultation", False)])
+def test_a_consult_title_that_names_the_procedure_heads_a_procedure_note(title, ok):
+    text = (title + "\n\nSeen for left buttock pain; diagnosis left sacroiliitis (M46.1). The intent was therapeutic.\n\n"
+            "Procedure: Using fluoroscopic guidance a 22G needle was advanced into the left sacroiliac joint; contrast "
+            "confirmed intra-articular placement. I then injected 40 mg Depo-Medrol and 2 mL 0.25% bupivacaine.")
+    assert supported(text)[0] is ok
+
+
+@pytest.mark.parametrize("room, ok", [("no other fluoroscopy room was available", True),
+                                      ("fluoroscopy was then used", False)])
+def test_no_other_room_available_is_no_use_of_it(room, ok):
+    technique = ("The C-arm was out of service and " + room + ". No fluoroscopy, CT or ultrasound guided the needle. "
+                 "A 22G needle was advanced into the left SI joint by palpation.")
+    assert supported(si(technique=technique), ["20552-LT"])[0] is ok
+
+
+def test_a_soap_objective_line_is_the_exam_not_the_procedure():
+    text = ("S: Right buttock pain for 6 months.\n\nO: Tender right sulcus, thigh thrust positive. No imaging yet.\n\n"
+            "A: Right SI joint pain, M53.3. Diagnostic block today.\n\n"
+            "P: Diagnostic right SI joint injection performed.\n - Fluoroscopic guidance, oblique view.\n"
+            " - 22G needle into the inferior right SI joint; contrast showed intra-articular spread.\n"
+            " - Injected 2 mL 0.5% bupivacaine + 20 mg triamcinolone.\n")
+    assert supported(text, ["27096-RT"])[0] is True
+    assert supported(text.replace("O: ", "").replace("Fluoroscopic guidance", "No imaging"), ["27096-RT"])[0] is False
+
+
+def test_a_key_pipe_value_export_reads_as_fields():
+    text = ("EXPORT|PROC_NOTE|v1\nPROC_NAME|Sacroiliac joint injection\nLATERALITY|L (left)\nGUIDANCE|Fluoroscopy\n"
+            "DX_1|M46.1|Sacroiliitis, not elsewhere classified\nINTENT|Therapeutic\n"
+            "NARRATIVE|Prone. Under fluoroscopy a 22G needle was advanced into the left SIJ; contrast showed an "
+            "intra-articular arthrogram. Triamcinolone 40 mg and bupivacaine 0.25% 2 mL injected.\nCOMPLICATIONS|None\n")
+    assert supported(text)[0] is True
+    assert supported(text.replace("Fluoroscopy\n", "None\n").replace("Under fluoroscopy a", "A"))[0] is False
+
+
+@pytest.mark.parametrize("line, dose", [
+    ("I injected 0.5 mL (20 mg) of methylprednisolone 40 mg/mL.", "20 mg"),
+    ("Injected 1 mL (40 mg) methylprednisolone and 2 mL 0.25% ropivacaine.", "40 mg"),
+    ("Injected methylprednisolone 40 mg/mL.", None),  # a strength, not a dose
+])
+def test_a_volume_with_its_dose_in_parentheses_before_the_drug_is_the_dose(line, dose):
+    meds = {m.name: m.dose for m in extract_facts(si(technique=TECH.format(side="left") + " " + line)).medications}
+    assert meds["methylprednisolone"] == dose
+
+
+def test_a_numbered_items_label_heads_the_lettered_items_under_it():
+    text = si(technique=TECH.format(side="left")) + (
+        "\n7. Injection history:\n   a. 08/06 - diagnostic left SIJ block with lidocaine: 85% relief.\n")
+    assert supported(text)[0] is True  # the history's lidocaine is no undosed drug of today
+    assert supported(text.replace("7. Injection history:", "7. Today:"))[0] is False

@@ -677,6 +677,10 @@ class Reader:
         seen: set[tuple[int, int]] = set()
         for m in self.r.finditer(DIAGNOSTIC_BLOCK if kind == "diagnostic" else PRIOR_THERAPEUTIC):
             lo, hi = self.sentence_of(m.start())
+            for _ in range(3):  # "first therapeutic injection: baseline NRS 8; NRS 3 at 6 weeks - 60% relief": one
+                if hi >= len(self.text) or not self.text[lo:hi].rstrip().endswith(";"):  # statement across its
+                    break  # semicolons
+                hi = min(self.sentence_of(hi)[1], m.start() + WINDOW)
             if (lo, hi) in seen:
                 continue
             seen.add((lo, hi))

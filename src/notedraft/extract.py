@@ -165,6 +165,7 @@ def _read_facts(ctx: TextContext) -> Facts:
 # names both sides is the encounter's.
 _SAME_TECHNIQUE = re.compile(r"\b(?:same|identical|similar|similarly|likewise|repeated|mirror\w*)\b", re.IGNORECASE)
 _BOTH_SIDES = re.compile(r"\b(?:both|each|bilateral\w*|either|all)\b", re.IGNORECASE)
+_SIDE_WORD = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 
 
 def _per_side_confirmation(ctx: TextContext, facts: Facts) -> None:
@@ -182,6 +183,12 @@ def _per_side_confirmation(ctx: TextContext, facts: Facts) -> None:
         prior = [(p, side) for p, side in anchors if p <= m.start()]
         if _BOTH_SIDES.search(text, s0, s1) or not prior:
             return
+        # the whole sentence up to the confirmation, across its semicolons ("On the LEFT, same technique; ...")
+        p0 = max(text.rfind(". ", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
+        named = _SIDE_WORD.findall(text, min(p0, s0), m.start())
+        if len({w.lower() for w in named}) == 1:
+            owned[named[0].lower()] += 1  # "On the LEFT, same technique; contrast confirmed ...": its own side
+            continue
         pos, side = prior[-1]
         a0 = ctx.sentence(pos)[0]
         if any(a0 <= p <= s1 and other != side for p, other in anchors):
@@ -633,8 +640,12 @@ def _superseded_side(ctx: TextContext, facts: Facts, found: dict, mentioned: dic
         return
     (side,) = kept
     other = "right" if side == "left" else "left"
+    # the other side named as the error, or denied ("The right SI joint was not injected") in a correction that
+    # says an error was made ("The side in the heading was entered in error")
+    says_error = any(_in_correction(ctx, m.start()) for m in _IN_ERROR.finditer(text))
     denials = [m.start() for m in ctx.finditer(lx.SIDE_WORDS)
-               if m.lastgroup == other and _in_correction(ctx, m.start()) and denial(m.start())]
+               if m.lastgroup == other and _in_correction(ctx, m.start())
+               and (denial(m.start()) or (says_error and ctx.status(m.start(), m.end()) == "negated"))]
     if not denials or any(_IN_ERROR.search(text, *ctx.sentence(a)) for a, _ in in_corr[side]):
         return
     first = min(denials + [a for a, _ in in_corr[side]])
@@ -823,6 +834,7 @@ _CONSULT = re.compile(
     r"\b(?:consult(?:ation)?(?:\s+note)?|dear\s+dr|letter|progress\s+note|office\s+visit|clinic\s+visit|follow[- ]?up\s+visit"
     r"|new\s+patient\s+visit|history\s+and\s+physical|H&P|recommendation|not\s+performed\s+today|referral)\b",
     re.IGNORECASE)
+_PROCEDURE_TITLE = re.compile(r"\b(?:and|&|with|/|\+)\s+(?:procedure|operative|injection)\s+(?:note|report|record)\b", re.IGNORECASE)
 _DONE_TODAY = re.compile(
     r"\b(?:performed|injected|administered|completed|done|carried\s+out|placed|given)\b[^.;]{0,80}\b(?:today|this\s+(?:visit|date|day)"
     r"|in\s+(?:the\s+)?(?:office|clinic|procedure\s+room))\b|\b(?:today|this\s+visit)\b[^.;]{0,80}\b(?:performed|injected|administered"
@@ -852,6 +864,11 @@ def _encounter_not_done(ctx: TextContext, facts: Facts) -> None:
     if said:  # "Recommendation (not performed today): ..." heads the whole document
         facts.not_done.append(ctx.span(said.start(), said.end()))
     consult = _CONSULT.search(head)
+    if consult:  # "Consultation and Procedure Report": a title that names the procedure too heads a procedure note
+        line_end = text.find("\n", consult.end())
+        title = text[text.rfind("\n", 0, consult.start()) + 1 : line_end if line_end >= 0 else len(text)]
+        if _PROCEDURE_TITLE.search(title):
+            consult = None
     if consult and ctx.status(consult.start(), consult.end()) != "quoted":
         done = [m for m in ctx.finditer(_DONE_TODAY) if ctx.local_status(m.start(), m.end()) == "affirmed"]
         if not done:
@@ -1024,15 +1041,20 @@ def _dx_words(segment: str) -> str:
 # The purpose of an injection that was referred or requested is the purpose of the injection done: "Therapeutic
 # steroid injection requested by rheumatology", "Referred for a diagnostic left SI joint injection". Only words of a
 # referral, and only for a purpose word that names the injection it qualifies.
-_REFERRAL = re.compile(r"request\w*|referr\w*|refer|ordered", re.IGNORECASE)
+# A purpose is an intention: "planned diagnostic injections", "the injection today was intended to be therapeutic",
+# "referred for a diagnostic block" state it; the same words doubt any other fact.
+_REFERRAL = re.compile(r"request\w*|referr\w*|refer|ordered|planned|intend\w*|intent\w*|meant", re.IGNORECASE)
 _PURPOSE_OF_INJECTION = re.compile(r"\s+(?:[\w-]+\s+){0,5}?(?:injections?|inj\b|blocks?)", re.IGNORECASE)
+_INJECTION_INTENDED = re.compile(r"\b(?:injections?|blocks?)\s+(?:\w+\s+){0,2}(?:was|were|is|are)\s+"
+                                 r"(?:intended|meant|planned)\s+(?:to\s+be|as(?:\s+an?)?)\s+$", re.IGNORECASE)
 
 
 def _purpose_stated(ctx: TextContext, m: re.Match[str], facts: Facts) -> bool:
     if ctx.status(m.start(), m.end()) == "affirmed":
         return True
     return (facts.procedure != "unstated" and ctx.section_of(m.start()).kind != "plan"
-            and _PURPOSE_OF_INJECTION.match(ctx.text, m.end()) is not None
+            and (_PURPOSE_OF_INJECTION.match(ctx.text, m.end()) is not None
+                 or _INJECTION_INTENDED.search(ctx.text, max(0, m.start() - 60), m.start()) is not None)
             and ctx.status(m.start(), m.end(), allow=_REFERRAL) == "affirmed")
 
 

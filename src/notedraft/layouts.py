@@ -44,7 +44,18 @@ def flatten(text: str) -> str:
         text = _TAG.sub(_tag, text)
     if "|" in text and _HL7_SEGMENT.search(text):
         text = _hl7(text)
+    if "|" in text and len(_PIPE_FIELD.findall(text)) >= 3:
+        text = _PIPE_FIELD.sub(_pipe_field, text)
     return text
+
+
+# A key|value export ("LATERALITY|B (bilateral)", "PROC_NAME|Sacroiliac joint injection"): each line is the field
+# "LATERALITY: B (bilateral)", of the same length so every offset holds.
+_PIPE_FIELD = re.compile(r"(?m)^(?P<key>[A-Z][A-Z0-9_]{1,30})\|(?=[^|\r\n])")
+
+
+def _pipe_field(m: re.Match[str]) -> str:
+    return m.group("key").replace("_", " ") + ":"
 
 
 # A segment line: three capitals (or a Z-segment) and the field separator. A message has an MSH, or two OBX/NTE.

@@ -468,6 +468,7 @@ def _hits(ctx) -> list[Hit]:
 _DOSE_BOUNDARY = _Lazy(
     r"[,;:()\r\n|\t]|(?<!\bc)(?<!\bc\.c)\.(?!\d)|\+|\bplus\b|\band\b(?!\s+a\s+half\b)|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", I
 )
+_PAIRED_LEFT = _Lazy(r"\d*\.?\d+\s*(?:mg|mcg|ml|cc)s?\s*\(\s*\d*\.?\d+\s*(?:mg|mcg|ml|cc)s?\s*\)\s*(?:of\s+)?$", I)
 _COLON_AMOUNT = _Lazy(r"(?<![\d:]):[ \t]*\.?\d")
 _BARE_LEFT = _Lazy(r"(?P<n>\d*\.?\d+)\s*(?:of\s+)?$")
 _BARE_RIGHT = _Lazy(r"^\s*(?P<n>\d*\.?\d+)(?!\s*(?:%|mg|mcg|cc|ml|units?|/|g\b|ga\b|gauge|kg\b|-?\s*(?:inch|in\b|cm)))(?![\w.])", I)
@@ -480,8 +481,10 @@ _HEADER_UNIT = _Lazy(r"\(\s*(mg|mcg|ml|mL|cc|%)\s*\)|\bin\s+(mg|mcg|ml|mL|cc)\b"
 def _window(ctx, lo: int, hi: int, *, left: bool) -> str:
     chunk = ctx.text[lo:hi]
     if left:
+        # "0.5 mL (20 mg) of triamcinolone": an amount in parentheses after an amount is the same dose restated
+        paired = _PAIRED_LEFT.search(chunk)
         cut = 0
-        for m in _DOSE_BOUNDARY.finditer(chunk):
+        for m in _DOSE_BOUNDARY.finditer(chunk, 0, paired.start() if paired else len(chunk)):
             cut = m.end()
         return chunk[cut:]
     # "Triamcinolone (Kenalog) 40 mg": the closing parenthesis of a name in parentheses does not end the clause.

@@ -19,6 +19,9 @@ QUESTIONS = {
     "images.permanently_recorded": "Were the ultrasound images permanently recorded (e.g. saved to PACS)?",
     "guidance.described": "How did ultrasound localize the needle (real-time view, probe, in-plane or out-of-plane)?",
     "diagnosis.hip_pain_is_not_si": "M25.55- is hip pain: what is the SI joint diagnosis (e.g. M46.1 sacroiliitis)?",
+    "medicare.pain_scores": "What was the pain score before and after the injection, on the same named scale (e.g. NRS 7/10 "
+                            "before, 2/10 after)?",
+    "medicare.lcd.repeat_relief_duration": "How long did the last SI joint injection's relief last (weeks or months)?",
     **COVERAGE_QUESTIONS,  # the Medicare SI LCD criteria (--payer medicare)
 }
 

@@ -87,7 +87,9 @@ _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
 # An EHR field nobody filled in is no statement: an unselected SmartList ("{DIAGNOSTIC/THERAPEUTIC:304512}"), a
 # SmartPhrase token ("@PURPOSE@"), "***". Blanked like a placeholder, so its words are never read as facts.
 _UNFILLED = re.compile(r"\{[^{}\r\n]{1,120}:\s*\d+\}|@[A-Z][A-Z0-9_]*@|\*{3,}")
-_HEADING = re.compile(r"(?:^|[\r\n,.]\s*)(?P<name>[A-Z][A-Za-z0-9 /&'()#-]{1,50}?)\s*:", re.MULTILINE)
+# A SOAP note's "S:" and "O:" open a line (its "A:" and "P:" are left unnamed: a SOAP procedure note puts the
+# procedure done under P, and a bare "R:" or "L:" labels a side)
+_HEADING = re.compile(r"(?:^|[\r\n,.]\s*)(?P<name>[A-Z][A-Za-z0-9 /&'()#-]{1,50}?|(?<![^\n])[SO](?=:[ \t]))\s*:", re.MULTILINE)
 # A field's value that says the thing was not done, or says nothing: "N/A", "none", "not used", "____", "0 seconds".
 _NEGATIVE_VALUE = re.compile(
     r"^\s*[(\[]?\s*(?:$|[_.\-*\s]+$|_{2,}|n/?a\b|none\b|nil\b|no\s*(?:[.;,]|$)|not\b|never\b|unavailable\b|declined\b|deferred\b"
@@ -95,6 +97,7 @@ _NEGATIVE_VALUE = re.compile(
     r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|mgy\*?cm2?|mrem|images?|views?)?\s*$|zero\b|unknown\b|\?)",
     I,
 )
+_ITEM_NUMBER = re.compile(r"(?:\d{1,2}|[a-zA-Z])[.)]|[-*•]")
 _HEADING_TAB = re.compile(r"[ \t]*[A-Za-z][A-Za-z0-9 /&'#()-]{0,50}:\t+[^\t|]*$")
 _FIELD = re.compile(r"[ \t]*(?P<label>[A-Za-z][A-Za-z0-9 /&'#-]{0,50}?)[ \t]*(?P<sep>:|=|\?|\s-\s|\t)[ \t,]*"
                     r"(?P<value>(?:[^\r\n;.]|\.(?=\d))*)")
@@ -163,7 +166,7 @@ _DETERMINER_NEGATION = lx.NEGATION_BEFORE
 # "C-arm (unavailable)".
 _NEGATIVE_TAIL = re.compile(
     r"^[\s,;:()\-]*(?:(?:but|and|was|were|is|are|it|this|which|that)\s+)*"
-    r"(?:not\b|never\b|n/a\b|none\b|no\s*(?:[.;,)]|$)|unavailable|unable|declined|deferred|omitted|skipped|aborted"
+    r"(?:not\b(?!\s+(?:elsewhere|otherwise)\s+(?:classified|specified))|never\b|n/a\b|none\b|no\s*(?:[.;,)]|$)|unavailable|unable|declined|deferred|omitted|skipped|aborted"
     r"|cancel+ed|failed(?!\s+(?:\d|conservative|PT\b|physical|therapy|treatment|NSAIDs?|medications?|meds|injections?"
     r"|chiro\w*|home|exercise|rest|activity|to\s+(?:respond|improve|help)))"  # "failed PT" is history, not a failure today
     r"|broken|down\b|contraindicated|was\s*n'?t|wasnt|werent|weren't|isnt|isn't|unused|withheld|held\b"
@@ -349,7 +352,8 @@ class Reading:
         for i, (pos, name) in enumerate(self._headings):
             end = self._headings[i + 1][0] if i + 1 < len(self._headings) else len(text)
             line_start = max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
-            block = not text[line_start:pos].strip() or text[:pos].rstrip().endswith(",") or name.isupper()
+            lead = text[line_start:pos].strip()  # "7. Injection history:": a numbered item's label heads its line
+            block = not lead or _ITEM_NUMBER.fullmatch(lead) is not None or text[:pos].rstrip().endswith(",") or name.isupper()
             if block:
                 # "DIAGNOSIS: M46.1." holds its own line (and the list items under it); a heading alone on its
                 # line, or MTSamples' one-line notes, hold everything up to the next heading
@@ -694,7 +698,8 @@ class Reading:
             return "conditional"
         if self.cue_within(lx.HYPOTHETICAL_SENTENCE, lo, start):
             return "conditional"  # "Risks of ... were discussed": consent talk before the mention
-        if self.cue_within(lx.PLANNED, lo, start):
+        if any(self._allow is None or not self._allow.fullmatch(self.text, a, b)
+               for a, b in self.cues_within(lx.PLANNED, lo, start)):
             return "planned"
         if self._history_reaches(start, lo, s_end) or (
             self.cue_within(lx.HISTORICAL_WEAK, lo, start) and not self.cue_within(_PRESENT_TODAY, lo, min(s_end, start + WINDOW))
@@ -836,7 +841,7 @@ def _at(items, starts: list[int], pos: int):
 
 def _not_a_heading(name: str) -> bool:
     # "at 10:30", "ratio 1:1", a URL: not headings
-    return bool(re.fullmatch(r"[\d\s.:/-]*|https?|[A-Za-z]", name.strip()))
+    return bool(re.fullmatch(r"[\d\s.:/-]*|https?|(?![SO]$)[A-Za-z]", name.strip()))  # SOAP's "S:", "O:" are
 
 
 @lru_cache(maxsize=1024)  # a pure function of the heading; a long note repeats its headings

@@ -20,7 +20,7 @@ NO_GUIDANCE = "L SIJ inj, diagnostic and therapeutic, dx M46.1 sacroiliitis, 40 
 COMPLETE = NO_GUIDANCE + ", fluoro, contrast confirmed intra-articular spread"
 ENCOUNTER = {"mrn": "MRN-00123", "date_of_service": TODAY, "physician": "drlee", "place_of_service": "office",
              "payer": "commercial"}
-# The seven Medicare SI LCD criteria, answered with the full history (one answer per question, as dictated).
+# The seven Medicare SI LCD criteria and the pain scores before and after, answered with the full history (one answer per question, as dictated).
 LCD_ANSWERS = {
     "How long": "Six-month history of left buttock pain.",
     "Where exactly": "The pain is over the left SI joint and buttock, below L5.",
@@ -30,6 +30,7 @@ LCD_ANSWERS = {
                     "were excluded.",
     "provocative": "FABER, Gaenslen and thigh thrust tests were positive.",
     "conservative": "Six weeks of physical therapy and NSAIDs failed; the pain persisted despite conservative care.",
+    "before and after": "Pain was NRS 7/10 before and 2/10 after the injection.",
 }
 
 

@@ -115,12 +115,12 @@ def test_a_submitted_note_stays_submitted_when_the_physicians_answer_redrafts_it
     assert r.json()["status"] == "submitted"  # said, not silent
 
 
-def test_seven_answers_make_one_revision(practice):
+def test_eight_answers_make_one_revision(practice):
     app, login = practice
     sam, drlee = login("sam"), login("drlee")
     draft_id = new_note(sam, MEDICARE_NO_HISTORY, payer="medicare")
     sent = sam.post(f"/api/drafts/{draft_id}/queries", json={"revision": 1}).json()["sent"]
-    assert len(sent) == 7
+    assert len(sent) == 8  # the seven LCD criteria and the pain scores before and after
     for q in sent:
         r = drlee.post(f"/api/queries/{q['id']}/answer", json={"text": lcd_answer(q["question"])})
         assert r.status_code == 200, r.text
