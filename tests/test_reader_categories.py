@@ -256,3 +256,61 @@ def test_a_numbered_items_label_heads_the_lettered_items_under_it():
         "\n7. Injection history:\n   a. 08/06 - diagnostic left SIJ block with lidocaine: 85% relief.\n")
     assert supported(text)[0] is True  # the history's lidocaine is no undosed drug of today
     assert supported(text.replace("7. Injection history:", "7. Today:"))[0] is False
+
+
+@pytest.mark.parametrize("other_causes, ok", [
+    ("MRI shows no central or foraminal stenosis, no disc herniation, no fracture, infection or tumor.", True),
+    ("MRI shows no central stenosis but foraminal stenosis on the left.", False),
+])
+def test_a_negation_reaches_through_an_or_list_of_adjectives(other_causes, ok):
+    text = MEDICARE_SI.format(other_causes=other_causes)
+    assert supported(text, ["27096-LT-KX"], "medicare")[0] is ok
+
+
+@pytest.mark.parametrize("care, ok", [
+    ("Conservative care: PT 10 weeks + HEP (continuing), NSAIDs; failed to relieve pain.", True),
+    ("Conservative care: none tried.", False),
+])
+def test_therapy_that_failed_to_relieve_pain_was_tried(care, ok):
+    text = MEDICARE_SI.format(other_causes="MRI: no stenosis, disc herniation, fracture, infection or tumor.")
+    text = text.replace("Physical therapy for 8 weeks and NSAIDs failed; home exercises continue.", care)
+    assert supported(text, ["27096-LT-KX"], "medicare")[0] is ok
+
+
+MEDICARE_SI = (
+    "PROCEDURE: Left sacroiliac joint injection under fluoroscopic guidance.\n"
+    "HISTORY: Moderate to severe left low back pain over the left SI joint, below L5, between the iliac crest and the "
+    "gluteal fold, for 6 months. No radiculopathy. {other_causes} FABER, Gaenslen and thigh thrust positive on the "
+    "left. Physical therapy for 8 weeks and NSAIDs failed; home exercises continue.\n"
+    "DIAGNOSIS: Left sacroiliitis (M46.1).\nPURPOSE: Diagnostic.\n"
+    "TECHNIQUE: Pre-procedure NRS 7/10. Under fluoroscopic guidance a 22-gauge needle was advanced into the left SI "
+    "joint; contrast confirmed intra-articular spread. AP and oblique images saved. 2 mL 0.25% bupivacaine and 40 mg "
+    "triamcinolone injected. Post-procedure NRS 1/10.\nCOMPLICATIONS: none.")
+
+
+@pytest.mark.parametrize("dx, ok", [
+    ("Radiculopathy, lumbar region (M54.16) - left L5 and S1 distribution", True),
+    ("Radiculopathy, lumbar region (M54.16) - left L3-4 level", False),
+])
+def test_a_dermatomal_distribution_is_not_a_level_injected(dx, ok):
+    text = ("Procedure Orders\n  TRANSFORAMINAL EPIDURAL LUMBAR/SACRAL, LEFT, FLUORO (L4-5, L5-S1)     Completed\n\n"
+            f"Diagnoses\n  1. Lumbar foraminal stenosis (M48.061)\n  2. {dx}\n\n"
+            "Indication\n  Left leg pain for 4 months, MRI: left L4-5 and L5-S1 foraminal stenosis. Therapeutic.\n\n"
+            "Procedure Narrative\n  Prone. Fluoroscopy used for all needle placement. A 22G needle to the left L4-5 "
+            "foramen; contrast showed epidural spread, no vascular flow. A 22G needle to the left L5-S1 foramen; "
+            "contrast outlined the L5 root with epidural spread. Dexamethasone 4 mg and 1 mL 1% lidocaine at each "
+            "level.\n")
+    assert supported(text, ["64483-LT", "64484-LT"])[0] is ok
+
+
+def test_a_block_to_assess_candidacy_for_rfa_plans_the_rfa():
+    text = ("RIGHT LUMBAR MEDIAL BRANCH BLOCKS - L4-5 AND L5-S1 FACET JOINTS\n\nIndication: axial right low back pain "
+            "for a year, facet arthropathy on MRI. Diagnosis: lumbar spondylosis, M47.816. Purpose: diagnostic medial "
+            "branch block, to assess candidacy for radiofrequency ablation.\n\nProcedure: Prone. Fluoroscopy used to "
+            "obtain an oblique view of each target. 22G needles placed under fluoroscopic guidance to:\n"
+            "  - right L3 medial branch\n  - right L4 medial branch\n  - right L5 dorsal ramus (sacral ala groove)\n"
+            "Position confirmed in AP and oblique views; contrast at each needle showed no vascular uptake. 0.5 mL of "
+            "0.5% bupivacaine was injected at each site.\n")
+    assert supported(text, ["64493-RT", "64494-RT"])[0] is True
+    assert supported(text.replace("Fluoroscopy used to obtain an oblique view of each target. ", "").replace(
+        " under fluoroscopic guidance", ""), ["64493-RT", "64494-RT"])[0] is False

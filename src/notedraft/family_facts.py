@@ -38,6 +38,9 @@ class FamilyFacts:
     sites: list[str] = field(default_factory=list)
 
 
+_DERMATOME_AFTER = re.compile(r"(?:\s*(?:and|or|/|,|-)\s*[CTLS]\d)*\s+(?:(?:nerve\s+)?(?:root\s+)?distributions?|dermatom\w*)\b",
+                              re.IGNORECASE)
+
 def family_of(procedure: str) -> Family | None:
     return by_procedure().get(procedure)
 
@@ -108,6 +111,8 @@ def _read(fam: Family, text: str, facts: Facts) -> FamilyFacts:
             value = normal_level(f.value)
             if f.span is not None and not procedural(f.span.start):
                 continue  # a level in the history, plan or exam is not a level injected today
+            if f.span is not None and _DERMATOME_AFTER.match(text, f.span.end):
+                continue  # "radiculopathy in the L5 and S1 distribution": where the pain runs, not a level injected
             if not pattern.match(value):
                 out.unreadable_levels.append(f.value)
                 continue

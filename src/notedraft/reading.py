@@ -168,7 +168,7 @@ _NEGATIVE_TAIL = re.compile(
     r"^[\s,;:()\-]*(?:(?:but|and|was|were|is|are|it|this|which|that)\s+)*"
     r"(?:not\b(?!\s+(?:elsewhere|otherwise)\s+(?:classified|specified))|never\b|n/a\b|none\b|no\s*(?:[.;,)]|$)|unavailable|unable|declined|deferred|omitted|skipped|aborted"
     r"|cancel+ed|failed(?!\s+(?:\d|conservative|PT\b|physical|therapy|treatment|NSAIDs?|medications?|meds|injections?"
-    r"|chiro\w*|home|exercise|rest|activity|to\s+(?:respond|improve|help)))"  # "failed PT" is history, not a failure today
+    r"|chiro\w*|home|exercise|rest|activity|to\s+(?:respond|improve|help|relieve|control|resolve|alleviate)))"  # "failed PT" is history, not a failure today
     r"|broken|down\b|contraindicated|was\s*n'?t|wasnt|werent|weren't|isnt|isn't|unused|withheld|held\b"
     r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|images?|views?)?\s*(?:[.;,)](?!\d)|$)|zero\b)",  # not "0.5 mL"
     I,
