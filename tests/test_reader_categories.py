@@ -314,3 +314,19 @@ def test_a_block_to_assess_candidacy_for_rfa_plans_the_rfa():
     assert supported(text, ["64493-RT", "64494-RT"])[0] is True
     assert supported(text.replace("Fluoroscopy used to obtain an oblique view of each target. ", "").replace(
         " under fluoroscopic guidance", ""), ["64493-RT", "64494-RT"])[0] is False
+
+
+@pytest.mark.parametrize("pad", ["", "  ", "\t"])
+def test_an_indented_first_line_is_still_a_heading(pad):
+    text = pad + ("Left SIJ: under fluoroscopy a 22 g needle entered the joint; contrast outlined it; 40 mg "
+                  "triamcinolone and 1 mL 0.5% bupivacaine injected.\r\nRight SIJ: same technique, intra-articular "
+                  "contrast spread confirmed; 40 mg triamcinolone and 1 mL 0.5% bupivacaine injected.\r\n"
+                  "Dx M46.1 bilateral sacroiliitis. Therapeutic.\r\n")
+    assert supported(text, ["27096-50"])[0] is True
+
+
+def test_a_lower_case_plan_heading_plans_what_it_holds():
+    text = ("Left SI joint injection under fluoroscopy; contrast outlined the joint. Triamcinolone 40 mg with 2 mL "
+            "0.25% bupivacaine injected. Dx M46.1. Therapeutic.\nplan: repeat injection in 3 months if relief wanes; "
+            "consider radiofrequency ablation of the lateral branches.")
+    assert supported(text)[0] is True

@@ -89,7 +89,7 @@ _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
 _UNFILLED = re.compile(r"\{[^{}\r\n]{1,120}:\s*\d+\}|@[A-Z][A-Z0-9_]*@|\*{3,}")
 # A SOAP note's "S:" and "O:" open a line (its "A:" and "P:" are left unnamed: a SOAP procedure note puts the
 # procedure done under P, and a bare "R:" or "L:" labels a side)
-_HEADING = re.compile(r"(?:^|[\r\n,.]\s*)(?P<name>[A-Z][A-Za-z0-9 /&'()#-]{1,50}?|(?<![^\n])[SO](?=:[ \t]))\s*:", re.MULTILINE)
+_HEADING = re.compile(r"(?:^[ \t]*|[\r\n,.]\s*)(?P<name>[A-Z][A-Za-z0-9 /&'()#-]{1,50}?|(?<![^\n])[SO](?=:[ \t]))\s*:", re.MULTILINE)
 # A field's value that says the thing was not done, or says nothing: "N/A", "none", "not used", "____", "0 seconds".
 _NEGATIVE_VALUE = re.compile(
     r"^\s*[(\[]?\s*(?:$|[_.\-*\s]+$|_{2,}|n/?a\b|none\b|nil\b|no\s*(?:[.;,]|$)|not\b|never\b|unavailable\b|declined\b|deferred\b"
@@ -97,6 +97,7 @@ _NEGATIVE_VALUE = re.compile(
     r"|0+(?:\.0+)?\s*(?:s|sec|secs|seconds?|min|mins|minutes?|mgy|mgy\*?cm2?|mrem|images?|views?)?\s*$|zero\b|unknown\b|\?)",
     I,
 )
+_LOWER_HEADING = re.compile(r"^[ \t]*(?P<name>[a-z][a-z ]{1,30}?)[ \t]*:(?!\d)", re.MULTILINE)
 _ITEM_NUMBER = re.compile(r"(?:\d{1,2}|[a-zA-Z])[.)]|[-*•]")
 _HEADING_TAB = re.compile(r"[ \t]*[A-Za-z][A-Za-z0-9 /&'#()-]{0,50}:\t+[^\t|]*$")
 _FIELD = re.compile(r"[ \t]*(?P<label>[A-Za-z][A-Za-z0-9 /&'#-]{0,50}?)[ \t]*(?P<sep>:|=|\?|\s-\s|\t)[ \t,]*"
@@ -261,6 +262,12 @@ class Reading:
         self._starts = [0] + [m.end() for m in _SENTENCE_BREAK.finditer(text)]
         self._headings = [(m.start("name"), m.group("name").strip()) for m in _HEADING.finditer(text)
                           if not _not_a_heading(m.group("name"))]
+        if ":" in text:  # "plan: repeat in 3 months": a lower-case heading, kept when it names a section that is
+            # not the procedure's (a lower-case "left:" or "fluoro:" in a dictation labels a fact, not a section)
+            lower = [(m.start("name"), m.group("name").strip()) for m in _LOWER_HEADING.finditer(text)
+                     if _kind_of(m.group("name").strip()) not in ("body", "procedure", "medications")]
+            if lower:
+                self._headings = sorted(set(self._headings + lower))
         self._heading_pos = [h[0] for h in self._headings]
         self.sections = self._sections()
         self._section_starts = [sec.start for sec in self.sections]
