@@ -53,6 +53,15 @@ SUPPORTED = [
      ["trigger point injection", "trapezius, levator scapulae, rhomboid"]),
     ("trigger_point", "TPI trapezius and levator scapulae, 1 cc 1% lido each, dx M79.18", ["20552"],
      ["trapezius, levator scapulae"]),
+    # muscles as physicians shorten them: three muscles bill 20553, written out in full with their sides
+    ("trigger_point", "TPI x3: L trap, L levator scap, R rhomboid, 1cc 1% lido each, no imaging, dx M79.18",
+     ["20553"], ["left trapezius, left levator scapulae, right rhomboid"]),
+    ("trigger_point", "TPIs to bilat upper traps and L levator, 1 mL 0.5% bupi each, dx M79.18", ["20553"],
+     ["bilateral upper trapezius, left levator scapulae"]),
+    ("epidural_transforaminal", "L L5-S1 TF ESI under fluoro, contrast confirmed, 10 mg dexa + 1 cc 1% lido, "
+     "dx M54.16", ["64483-LT"], ["Left", "transforaminal epidural injection", "L5-S1"]),
+    ("facet", "L lumbar MBB L4-5 L5-S1 under fluoro, 0.5cc 0.5% bupi each, dx M47.816", ["64493-LT", "64494-LT"],
+     ["Left", "medial branch block", "L4-5, L5-S1"]),
     ("genicular", "left genicular nerve block under fluoro, 1 cc 0.5% bupi each, dx M17.12", ["64454-LT"],
      ["Left", "genicular nerve block"]),
     ("genicular", "right genicular nerve RFA under fluoro, 1 cc 2% lido each, dx M17.11", ["64624-RT"],

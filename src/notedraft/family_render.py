@@ -18,6 +18,7 @@ from jinja2 import Environment, StrictUndefined
 from . import boilerplate
 from . import family_facts
 from .family import Family, by_procedure
+from .muscles import spelled_out
 from .models import Facts, ValidationReport
 
 _SIDE = {"left": "Left", "right": "Right", "bilateral": "Bilateral"}
@@ -123,7 +124,7 @@ def note_view(fam: Family, facts: Facts, said: dict[str, boilerplate.Statements]
             if words:
                 details.append(f"{label}: {', '.join(words)}")
     # each muscle as dictated, with its sides ("Left and right upper trapezius"): the note reads back to the count
-    muscles = _unique([m.span.text if m.span else m.value for m in facts.muscles])
+    muscles = _unique([spelled_out(m.span.text) if m.span else m.value for m in facts.muscles])
     muscles_line = ", ".join(muscles) if muscles else ("[MUSCLES NEEDED]" if "muscles" in needs else "")
     if facts.side in _SIDE:
         side = _SIDE[facts.side]

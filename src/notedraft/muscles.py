@@ -28,8 +28,28 @@ _WORD = {"left": "left", "lt": "left", "l": "left", "right": "right", "rt": "rig
 _SIDE_PREFIX = re.compile(r"^(?:left|right)\s+", re.IGNORECASE)
 _COUNT = re.compile(r"\b(?P<n>\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:(?:different|separate|"
                     r"distinct|total)\s+)?muscles?\b", re.IGNORECASE)
+# shorthand for a muscle, and the name the note writes ("L trap" is the left trapezius)
+_SHORT = [(re.compile(p, re.IGNORECASE), full) for p, full in (
+    (r"^traps?$|^trapz$", "trapezius"), (r"^levator(?:\s+scap\w*)?$", "levator scapulae"), (r"^rhomb$", "rhomboid"),
+    (r"^SCM$", "sternocleidomastoid"), (r"^glut\w*\s+med$", "gluteus medius"), (r"^glut\w*\s+max$", "gluteus maximus"),
+    (r"^glut\w*\s+min$", "gluteus minimus"), (r"^TFL$", "tensor fasciae latae"))]
 _NUMBER = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
            "ten": 10}
+
+
+_SHORT_IN_TEXT = re.compile(r"\b(?:traps?|trapz|levator(?:\s+scap\w*)?(?!\s+ani\b)|rhomb|SCM|glut(?:e|eus)?\s+(?:med|max|min)|TFL)\b"
+                            r"(?!\w)", re.IGNORECASE)
+_SIDE_SHORT = re.compile(r"\b(?:(?-i:[LR])|lt|rt|bilat|b/l)\b\.?", re.IGNORECASE)
+_SIDE_FULL = {"l": "left", "lt": "left", "r": "right", "rt": "right", "bilat": "bilateral", "b/l": "bilateral"}
+
+
+def spelled_out(written: str) -> str:
+    """A muscle as dictated, in the words a note writes: "bilat upper traps" is "bilateral upper trapezius"."""
+    def muscle(m: re.Match) -> str:
+        return next((full for short, full in _SHORT if short.match(m.group())), m.group())
+
+    text = _SHORT_IN_TEXT.sub(muscle, written)
+    return _SIDE_SHORT.sub(lambda m: _SIDE_FULL[m.group().rstrip(".").lower()], text)
 
 
 def name(value: str) -> str:
@@ -58,6 +78,7 @@ def _read(ctx, statuses: tuple[str, ...], exam_only: bool = False) -> list[Fact]
         if exam_only and status != "affirmed" and ctx.section_of(m.start()).kind != "exam":
             continue
         muscle = re.sub(r"\s+", " ", m.group("muscle")).strip()
+        muscle = next((full for short, full in _SHORT if short.match(muscle)), muscle)
         key = muscle.lower().rstrip("s")
         a, b = m.span("muscle")
         sides, lo = _sides(ctx.text, a)
