@@ -83,8 +83,9 @@ PACK_CASES = [
     ("27096.diagnosis.myalgia_is_the_no_imaging_path", note(FLUORO, diagnosis="Diagnosis: myalgia (M79.18)."),
      note(FLUORO), ["27096-LT"], None, "warning", "silent"),
     ("20552.si.medicare_lcd_criteria", note(ULTRASOUND), note(US_MEDICARE), ["20552-LT"], "medicare", "warning", "met"),
+    # an error: the SI LCDs take ultrasound only with a contrast allergy or pregnancy, the TPI LCDs take no imaging
     ("20552.si.medicare_ultrasound_contraindication", note(US_MEDICARE, allergy=None), note(US_MEDICARE), ["20552-LT"],
-     "medicare", "warning", "met"),
+     "medicare", "error", "met"),
 ]
 
 
@@ -295,7 +296,7 @@ def test_session_caps_read_the_count_the_note_states():
 
 
 def test_20552_ultrasound_si_injection_warns_with_every_unmet_criterion_and_records_the_disagreement():
-    report = validate(note(ULTRASOUND), ["20552-LT"], payer="medicare")
+    report = validate(note(ULTRASOUND, allergy=US_MEDICARE["allergy"]), ["20552-LT"], payer="medicare")
     (finding,) = [f for f in report.findings if f.rule == "20552.si.medicare_lcd_criteria"]
     assert finding.severity == "warning" and report.supported  # disputed applicability: a warning, never a block
     for criterion in ("pain for at least 3 months", "no radiculopathy", "provocative tests", "conservative care"):

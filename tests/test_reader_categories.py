@@ -330,3 +330,51 @@ def test_a_lower_case_plan_heading_plans_what_it_holds():
             "0.25% bupivacaine injected. Dx M46.1. Therapeutic.\nplan: repeat injection in 3 months if relief wanes; "
             "consider radiofrequency ablation of the lateral branches.")
     assert supported(text)[0] is True
+
+
+# --- a third blind set (61 notes, 114 verdicts) ---------------------------------------------------------------------
+
+NO_PURPOSE = ("PROCEDURE: Left sacroiliac joint injection\nDIAGNOSIS: Left sacroiliitis (M46.1).\n{where}\n"
+              "TECHNIQUE: " + TECH.format(side="left") + "\nMEDICATIONS: 40 mg triamcinolone and 2 mL 0.25% "
+              "bupivacaine injected.\nCOMPLICATIONS: none.")
+
+
+@pytest.mark.parametrize("where, ok", [
+    ("PLAN: therapeutic left SI joint injection today under fluoroscopy.", True),
+    ("Plan discussed: therapeutic left SI joint injection today.", True),
+    ("PLAN: therapeutic left SI joint injection next month if the pain persists.", False),
+    ("PLAN: consider a therapeutic left SI joint injection today.", False),
+    ("HISTORY: Therapeutic injection requested by rheumatology.", True),
+    ("HISTORY: A therapeutic injection in 2023 helped for a month.", False),
+])
+def test_a_purpose_in_the_plan_for_today_or_in_a_referral_is_the_purpose_of_the_injection_done(where, ok):
+    assert supported(NO_PURPOSE.format(where=where))[0] is ok
+
+
+def test_an_empty_field_does_not_take_the_next_lines_words():
+    text = si(dx="***").replace("DIAGNOSIS: ***", "INDICATION: ***\n")
+    ok, errors = supported(text)
+    assert not ok and "27096.diagnosis.documented" in errors
+
+
+@pytest.mark.parametrize("line, dose", [
+    ("Injected Kenalog 40 mg/mL x 1 mL and bupivacaine 0.25% x 3 mL.", "40 mg"),
+    ("A solution of 1 mL of\nmethylprednisolone acetate (Depo-Medrol) 80 mg/mL, mixed with 2 mL of\n0.5% ropivacaine, "
+     "was injected.", "80 mg"),
+    ("A solution of 1 mL of\r\nDepo-Medrol 80 mg/mL and 2 mL of\r\n0.5% ropivacaine was injected.", "80 mg"),
+])
+def test_a_volume_after_x_or_across_a_wrapped_line_is_the_drugs_volume(line, dose):
+    text = SI.format(title="Left sacroiliac joint injection", dx="Left sacroiliitis (M46.1).", purpose="Diagnostic.",
+                     technique=TECH.format(side="left")).replace(
+        "MEDICATIONS: 40 mg triamcinolone and 2 mL 0.25% bupivacaine injected.", "MEDICATIONS: " + line)
+    report = validate(text, ["27096-LT"])
+    assert report.supported, [f.message for f in report.errors]
+    steroid = next(m for m in report.facts.medications if m.role == "steroid")
+    assert steroid.dose == dose and all(m.volume for m in report.facts.medications)
+
+
+def test_a_volume_count_after_x_is_not_read_as_a_volume():
+    text = si().replace("40 mg triamcinolone and 2 mL 0.25% bupivacaine injected.",
+                        "triamcinolone x 2 and 0.25% bupivacaine injected.")
+    ok, errors = supported(text)
+    assert not ok and "27096.medications.dosed" in errors

@@ -166,7 +166,7 @@ VIOLATED = [
     ("27096.setting.facility_uses_g0260", note(FLUORO, setting="Performed at the ambulatory surgery center."), ["27096-LT"], None, "warning"),
     ("27096.medicare.kx_on_diagnostic", note(FLUORO), ["27096-LT"], "medicare", "error"),
     ("27096.medicare.kx_on_combined", note(FLUORO, purpose="This was a diagnostic and therapeutic injection."), ["27096-LT"], "medicare", "warning"),
-    ("27096.medicare.contrast", note(FLUORO, confirmation="Fluoroscopy confirmed intra-articular needle placement."), ["27096-LT-KX"], "medicare", "warning"),
+    ("27096.medicare.contrast", note(FLUORO, confirmation="Fluoroscopy confirmed intra-articular needle placement."), ["27096-LT-KX"], "medicare", "error"),
     ("27096.medicare.pain_scores", note(FLUORO, pain=None), ["27096-LT-KX"], "medicare", "error"),
     # G0260: the facility's SI joint injection
     ("G0260.procedure.intra_articular_si", note(NERVE_BLOCK), ["G0260-LT"], None, "error"),

@@ -970,6 +970,10 @@ _DX_TEXT_END = re.compile(r"\.(?!\d)|[;,\r\n]")  # not the full stop inside a co
 _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
 
 
+_BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
+_NEXT_LABEL = re.compile(r"[A-Z][A-Za-z /&()-]{1,40}:")
+
+
 def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
     text = ctx.text
     out: list[Diagnosis] = []
@@ -991,6 +995,8 @@ def _diagnoses(ctx: TextContext) -> list[Diagnosis]:
         if in_placeholder(m.start()):
             continue
         rest = text[m.end() : m.end() + 120]
+        if "\n" in m.group() and (_BLANK_LINE.search(m.group()) or _NEXT_LABEL.match(rest)):
+            continue  # "Indication: ***" (blanked) then "Technique: ...": an empty field, not the next line's words
         if re.match(r"\s*(?:\+|&|/|and\s+ther)", rest, re.IGNORECASE):
             continue  # "dx + therapeutic" states the purpose, not a diagnosis
         end = _DX_TEXT_END.search(rest)
@@ -1049,13 +1055,35 @@ _INJECTION_INTENDED = re.compile(r"\b(?:injections?|blocks?)\s+(?:\w+\s+){0,2}(?
                                  r"(?:intended|meant|planned)\s+(?:to\s+be|as(?:\s+an?)?)\s+$", re.IGNORECASE)
 
 
+_TODAY = re.compile(r"\b(?:today|this\s+(?:visit|session|morning|afternoon))\b", re.IGNORECASE)
+
+
 def _purpose_stated(ctx: TextContext, m: re.Match[str], facts: Facts) -> bool:
     if ctx.status(m.start(), m.end()) == "affirmed":
         return True
-    return (facts.procedure != "unstated" and ctx.section_of(m.start()).kind != "plan"
-            and (_PURPOSE_OF_INJECTION.match(ctx.text, m.end()) is not None
-                 or _INJECTION_INTENDED.search(ctx.text, max(0, m.start() - 60), m.start()) is not None)
-            and ctx.status(m.start(), m.end(), allow=_REFERRAL) == "affirmed")
+    if facts.procedure == "unstated":
+        return False
+    names_injection = _PURPOSE_OF_INJECTION.match(ctx.text, m.end()) is not None
+    kind = ctx.section_of(m.start()).kind
+    s_start, s_end = ctx.sentence(m.start())
+    if not names_injection:
+        return (kind != "plan" and _INJECTION_INTENDED.search(ctx.text, max(0, m.start() - 60), m.start()) is not None
+                and ctx.status(m.start(), m.end(), allow=_REFERRAL) == "affirmed")
+    if kind == "plan":
+        # "Plan: therapeutic left SI joint injection today": the purpose of the injection this note then documents,
+        # only for today's ("... next month" plans another one) and only when an injection was done
+        return (_TODAY.search(ctx.text, m.end(), s_end) is not None and _done_today(facts)
+                and ctx.local_status(m.start(), m.end(), allow=_REFERRAL) == "affirmed")
+    if kind == "history":
+        # "Therapeutic injection requested by rheumatology" in the history: the referral's purpose is the purpose
+        # of the injection done
+        return (_REFERRAL.search(ctx.text, s_start, s_end) is not None and _done_today(facts)
+                and ctx.local_status(m.start(), m.end(), allow=_REFERRAL) == "affirmed")
+    return ctx.status(m.start(), m.end(), allow=_REFERRAL) == "affirmed"
+
+
+def _done_today(facts: Facts) -> bool:
+    return bool(facts.events) and all(e.status == "performed" for e in facts.events) and not facts.not_done
 
 
 def _purpose(ctx: TextContext, facts: Facts) -> None:

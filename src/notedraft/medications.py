@@ -466,7 +466,9 @@ def _hits(ctx) -> list[Hit]:
 
 # Where one drug's amounts end: punctuation, a sentence's full stop (not a decimal point), joining words.
 _DOSE_BOUNDARY = _Lazy(
-    r"[,;:()\r\n|\t]|(?<!\bc)(?<!\bc\.c)\.(?!\d)|\+|\bplus\b|\band\b(?!\s+a\s+half\b)|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b", I
+    r"[,;:()|\t]|\r(?!\n)|(?<!\bc)(?<!\bc\.c)\.(?!\d)|\+|\bplus\b|\band\b(?!\s+a\s+half\b)|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b(?!\s*\d*\.?\d+\s*(?:ml|cc)s?\b)"
+    # a line that ends in "of" runs on ("1 mL of\nmethylprednisolone"): its break is no boundary
+    r"|(?<!\bof)(?<!\bof )(?<!\bof\r)(?<!\bof \r)\r?\n", I
 )
 _PAIRED_LEFT = _Lazy(r"\d*\.?\d+\s*(?:mg|mcg|ml|cc)s?\s*\(\s*\d*\.?\d+\s*(?:mg|mcg|ml|cc)s?\s*\)\s*(?:of\s+)?$", I)
 _COLON_AMOUNT = _Lazy(r"(?<![\d:]):[ \t]*\.?\d")
