@@ -378,3 +378,51 @@ def test_a_volume_count_after_x_is_not_read_as_a_volume():
                         "triamcinolone x 2 and 0.25% bupivacaine injected.")
     ok, errors = supported(text)
     assert not ok and "27096.medications.dosed" in errors
+
+
+@pytest.mark.parametrize("position, side, ok", [
+    ("Positioned lying on her right side, left side up, with a wedge.", "left", True),
+    ("The patient was placed on the right side.", "left", True),
+    ("Positioned lying on her left side, right side up.", "right", False),  # the title's left, the joint's right
+])
+def test_the_side_a_patient_lies_on_is_no_side_injected(position, side, ok):
+    technique = position + " " + TECH.format(side=side)
+    assert supported(si(technique=technique))[0] is ok
+
+
+def test_a_dotted_leader_log_reads_as_fields():
+    log = ("PROCEDURE LOG\nProcedure ........ Left sacroiliac joint injection\nSide ............. Left\n"
+           "Diagnosis ........ Left sacroiliitis, M46.1\nPurpose .......... Diagnostic\n"
+           "Fluoroscopy ...... Not used (tube fault)\nUltrasound ....... Not used\n"
+           "Technique ........ Landmark: left PSIS palpated, needle advanced into the left SI joint\n"
+           "Injectate ........ Triamcinolone 40 mg + bupivacaine 0.25% 2 mL\n")
+    ok, errors = supported(log, ["20552-LT"])
+    assert ok, errors
+    assert extract_facts(log).guidance == "none"
+    assert not supported(log.replace("Not used (tube fault)", "Used, AP and oblique"), ["20552-LT"])[0]
+
+
+@pytest.mark.parametrize("talk", [
+    "I talked with Mr. Benally about a fluoroscopically guided injection at the hospital versus one here today.",
+    "We spoke at length about fluoroscopic guidance at the hospital; he chose the office.",
+])
+def test_a_talk_about_another_modality_is_no_use_of_it(talk):
+    technique = talk + " Landmark technique: the left PSIS was palpated and the needle advanced into the left SI joint."
+    ok, errors = supported(si(technique=technique), ["20552-LT"])
+    assert ok, errors
+
+
+def test_what_a_consent_agrees_to_is_not_what_was_done():
+    technique = ("I consent to a fluoroscopically guided left sacroiliac joint injection. The fluoroscopy suite was "
+                 "booked, so the injection was done by landmarks: the needle was advanced into the left SI joint.")
+    ok, errors = supported(si(technique=technique), ["20552-LT"])
+    assert ok, errors
+    consent_only = "I consent to a fluoroscopically guided left sacroiliac joint injection. The needle was placed."
+    assert not supported(si(technique=consent_only))[0]
+
+
+def test_an_si_joint_injection_billed_as_20552_names_its_side_on_the_line():
+    landmark = si(technique="Landmark technique: the needle was advanced into the left SI joint.")
+    assert supported(landmark, ["20552-LT"])[0]
+    ok, errors = supported(landmark, ["20552"])
+    assert not ok and "20552.si.side_modifier" in errors

@@ -521,6 +521,10 @@ _SITE_MARKING = re.compile(r"\b(?:sides?|sites?)\s+(?:was\s+|were\s+)?(?:marked|
 _REPEAT_OF_OTHER = re.compile(r"\b(?:then\s+)?repeated\s+(?:again\s+)?on\s+the\s*$", re.IGNORECASE)
 # What may follow the side in "repeated on the right (side)": nothing more about where.
 _REPEATED_SIDE_END = re.compile(r"(?:\s+sides?\b|(?=\s*(?:[.;]|$)))", re.IGNORECASE)
+_SIDE_UP = re.compile(r"\s+side\s+(?:up|down)\b", re.IGNORECASE)
+_SIDE_AFTER = re.compile(r"\s+side\b", re.IGNORECASE)
+_LYING_ON = re.compile(r"\b(?:lying|lie|lay|laid|lies|positioned|placed|turned|rolled)\s+(?:\w+\s+){0,2}?on\s+"
+                       r"(?:his|her|their|the)\s+$", re.IGNORECASE)
 _NOT_A_SIDE = re.compile(r"\s*(?:angle\w*|away|now|after|here|there|renal|kidney|lung|breast|eye|ear|ventric\w*"
                          r"|atri\w*|heart|carotid|radial|pedal|pulses?|upper|lower|hand\w*|arm|leg|foot|feet)\b",
                          re.IGNORECASE)
@@ -570,6 +574,9 @@ def _side_is_structural(ctx: TextContext, m: re.Match[str]) -> bool:
         return True
     if _NOT_A_SIDE.match(text, m.end()) or contains(lx.SIDE_NOT_PROCEDURAL, text[m.end() : m.end() + 30].lstrip(), at_start=True):
         return False
+    if _SIDE_UP.match(text, m.end()) or (_SIDE_AFTER.match(text, m.end())
+                                         and _LYING_ON.search(text, max(0, m.start() - 40), m.start())):
+        return False  # "lying on her right side, left side up": how the patient lay, not the side injected
     before = text[max(0, m.start() - 20) : m.start()]
     if contains(_COMPARED_BEFORE, before) or contains(_COMPARED_AFTER, text[m.end() : m.end() + 30], at_start=True):
         return False

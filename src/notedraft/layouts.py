@@ -46,7 +46,14 @@ def flatten(text: str) -> str:
         text = _hl7(text)
     if "|" in text and len(_PIPE_FIELD.findall(text)) >= 3:
         text = _PIPE_FIELD.sub(_pipe_field, text)
+    if "...." in text:
+        text = _LEADER.sub(lambda m: m.group("label") + ":" + " " * (len(m.group("dots")) - 1), text)
     return text
+
+
+# A dotted-leader log ("Side ........................ Right", "C-arm ....... Not used"): each line is the field
+# "Side: Right", of the same length.
+_LEADER = re.compile(r"(?m)^(?P<label>[ \t]*[A-Za-z][\w /()&+-]{0,40}?\w)(?P<dots>[ \t]*\.{4,}[ \t]*)(?=\S)")
 
 
 # A key|value export ("LATERALITY|B (bilateral)", "PROC_NAME|Sacroiliac joint injection"): each line is the field

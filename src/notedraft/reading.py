@@ -115,7 +115,9 @@ _QUOTE_LEAD = re.compile(r"\b(?:polic(?:y|ies)|guideline|LCD|article|payer|insur
 
 # Sentence ends: punctuation then space, a question mark, line breaks, and MTSamples headings run together with
 # commas (",PROCEDURE:,  Informed consent...").
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?;])[\s,]+|(?<=[.!?;][\"')\]])[\s,]+|(?<=\?)|[\r\n]\s*|,\s*(?=[A-Z][A-Z0-9 /&()'-]{2,}:)|(?<=[A-Z]{3}):\s*,?\s*")
+# (not after a title or an abbreviation: "I talked with Mr. Benally about ...", "fluoro vs. ultrasound")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?;])(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)"
+                             r"(?<!\bapprox\.)[\s,]+|(?<=[.!?;][\"')\]])[\s,]+|(?<=\?)|[\r\n]\s*|,\s*(?=[A-Z][A-Z0-9 /&()'-]{2,}:)|(?<=[A-Z]{3}):\s*,?\s*")
 # Clause breaks. "and" joins clauses only when both sides have a verb of their own (see _and_breaks).
 _CLAUSE_BREAK = re.compile(
     r"[,;()\[\]|\t]|\s[-–]\s|:\s|\b(?:but|however|although|though|whereas|yet|so|then|thus|therefore|because|since"
