@@ -426,3 +426,64 @@ def test_an_si_joint_injection_billed_as_20552_names_its_side_on_the_line():
     assert supported(landmark, ["20552-LT"])[0]
     ok, errors = supported(landmark, ["20552"])
     assert not ok and "20552.si.side_modifier" in errors
+
+
+MRI_CLEAR = "MRI: no stenosis, disc herniation, fracture, infection or tumor."
+
+
+def test_the_medicare_note_of_these_tests_is_supported_as_written():
+    assert supported(MEDICARE_SI.format(other_causes=MRI_CLEAR), ["27096-LT-KX"], "medicare")[0]
+
+
+@pytest.mark.parametrize("duration, ok", [
+    ("\n- Duration: 6 months (onset 05/2026).\n", True),
+    ("\n  Duration:       14 months\n", True),
+    ("\n- Duration: 6 weeks.\n", False),
+    ("\n- Duration: ***\n", False),
+])
+def test_a_criteria_lists_duration_field_is_the_pains_duration(duration, ok):
+    text = MEDICARE_SI.format(other_causes=MRI_CLEAR).replace(", for 6 months.", "." + duration)
+    assert supported(text, ["27096-LT-KX"], "medicare")[0] is ok
+
+
+@pytest.mark.parametrize("scores, ok", [
+    ("PAIN (NRS 0-10)\n  Pre-procedure: 7\n  30 minutes post: 1  (86% relief)\n", True),
+    ("Pain score (0-10)\n| Pre | 7 |\n| Post | 2 |\n", True),
+    ("Vitals\n  Pre-procedure: 128\n  Post: 122\n", False),  # no pain scale named: a blood pressure, not a pain score
+])
+def test_a_pain_tables_rows_are_the_scores_before_and_after(scores, ok):
+    text = MEDICARE_SI.format(other_causes=MRI_CLEAR).replace("Pre-procedure NRS 7/10. ", "").replace(
+        " Post-procedure NRS 1/10.", "") + "\n" + scores
+    assert supported(text, ["27096-LT-KX"], "medicare")[0] is ok
+
+
+LETTER = ("Dear Dr. Okafor,\n\nThank you for referring Ms. Lindqvist for her left low back pain. My impression is left "
+          "sacroiliitis (M46.1).\n\n{today} a diagnostic left sacroiliac joint injection. I performed the injection under "
+          "fluoroscopic guidance; contrast confirmed intra-articular spread. I then injected 3 mL of 0.5% ropivacaine.\n\n"
+          "Sincerely,\nA. Brandt, MD")
+
+
+@pytest.mark.parametrize("today, ok", [
+    ("We went ahead today with", True),
+    ("We proceeded today with", True),
+    ("I would recommend", False),
+])
+def test_a_letter_that_says_the_injection_was_done_today_documents_it(today, ok):
+    assert supported(LETTER.format(today=today))[0] is ok
+
+
+def test_a_procedure_notes_reason_for_consult_field_does_not_make_it_a_consult():
+    text = ("INPATIENT PAIN SERVICE - PROCEDURE NOTE\nReason for consult: left sacroiliac joint pain.\n"
+            + si().split("\n", 1)[1])
+    assert supported(text)[0]
+
+
+@pytest.mark.parametrize("why, ok", [
+    ("On a trial fluoroscopic view the left SI joint lines could not be resolved, so the injection was performed "
+     "under CT guidance.", True),
+    ("The needle could not be advanced into the left SI joint, so the procedure was aborted.", False),
+])
+def test_what_could_not_be_seen_on_one_imaging_is_no_side_aborted(why, ok):
+    technique = why + (" A 22-gauge needle was advanced under CT into the left SI joint; CT confirmed the tip within the joint "
+                       "with contrast.")
+    assert supported(si(title="Sacroiliac joint injection, CT-guided", technique=technique))[0] is ok

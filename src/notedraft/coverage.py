@@ -82,6 +82,7 @@ DURATION = re.compile(
     r"(?:\s*(?:-|to)\s*\d+)?\s*[- ]?\s*(?P<unit>years?|yrs?|months?|mos?|weeks?|wks?|days?)\b(?!\s*-?\s*old\b)",  # not an age
     I,
 )
+_DURATION_FIELD = re.compile(r"(?im)^[ \t|*•-]*(?:(?:pain|symptoms?)\s+)?duration(?:\s+of\s+(?:the\s+)?(?:pain|symptoms?))?[ \t]*[:|=]")
 _UPPER_BOUND_BEFORE = re.compile(r"(?:less\s+than|fewer\s+than|under|up\s+to|almost|nearly|<|≤)\s*$", I)
 _AGO_AFTER = re.compile(r"\s*(?:ago|prior|earlier|before|after|following|post|later)\b", I)
 PAIN = re.compile(r"\b" + _alt(_SEV["pain_nouns"]) + r"|\bsymptoms?\b", I)
@@ -393,6 +394,17 @@ class Reader:
                 if days >= need:
                     return Criterion(True, self.spans([m.span(), p.span()]), at=[m.span(), p.span()])
                 shorter.append(m.span())
+        # "- Pain: moderate to severe left low back pain ...\n- Duration: 6 months": a criteria list's own Duration field
+        # is the duration of the pain it lists, when that pain (of this region) is stated
+        pains = [p for p in self.r.finditer(PAIN) if self.counts(p.start(), p.end())
+                 and PAIN_SITE.search(self.text, *self.sentence_of(p.start()))]
+        for field in (_DURATION_FIELD.finditer(self.text) if pains and not shorter else ()):
+            line_end = self.text.find("\n", field.end())
+            for m, days in self.durations(field.end(), line_end if line_end >= 0 else len(self.text)):
+                if self.counts(m.start(), m.end()) and days >= need:
+                    return Criterion(True, self.spans([m.span(), pains[0].span()]), at=[m.span(), pains[0].span()])
+                shorter.append(m.span())
+                break
         if shorter:
             first = self.span(*shorter[0])
             return Criterion(False, self.spans(shorter), f"the pain's stated duration ({first.text!r}) is under {min_months:g} months")

@@ -536,6 +536,12 @@ _ABORTED = re.compile(r"\b(?:abort\w*|abandon\w*|cancel\w*|terminat\w*|stopped|d
                       # "failed PT / conservative care" is history, not a side that failed today
                       r"|fail\w*(?!\s+(?:PT|physical|conservative|therapy|treatment|NSAIDs?|medications?|meds|injections?|chiro\w*)\b))\b",
                       re.IGNORECASE)
+# "the left SI joint lines could not be resolved, so the injection was performed under CT guidance": what could not
+# be seen on one imaging, and the injection done after all, is no side aborted
+_NOT_SEEN = re.compile(r"(?:could\s+not|couldn't|unable\s+to)\s+(?:be\s+)?(?:resolv|seen|see\b|visuali[sz]|identif|delineat|defin"
+                       r"|outlin|profil)", re.IGNORECASE)
+_DONE_INSTEAD = re.compile(r"\b(?:so|and|then|therefore|thus|instead)\b[^.;]{0,40}\b(?:was|were)\s+(?:then\s+|instead\s+)?"
+                           r"(?:performed|done|completed|injected|carried\s+out)\b", re.IGNORECASE)
 _PERIARTICULAR = re.compile(r"\bperi-?articular\b|\bextra-?articular\b|\bno\s+intra-?articular\s+(?:filling|spread|flow)"
                             r"|\b(?:not|n't)\s+(?:be\s+)?(?:confirm\w*|achiev\w*|obtain\w*)[^.;]{0,30}intra-?articular", re.IGNORECASE)
 
@@ -692,7 +698,8 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             sentence = text[c_start:c_end]
             if _PERIARTICULAR.search(sentence):
                 not_done[side].append((c_start, c_end, "periarticular"))
-            elif _ABORTED.search(sentence):
+            elif (aborted := _ABORTED.search(sentence)) and not _DONE_INSTEAD.search(sentence, aborted.end()) \
+                    and not _NOT_SEEN.match(sentence, aborted.start()):
                 not_done[side].append((c_start, c_end, "aborted"))
         if structural and mention.status in ("doubted", "affirmed", "conditional") and side != "bilateral":
             mentioned[side].append((m.start(), m.end()))  # named as acted on, even in a doubtful clause
@@ -841,11 +848,13 @@ _CONSULT = re.compile(
     r"\b(?:consult(?:ation)?(?:\s+note)?|dear\s+dr|letter|progress\s+note|office\s+visit|clinic\s+visit|follow[- ]?up\s+visit"
     r"|new\s+patient\s+visit|history\s+and\s+physical|H&P|recommendation|not\s+performed\s+today|referral)\b",
     re.IGNORECASE)
+_PROCEDURE_NOTE_TITLE = re.compile(r"^[^\n]{0,60}\b(?:procedure|operative)\s+(?:note|report|record)\b", re.IGNORECASE | re.MULTILINE)
 _PROCEDURE_TITLE = re.compile(r"\b(?:and|&|with|/|\+)\s+(?:procedure|operative|injection)\s+(?:note|report|record)\b", re.IGNORECASE)
 _DONE_TODAY = re.compile(
     r"\b(?:performed|injected|administered|completed|done|carried\s+out|placed|given)\b[^.;]{0,80}\b(?:today|this\s+(?:visit|date|day)"
-    r"|in\s+(?:the\s+)?(?:office|clinic|procedure\s+room))\b|\b(?:today|this\s+visit)\b[^.;]{0,80}\b(?:performed|injected|administered"
-    r"|we\s+(?:injected|performed))\b", re.IGNORECASE)
+    r"|in\s+(?:the\s+|our\s+)?(?:office|clinic|procedure\s+room|(?:CT|fluoroscopy|fluoro|procedure)\s+suite))\b"
+    r"|\b(?:today|this\s+visit)\b[^.;]{0,80}\b(?:performed|injected|administered|we\s+(?:injected|performed))\b"
+    r"|\b(?:went|go|going)\s+ahead\s+today\b|\bproceeded\s+today\b", re.IGNORECASE)
 
 
 def _encounter_not_done(ctx: TextContext, facts: Facts) -> None:
@@ -871,6 +880,8 @@ def _encounter_not_done(ctx: TextContext, facts: Facts) -> None:
     if said:  # "Recommendation (not performed today): ..." heads the whole document
         facts.not_done.append(ctx.span(said.start(), said.end()))
     consult = _CONSULT.search(head)
+    if consult and _PROCEDURE_NOTE_TITLE.search(text, 0, consult.start()):
+        consult = None  # "INPATIENT PAIN SERVICE - PROCEDURE NOTE ... Reason for consult:": a procedure note's field
     if consult:  # "Consultation and Procedure Report": a title that names the procedure too heads a procedure note
         line_end = text.find("\n", consult.end())
         title = text[text.rfind("\n", 0, consult.start()) + 1 : line_end if line_end >= 0 else len(text)]
@@ -1156,13 +1167,28 @@ def _first_affirmed(ctx: TextContext, pattern: re.Pattern[str], kind: str, facts
     return None
 
 
+# A pain table's rows without "/10": "PAIN (NRS 0-10)\n  Pre-procedure: 7\n  30 minutes post: 1", read only under a
+# heading or beside words that name the pain scale
+_SCORE_ROW = re.compile(r"(?im)^[ \t|*-]*(?:[\w-]+[ \t]+){0,3}?(?:pre|post)[\w-]*(?:[ \t]+[\w-]+){0,2}[ \t]*[:|=][ \t]*"
+                        r"(?P<score>\d{1,2})(?![.\d/]|[ \t]*(?:%|mg|mcg|ml|cc|min|mm|hours?|hrs?|days?|weeks?|months?))\b")
+_SCALE = re.compile(r"\b(?:NRS|VAS|NPRS|pain\s+(?:score|scale|rating)|numeric\s+(?:pain\s+)?rating|0\s*-\s*10)\b", re.IGNORECASE)
+
+
 def _pain_scores(ctx: TextContext, facts: Facts) -> None:
     scores = list(lx.PAIN_SCORE.finditer(ctx.text))
+    if len(scores) < 2:
+        rows = [m for m in _SCORE_ROW.finditer(ctx.text)
+                if _SCALE.search(ctx.text, max(0, m.start() - 200), m.start()) and ctx.status(m.start(), m.end()) == "affirmed"]
+        if len(rows) >= 2:
+            scores = sorted(scores + rows, key=lambda m: m.start())
     for i, m in enumerate(scores):
-        before = ctx.text[max(0, m.start() - 30) : m.start()]
+        before = ctx.text[max(0, m.start("score") - 30) : m.start("score")]
         fact = Fact(value=f"{m.group('score')}/10", span=span_of(ctx, *m.span()))
-        post = lx.PAIN_POST.search(before) and not re.search(r"pre\w*\W*$", before, re.IGNORECASE)
-        if post and facts.pain_pre is not None and facts.pain_post is None:
+        pre = re.search(r"pre[\w-]*\W*$", before, re.IGNORECASE)
+        post = lx.PAIN_POST.search(before) and not pre
+        if pre and facts.pain_post is None and m.re is _SCORE_ROW:
+            facts.pain_pre = fact  # a table's "Pre-procedure: 7" is the score before, whatever the history said
+        elif post and facts.pain_pre is not None and facts.pain_post is None:
             facts.pain_post = fact
         elif facts.pain_pre is None and not (post and i > 0):
             facts.pain_pre = fact

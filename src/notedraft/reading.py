@@ -184,9 +184,10 @@ _CONTRASTIVE = re.compile(r"^[\s,;:()\-]*(?:and\s+|but\s+)?not\s+(?:the\s+|a\s+)
 _AFFIRMATIVE_ED = frozenset(_CUES["verbs"]["affirmative_ed"])
 _ED_WORD = re.compile(r"\b[A-Za-z]{4,}ed\b")
 _NOT_VERBS = frozenset(_CUES["verbs"]["not_verbs"])
-# "went in easily" / "went into the joint" is the injectate given; "the C-arm went down" is not
+# "went in easily" / "went into the joint" is the injectate given, "went ahead with" the procedure done; "the C-arm
+# went down" is not
 _IRREGULAR_PARTICIPLE = re.compile(r"\b(?:given|seen|shown|taken|done|withdrawn|made|put|set|kept|held|broken|gone"
-                                   r"|went(?!\s+(?:in|into)\b)|forgotten|forgot|hidden|written|undergone)\b", I)
+                                   r"|went(?!\s+(?:in|into|ahead)\b)|forgotten|forgot|hidden|written|undergone)\b", I)
 _AFFIRMATIVE_IRREGULAR = frozenset(_CUES["verbs"]["affirmative_irregular"])
 _MIXED_SCRIPT_WORD = re.compile(r"\w*[^\W\d_]\w*")
 _SUBSTITUTION = re.compile(r"\s*(?:instead\s+of|in\s+lieu\s+of|rather\s+than|as\s+opposed\s+to|in\s+place\s+of)\b", I)
