@@ -214,3 +214,30 @@ def test_purpose_and_diagnosis_corrections():
                    "diagnostic and therapeutic")
     assert "M46.1" in d.note and "M53.3" not in d.note
     assert "Diagnostic and therapeutic injection." in d.note
+
+
+# --- a third blind set's dictations ---------------------------------------------------------------------------------
+
+def test_screened_with_the_c_arm_is_fluoroscopy():
+    d = _supported("Right SIJ injection screened with the C-arm, arthrogram confirmed intra-articular, Depo-Medrone "
+                   "40 mg with 2 mls 0.25% levobupivacaine, dx right sacroiliitis M46.1, therapeutic")
+    assert d.codes == ["27096-RT"] and "fluoroscopic" in d.note
+
+
+def test_kenacort_a_is_triamcinolone_acetonide():
+    d = _supported("L SIJ under image intensifier, contrast IA, Kenacort-A 40 mg + 2 mL 1% lignocaine, dx M53.3, "
+                   "diagnostic and therapeutic")
+    assert "triamcinolone acetonide 40 mg (Kenacort-A)" in d.note
+
+
+def test_a_landmark_after_the_injection_it_guided_is_written_as_landmarks():
+    d = _supported("B/L SIJ inj landmark, no imaging, kenalog 20 mg + 1 mL 1% lido per side, dx M46.1, ther", ["20552-50"])
+    assert "using anatomic landmarks" in d.note
+
+
+@pytest.mark.parametrize("dictation, drug", [
+    ("R SIJ inj under fluoro, contrast IA, therapeutic, dexa 10mg + 1cc 1% lido, dx M46.1", "dexamethasone 10 mg"),
+    ("R SIJ inj under fluoro, contrast IA, therapeutic, triam 40 + 1cc 1% lido, dx M46.1", "triamcinolone 40 mg"),
+])
+def test_steroid_shorthand_reaches_the_note(dictation, drug):
+    assert drug in _supported(dictation).note
