@@ -487,3 +487,40 @@ def test_what_could_not_be_seen_on_one_imaging_is_no_side_aborted(why, ok):
     technique = why + (" A 22-gauge needle was advanced under CT into the left SI joint; CT confirmed the tip within the joint "
                        "with contrast.")
     assert supported(si(title="Sacroiliac joint injection, CT-guided", technique=technique))[0] is ok
+
+
+def test_a_dotted_leader_row_of_a_drug_with_its_strength_reads_as_its_field():
+    text = si().replace("MEDICATIONS: 40 mg triamcinolone and 2 mL 0.25% bupivacaine injected.",
+                        "Injectate:\n    Triamcinolone ............ 40 mg\n    Bupivacaine 0.5% ......... 2 mL")
+    ok, errors = supported(text)
+    assert ok, errors
+
+
+@pytest.mark.parametrize("wrapped, ok", [
+    ("The skin was anesthetized with\n2 mL of 1%\nlidocaine. Injected 40 mg triamcinolone and 2 mL of 0.25%\n"
+     "bupivacaine.", True),
+    ("The skin was anesthetized with lidocaine. Injected 40 mg triamcinolone and\nbupivacaine.", False),
+])
+def test_a_prose_line_that_ends_in_an_amount_runs_on_into_its_drug(wrapped, ok):
+    text = si().replace("MEDICATIONS: 40 mg triamcinolone and 2 mL 0.25% bupivacaine injected.", "MEDICATIONS: " + wrapped)
+    assert supported(text)[0] is ok
+
+
+@pytest.mark.parametrize("contrast, ok", [
+    ("One half mL of Omnipaque 240 was injected and showed contrast within the joint on AP and oblique views.", True),
+    ("Contrast was seen within the left SI joint.", True),
+    ("Contrast was not seen within the joint.", False),
+])
+def test_contrast_seen_within_the_joint_confirms_the_needle(contrast, ok):
+    technique = "Under fluoroscopic guidance a 22-gauge needle was advanced into the left sacroiliac joint. " + contrast
+    assert supported(si(technique=technique))[0] is ok
+
+
+@pytest.mark.parametrize("title, ok", [
+    ("Sports & Spine Clinic - Follow-up visit with procedure", True),
+    ("Office visit and injection", True),
+    ("Follow-up visit", False),
+])
+def test_a_visit_title_that_names_a_procedure_too_heads_a_procedure_note(title, ok):
+    # a visit note documents a procedure only when it says one was done today, or its title names one
+    assert supported(title + "\n" + si())[0] is ok

@@ -849,7 +849,8 @@ _CONSULT = re.compile(
     r"|new\s+patient\s+visit|history\s+and\s+physical|H&P|recommendation|not\s+performed\s+today|referral)\b",
     re.IGNORECASE)
 _PROCEDURE_NOTE_TITLE = re.compile(r"^[^\n]{0,60}\b(?:procedure|operative)\s+(?:note|report|record)\b", re.IGNORECASE | re.MULTILINE)
-_PROCEDURE_TITLE = re.compile(r"\b(?:and|&|with|/|\+)\s+(?:procedure|operative|injection)\s+(?:note|report|record)\b", re.IGNORECASE)
+_PROCEDURE_TITLE = re.compile(r"\b(?:and|&|with|/|\+)\s+(?:an?\s+)?(?:(?:procedures?|injections?)\b(?:\s+(?:note|report|record)\b)?"
+                              r"|operative\s+(?:note|report|record)\b)", re.IGNORECASE)
 _DONE_TODAY = re.compile(
     r"\b(?:performed|injected|administered|completed|done|carried\s+out|placed|given)\b[^.;]{0,80}\b(?:today|this\s+(?:visit|date|day)"
     r"|in\s+(?:the\s+|our\s+)?(?:office|clinic|procedure\s+room|(?:CT|fluoroscopy|fluoro|procedure)\s+suite))\b"

@@ -53,7 +53,7 @@ def flatten(text: str) -> str:
 
 # A dotted-leader log ("Side ........................ Right", "C-arm ....... Not used"): each line is the field
 # "Side: Right", of the same length.
-_LEADER = re.compile(r"(?m)^(?P<label>[ \t]*[A-Za-z][\w /()&+-]{0,40}?\w)(?P<dots>[ \t]*\.{4,}[ \t]*)(?=\S)")
+_LEADER = re.compile(r"(?m)^(?P<label>[ \t]*[A-Za-z][\w /()&+%.,-]{0,40}?[\w%)])(?P<dots>[ \t]*\.{4,}[ \t]*)(?=\S)")
 
 
 # A key|value export ("LATERALITY|B (bilateral)", "PROC_NAME|Sacroiliac joint injection"): each line is the field

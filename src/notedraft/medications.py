@@ -470,6 +470,8 @@ _DOSE_BOUNDARY = _Lazy(
     # a line that ends in "of" runs on ("1 mL of\nmethylprednisolone"): its break is no boundary
     r"|(?<!\bof)(?<!\bof )(?<!\bof\r)(?<!\bof \r)\r?\n", I
 )
+# a line of prose (no table cells: no pipe, tab or run of spaces) that ends in an amount
+_RUN_ON_LINE = _Lazy(r"(?:^|\n)[^|\t\n]*[a-z][^|\t\n]*\bof\s+\d*\.?\d+\s*(?:%|mg|mcg|ml|cc)s?[ \t]*\r?$", I)
 _PAIRED_LEFT = _Lazy(r"\d*\.?\d+\s*(?:mg|mcg|ml|cc)s?\s*\(\s*\d*\.?\d+\s*(?:mg|mcg|ml|cc)s?\s*\)\s*(?:of\s+)?$", I)
 _COLON_AMOUNT = _Lazy(r"(?<![\d:]):[ \t]*\.?\d")
 _BARE_LEFT = _Lazy(r"(?P<n>\d*\.?\d+)\s*(?:of\s+)?$")
@@ -487,6 +489,8 @@ def _window(ctx, lo: int, hi: int, *, left: bool) -> str:
         paired = _PAIRED_LEFT.search(chunk)
         cut = 0
         for m in _DOSE_BOUNDARY.finditer(chunk, 0, paired.start() if paired else len(chunk)):
+            if m.group()[-1:] == "\n" and not chunk[m.end():].strip() and _RUN_ON_LINE.search(chunk, 0, m.start()):
+                continue  # "2 mL of 1%\nlidocaine": a prose line that ends in the amount runs on into its drug
             cut = m.end()
         return chunk[cut:]
     # "Triamcinolone (Kenalog) 40 mg": the closing parenthesis of a name in parentheses does not end the clause.
