@@ -524,3 +524,12 @@ def test_contrast_seen_within_the_joint_confirms_the_needle(contrast, ok):
 def test_a_visit_title_that_names_a_procedure_too_heads_a_procedure_note(title, ok):
     # a visit note documents a procedure only when it says one was done today, or its title names one
     assert supported(title + "\n" + si())[0] is ok
+
+
+@pytest.mark.parametrize("prior, ok", [
+    ("Prior: bilateral diagnostic SI joint injections 05/18/2026 with 80% relief. First therapeutic session today.", True),
+    ("Prior: left therapeutic SI joint injection 05/18/2026 with 80% relief.", False),  # a repeat: how long it lasted?
+])
+def test_a_first_therapeutic_session_after_diagnostic_blocks_is_no_repeat(prior, ok):
+    text = MEDICARE_SI.format(other_causes=MRI_CLEAR).replace("PURPOSE: Diagnostic.", "PURPOSE: Therapeutic.\n" + prior)
+    assert supported(text, ["27096-LT"], "medicare")[0] is ok

@@ -235,6 +235,7 @@ PRIOR_THERAPEUTIC = re.compile(
     I,
 )
 _PRIOR_WORD = re.compile(r"\b(?:prior|previous(?:ly)?|last|most\s+recent|earlier|initial|gave|provided|yielded|resulted|produced|had)\b", I)
+_TODAY_AFTER = re.compile(r"\s*(?:is\s+|was\s+)?(?:today|this\s+(?:visit|morning|afternoon|session))\b", I)
 _TODAY_BEFORE = re.compile(r"\b(?:this\s+is|today\s+is|today's\s+is|today's|this)\s+(?:the\s+|her\s+|his\s+|their\s+|a\s+|an\s+)?(?:\w+\s+){0,2}$", I)
 REPEAT_TODAY = re.compile(r"\brepeat\s+(?:[\w-]+\s+){0,3}?(?:therapeutic|SI\s+joint\s+injection|SIJI|injection)\b", I)
 
@@ -703,11 +704,13 @@ class Reader:
                 seg_lo = lo if i == 0 else anchors[i - 1][2]
                 seg_hi = anchors[i + 1][1] if i + 1 < len(anchors) else hi
                 if kind == "therapeutic" and "therapeutic" not in self.text[a:b].lower() and (
-                        DIAGNOSTIC_BLOCK.search(self.text, a, seg_hi) or (i + 1 < len(anchors) and anchors[i + 1][0] == "diagnostic"
+                        DIAGNOSTIC_BLOCK.search(self.text, max(seg_lo, a - 25), seg_hi)  # "bilateral diagnostic SI joint injections"
+                        or (i + 1 < len(anchors) and anchors[i + 1][0] == "diagnostic"
                                                                         and anchors[i + 1][1] - b < 25)):
                     continue  # "Prior injection: diagnostic left SI joint injection ...": the diagnostic one
-                if _TODAY_BEFORE.search(self.text, max(lo, a - 25), a) and not DATE.search(self.text, b, seg_hi):
-                    continue  # "This is a diagnostic injection": today's
+                if (_TODAY_BEFORE.search(self.text, max(lo, a - 25), a) or _TODAY_AFTER.match(self.text, b)) \
+                        and not DATE.search(self.text, b, seg_hi):
+                    continue  # "This is a diagnostic injection", "First therapeutic session today": today's
                 status = self.r.status(a, b, allow=_FAILURE_IS_THE_FACT)
                 if status not in EVIDENCE or self.unfinished(a):
                     continue
