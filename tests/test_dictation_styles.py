@@ -241,3 +241,19 @@ def test_a_landmark_after_the_injection_it_guided_is_written_as_landmarks():
 ])
 def test_steroid_shorthand_reaches_the_note(dictation, drug):
     assert drug in _supported(dictation).note
+
+
+def test_stills_stored_and_a_long_axis_needle_are_the_image_record_and_the_guidance_described():
+    d = _supported("pt 22 wks pregnant, L SIJ inj under US, needle long-axis into jt, 2 stills stored in chart, "
+                   "triamcinolone 20 mg + 2 mL 0.25% bupivacaine, dx M53.3, therapeutic", ["20552-LT", "76942"])
+    assert "stills stored" in d.note
+
+
+def test_the_other_side_named_only_where_the_contrast_went_is_asked_not_drafted_as_bilateral():
+    d = draft("Left SIJ injection, fluoro, contrast IA in the right SI joint, 40 mg kenalog + 2 mL 0.25% bupi, "
+              "dx M46.1, therapeutic", ["27096-LT"])
+    assert d.refused and "27096-50" not in d.report.suggested_codes
+    assert any("side" in q.lower() for q in d.queries)
+    both = draft("Left SIJ injection, fluoro, contrast IA; right SIJ injection, contrast IA; 40 mg kenalog + 2 mL 0.25% "
+                 "bupi each side, dx M46.1, therapeutic")
+    assert both.codes == ["27096-50"]

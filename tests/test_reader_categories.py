@@ -533,3 +533,69 @@ def test_a_visit_title_that_names_a_procedure_too_heads_a_procedure_note(title, 
 def test_a_first_therapeutic_session_after_diagnostic_blocks_is_no_repeat(prior, ok):
     text = MEDICARE_SI.format(other_causes=MRI_CLEAR).replace("PURPOSE: Diagnostic.", "PURPOSE: Therapeutic.\n" + prior)
     assert supported(text, ["27096-LT"], "medicare")[0] is ok
+
+
+# --- a fourth blind set (55 notes, 105 verdicts) --------------------------------------------------------------------
+
+def test_a_needle_walked_into_the_joint_is_a_thing_done():
+    technique = ("After consent the skin was numbed, and under fluoroscopic guidance a 22 gauge needle was walked into "
+                 "the inferior aspect of the left SI joint, where contrast gave an arthrogram confirming intra-articular "
+                 "position.")
+    ok, errors = supported(si(technique=technique))
+    assert ok, errors
+
+
+@pytest.mark.parametrize("purpose, ok", [
+    ("Therapeutic (diagnostic fluoroscopic block 12/2025: 80% relief)", True),
+    ("Therapeutic (fluoroscopic block today)", False),  # fluoroscopy today and ultrasound: two guidances
+])
+def test_a_month_and_year_dates_an_earlier_event(purpose, ok):
+    technique = ("Under real-time ultrasound guidance, in plane, the needle tip was seen entering the left SI joint. "
+                 "Still images were saved to PACS.")
+    assert supported(si(purpose=purpose, technique=technique), ["20552-LT", "76942"])[0] is ok
+
+
+@pytest.mark.parametrize("narrative, ok", [
+    ("The right SI joint region was scanned with a curvilinear probe and an image saved to PACS. The needle was "
+     "inserted and the drugs injected.", False),  # the probe scanned the pelvis; nothing says how it guided the needle
+    ("Under ultrasound the needle was advanced in plane to the curvilinear probe into the left SI joint, the tip seen "
+     "entering the joint. An image was saved to PACS.", True),
+])
+def test_a_probe_describes_guidance_only_with_the_needle_it_guided(narrative, ok):
+    assert supported(si(technique=narrative), ["20552-LT", "76942"])[0] is ok
+
+
+def test_needle_position_confirmed_after_a_long_description_is_a_confirmation():
+    technique = ("Under fluoroscopic guidance the needle was advanced; needle tip position between the sacral and iliac "
+                 "cortices at the inferior left SI joint confirmed on AP and oblique fluoroscopic views.")
+    assert supported(si(technique=technique))[0]
+
+
+SESSIONS = ("SI joint injection sessions in the past 12 months (all left, therapeutic, fluoroscopic):\n"
+            "  04/10/2025 - NRS 8 -> 3, 60% relief for 3 months\n  07/15/2025 - NRS 8 -> 3, 60% relief for 3 months\n"
+            "{more}")
+
+
+@pytest.mark.parametrize("more, ok", [
+    ("  10/14/2025 - NRS 8 -> 3, 60% relief for 3 months\n  01/13/2026 - NRS 8 -> 4, 50% relief\n", False),
+    ("", True),
+])
+def test_a_dated_list_of_this_years_sessions_counts_them(more, ok):
+    from notedraft.coverage import Reader
+
+    sessions = Reader(SESSIONS.format(more=more)).sessions()
+    assert [(n, kind) for n, kind, _, _ in sessions] == [(5 if more else 3, "therapeutic")]
+    findings = validate(MEDICARE_SI.format(other_causes=MRI_CLEAR).replace("PURPOSE: Diagnostic.", "PURPOSE: Therapeutic.")
+                        + "\n" + SESSIONS.format(more=more), ["27096-LT"], "medicare").findings
+    assert any(f.rule == "27096.medicare.lcd.sessions_therapeutic_cap" for f in findings) is not ok
+
+
+@pytest.mark.parametrize("allergy, ok", [
+    ("She has an iodinated contrast allergy (anaphylaxis), so no contrast was used.", True),
+    ("No contrast was used.", False),
+])
+def test_medicare_contrast_is_excused_only_by_an_allergy_or_pregnancy(allergy, ok):
+    text = MEDICARE_SI.format(other_causes=MRI_CLEAR).replace("contrast confirmed intra-articular spread",
+                                                              "the needle tip was confirmed within the joint")
+    text = text.replace("COMPLICATIONS:", allergy + "\nCOMPLICATIONS:")
+    assert supported(text, ["27096-LT-KX"], "medicare")[0] is ok

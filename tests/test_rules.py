@@ -177,6 +177,7 @@ VIOLATED = [
     ("20552.procedure.si_or_trigger_point", note(EPIDURAL), ["20552-LT"], None, "error"),
     ("20552.procedure.si_or_trigger_point", note(NERVE_BLOCK), ["20552-LT"], None, "error"),
     ("20552.si.guidance_ultrasound_or_none", note(FLUORO), ["20552-LT"], None, "error"),
+    ("20552.si.side_modifier", note(LANDMARK), ["20552"], None, "error"),
     ("20552.si.guidance_ultrasound_or_none", note(CT), ["20552-LT"], None, "error"),
     # the sources disagree on whether a 20552 note must say how ultrasound confirmed placement: a warning, not a refusal
     ("20552.si.ultrasound_needle_confirmation", note(ULTRASOUND, confirmation=None), ["20552-LT"], None, "warning"),
@@ -242,6 +243,7 @@ SATISFIED = [
     ("G0260.guidance.fluoroscopy_or_ct", note(FLUORO), ["G0260-LT"], None),
     ("G0260.setting.facility_only", note(FLUORO, setting="Performed in the hospital outpatient department (HOPD)."), ["G0260-LT"], None),
     ("20552.procedure.si_or_trigger_point", note(LANDMARK), ["20552-LT"], None),
+    ("20552.si.side_modifier", note(LANDMARK), ["20552-LT"], None),
     ("20552.procedure.si_or_trigger_point", note(TRIGGER_2), ["20552"], None),
     ("20552.si.ultrasound_needle_confirmation", note(ULTRASOUND), ["20552-LT"], None),
     ("20552.si.ultrasound_confirmation_denied", note(ULTRASOUND), ["20552-LT"], None),

@@ -235,6 +235,9 @@ PRIOR_THERAPEUTIC = re.compile(
     I,
 )
 _PRIOR_WORD = re.compile(r"\b(?:prior|previous(?:ly)?|last|most\s+recent|earlier|initial|gave|provided|yielded|resulted|produced|had)\b", I)
+_SESSION_LIST = re.compile(r"(?im)^[^\n]{0,40}?\b(?:injections?|sessions?|procedures?)\b[^\n]{0,40}?\b(?:in\s+the\s+)?(?:past|last|prior)\s+"
+                           r"(?:12|twelve)\s+months\b[^\n]{0,80}:[ \t]*\r?\n")
+_LIST_LINE = re.compile(r"[ \t]*(?:[-*•]|\d+[.)])?[ \t]*(?P<item>[^\n]*)(?:\r?\n|$)")
 _TODAY_AFTER = re.compile(r"\s*(?:is\s+|was\s+)?(?:today|this\s+(?:visit|morning|afternoon|session))\b", I)
 _TODAY_BEFORE = re.compile(r"\b(?:this\s+is|today\s+is|today's\s+is|today's|this)\s+(?:the\s+|her\s+|his\s+|their\s+|a\s+|an\s+)?(?:\w+\s+){0,2}$", I)
 REPEAT_TODAY = re.compile(r"\brepeat\s+(?:[\w-]+\s+){0,3}?(?:therapeutic|SI\s+joint\s+injection|SIJI|injection)\b", I)
@@ -806,6 +809,18 @@ class Reader:
             if self.counts(m.start(), m.end()):
                 n = m.group("n").lower()
                 out.append((int(_NUMBER_WORDS.get(n, n)) + 1, _kind(m.group()), bool(m.group("period")), self.span(*m.span())))
+        # "SI joint injection sessions in the past 12 months (all left, therapeutic):" over one dated line per session
+        for m in _SESSION_LIST.finditer(self.text):
+            if not self.counts(m.start(), m.end()):
+                continue
+            dated, pos = 0, m.end()
+            for line in _LIST_LINE.finditer(self.text, m.end()):
+                if line.start() != pos or not DATE.match(self.text, line.start("item")):
+                    break
+                dated, pos = dated + 1, line.end()
+            if dated:
+                head = self.text[m.start():m.end()]
+                out.append((dated + 1, _kind(head), True, self.span(m.start(), pos)))
         return out
 
     def dated_prior_sessions(self, kind: str) -> list[tuple[str, Span]]:

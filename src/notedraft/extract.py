@@ -691,7 +691,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
         c_start, c_end = ctx.sentence(m.start())
         if side in not_done and mention.status == "affirmed":  # "left extra-articular spread" is not "structural"
             # "right periarticular spread only": affirmed words that say the side was not intra-articular
-            k_start, k_end = _side_clause(text, m, c_start, c_end)
+            k_start, k_end = _side_clause(text, m.start(), m.end(), c_start, c_end)
             if _PERIARTICULAR.search(text, k_start, k_end):
                 not_done[side].append((k_start, k_end, "periarticular"))
         if side in not_done and structural and mention.status in ("negated", "doubted", "declined"):
@@ -710,7 +710,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
         if mention.status != "affirmed":
             _discount(facts, mention, ctx)
             continue
-        if side != "bilateral" and _SITE_MARKING.search(text, *_side_clause(text, m, c_start, c_end)):
+        if side != "bilateral" and _SITE_MARKING.search(text, *_side_clause(text, m.start(), m.end(), c_start, c_end)):
             # "the right side was marked and confirmed at time-out": the side meant, not a side acted on; a body
             # that injects the other one is a question (wrong-site), never a second side
             if not _IN_ERROR.search(text, c_start, c_end):  # "Time-out listed the right side in error": neither
@@ -765,6 +765,22 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             evidence=[ctx.span(a, b) for s in found for a, b in found[s][:1]]))
         return
     sides = _expand({s for s, spans in found.items() if spans})
+    if sides == {"left", "right"} and not found["bilateral"]:
+        # "Left SIJ injection, fluoro, contrast IA in the right SI joint": one side injected, the other named only
+        # where the contrast went: not two injections, a question
+        def only_checked_there(a: int, b: int) -> bool:
+            clause = _side_clause(text, a, b, *ctx.sentence(a))
+            return bool(_CHECK_WORDS.search(text, *clause)) and not _INJECTED_WORDS.search(text, *clause)
+
+        only_checked = [s for s in ("left", "right") if found[s] and all(only_checked_there(a, b) for a, b in found[s])]
+        if len(only_checked) == 1:
+            facts.conflicts.append(Conflict(
+                kind="side",
+                message=f"The procedure names one side but the {only_checked[0]} side only where placement was "
+                        "checked (contrast or confirmation).",
+                question="Which side was injected: left, right, or both?",
+                evidence=[ctx.span(a, b) for s_ in ("left", "right") for a, b in found[s_][:1]]))
+            return
     if not sides and len([s for s in marked if marked[s]]) == 1:
         # "Timeout 1436 - L SIJ - all agree" above a technique that names no side: the time-out verified the side
         # the procedure was done on; it stands as the side when nothing in the text names another
@@ -815,16 +831,21 @@ def _side(ctx: TextContext, facts: Facts) -> None:
         facts.side, facts.side_spans = side, [ctx.span(a, b) for a, b in sorted(spans_of[side])]  # type: ignore[assignment]
 
 
+_CHECK_WORDS = re.compile(r"\b(?:contrast|dye|IA|intra-?articular|arthrogra\w*|spread|flow|confirm\w*)\b", re.IGNORECASE)
+_INJECTED_WORDS = re.compile(r"\b(?:inj\w*|block\w*|procedure|steroid|kenalog|triamcinolone|depo|bupi\w*|lido\w*|mg)\b",
+                             re.IGNORECASE)
+
+
 _TARGET_JOINT = re.compile(r"\bthe\s+(?:target(?:ed)?|affected|symptomatic|painful|involved|index|indicated)\s+"
                            r"(?:SI\b|SIJ\b|sacro-?iliac\b)", re.IGNORECASE)
 
 
-def _side_clause(text: str, m: re.Match[str], lo: int, hi: int) -> tuple[int, int]:
-    """The comma/semicolon clause of a side word inside its sentence."""
+def _side_clause(text: str, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
+    """The comma/semicolon clause of a side word [start, end) inside its sentence [lo, hi)."""
     # the nearest comma or semicolon before it (rfind stops there: a long list of sides stays linear)
-    before = max(text.rfind(",", lo, m.start()), text.rfind(";", lo, m.start()))
-    after = re.search(r"[,;]", text[m.end() : hi])
-    return (before + 1 if before >= 0 else lo), (m.end() + after.start()) if after else hi
+    before = max(text.rfind(",", lo, start), text.rfind(";", lo, start))
+    after = re.search(r"[,;]", text[end:hi])
+    return (before + 1 if before >= 0 else lo), (end + after.start()) if after else hi
 
 
 def _expand(sides: set[str]) -> set[str]:
