@@ -599,3 +599,29 @@ def test_medicare_contrast_is_excused_only_by_an_allergy_or_pregnancy(allergy, o
                                                               "the needle tip was confirmed within the joint")
     text = text.replace("COMPLICATIONS:", allergy + "\nCOMPLICATIONS:")
     assert supported(text, ["27096-LT-KX"], "medicare")[0] is ok
+
+
+@pytest.mark.parametrize("finding, ok", [
+    ("Neuro: strength 5/5 L2-S1 bilaterally; reflexes symmetric.", True),
+    ("Gait: non-antalgic.\nLumbar ROM: extension painful on the right.", True),
+])
+def test_an_exams_sub_headings_are_the_exam(finding, ok):
+    text = si().replace("TECHNIQUE:", "PHYSICAL EXAM:\n" + finding + "\nTECHNIQUE:")
+    assert supported(text)[0] is ok
+
+
+@pytest.mark.parametrize("heading, ok", [("CLINICAL HISTORY", True), ("REASON FOR EXAM", True), ("PAST HISTORY", False)])
+def test_a_radiology_reports_clinical_history_is_the_indication(heading, ok):
+    text = si(dx="").replace("DIAGNOSIS: \n", f"{heading}: left SI joint arthropathy (M47.818) on pelvic MRI.\n")
+    assert supported(text)[0] is ok
+
+
+def test_a_drugs_numbered_fields_give_its_amounts():
+    text = si().replace("MEDICATIONS: 40 mg triamcinolone and 2 mL 0.25% bupivacaine injected.",
+                        "Medication 1: Methylprednisolone acetate (Depo-Medrol) 40 mg/mL\nMedication 1 Volume: 1 mL\n"
+                        "Medication 2: Bupivacaine 0.25%\nMedication 2 Volume: 2 mL")
+    report = validate(text, ["27096-LT"])
+    assert report.supported, [f.message for f in report.errors]
+    assert [(m.name, m.volume) for m in report.facts.medications] == [("methylprednisolone", "1 mL"), ("bupivacaine", "2 mL")]
+    unfilled = text.replace("Medication 2 Volume: 2 mL", "Medication 2 Volume:")
+    assert not supported(unfilled)[0]

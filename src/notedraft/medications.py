@@ -619,13 +619,36 @@ def _row_right(ctx, hit: Hit, end: int, next_start: int, hits_on_line: int) -> t
 _LINE_END = _Lazy(r"[ \t:-]*(?:\r|\n)")
 
 
+_BRAND_IN_PARENTHESES = _Lazy(r"^[ \t]*\([A-Za-z][\w -]{1,30}\)")
+_FIELD_LABEL = _Lazy(r"[ \t]*(?P<label>[A-Za-z][A-Za-z ]{1,30}?[ \t]+\d{1,2})[ \t]*:")
+
+
+def _amounts_below(ctx, med: Medication, end: int, next_start: int) -> None:
+    """A drug read with no amount takes the ones on the lines below its name ("Methylprednisolone acetate
+    (Depo-Medrol) 40 mg/mL\nMedication 1 Volume: 1 mL\nMedication 1 Dose: 40 mg")."""
+    if med.dose or med.volume:
+        return
+    below = _next_line(ctx, end, next_start)
+    if below is None:
+        return
+    dose, concentration, volume = _amounts("", ctx.text[end : _line(ctx.text, end)[1]] + " " + below[0], med.role)
+    med.dose, med.volume = dose, volume
+    med.concentration = med.concentration or concentration
+    _compute_dose(med)
+
+
 def _next_line(ctx, end: int, next_start: int) -> tuple[str, int] | None:
     """A drug listed alone on its line with its amounts on the lines below ("Kenalog\\n   40 mg / 1 mL",
     "Medication: Kenalog\\nDose: 40 mg\\nVolume: 1 mL"): up to four lines that hold amounts and nothing else."""
     text = ctx.text
     a, b = _line(text, end)
-    if _LINE_END.match(text, end) is None and not (b - end <= 120 and _is_amount_only(text[end:b])):
+    rest = _BRAND_IN_PARENTHESES.sub("", text[end:b], count=1)  # "Methylprednisolone acetate (Depo-Medrol) 40 mg/mL"
+    if _LINE_END.match(text, end) is None and not (b - end <= 120 and _is_amount_only(rest)):
         return None  # the rest of the drug's line is empty, or its own amounts ("Bupivacaine 0.25%")
+    # "Medication 1: Depo-Medrol 40 mg/mL\nMedication 1 Volume: 1 mL\nMedication 1 Dose: 40 mg": the drug's own
+    # field label opens the lines of its amounts
+    label = _FIELD_LABEL.match(text, a, end)
+    own = label.group("label").lower() if label else None
     parts: list[str] = []
     stop = None
     pos = b
@@ -635,9 +658,12 @@ def _next_line(ctx, end: int, next_start: int) -> tuple[str, int] | None:
         if brk is None or nxt >= len(text) or text[nxt] in "\r\n":
             break  # the end, or a blank line
         c, d = _line(text, nxt)
-        if d > next_start or not _is_amount_only(text[c:d]):
+        line = text[c:d]
+        if own and line.lstrip().lower().startswith(own + " "):
+            line = line.lstrip()[len(own):]
+        if d > next_start or not _is_amount_only(line):
             break
-        parts.append(text[c:d])
+        parts.append(line)
         stop, pos = d, d
     if stop is None:
         return None
@@ -700,10 +726,12 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
             prev.as_written = written if written.lower() in lexicon().brands else prev.as_written
             prev.salt, prev.product = prev.salt or salt, prev.product or product
             prev.concentration = prev.concentration or strength
+            _amounts_below(ctx, prev, end, next_start)
             _compute_dose(prev)
             continue
         if meds and _names_previous(text, meds[-1], h, generic):  # "triamcinolone 40 mg (Kenalog-40, 1 mL)"
             _merge_parenthetical(meds[-1], written, salt, product, strength, right, text, end, next_start)
+            _amounts_below(ctx, meds[-1], end, next_start)
             continue
         dose, concentration, volume = _amounts(left, right, role)
         second = None  # "Kenalog 20 mg per side, 40 mg total": a second statement of the same drug's amount
