@@ -625,3 +625,21 @@ def test_a_drugs_numbered_fields_give_its_amounts():
     assert [(m.name, m.volume) for m in report.facts.medications] == [("methylprednisolone", "1 mL"), ("bupivacaine", "2 mL")]
     unfilled = text.replace("Medication 2 Volume: 2 mL", "Medication 2 Volume:")
     assert not supported(unfilled)[0]
+
+
+@pytest.mark.parametrize("other_causes, ok", [
+    ("Lumbar MRI 09/2025: mild spondylosis without central or foraminal stenosis or disc herniation.", True),
+    ("Lumbar MRI 09/2025: mild spondylosis with foraminal stenosis and a disc herniation.", False),
+])
+def test_a_negation_reaches_through_an_or_list_of_two_word_items(other_causes, ok):
+    assert supported(MEDICARE_SI.format(other_causes=other_causes), ["27096-LT-KX"], "medicare")[0] is ok
+
+
+@pytest.mark.parametrize("care, ok", [
+    ("CONSERVATIVE CARE: 10 weeks PT (completed 11/2025) and NSAIDs; home exercise program continues.", True),
+    ("CONSERVATIVE CARE: 2 weeks PT and NSAIDs; home exercise program continues.", False),
+])
+def test_a_telegraphic_duration_before_the_therapy_is_its_course(care, ok):
+    text = MEDICARE_SI.format(other_causes=MRI_CLEAR).replace(
+        " Physical therapy for 8 weeks and NSAIDs failed; home exercises continue.", "") + "\n" + care
+    assert supported(text, ["27096-LT-KX"], "medicare")[0] is ok

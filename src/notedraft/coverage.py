@@ -215,7 +215,8 @@ CARE_ALLOW = re.compile(r"fail\w*|unsuccessful\w*|refractory|ineffective|limited
 CARE_ALLOW_NOT = re.compile(CARE_ALLOW.pattern + r"|not|n't|didn't|doesn't|hasn't|haven't|hadn't|didnt|doesnt", I)
 _NOT_BEGUN_BEFORE = re.compile(r"\b(?:" + "|".join(_CV["not_begun"]) + r")\b[^.;]{0,30}$", I)
 _NEG_WORD = re.compile(r"\b(?:not|never|nor|neither|none)\b|n't\b|\b(?:didnt|doesnt|hasnt|havent|wasnt|werent)\b", I)
-_DURATION_THEN_THERAPY = re.compile(r"^\s*(?:(?:" + "|".join(_CV["course"]) + r")\s+)?(?:of|on|with)\s+(?:\w+\s+){0,3}?$", I)
+_DURATION_THEN_THERAPY = re.compile(r"^\s*(?:(?:" + "|".join(_CV["course"]) + r")\s+)?(?:of|on|with)\s+(?:\w+\s+){0,3}?$"
+                                    r"|^[ \t]+$", I)  # telegraphic: "10 weeks PT"
 _THERAPY_THEN_DURATION = re.compile(
     r"^[^.;]{0,40}?(?:\bfor|\bx|×|\bover|\bthe\s+(?:past|last)|\(|-)\s*(?:(?:at\s+least|more\s+than|over|greater\s+than|>|≥)\s*)?$"
     r"|^[ \t]*:?[ \t]*$",  # telegraphic: "PT 12 weeks", "PT: 12 weeks"

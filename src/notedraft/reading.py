@@ -905,7 +905,7 @@ def _negated_before(before: str) -> bool:
     # A determiner negation must sit within the last few words before the mention, with only words like "the use
     # of" between: "without fluoroscopy", "no imaging", but not "no sedation ... under fluoroscopy" — there the
     # clause's own cues decide.
-    tail = " ".join(before.split()[-5:])
+    tail = " ".join(before.split()[-8:])  # (an or-list between: "without central or foraminal stenosis or ...")
     cue = None
     for cue in _DETERMINER_NEGATION.finditer(tail):
         pass
