@@ -643,3 +643,20 @@ def test_a_telegraphic_duration_before_the_therapy_is_its_course(care, ok):
     text = MEDICARE_SI.format(other_causes=MRI_CLEAR).replace(
         " Physical therapy for 8 weeks and NSAIDs failed; home exercises continue.", "") + "\n" + care
     assert supported(text, ["27096-LT-KX"], "medicare")[0] is ok
+
+
+@pytest.mark.parametrize("equipment, ok", [
+    ("C-arm down today, so the injection was done by palpation: the needle was advanced into the left SI joint.", True),
+    ("The fluoroscope was down today; by palpation the needle was advanced into the left SI joint.", True),
+    ("The C-arm was brought down to the table and the needle was advanced into the left SI joint.", False),
+])
+def test_equipment_down_today_is_not_used_and_palpation_is_the_guidance(equipment, ok):
+    ok_20552, errors = supported(si(technique=equipment), ["20552-LT"])
+    assert ok_20552 is ok, errors
+
+
+def test_real_time_us_in_plane_is_ultrasound_guidance_described():
+    technique = ("Real-time US in plane, needle tip seen entering the left SI joint cleft; images saved to PACS.")
+    ok, errors = supported(si(technique=technique), ["20552-LT", "76942"])
+    assert ok, errors
+    assert extract_facts(si(technique=technique)).guidance == "ultrasound"
