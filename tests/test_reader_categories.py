@@ -660,3 +660,24 @@ def test_real_time_us_in_plane_is_ultrasound_guidance_described():
     ok, errors = supported(si(technique=technique), ["20552-LT", "76942"])
     assert ok, errors
     assert extract_facts(si(technique=technique)).guidance == "ultrasound"
+
+
+@pytest.mark.parametrize("sentence, word, status", [
+    ("Other causes (radiculopathy, stenosis, disc herniation) not supported by exam or imaging.", "radiculopathy", "negated"),
+    ("Drugs (Kenalog, bupivacaine) were drawn up but not injected.", "Kenalog", "negated"),
+    ("Injected Kenalog (40 mg, 1 mL) under fluoroscopy.", "Kenalog", "affirmed"),
+])
+def test_what_follows_a_parenthesised_list_is_said_of_every_item(sentence, word, status):
+    from notedraft.reading import read
+
+    r = read(sentence)
+    i = sentence.index(word)
+    assert r.status(i, i + len(word)) == status
+
+
+def test_a_persons_circumstances_are_no_doubt_about_the_history():
+    from notedraft.reading import read
+
+    text = "HISTORY: 68 year old retired postal worker with 5 months of left low back pain below L5."
+    i = text.index("5 months")
+    assert read(text).status(i, i + 8) == "historical"  # a history's fact, not a doubted one

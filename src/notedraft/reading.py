@@ -624,6 +624,13 @@ class Reading:
         if row is None and box is None and not (field is not None and start < field.label_end):
             if self.text[s_end - 2 : s_end].strip().endswith(";") and s_end < len(self.text):
                 s_end = self.sentence(s_end)[1]  # "...bupivacaine; neither was injected."
+            open_at = self.text.rfind("(", s_start, start)
+            if open_at > self.text.rfind(")", s_start, start):
+                close = self.text.find(")", end, s_end)
+                if close > 0:
+                    # an item of a parenthesised list: what follows the list is said of every item ("Other causes
+                    # (radiculopathy, stenosis, fracture) not supported by exam or imaging")
+                    c_end = close + 1
             reached = self._reached_back(c_end, s_end)
             if reached != "affirmed":
                 return reached
