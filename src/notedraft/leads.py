@@ -253,12 +253,14 @@ class Plan:
     """A pattern's openings sorted for lookup: word openings keyed by their first two letters (so one set
     intersection drops the ones the text lacks), other openings found with str.find."""
 
-    __slots__ = ("words", "finds", "digits")
+    __slots__ = ("simple", "words", "finds", "digits")
 
     def __init__(self, openings: tuple[Lead, ...]) -> None:
         # first two letters (lower-cased) -> (the word lower-cased, the literal, whether the word is whole, whether
         # case is ignored); a case-sensitive opening is looked up lower-cased and then checked as written
         self.words: dict[str, list[tuple[str, str, bool, bool]]] = {}
+        # whole words read in any case, as written: found by one set intersection with the text's words
+        simple: set[str] = set()
         self.finds: list[tuple[str, bool, int]] = []  # (literal, ignore case, characters before it)
         self.digits = ""  # "", or DIGIT / DIGIT_RUN (the wider wins)
         for lit, ic, ws in openings:
@@ -278,7 +280,11 @@ class Plan:
             if ic:
                 lit = lit.lower()
             word = word.lower()
+            if whole and ic and lit == word:
+                simple.add(word)
+                continue
             self.words.setdefault(word[:2], []).append((word, lit, whole, ic))
+        self.simple = frozenset(simple)
 
     _cache: dict[int, tuple["Plan", tuple]] = {}
 
@@ -309,13 +315,13 @@ class WordIndex:
 
     def __init__(self, text: str, lower: str) -> None:
         self.text, self.lower = text, lower
-        self._table_built: tuple[list[str], dict[str, list[int]], set[str]] | None = None
+        self._table_built: tuple[list[str], dict[str, list[int]], set[str], frozenset[str]] | None = None
         self._digits: list[int] | None = None
         self._digit_runs: list[int] | None = None
 
-    def _table(self) -> tuple[list[str], dict[str, list[int]], set[str]]:
-        """(sorted distinct words, each word's start offsets, their first one and two letters) of the lower-cased
-        text. Lower-casing keeps every offset and every word boundary (see __init__), so the written text's words
+    def _table(self) -> tuple[list[str], dict[str, list[int]], set[str], frozenset[str]]:
+        """(sorted distinct words, each word's start offsets, their first one and two letters, the words as a set)
+        of the lower-cased text. Lower-casing keeps every offset and every word boundary (see __init__), so the written text's words
         stand at the same places."""
         table = self._table_built
         if table is None:
@@ -327,14 +333,18 @@ class WordIndex:
                 else:
                     places.append(m.start())
             twos = {w[:2] for w in at}
-            table = self._table_built = (sorted(at), at, twos | {w[:1] for w in twos})
+            table = self._table_built = (sorted(at), at, twos | {w[:1] for w in twos}, frozenset(at))
         return table
 
     def candidates(self, plan: Plan) -> list[int]:
         """Sorted offsets where one of the plan's openings stands in the text."""
         found: list[int] = []
+        if plan.simple:
+            at, words = self._table()[1::2]
+            for word in plan.simple & words:  # iterates the smaller of the two
+                found += at[word]
         if plan.words:
-            keys, at, firsts = self._table()
+            keys, at, firsts, _ = self._table()
             lower, text = self.lower, self.text
             for first in plan.words.keys() & firsts:
                 for word, lit, whole, ic in plan.words[first]:
