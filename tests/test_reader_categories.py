@@ -681,3 +681,30 @@ def test_a_persons_circumstances_are_no_doubt_about_the_history():
     text = "HISTORY: 68 year old retired postal worker with 5 months of left low back pain below L5."
     i = text.index("5 months")
     assert read(text).status(i, i + 8) == "historical"  # a history's fact, not a doubted one
+
+
+# --- a fifth blind set (43 notes, 82 verdicts) ----------------------------------------------------------------------
+
+WRAPPED = ("PROCEDURE NOTE\nDiagnosis: Right sacroiliitis (M46.1)\nPurpose: therapeutic.\n\n"
+           "The patient was placed prone and the right buttock prepped and\ndraped. A 22-gauge spinal needle was "
+           "advanced to the inferior right\nsacroiliac joint and 40 mg of triamcinolone with 2 mL of 0.5%\n"
+           "bupivacaine was injected. Needle withdrawn; bandage.\n\n{tail}\n")
+
+
+@pytest.mark.parametrize("tail", [
+    "Plan: Reassess in 4 weeks. If relief is incomplete, repeat the\nright SI joint injection under fluoroscopic "
+    "guidance with contrast\nto confirm intra-articular spread.",
+    "Her previous right SI joint injection in 2025 was done under\nfluoroscopic guidance with contrast, confirming "
+    "intra-articular spread.",
+])
+def test_a_sentence_wrapped_over_lines_keeps_its_doubt(tail):
+    ok, errors = supported(WRAPPED.format(tail=tail), ["27096-RT"])
+    assert not ok and "27096.guidance.fluoroscopy_or_ct" in errors
+
+
+def test_short_dictated_lines_stay_items_of_their_own():
+    from notedraft.reading import read
+
+    text = "R SIJ inj\nno US\nfluoro, contrast IA\n40 kenalog + 2cc 0.25% bupi"
+    i = text.index("fluoro")
+    assert read(text).status(i, i + 6) == "affirmed"

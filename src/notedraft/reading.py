@@ -118,6 +118,29 @@ _QUOTE_LEAD = re.compile(r"\b(?:polic(?:y|ies)|guideline|LCD|article|payer|insur
 # (not after a title or an abbreviation: "I talked with Mr. Benally about ...", "fluoro vs. ultrasound")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?;])(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)"
                              r"(?<!\bapprox\.)[\s,]+|(?<=[.!?;][\"')\]])[\s,]+|(?<=\?)|[\r\n]\s*|,\s*(?=[A-Z][A-Z0-9 /&()'-]{2,}:)|(?<=[A-Z]{3}):\s*,?\s*")
+# A line break inside a sentence of hard-wrapped prose ("Her previous right SI joint\ninjection on 09/30/2025 was
+# done under fluoroscopic guidance"): a long line that ends in no punctuation, followed by a line that goes on in
+# lower case. Short lines (a dictation's items, a list) stay sentences of their own.
+_WRAP_MIN_LINE = 45
+_WRAP_END = re.compile(r"[A-Za-z0-9,%)]$")
+_WRAP_NEXT = re.compile(r"[a-z0-9(]")
+
+
+def _wrapped(text: str, m: re.Match[str]) -> bool:
+    if text[m.start()] not in "\r\n" or "\n\n" in m.group() or "\n\r\n" in m.group():
+        return False
+    return _wraps_at(text, m.start(), m.end())
+
+
+def _wraps_at(text: str, brk: int, nxt: int) -> bool:
+    """Whether the line break at text[brk:nxt] wraps a sentence onto the next line (see _WRAP_MIN_LINE)."""
+    if nxt >= len(text):
+        return False
+    line = text[text.rfind("\n", 0, brk) + 1 : brk].rstrip("\r")
+    return (len(line) >= _WRAP_MIN_LINE and _WRAP_END.search(line) is not None
+            and _WRAP_NEXT.match(text, nxt) is not None)
+
+
 # Clause breaks. "and" joins clauses only when both sides have a verb of their own (see _and_breaks).
 _CLAUSE_BREAK = re.compile(
     r"[,;()\[\]|\t]|\s[-–]\s|:\s|\b(?:but|however|although|though|whereas|yet|so|then|thus|therefore|because|since"
@@ -262,7 +285,7 @@ class Reading:
         self._scans: dict[int, list[re.Match[str]]] = {}
         self._statuses: dict[tuple, Status] = {}
         self._cues: dict[int, tuple[list[int], list[int]]] = {}
-        self._starts = [0] + [m.end() for m in _SENTENCE_BREAK.finditer(text)]
+        self._starts = [0] + [m.end() for m in _SENTENCE_BREAK.finditer(text) if not _wrapped(text, m)]
         self._headings = [(m.start("name"), m.group("name").strip()) for m in _HEADING.finditer(text)
                           if not _not_a_heading(m.group("name"))]
         if ":" in text:  # "plan: repeat in 3 months": a lower-case heading, kept when it names a section that is
@@ -837,8 +860,8 @@ def _line_block_end(text: str, pos: int, end: int) -> int:
     while True:
         nxt = _EOL.search(text, m.end(), end)
         line = text[m.end() : nxt.start() if nxt else end]
-        if not re.match(r"[ \t]+\S|\s*(?:\d+[.)]|[-*•])\s", line):
-            return m.end()
+        if not re.match(r"[ \t]+\S|\s*(?:\d+[.)]|[-*•])\s", line) and not _wraps_at(text, m.start(), m.end()):
+            return m.end()  # (a value wrapped onto the next line goes on: "Plan: ... repeat the\nright SI joint ...")
         if nxt is None:
             return end
         m = nxt
