@@ -114,11 +114,18 @@ def test_asking_for_the_right_code_gives_the_same_supported_note(dictation, code
         ("L SIJ inj, US guided, real-time in-plane, needle tip seen entering joint, images saved to PACS, "
          "depo-medrol 80 + 3cc 1% lido, dx M46.1, dx + therapeutic", ["20552-LT", "76942"]),
         ("R SIJ inj by landmarks, no imaging, depo-medrol 80, dx M46.1, therapeutic", ["20552-RT"]),
-        ("L SIJ inj, fluoro, IA confirmed w contrast, 40 kenalog, 2cc bupi, dx M46.1, therapeutic", ["27096-LT"]),
+        ("L SIJ inj, fluoro, IA confirmed w contrast, 40 kenalog, 2cc 0.25 bupi, dx M46.1, therapeutic", ["27096-LT"]),
     ],
 )
 def test_more_shorthand_variants(dictation, codes):
     assert_supported(draft(dictation), codes)
+
+
+def test_a_volume_without_its_strength_is_no_dose_and_asks_for_the_strength():
+    # 2 mL of 0.25% bupivacaine is 5 mg, of 0.5% 10 mg: the volume alone does not say how much drug was given
+    d = draft("L SIJ inj, fluoro, IA confirmed w contrast, 40 kenalog, 2cc bupi, dx M46.1, therapeutic")
+    assert d.refused
+    assert "2 mL of what strength of bupivacaine (bupi) (mg or %), or what dose?" in d.queries
 
 
 @pytest.mark.parametrize(

@@ -708,3 +708,22 @@ def test_short_dictated_lines_stay_items_of_their_own():
     text = "R SIJ inj\nno US\nfluoro, contrast IA\n40 kenalog + 2cc 0.25% bupi"
     i = text.index("fluoro")
     assert read(text).status(i, i + 6) == "affirmed"
+
+
+@pytest.mark.parametrize("meds, ok", [
+    ("1 mL of Depo-Medrol and 2 mL of bupivacaine were injected.", False),  # 40 or 80 mg/mL; 0.25% or 0.5%
+    ("1 mL of Depo-Medrol 40 mg/mL and 2 mL of 0.25% bupivacaine were injected.", True),
+    ("0.5 mL of Celestone and 2 mL of 0.25% bupivacaine were injected.", True),  # sold as 6 mg/mL only
+])
+def test_a_volume_without_its_strength_is_no_dose(meds, ok):
+    text = si().replace("MEDICATIONS: 40 mg triamcinolone and 2 mL 0.25% bupivacaine injected.", "MEDICATIONS: " + meds)
+    ok_, errors = supported(text)
+    assert ok_ is ok, errors
+
+
+def test_a_drug_wrapped_onto_the_next_line_keeps_its_amounts():
+    text = si().replace("MEDICATIONS: 40 mg triamcinolone and 2 mL 0.25% bupivacaine injected.",
+                        "MEDICATIONS: after contrast confirmed the position, we injected 80 mg\nDepo-Medrol plus 3 mL "
+                        "of 0.25% bupivacaine, and a mixture of 1 mL triamcinolone acetonide\n40 mg/mL (40 mg).")
+    ok, errors = supported(text)
+    assert ok, errors

@@ -55,10 +55,15 @@ VERDICT_DISAGREEMENTS = {
     # The label asks for a warning ("a strict validator should warn") on the missing epidural confirmation;
     # 62323 is suggested with the warning 62323.contrast.documented.
     "13_lumbar-esi-l5-s1-fluoroscopy.txt": "label 'family, warn'; supported with a warning",
+    # A volume without its strength is no dose (models.Medication.dosed): "1 cc of Triamcinolone" is 10 or 40 mg
+    # (Kenalog-10, Kenalog-40), and "Bupivacaine 1/16th, 8 cc total" gives a strength the reader does not take as
+    # one. The labels judged the code; the validator asks the physician for the strength.
+    "28_facet-arthrogram-injection-bilateral-l3-s1.txt": "label supported; refused: triamcinolone 1 cc, no strength",
+    "34_lumbar-esi-l4-l5-fluoroscopy-contrast.txt": "label supported; refused: bupivacaine 8 cc, '1/16th' not read",
 }
 # Per family: notes, family and guidance agreeing, verdicts agreeing (floors: a regression fails the test).
 AGREEMENT = {
-    "epidural_interlaminar": (12, 12, 11), "epidural_transforaminal": (5, 5, 5), "facet_injection": (4, 4, 4),
+    "epidural_interlaminar": (12, 12, 10), "epidural_transforaminal": (5, 5, 5), "facet_injection": (4, 4, 3),
     "facet_rfa": (2, 2, 2), "joint_injection": (4, 4, 4), "si_joint_injection": (2, 2, 0),
     "si_nerve_block": (1, 1, 0), "si_rfa": (2, 2, 2), "trigger_point_injection": (1, 1, 1),
 }

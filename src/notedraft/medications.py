@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from . import recache
 from .models import Conflict, Medication, Span
+from .reading import wraps_at
 from .recache import load_toml
 
 if TYPE_CHECKING:
@@ -471,7 +472,9 @@ _DOSE_BOUNDARY = _Lazy(
     r"|(?<!\bof)(?<!\bof )(?<!\bof\r)(?<!\bof \r)\r?\n", I
 )
 # a line of prose (no table cells: no pipe, tab or run of spaces) that ends in an amount
-_RUN_ON_LINE = _Lazy(r"(?:^|\n)[^|\t\n]*[a-z][^|\t\n]*\bof\s+\d*\.?\d+\s*(?:%|mg|mcg|ml|cc)s?[ \t]*\r?$", I)
+_RUN_ON_LINE = _Lazy(r"(?:^|\n)(?:[^|\t\n]*[a-z][^|\t\n]*\bof\s+\d*\.?\d+\s*(?:%|mg|mcg|ml|cc)s?[ \t]*\r?$"
+                     # or a long line of prose ("... Injected 80 mg\nDepo-Medrol"), no table cells in it
+                     r"|(?![^\n]*(?:[ ]{2}|\t|\|))(?=[^\n]{45,}$)[^\n]*[a-z][^\n]*\d\s*(?:%|mg|mcg|ml|cc)s?[ \t]*\r?$)", I)
 _PAIRED_LEFT = _Lazy(r"\d*\.?\d+\s*(?:mg|mcg|ml|cc)s?\s*\(\s*\d*\.?\d+\s*(?:mg|mcg|ml|cc)s?\s*\)\s*(?:of\s+)?$", I)
 _COLON_AMOUNT = _Lazy(r"(?<![\d:]):[ \t]*\.?\d")
 _BARE_LEFT = _Lazy(r"(?P<n>\d*\.?\d+)\s*(?:of\s+)?$")
@@ -482,22 +485,34 @@ _HEADER_WORD = _Lazy(r"\b(?:dose|dosage|amount|volume|vol|concentration|conc|str
 _HEADER_UNIT = _Lazy(r"\(\s*(mg|mcg|ml|mL|cc|%)\s*\)|\bin\s+(mg|mcg|ml|mL|cc)\b", I)
 
 
+def _runs_on(text: str, brk: int) -> bool:
+    """Whether the line ending at `brk` is prose that ends in an amount (see _RUN_ON_LINE), read whole."""
+    start = text.rfind("\n", 0, brk) + 1
+    return _RUN_ON_LINE.search(text[start:brk]) is not None
+
+
 def _window(ctx, lo: int, hi: int, *, left: bool) -> str:
     chunk = ctx.text[lo:hi]
+
+    def wrapped(m: re.Match[str]) -> bool:  # a line of prose wrapped onto the next: no boundary (reading._wraps_at)
+        return m.group()[-1:] == "\n" and wraps_at(ctx.text, lo + m.start(), lo + m.end())
+
     if left:
         # "0.5 mL (20 mg) of triamcinolone": an amount in parentheses after an amount is the same dose restated
         paired = _PAIRED_LEFT.search(chunk)
         cut = 0
         for m in _DOSE_BOUNDARY.finditer(chunk, 0, paired.start() if paired else len(chunk)):
-            if m.group()[-1:] == "\n" and not chunk[m.end():].strip() and _RUN_ON_LINE.search(chunk, 0, m.start()):
+            if m.group()[-1:] == "\n" and not chunk[m.end():].strip() and _runs_on(ctx.text, lo + m.start()):
                 continue  # "2 mL of 1%\nlidocaine": a prose line that ends in the amount runs on into its drug
+            if wrapped(m):
+                continue
             cut = m.end()
         return chunk[cut:]
     # "Triamcinolone (Kenalog) 40 mg": the closing parenthesis of a name in parentheses does not end the clause.
     skip = len(chunk) - len(chunk.lstrip(" )")) if chunk.lstrip(" ").startswith(")") else 0
     m = _DOSE_BOUNDARY.search(chunk, skip)
     # "Kenalog: 40 mg", "Bupivacaine 0.25%: 2 mL": a colon before an amount labels the drug's amount
-    while m is not None and m.group() == ":" and _COLON_AMOUNT.match(chunk, m.start()):
+    while m is not None and ((m.group() == ":" and _COLON_AMOUNT.match(chunk, m.start())) or wrapped(m)):
         m = _DOSE_BOUNDARY.search(chunk, m.end())
     return chunk[: m.start()] if m else chunk
 
@@ -790,6 +805,9 @@ def read_medications(ctx, elsewhere: list[tuple[int, int, str]] | tuple = ()) ->
             ambiguous_amount=ambiguous or odd_suffix,
         )
         _compute_dose(med)
+        brand = lexicon().brand_of.get(written.lower())
+        if brand is not None and len(brand.strengths) == 1 and not med.concentration:
+            med.label_strength = f"{_fmt(brand.strengths[0])} mg/mL"
         med.use, med.belongs_to = _use(ctx, med, h, elsewhere, in_row=row is not None)  # type: ignore[assignment]
         meds.append(med)
         origin.append(i)

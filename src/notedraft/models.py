@@ -49,6 +49,8 @@ class Medication(BaseModel):
         default=None, description="what the drug was for; None is read as the injectate")
     belongs_to: str | None = Field(default=None, description="use=other_procedure: the procedure it was given in")
     ambiguous_amount: str | None = Field(default=None, description="an amount that may be this drug's or a neighbour's")
+    label_strength: str | None = Field(default=None, description="the one strength the named product is sold in "
+                                       "(lexicon/drugs.toml), e.g. '6 mg/mL' for Celestone Soluspan; never written")
 
     @property
     def injectate(self) -> bool:
@@ -61,8 +63,10 @@ class Medication(BaseModel):
 
     @property
     def dosed(self) -> bool:
-        """A drug is dosed when the text gives an amount: mg, or a volume, or a concentration and a volume."""
-        return bool(self.dose or self.volume)
+        """A drug is dosed when the text gives an amount: mg, or a volume with its concentration. A volume alone
+        ("1 mL of Depo-Medrol", "2 mL of bupivacaine") does not say how much drug: the products come in several
+        strengths. A product sold in one strength only says it by its name ("0.5 mL of Celestone")."""
+        return bool(self.dose or (self.volume and (self.concentration or self.label_strength)))
 
     def dose_text(self) -> str | None:
         """The amount as one phrase: '40 mg', '2 mL of 0.25%', '40 mg in 1 mL'; None when undosed."""

@@ -60,7 +60,7 @@ def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
             for m in facts.medications:
                 if m.injectate and not m.dosed:  # the dose requirement is about the injectate only
                     label = f"{m.name} ({m.as_written})" if m.as_written.lower() != m.name else m.name
-                    ask(f"Dose of {label}?" if not m.concentration else f"Volume of {m.concentration} {label}?")
+                    ask(_dose_question(m, label))
         elif key == "diagnosis.billable":
             for d in facts.diagnoses:
                 if d.billable is False:
@@ -70,7 +70,7 @@ def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
     for m in facts.medications:  # an injectate without its amount is always a question, whatever the target code
         if m.injectate and not m.dosed:
             label = f"{m.name} ({m.as_written})" if m.as_written.lower() != m.name else m.name
-            ask(f"Dose of {label}?" if not m.concentration else f"Volume of {m.concentration} {label}?")
+            ask(_dose_question(m, label))
     for conflict in facts.conflicts:  # never resolved by notedraft: the physician says which statement holds
         ask(conflict.question)
     for span in facts.unread_amounts:
@@ -78,3 +78,12 @@ def queries_for(facts: Facts, report: ValidationReport) -> list[str]:
     if facts.procedure == "unstated":
         ask("What procedure was performed (e.g. left SI joint injection)?")
     return out
+
+
+def _dose_question(m, label: str) -> str:
+    """The one amount missing: the volume of a stated strength, the strength of a stated volume, else the dose."""
+    if m.concentration and not m.volume:
+        return f"Volume of {m.concentration} {label}?"
+    if m.volume and not m.concentration:
+        return f"{m.volume} of what strength of {label} (mg or %), or what dose?"
+    return f"Dose of {label}?"

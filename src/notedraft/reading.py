@@ -129,10 +129,10 @@ _WRAP_NEXT = re.compile(r"[a-z0-9(]")
 def _wrapped(text: str, m: re.Match[str]) -> bool:
     if text[m.start()] not in "\r\n" or "\n\n" in m.group() or "\n\r\n" in m.group():
         return False
-    return _wraps_at(text, m.start(), m.end())
+    return wraps_at(text, m.start(), m.end())
 
 
-def _wraps_at(text: str, brk: int, nxt: int) -> bool:
+def wraps_at(text: str, brk: int, nxt: int) -> bool:
     """Whether the line break at text[brk:nxt] wraps a sentence onto the next line (see _WRAP_MIN_LINE)."""
     if nxt >= len(text):
         return False
@@ -860,7 +860,7 @@ def _line_block_end(text: str, pos: int, end: int) -> int:
     while True:
         nxt = _EOL.search(text, m.end(), end)
         line = text[m.end() : nxt.start() if nxt else end]
-        if not re.match(r"[ \t]+\S|\s*(?:\d+[.)]|[-*•])\s", line) and not _wraps_at(text, m.start(), m.end()):
+        if not re.match(r"[ \t]+\S|\s*(?:\d+[.)]|[-*•])\s", line) and not wraps_at(text, m.start(), m.end()):
             return m.end()  # (a value wrapped onto the next line goes on: "Plan: ... repeat the\nright SI joint ...")
         if nxt is None:
             return end
