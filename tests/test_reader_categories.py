@@ -727,3 +727,24 @@ def test_a_drug_wrapped_onto_the_next_line_keeps_its_amounts():
                         "of 0.25% bupivacaine, and a mixture of 1 mL triamcinolone acetonide\n40 mg/mL (40 mg).")
     ok, errors = supported(text)
     assert ok, errors
+
+
+@pytest.mark.parametrize("tests, ok", [
+    ("  Imaging excludes stenosis, herniation, fracture, tumor, infection or hardware. Positive provocative\n"
+     "  maneuvers on the left: FABER, Gaenslen, SI compression, thigh\n  thrust.", True),
+    ("Positive on the left today: FABER, Gaenslen, thigh thrust and SI distraction.", True),
+    ("Tested on the left today: FABER, Gaenslen, thigh thrust and SI distraction.", False),  # no result stated
+])
+def test_provocative_tests_under_a_wrapped_or_dated_heading(tests, ok):
+    from notedraft.coverage import Reader
+
+    assert Reader(tests).provocative_tests(3, side="left").met is ok
+
+
+@pytest.mark.parametrize("verb", ["produced a clear arthrogram confined to the joint", "was deposited within the joint"])
+def test_more_past_tense_verbs_of_a_thing_done(verb):
+    technique = ("Under fluoroscopy a 22 g needle was guided into the left SI joint. Omnipaque 180, 1 mL, " + verb + ".")
+    if "deposited" in verb:
+        technique += " Contrast outlined the joint."
+    ok, errors = supported(si(technique=technique))
+    assert ok, errors

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .checks import Claim, Outcome, check
 from .models import Span
-from .reading import WINDOW, Reading, read
+from .reading import WINDOW, Reading, read, wraps_at
 from .recache import load_toml
 
 I = re.IGNORECASE
@@ -909,7 +909,10 @@ def _read_tests(r: Reader, side: str = "unstated"):
         lo, hi = r.sentence_of(first.start())
         others = bisect.bisect_left(starts, hi) - bisect.bisect_left(starts, lo) > len(group)
         # the group's own result before it: "positive FABER, ..." or a heading "Positive on the left: FABER, ..."
-        window_lo = max(lo, prev_end, first.start() - 120, text.rfind("\n", 0, first.start()) + 1)
+        line_start = text.rfind("\n", 0, first.start()) + 1
+        if line_start > 1 and wraps_at(text, line_start - 1 - (text[line_start - 2] == "\r"), line_start):
+            line_start = text.rfind("\n", 0, line_start - 1) + 1  # "Positive provocative\nmaneuvers: FABER, ..."
+        window_lo = max(lo, prev_end, first.start() - 120, line_start)
         head = text[window_lo : first.start()]
         before = RESULT_BEFORE.search(head[-40:])
         lead_pol, lead_side, lead_count, lead_span = None, None, None, None

@@ -123,7 +123,7 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?;])(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!
 # lower case. Short lines (a dictation's items, a list) stay sentences of their own.
 _WRAP_MIN_LINE = 45
 _WRAP_END = re.compile(r"[A-Za-z0-9,%)]$")
-_WRAP_NEXT = re.compile(r"[a-z0-9(]")
+_WRAP_NEXT = re.compile(r"[ \t]*[a-z0-9(]")
 
 
 def _wrapped(text: str, m: re.Match[str]) -> bool:
