@@ -344,6 +344,9 @@ NO_PURPOSE = ("PROCEDURE: Left sacroiliac joint injection\nDIAGNOSIS: Left sacro
     ("Plan discussed: therapeutic left SI joint injection today.", True),
     ("PLAN: therapeutic left SI joint injection next month if the pain persists.", False),
     ("PLAN: consider a therapeutic left SI joint injection today.", False),
+    ("Plan today: left SI joint injection, therapeutic.", True),
+    ("Plan next visit: left SI joint injection, therapeutic.", False),
+    ("INDICATION: Injection requested for diagnostic purposes.", True),
     ("HISTORY: Therapeutic injection requested by rheumatology.", True),
     ("HISTORY: A therapeutic injection in 2023 helped for a month.", False),
 ])

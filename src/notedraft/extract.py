@@ -1092,9 +1092,13 @@ def _dx_words(segment: str) -> str:
 _REFERRAL = re.compile(r"request\w*|referr\w*|refer|ordered|planned|intend\w*|intent\w*|meant", re.IGNORECASE)
 _PURPOSE_OF_INJECTION = re.compile(r"\s+(?:[\w-]+\s+){0,5}?(?:injections?|inj\b|blocks?)", re.IGNORECASE)
 _INJECTION_INTENDED = re.compile(r"\b(?:injections?|blocks?)\s+(?:\w+\s+){0,2}(?:was|were|is|are)\s+"
-                                 r"(?:intended|meant|planned)\s+(?:to\s+be|as(?:\s+an?)?)\s+$", re.IGNORECASE)
+                                 r"(?:intended|meant|planned)\s+(?:to\s+be|as(?:\s+an?)?)\s+$"
+                                 # "Injection requested for diagnostic purposes"
+                                 r"|\b(?:injections?|blocks?)\s+(?:(?:was|were|is|are)\s+)?(?:requested|ordered|referred|done|"
+                                 r"performed|given)\s+for\s+(?:an?\s+|both\s+)?$", re.IGNORECASE)
 
 
+_INJECTION_BEFORE = re.compile(r"\b(?:injections?|inj|blocks?)\b", re.IGNORECASE)
 _TODAY = re.compile(r"\b(?:today|this\s+(?:visit|session|morning|afternoon))\b", re.IGNORECASE)
 
 
@@ -1104,16 +1108,19 @@ def _purpose_stated(ctx: TextContext, m: re.Match[str], facts: Facts) -> bool:
     if facts.procedure == "unstated":
         return False
     names_injection = _PURPOSE_OF_INJECTION.match(ctx.text, m.end()) is not None
-    kind = ctx.section_of(m.start()).kind
+    section = ctx.section_of(m.start())
+    kind = section.kind
     s_start, s_end = ctx.sentence(m.start())
+    if kind == "plan" and (names_injection or _INJECTION_BEFORE.search(ctx.text, s_start, m.start())):
+        # "Plan: therapeutic left SI joint injection today", "Plan today: left SI joint injection, therapeutic": the
+        # purpose of the injection this note then documents, only for today's ("... next month" plans another one),
+        # said in the sentence or its heading, and only when an injection was done
+        today = _TODAY.search(ctx.text, s_start, s_end) or _TODAY.search(ctx.text, section.start, section.start + 20)
+        return (today is not None and _done_today(facts)
+                and ctx.local_status(m.start(), m.end(), allow=_REFERRAL) == "affirmed")
     if not names_injection:
         return (kind != "plan" and _INJECTION_INTENDED.search(ctx.text, max(0, m.start() - 60), m.start()) is not None
                 and ctx.status(m.start(), m.end(), allow=_REFERRAL) == "affirmed")
-    if kind == "plan":
-        # "Plan: therapeutic left SI joint injection today": the purpose of the injection this note then documents,
-        # only for today's ("... next month" plans another one) and only when an injection was done
-        return (_TODAY.search(ctx.text, m.end(), s_end) is not None and _done_today(facts)
-                and ctx.local_status(m.start(), m.end(), allow=_REFERRAL) == "affirmed")
     if kind == "history":
         # "Therapeutic injection requested by rheumatology" in the history: the referral's purpose is the purpose
         # of the injection done
