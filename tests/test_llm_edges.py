@@ -131,7 +131,8 @@ def test_retries_share_one_deadline(fake_openai):
     assert a.outcome in ("timeout", "error") and "deadline" in a.error
     # On a loaded machine fewer attempts fit; what matters is that the deadline, not the retry count, stopped them.
     assert 1 <= len(fake_openai.requests) <= 4
-    assert a.transport_retries == len(fake_openai.requests) - 1
+    # every retry is counted; the last one may be cut by the deadline before the server has read its request
+    assert len(fake_openai.requests) - 1 <= a.transport_retries <= len(fake_openai.requests)
     assert elapsed < 3  # all eleven attempts would take at least 3.3 s
 
 

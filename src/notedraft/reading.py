@@ -127,14 +127,15 @@ _WRAP_NEXT = re.compile(r"[ \t]*[a-z0-9(]")
 
 
 def _wrapped(text: str, m: re.Match[str]) -> bool:
-    if text[m.start()] not in "\r\n" or "\n\n" in m.group() or "\n\r\n" in m.group():
-        return False
+    brk = m.group()
+    if brk[:1] not in ("\r", "\n") or "\n\n" in brk or "\n\r\n" in brk:
+        return False  # (an empty match after "?" is a sentence's end, never a wrap)
     return wraps_at(text, m.start(), m.end())
 
 
 def wraps_at(text: str, brk: int, nxt: int) -> bool:
     """Whether the line break at text[brk:nxt] wraps a sentence onto the next line (see _WRAP_MIN_LINE)."""
-    if nxt >= len(text):
+    if nxt >= len(text) or brk <= 0:
         return False
     line = text[text.rfind("\n", 0, brk) + 1 : brk].rstrip("\r")
     return (len(line) >= _WRAP_MIN_LINE and _WRAP_END.search(line) is not None
