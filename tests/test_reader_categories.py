@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from notedraft.drafting import draft
 from notedraft.extract import extract_facts
 from notedraft.validate import validate
 
@@ -751,3 +752,24 @@ def test_more_past_tense_verbs_of_a_thing_done(verb):
         technique += " Contrast outlined the joint."
     ok, errors = supported(si(technique=technique))
     assert ok, errors
+
+
+def test_a_slash_separated_list_of_drugs_keeps_each_drugs_amounts_and_use():
+    text = si().replace("MEDICATIONS: 40 mg triamcinolone and 2 mL 0.25% bupivacaine injected.",
+                        "Meds given: Depo-Medrol 80 mg / lidocaine 1% 2 mL (skin) / bupivacaine 0.25% 2 mL (joint) / "
+                        "Omnipaque 240 1 mL")
+    report = validate(text, ["27096-LT"])
+    assert report.supported, [f.message for f in report.errors]
+    got = {m.name: (m.dose or m.volume, m.use) for m in report.facts.medications}
+    assert got == {"methylprednisolone": ("80 mg", "injectate"), "lidocaine": ("2 mL", "skin_local"),
+                   "bupivacaine": ("2 mL", "injectate"), "iohexol": ("1 mL", "contrast")}
+    # a strength is still a strength: "40 mg / 1 mL" is 40 mg in 1 mL, not a list
+    strength = validate(si().replace("40 mg triamcinolone", "triamcinolone 40 mg / 1 mL"), ["27096-LT"])
+    assert [(m.dose, m.volume) for m in strength.facts.medications if m.role == "steroid"] == [("40 mg", "1 mL")]
+
+
+def test_what_voice_recognition_writes_for_the_words():
+    d = draft("right sacred iliac joint injection under flora scope, AP and oblique, 0.5 mL Omni pack showed arthrogram "
+              "in the joint, Kenny log 40 mg with 2 mL 0.25 percent bupivacaine, dx M46.1, therapeutic")
+    assert d.supported and d.codes == ["27096-RT"], [f.message for f in d.report.errors]
+    assert "triamcinolone acetonide 40 mg" in d.note and "fluoroscopic" in d.note

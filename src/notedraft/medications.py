@@ -227,11 +227,13 @@ def lexicon() -> DrugLexicon:
     vol_units, vol_of = _spellings(units["volume"])
     pct_alt = "|".join(re.escape(s).replace(r"\ ", r"\s+") for s in units["percent"]["spellings"] if s != "%")
     unit_of = {**mass_of, **near_of, **vol_of}
-    mass = re.compile(rf"(?P<n>{number})\s*(?P<unit>{mass_units})(?![A-Za-z])(?!\s*/)", I)
+    # (not before "/ mL", "/kg", "/ 2 mL": a strength or a rate; "40 mg / Marcaine 0.5%" lists the next drug)
+    per = r"(?!\s*/\s*(?:\d|\.\d|ml\b|mls\b|cc\b|ccs\b|cc's|milliliters?\b|millilitres?\b|kg\b|day\b|d\b|hr\b|h\b|min\b))"
+    mass = re.compile(rf"(?P<n>{number})\s*(?P<unit>{mass_units})(?![A-Za-z]){per}", I)
     # A bare "g" is a gram only beside a drug, never a needle's gauge ("22 g spinal needle", "25 g 1.5 inch").
     near = re.compile(rf"(?P<n>{number})\s*(?P<unit>{mass_units}(?![A-Za-z])|{near_only}(?![A-Za-z])"
                       r"(?!\s*(?:x\b|\d|-?\s*(?:inch|in\b|cm|mm)|(?:\w+\s+)?(?:needle|spinal|quincke|tuohy|chiba|whitacre"
-                      r"|pencil|catheter|cannula|introducer|stylet|angiocath|gauge))))(?!\s*/)", I)
+                      r"|pencil|catheter|cannula|introducer|stylet|angiocath|gauge))))" + per, I)
     volume = re.compile(rf"(?P<n>{number})\s*(?P<unit>{vol_units})(?![A-Za-z])", I)
     percent = re.compile(rf"(?P<n>{number})\s*(?:%|(?:{pct_alt})(?![A-Za-z]))", I)
     # "40 mg/mL", "6 mg per mL", "80 mg/1 mL" (80 mg in 1 mL: the volume given), "20 mg / 0.5 cc".
@@ -469,7 +471,9 @@ def _hits(ctx) -> list[Hit]:
 _DOSE_BOUNDARY = _Lazy(
     r"[,;:()|\t]|\r(?!\n)|(?<!\bc)(?<!\bc\.c)\.(?!\d)|\+|\bplus\b|\band\b(?!\s+a\s+half\b)|\bwith\b|\bw/|\bfollowed\s+by\b|\bthen\b|\bx\b(?!\s*\d*\.?\d+\s*(?:ml|cc)s?\b)"
     # a line that ends in "of" runs on ("1 mL of\nmethylprednisolone"): its break is no boundary
-    r"|(?<!\bof)(?<!\bof )(?<!\bof\r)(?<!\bof \r)\r?\n", I
+    r"|(?<!\bof)(?<!\bof )(?<!\bof\r)(?<!\bof \r)\r?\n"
+    # a spaced slash before the next drug's name: "Kenalog 40 mg / Marcaine 0.5% 2 mL" (not "40 mg / mL")
+    r"|\s/\s+(?=[a-z]|$)(?!(?:ml|cc|mg|mcg)\b)", I
 )
 # a line of prose (no table cells: no pipe, tab or run of spaces) that ends in an amount
 _RUN_ON_LINE = _Lazy(r"(?:^|\n)(?:[^|\t\n]*[a-z][^|\t\n]*\bof\s+\d*\.?\d+\s*(?:%|mg|mcg|ml|cc)s?[ \t]*\r?$"
@@ -1284,7 +1288,9 @@ def _compute_dose(med: Medication) -> None:
         med.ambiguous_amount = med.ambiguous_amount or f"{med.dose} stated, but {med.concentration} × {med.volume} is {product} mg"
 
 
-_SEGMENT_END = _Lazy(r"[,;:\n(|\t]|\.(?!\d)|\+|\band\b|\bthen\b|\bfollowed\s+by\b|\bplus\b", I)
+_SEGMENT_END = _Lazy(r"[,;:\n()|\t]|\s/\s|\.(?!\d)|\+|\band\b|\bthen\b|\bfollowed\s+by\b|\bplus\b", I)
+# "lidocaine 1% 2 mL (skin)": a parenthesis right after a drug's amounts says what that drug was for
+_OWN_PARENTHESIS = _Lazy(r"[ \t]*\([^()\n]{1,30}\)")
 
 
 def _use(ctx, med: Medication, h: Hit, elsewhere, *, in_row: bool = False):
@@ -1313,6 +1319,9 @@ def _use(ctx, med: Medication, h: Hit, elsewhere, *, in_row: bool = False):
             cuts.pop()
         seg_start = lo + (cuts[-1].end() if cuts else 0)
         tail = max(h.end, _offset(ctx, med.span.end) if med.span else h.end)
+        own = _OWN_PARENTHESIS.match(text, tail)
+        if own:
+            tail = own.end()
         after = _SEGMENT_END.search(text, tail, min(len(text), tail + 60))
         seg_end = after.start() if after else min(len(text), tail + 60)
         if skin.search(text, seg_start, seg_end):
