@@ -532,6 +532,8 @@ def test_a_visit_title_that_names_a_procedure_too_heads_a_procedure_note(title, 
 
 @pytest.mark.parametrize("prior, ok", [
     ("Prior: bilateral diagnostic SI joint injections 05/18/2026 with 80% relief. First therapeutic session today.", True),
+    ("Prior: diagnostic left SI joint block 05/18/2026 with 80% relief. First therapeutic\ninjection of the last 12 "
+     "months.", True),
     ("Prior: left therapeutic SI joint injection 05/18/2026 with 80% relief.", False),  # a repeat: how long it lasted?
 ])
 def test_a_first_therapeutic_session_after_diagnostic_blocks_is_no_repeat(prior, ok):

@@ -239,6 +239,7 @@ _PRIOR_WORD = re.compile(r"\b(?:prior|previous(?:ly)?|last|most\s+recent|earlier
 _SESSION_LIST = re.compile(r"(?im)^[^\n]{0,40}?\b(?:injections?|sessions?|procedures?)\b[^\n]{0,40}?\b(?:in\s+the\s+)?(?:past|last|prior)\s+"
                            r"(?:12|twelve)\s+months\b[^\n]{0,80}:[ \t]*\r?\n")
 _LIST_LINE = re.compile(r"[ \t]*(?:[-*•]|\d+[.)])?[ \t]*(?P<item>[^\n]*)(?:\r?\n|$)")
+_FIRST_BEFORE = re.compile(r"\bfirst\s+$", I)
 _TODAY_AFTER = re.compile(r"\s*(?:is\s+|was\s+)?(?:today|this\s+(?:visit|morning|afternoon|session))\b", I)
 _TODAY_BEFORE = re.compile(r"\b(?:this\s+is|today\s+is|today's\s+is|today's|this)\s+(?:the\s+|her\s+|his\s+|their\s+|a\s+|an\s+)?(?:\w+\s+){0,2}$", I)
 REPEAT_TODAY = re.compile(r"\brepeat\s+(?:[\w-]+\s+){0,3}?(?:therapeutic|SI\s+joint\s+injection|SIJI|injection)\b", I)
@@ -712,9 +713,12 @@ class Reader:
                         or (i + 1 < len(anchors) and anchors[i + 1][0] == "diagnostic"
                                                                         and anchors[i + 1][1] - b < 25)):
                     continue  # "Prior injection: diagnostic left SI joint injection ...": the diagnostic one
-                if (_TODAY_BEFORE.search(self.text, max(lo, a - 25), a) or _TODAY_AFTER.match(self.text, b)) \
+                if (_TODAY_BEFORE.search(self.text, max(lo, a - 25), a) or _TODAY_AFTER.match(self.text, b)
+                        or (kind == "therapeutic" and (_FIRST_BEFORE.search(self.text, max(lo, a - 12), a)
+                                                           or self.text[a:b].lower().startswith("first")))) \
                         and not DATE.search(self.text, b, seg_hi):
-                    continue  # "This is a diagnostic injection", "First therapeutic session today": today's
+                    continue  # "This is a diagnostic injection", "First therapeutic session today", "First therapeutic
+                    # injection of the last 12 months": today's
                 status = self.r.status(a, b, allow=_FAILURE_IS_THE_FACT)
                 if status not in EVIDENCE or self.unfinished(a):
                     continue
