@@ -89,6 +89,8 @@ _PLACEHOLDER = re.compile(r"\[[A-Z][A-Z -]*NEEDED\]")
 _UNFILLED = re.compile(r"\{[^{}\r\n]{1,120}:\s*\d+\}|@[A-Z][A-Z0-9_]*@|\*{3,}")
 # A SOAP note's "S:" and "O:" open a line (its "A:" and "P:" are left unnamed: a SOAP procedure note puts the
 # procedure done under P, and a bare "R:" or "L:" labels a side)
+_BARE_HEADING = re.compile(r"^[ \t]*(?P<name>[A-Z][A-Z0-9 /&'-]{1,40}[A-Z]|[A-Z][a-z]+(?: [A-Za-z][a-z]+){0,2})[ \t]*\r?$"
+                           r"(?=\n[ \t]*\S)", re.MULTILINE)
 _HEADING = re.compile(r"(?:^[ \t]*|[\r\n,.]\s*)(?P<name>[A-Z][A-Za-z0-9 /&'()#-]{1,50}?|(?<![^\n])[SO](?=:[ \t]))\s*:", re.MULTILINE)
 # A field's value that says the thing was not done, or says nothing: "N/A", "none", "not used", "____", "0 seconds".
 _NEGATIVE_VALUE = re.compile(
@@ -289,6 +291,12 @@ class Reading:
         self._starts = [0] + [m.end() for m in _SENTENCE_BREAK.finditer(text) if not _wrapped(text, m)]
         self._headings = [(m.start("name"), m.group("name").strip()) for m in _HEADING.finditer(text)
                           if not _not_a_heading(m.group("name"))]
+        if "\n" in text:  # "PAST PROCEDURAL HISTORY" or "Assessment" alone on its line, without a colon: a heading
+            # of a known kind (a title such as "LEFT SI JOINT INJECTION" names no section)
+            bare = [(m.start("name"), m.group("name").strip()) for m in _BARE_HEADING.finditer(text)
+                    if _kind_of(m.group("name").strip()) != "body"]
+            if bare:
+                self._headings = sorted(set(self._headings + bare))
         if ":" in text:  # "plan: repeat in 3 months": a lower-case heading, kept when it names a section that is
             # not the procedure's (a lower-case "left:" or "fluoro:" in a dictation labels a fact, not a section)
             lower = [(m.start("name"), m.group("name").strip()) for m in _LOWER_HEADING.finditer(text)
