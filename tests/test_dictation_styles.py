@@ -254,6 +254,7 @@ def test_the_other_side_named_only_where_the_contrast_went_is_asked_not_drafted_
               "dx M46.1, therapeutic", ["27096-LT"])
     assert d.refused and "27096-50" not in d.report.suggested_codes
     assert any("side" in q.lower() for q in d.queries)
+    assert len([q for q in d.queries if "side" in q.lower()]) == 1  # one question, not the same one twice
     both = draft("Left SIJ injection, fluoro, contrast IA; right SIJ injection, contrast IA; 40 mg kenalog + 2 mL 0.25% "
                  "bupi each side, dx M46.1, therapeutic")
     assert both.codes == ["27096-50"]

@@ -788,3 +788,33 @@ def test_a_heading_alone_on_its_line_without_a_colon_opens_its_section(heading, 
             "left sacroiliitis (M46.1). A 22-gauge needle was advanced into the left SI joint. 40 mg triamcinolone "
             "and 2 mL of 0.25% bupivacaine were injected.")
     assert supported(text)[0] is ok
+
+
+@pytest.mark.parametrize("sedation, ok", [
+    ("  08:41  midazolam 2 mg IV\n  08:43  fentanyl 50 mcg IV\n  08:55  midazolam 1 mg IV\n"
+     "Total: midazolam 3 mg IV, fentanyl 50 mcg IV.", True),  # doses given in steps and their total
+    ("  08:41  midazolam 2 mg IV\n  08:55  midazolam 1 mg IV\nTotal: midazolam 5 mg IV.", False),
+])
+def test_doses_given_in_steps_agree_with_their_total(sedation, ok):
+    text = si().replace("COMPLICATIONS:", "SEDATION:\n" + sedation + "\nCOMPLICATIONS:")
+    ok_, errors = supported(text)
+    assert ok_ is ok, errors
+
+
+@pytest.mark.parametrize("default, ok", [
+    ("Imaging guidance: Fluoroscopy   <default value from order set>", True),
+    ("Imaging guidance: Fluoroscopy", False),  # fluoroscopy stated, and landmarks: two guidances
+])
+def test_a_template_default_is_no_statement(default, ok):
+    technique = default + "\nNo imaging was used; the needle was placed by palpated landmarks into the left SI joint."
+    assert supported(si(technique=technique), ["20552-LT"])[0] is ok
+
+
+@pytest.mark.parametrize("right, ok", [
+    ("While the right side was being prepared and before any needle was placed on the right, the patient had a "
+     "vasovagal episode; the right-sided injection was abandoned.", True),
+    ("The right side was then prepared and injected the same way.", False),  # both sides done: 27096-LT is wrong
+])
+def test_a_side_stopped_before_any_needle_was_not_done(right, ok):
+    text = si(title="Left sacroiliac joint injection (bilateral planned)").replace("COMPLICATIONS:", right + "\nCOMPLICATIONS:")
+    assert supported(text)[0] is ok

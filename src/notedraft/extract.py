@@ -531,6 +531,7 @@ _NOT_A_SIDE = re.compile(r"\s*(?:angle\w*|away|now|after|here|there|renal|kidney
 # What did not happen to a side: "the right side was aborted", "unable to enter the left joint", "nothing was injected
 # on the right", "periarticular spread only".
 _ABORTED = re.compile(r"\b(?:abort\w*|abandon\w*|cancel\w*|terminat\w*|stopped|deferred|declined|skipped|omitted|not\s+(?:performed|injected|done|completed)"
+                      r"|before\s+any\s+(?:needle|injection|medication)"
                       r"|unable|could\s+not|couldn't|nothing\s+(?:was\s+)?injected|no\s+(?:medication|injectate|injection)"
                       r"|not\s+(?:be\s+)?(?:entered|accessed|reached)|unsuccessful\w*"
                       # "failed PT / conservative care" is history, not a side that failed today
@@ -542,6 +543,8 @@ _NOT_SEEN = re.compile(r"(?:could\s+not|couldn't|unable\s+to)\s+(?:be\s+)?(?:res
                        r"|outlin|profil)", re.IGNORECASE)
 _DONE_INSTEAD = re.compile(r"\b(?:so|and|then|therefore|thus|instead)\b[^.;]{0,40}\b(?:was|were)\s+(?:then\s+|instead\s+)?"
                            r"(?:performed|done|completed|injected|carried\s+out)\b", re.IGNORECASE)
+_NOTHING_YET = re.compile(r"\bbefore\s+any\s+(?:needle|injection|medication|drug)\b|\bno\s+needle\s+was\s+(?:inserted|placed|advanced)\b",
+                          re.IGNORECASE)
 _PERIARTICULAR = re.compile(r"\bperi-?articular\b|\bextra-?articular\b|\bno\s+intra-?articular\s+(?:filling|spread|flow)"
                             r"|\b(?:not|n't)\s+(?:be\s+)?(?:confirm\w*|achiev\w*|obtain\w*)[^.;]{0,30}intra-?articular", re.IGNORECASE)
 
@@ -694,6 +697,9 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             k_start, k_end = _side_clause(text, m.start(), m.end(), c_start, c_end)
             if _PERIARTICULAR.search(text, k_start, k_end):
                 not_done[side].append((k_start, k_end, "periarticular"))
+            elif _NOTHING_YET.search(text, c_start, c_end):
+                # "While the right side was being prepared and before any needle was placed on the right, ..."
+                not_done[side].append((c_start, c_end, "aborted"))
         if side in not_done and structural and mention.status in ("negated", "doubted", "declined"):
             sentence = text[c_start:c_end]
             if _PERIARTICULAR.search(sentence):
@@ -737,7 +743,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
                 kind="side",
                 message=f"The procedure text documents {'/'.join(sorted(named))} but the impression says "
                         f"{'/'.join(sorted(said))} was done.",
-                question="Which side was injected: left, right, or both?",
+                question="Which side was injected: left, right, or bilateral?",
                 evidence=[ctx.span(a, b) for d in (found, summary) for s in d for a, b in d[s][:1]]))
             return
         if not named:
@@ -761,7 +767,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
             kind="side",
             message=f"The title names {'/'.join(sorted(_expand(title)))} but the procedure text documents "
                     f"{'/'.join(sorted(_expand(body)))}.",
-            question="Which side was injected: left, right, or both?",
+            question="Which side was injected: left, right, or bilateral?",
             evidence=[ctx.span(a, b) for s in found for a, b in found[s][:1]]))
         return
     sides = _expand({s for s, spans in found.items() if spans})
@@ -778,7 +784,7 @@ def _side(ctx: TextContext, facts: Facts) -> None:
                 kind="side",
                 message=f"The procedure names one side but the {only_checked[0]} side only where placement was "
                         "checked (contrast or confirmation).",
-                question="Which side was injected: left, right, or both?",
+                question="Which side was injected: left, right, or bilateral?",
                 evidence=[ctx.span(a, b) for s_ in ("left", "right") for a, b in found[s_][:1]]))
             return
     if not sides and len([s for s in marked if marked[s]]) == 1:

@@ -925,6 +925,9 @@ def _offset(ctx, original_pos: int) -> int:
 _PER_SITE = _Lazy(r"\b(?:each|per|every|total|both|apiece|respectively)\b", I)
 
 
+_TOTAL_BEFORE = _Lazy(r"\btotal\b[^.;]*$", I)
+
+
 def dose_conflicts(meds: list[Medication], text: str) -> list[Conflict]:
     """The same drug stated with amounts that cannot all be true: two different plain amounts, or a per-side amount
     whose total (one or two sides) matches no other stated amount. A total that is the sum of the amounts stated
@@ -942,16 +945,22 @@ def dose_conflicts(meds: list[Medication], text: str) -> list[Conflict]:
         plain_mentions: dict[tuple[int, int], Decimal] = {}
         for m in group:
             basis = m.basis if m.basis in ("per_side", "total") else None
-            if basis is None and _PER_SITE.search(text, max(0, m.span.start - 40), m.span.end + 40):
-                basis = "per_side"
+            line_start = text.rfind("\n", 0, m.span.start) + 1
+            if basis is None and _TOTAL_BEFORE.search(text, max(line_start, m.span.start - 40), m.span.start):
+                basis = "total"  # "Total: midazolam 3 mg IV"
+            elif basis is None:
+                line_end = text.find("\n", m.span.end)
+                line_end = len(text) if line_end < 0 else line_end
+                if _PER_SITE.search(text, max(line_start, m.span.start - 40), min(line_end, m.span.end + 40)):
+                    basis = "per_side"  # on the mention's own line: a list's next line is another statement
             value = Decimal(m.dose.split()[0])
             amounts.setdefault(basis, set()).add(value)
             if basis is None:
                 plain_mentions[(m.span.start, m.span.end)] = value
         plain, per, total = amounts.get(None, set()), amounts.get("per_side", set()), amounts.get("total", set())
-        summed = len(plain) == 1 and len(total) == 1 and len(plain_mentions) > 1 and \
-            next(iter(total)) == sum(plain_mentions.values())
-        consistent = len(plain) <= 1 and len(per) <= 1 and len(total) <= 1
+        # "midazolam 2 mg IV ... midazolam 1 mg IV ... Total: midazolam 3 mg": doses given in steps and their total
+        summed = len(total) == 1 and len(plain_mentions) > 1 and next(iter(total)) == sum(plain_mentions.values())
+        consistent = (len(plain) <= 1 or summed) and len(per) <= 1 and len(total) <= 1
         if consistent and per:  # each stated amount is one side's or both sides'
             (p,) = per
             consistent = all(x in (p, 2 * p) for x in plain | total) and len((plain - {p}) | total) <= 1
